@@ -1,0 +1,61 @@
+//! Running `cargo auditable build` and reading its JSON messages: the one place the compile is spawned.
+
+use std::io::BufReader;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result};
+use cargo_metadata::camino::Utf8PathBuf;
+use cargo_metadata::{Message, PackageId};
+
+use super::plan::Plan;
+use crate::error::Failure;
+
+/// An executable cargo reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executable {
+    pub package_id: PackageId,
+    pub bin: String,
+    pub path: Utf8PathBuf,
+}
+
+/// Runs the plan's cargo command. Cargo's human output (progress, diagnostics) goes straight to our
+/// stderr; its JSON messages on stdout are read for the executables it produced.
+pub fn run(plan: &Plan) -> Result<Vec<Executable>> {
+    let cargo = crate::toolchain::cargo();
+    let mut cmd = Command::new(&cargo);
+    cmd.args(plan.cargo_args())
+        .envs(plan.cargo_env())
+        .env_remove("RUSTFLAGS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().map_err(|e| {
+        Failure::new(format!("could not run `{}`: {e}", cargo.display()))
+            .hint("make sure cargo is on PATH")
+    })?;
+    let stdout = child.stdout.take().context("cargo stdout")?;
+    let mut executables = Vec::new();
+    for message in Message::parse_stream(BufReader::new(stdout)) {
+        let message = message.context("reading cargo's JSON messages")?;
+        if let Message::CompilerArtifact(a) = message {
+            if let (Some(exe), true) = (a.executable, a.target.is_bin()) {
+                executables.push(Executable {
+                    package_id: a.package_id,
+                    bin: a.target.name,
+                    path: exe,
+                });
+            }
+        }
+    }
+    let status = child.wait().context("waiting for cargo")?;
+    if !status.success() {
+        let code = status.code().unwrap_or(1);
+        return Err(
+            Failure::new(format!("cargo auditable build failed (exit status {code})"))
+                .hint("fix the errors cargo printed above")
+                .code(code)
+                .into(),
+        );
+    }
+    Ok(executables)
+}

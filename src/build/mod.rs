@@ -1,0 +1,311 @@
+//! `cargo tiny build`, compile stage: Workspace → Plan → verified static binaries.
+
+pub mod cargo;
+pub mod plan;
+pub mod rustflags;
+pub mod verify;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use auditable_serde::VersionInfo;
+use cargo_metadata::camino::Utf8PathBuf;
+use cargo_metadata::PackageId;
+use serde::Serialize;
+
+use crate::cli::BuildArgs;
+use crate::error::Failure;
+use crate::profile::SizeProfile;
+use crate::shell::{human_size, Shell, Verbosity};
+use crate::toolchain;
+use crate::workspace::{LoadOptions, Workspace};
+use plan::{BinTarget, Plan, Selection};
+
+/// A built, verified binary: what the image stage starts from.
+#[derive(Debug, Clone)]
+pub struct Binary {
+    pub target: BinTarget,
+    pub version: String,
+    pub path: Utf8PathBuf,
+    pub size: u64,
+    /// The dependency list read back out of the binary.
+    pub audit: VersionInfo,
+}
+
+impl Binary {
+    pub fn package_id(&self) -> &PackageId {
+        &self.target.package_id
+    }
+}
+
+/// One line of `--message-format json` per binary (schema in README: "JSON output").
+#[derive(Debug, Serialize)]
+pub struct BinaryMessage<'a> {
+    pub reason: &'static str,
+    pub package: &'a str,
+    pub version: &'a str,
+    pub bin: &'a str,
+    pub target: &'a str,
+    pub profile: &'a str,
+    pub path: &'a str,
+    pub size: u64,
+    #[serde(rename = "static")]
+    pub is_static: bool,
+    pub audited_packages: usize,
+}
+
+/// The workspace load options a build uses.
+pub fn load_options(args: &BuildArgs) -> LoadOptions {
+    LoadOptions {
+        manifest_path: args.common.manifest_path.clone(),
+        features: args.features.clone(),
+        resolve: args.resolve.clone(),
+        target: Some(args.target.clone()),
+        no_deps: false,
+    }
+}
+
+/// Plans the compile: target checks, bin selection, tools, rustflags. Spawns only `rustc --print`.
+pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
+    let target = args.target.as_str();
+    let bins = plan::select_bins(
+        ws,
+        &Selection {
+            packages: args.package.clone(),
+            workspace: args.workspace,
+            bins: args.bin.clone(),
+            features: args.features.clone(),
+        },
+    )?;
+
+    // Tools, before anything is built.
+    let root = ws.root().as_std_path();
+    toolchain::check_target_installed(target, root)?;
+    toolchain::check_cargo_auditable()?;
+    let mut env = Vec::new();
+    let c_crates = c_code_crates(ws);
+    match toolchain::find_musl_cc(target) {
+        Some(cc) if cc.from_env.is_none() => env.push((toolchain::cc_var(target), cc.program)),
+        Some(_) => {}
+        None if !c_crates.is_empty() => {
+            return Err(Failure::new(format!(
+                "no C compiler for {target}, and {} compile C code",
+                list_some(&c_crates)
+            ))
+            .hint(toolchain::musl_cc_hint(target))
+            .into());
+        }
+        None => {}
+    }
+    let arch = target.split('-').next().unwrap_or_default();
+    if arch != std::env::consts::ARCH && std::env::var_os(toolchain::linker_var(target)).is_none() {
+        let gcc = format!("{arch}-linux-musl-gcc");
+        if which::which(&gcc).is_ok() {
+            env.push((toolchain::linker_var(target), gcc));
+        } else {
+            return Err(Failure::new(format!(
+                "no linker for {target} on this {} machine",
+                std::env::consts::ARCH
+            ))
+            .hint(format!(
+                "install {gcc} and put it on PATH, or set {}",
+                toolchain::linker_var(target)
+            ))
+            .into());
+        }
+    }
+
+    // The user's rustflags, then ours.
+    let cwd = std::env::current_dir()?;
+    let cfg_text = toolchain::capture(
+        &toolchain::rustc(),
+        &["--print", "cfg", "--target", target],
+        root,
+    )?;
+    let getenv = |k: &str| std::env::var(k).ok();
+    let user = rustflags::user_rustflags(&getenv, &cwd, target, &rustflags::parse_cfgs(&cfg_text))?;
+    shell.verbose(
+        "Rustflags",
+        format!("{} from {}", user.flags.join(" "), user.origin),
+    );
+    let mut flags = user.flags;
+    flags.extend(["-C".to_string(), "target-feature=+crt-static".to_string()]);
+    flags.extend(remap_flags(ws, &getenv, args.target_dir.as_ref()));
+
+    let size_profile =
+        (!args.no_size_profile).then(|| SizeProfile::new(&args.profile, args.panic_abort));
+    Ok(Plan {
+        bins,
+        manifest_path: ws.manifest_path.clone(),
+        target: target.to_string(),
+        profile: args.profile.clone(),
+        size_profile,
+        features: args.features.clone(),
+        resolve: args.resolve.clone(),
+        target_dir: args.target_dir.clone(),
+        rustflags: flags,
+        env,
+        cargo_verbosity: match shell.verbosity() {
+            Verbosity::Quiet => -1,
+            _ => args.common.verbose.saturating_sub(1) as i8,
+        },
+        color: args.common.color.as_str(),
+    })
+}
+
+/// `--remap-path-prefix` for the workspace, `$CARGO_HOME` and an outside target dir, so that the
+/// binary carries no path of this machine. Later flags win in rustc, so the most specific goes last.
+fn remap_flags(ws: &Workspace, env: rustflags::Env, target_dir: Option<&PathBuf>) -> Vec<String> {
+    let mut pairs: Vec<(String, &str)> = Vec::new();
+    if let Some(home) = rustflags::cargo_home(env) {
+        pairs.push((home.display().to_string(), "/cargo"));
+    }
+    pairs.push((ws.root().to_string(), "/workspace"));
+    let target = target_dir
+        .and_then(|d| std::path::absolute(d).ok())
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|| ws.target_dir().to_string());
+    if !target.starts_with(ws.root().as_str()) {
+        pairs.push((target, "/target"));
+    }
+    pairs
+        .into_iter()
+        .flat_map(|(from, to)| ["--remap-path-prefix".to_string(), format!("{from}={to}")])
+        .collect()
+}
+
+/// Packages in the graph whose build compiles C: they build-depend on `cc` or `cmake`, or declare `links`.
+pub fn c_code_crates(ws: &Workspace) -> Vec<String> {
+    let Some(resolve) = &ws.metadata.resolve else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for node in &resolve.nodes {
+        let pkg = ws.package(&node.id);
+        let builds_c = pkg.links.is_some()
+            || node.deps.iter().any(|d| {
+                let name = ws.package(&d.pkg).name.as_str();
+                (name == "cc" || name == "cmake")
+                    && d.dep_kinds
+                        .iter()
+                        .any(|k| k.kind == cargo_metadata::DependencyKind::Build)
+            });
+        if builds_c {
+            out.push(pkg.name.to_string());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn list_some(names: &[String]) -> String {
+    match names.len() {
+        0 => String::new(),
+        1..=3 => names.join(", "),
+        n => format!("{} and {} more", names[..3].join(", "), n - 3),
+    }
+}
+
+/// Runs the compile and verifies each binary.
+pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>> {
+    if let Some(sp) = &plan.size_profile {
+        shell.status("Profile", sp);
+    } else {
+        shell.status(
+            "Profile",
+            format!("{} [as defined in the manifest]", plan.profile),
+        );
+    }
+    shell.verbose(
+        "Running",
+        format!(
+            "cargo {}",
+            plan.cargo_args()
+                .iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    );
+    let executables = cargo::run(plan)?;
+    let mut out = Vec::new();
+    for target in &plan.bins {
+        let exe = executables
+            .iter()
+            .find(|e| e.package_id == target.package_id && e.bin == target.bin)
+            .ok_or_else(|| {
+                Failure::new(format!("cargo reported no executable for `{}`", target.bin))
+                    .hint("check that the bin's required-features are enabled")
+            })?;
+        let (_, audit) = verify::verify(exe.path.as_std_path(), &target.bin, &plan.target)?;
+        let size = std::fs::metadata(&exe.path)?.len();
+        out.push(Binary {
+            target: target.clone(),
+            version: ws.package(&target.package_id).version.to_string(),
+            path: exe.path.clone(),
+            size,
+            audit,
+        });
+    }
+    Ok(out)
+}
+
+/// Human summary line or JSON object for one binary.
+pub fn report_binary(
+    b: &Binary,
+    ws: &Workspace,
+    plan: &Plan,
+    shell: &Shell,
+    json: bool,
+) -> Result<()> {
+    let shown = b.path.strip_prefix(ws.root()).unwrap_or(&b.path);
+    if json {
+        let msg = BinaryMessage {
+            reason: "binary",
+            package: &b.target.package,
+            version: &b.version,
+            bin: &b.target.bin,
+            target: &plan.target,
+            profile: &plan.profile,
+            path: b.path.as_str(),
+            size: b.size,
+            is_static: true,
+            audited_packages: b.audit.packages.len(),
+        };
+        println!("{}", serde_json::to_string(&msg)?);
+    }
+    let n = b.audit.packages.len();
+    shell.status(
+        "Binary",
+        format!(
+            "{} {} ({} bytes, {}), static, {} audited package{}",
+            b.target.bin,
+            shown,
+            b.size,
+            human_size(b.size),
+            n,
+            if n == 1 { "" } else { "s" }
+        ),
+    );
+    Ok(())
+}
+
+/// `cargo tiny build`.
+pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
+    toolchain::check_musl_target(&args.target)?;
+    if args.output.is_some() && args.no_image {
+        crate::fail!(
+            hint = "drop one of them",
+            "--output and --no-image cannot be used together"
+        );
+    }
+    let ws = Workspace::load(&load_options(args))?;
+    let plan = plan(&ws, args, shell)?;
+    let binaries = compile(&ws, &plan, shell)?;
+    let json = args.message_format == crate::cli::MessageFormat::Json;
+    for b in &binaries {
+        report_binary(b, &ws, &plan, shell, json)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,306 @@
+//! The command line: `cargo tiny build | doctor | init | setup`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::shell::{Color, Verbosity};
+
+/// The default target: static musl for x86_64.
+pub const DEFAULT_TARGET: &str = "x86_64-unknown-linux-musl";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo-tiny",
+    bin_name = "cargo tiny",
+    version,
+    about = "Static, auditable, size-optimized Rust binaries in reproducible FROM-scratch images — no Docker",
+    long_about = None,
+    propagate_version = true,
+    after_help = "Examples:\n  cargo tiny setup                 install the musl target and cargo-auditable\n  cargo tiny build                 build every binary of the workspace into an image tarball\n  cargo tiny doctor                find what pulls OpenSSL or other C libraries into the build\n  cargo tiny init                  commit the size profile to the workspace's Cargo.toml"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build static musl binaries with cargo-auditable and write a FROM-scratch image tarball for each
+    #[command(after_help = BUILD_EXAMPLES)]
+    Build(BuildArgs),
+    /// Find what pulls OpenSSL / native C libraries into the build, and the Cargo.toml change that fixes it
+    #[command(after_help = DOCTOR_EXAMPLES)]
+    Doctor(DoctorArgs),
+    /// Write the size profile into the workspace root Cargo.toml, keeping its formatting
+    #[command(after_help = INIT_EXAMPLES)]
+    Init(InitArgs),
+    /// Install what `cargo tiny build` needs on the Rust side (musl target, cargo-auditable)
+    #[command(after_help = SETUP_EXAMPLES)]
+    Setup(SetupArgs),
+}
+
+const BUILD_EXAMPLES: &str = "Examples:
+  cargo tiny build                          every binary of the default members
+  cargo tiny build -p api --bin server      one binary
+  cargo tiny build --no-image               only the static binaries, no tarball
+  cargo tiny build --message-format json    one JSON object per binary/image on stdout
+  cargo tiny build --target aarch64-unknown-linux-musl";
+
+const DOCTOR_EXAMPLES: &str = "Examples:
+  cargo tiny doctor                         human report, exit 1 when a build would fail
+  cargo tiny doctor --format github         annotations on the Cargo.toml lines to change
+  cargo tiny doctor --fix --dry-run         show the Cargo.toml diff that removes OpenSSL";
+
+const INIT_EXAMPLES: &str = "Examples:
+  cargo tiny init                           patch [profile.release] of the workspace root
+  cargo tiny init --dry-run                 show the diff, write nothing
+  cargo tiny init --profile tiny            add [profile.tiny] (inherits release) instead";
+
+const SETUP_EXAMPLES: &str = "Examples:
+  cargo tiny setup                          rustup target add + cargo install cargo-auditable
+  cargo tiny setup --target aarch64-unknown-linux-musl";
+
+/// Flags every subcommand shares.
+#[derive(Debug, Args, Clone)]
+pub struct CommonArgs {
+    /// Path to Cargo.toml
+    #[arg(long, value_name = "PATH", global = true)]
+    pub manifest_path: Option<PathBuf>,
+    /// Use verbose output (-vv very verbose: also passed to cargo)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Do not print cargo-tiny's status lines (passed to cargo too)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Coloring
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+}
+
+impl CommonArgs {
+    pub fn verbosity(&self) -> Verbosity {
+        if self.quiet {
+            Verbosity::Quiet
+        } else if self.verbose > 0 {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        }
+    }
+}
+
+/// Dependency-resolution flags passed through to cargo.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ResolveArgs {
+    /// Assert that `Cargo.lock` will remain unchanged
+    #[arg(long)]
+    pub locked: bool,
+    /// Run without accessing the network
+    #[arg(long)]
+    pub offline: bool,
+    /// Equivalent to specifying both --locked and --offline
+    #[arg(long)]
+    pub frozen: bool,
+}
+
+impl ResolveArgs {
+    /// The flags as cargo takes them.
+    pub fn cargo_args(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.locked {
+            v.push("--locked".into());
+        }
+        if self.offline {
+            v.push("--offline".into());
+        }
+        if self.frozen {
+            v.push("--frozen".into());
+        }
+        v
+    }
+}
+
+/// Feature selection flags passed through to cargo.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FeatureArgs {
+    /// Space or comma separated list of features to activate
+    #[arg(short = 'F', long, value_name = "FEATURES")]
+    pub features: Vec<String>,
+    /// Activate all available features
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not activate the `default` feature
+    #[arg(long)]
+    pub no_default_features: bool,
+}
+
+impl FeatureArgs {
+    /// Every feature named with `--features`, split on commas and spaces.
+    pub fn list(&self) -> Vec<String> {
+        self.features
+            .iter()
+            .flat_map(|f| f.split([',', ' ']))
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    pub fn cargo_args(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        let list = self.list();
+        if !list.is_empty() {
+            v.push("--features".into());
+            v.push(list.join(","));
+        }
+        if self.all_features {
+            v.push("--all-features".into());
+        }
+        if self.no_default_features {
+            v.push("--no-default-features".into());
+        }
+        v
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum MessageFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Package(s) to build (see `cargo help pkgid`)
+    #[arg(short, long = "package", value_name = "SPEC")]
+    pub package: Vec<String>,
+    /// Build every member of the workspace
+    #[arg(long, conflicts_with = "package")]
+    pub workspace: bool,
+    /// Build only the named binary (repeatable)
+    #[arg(long = "bin", value_name = "NAME")]
+    pub bin: Vec<String>,
+    #[command(flatten)]
+    pub features: FeatureArgs,
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
+    /// Directory for all generated artifacts
+    #[arg(long, value_name = "DIRECTORY")]
+    pub target_dir: Option<PathBuf>,
+    /// Target triple (a musl target)
+    #[arg(long, value_name = "TRIPLE", default_value = DEFAULT_TARGET)]
+    pub target: String,
+    /// Cargo profile to build with
+    #[arg(long, value_name = "PROFILE-NAME", default_value = "release")]
+    pub profile: String,
+    /// Also set `panic = "abort"` in the size profile
+    #[arg(long, conflicts_with = "no_size_profile")]
+    pub panic_abort: bool,
+    /// Build with the profile exactly as the manifest defines it
+    #[arg(long)]
+    pub no_size_profile: bool,
+    /// Output format for machine-readable results on stdout
+    #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+    /// Stop after the verified binaries: write no image tarball
+    #[arg(long)]
+    pub no_image: bool,
+    /// Where to write the image tarball (only with a single image)
+    #[arg(short, long, value_name = "PATH", conflicts_with = "no_image")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ReportFormat {
+    #[default]
+    Human,
+    Json,
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Deny {
+    Warnings,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Package(s) whose dependency graph to check (default: every workspace member)
+    #[arg(short, long = "package", value_name = "SPEC")]
+    pub package: Vec<String>,
+    #[command(flatten)]
+    pub features: FeatureArgs,
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
+    /// Target triple the graph is resolved for
+    #[arg(long, value_name = "TRIPLE", default_value = DEFAULT_TARGET)]
+    pub target: String,
+    /// Report format
+    #[arg(long, value_enum, value_name = "FMT", default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
+    /// Treat warnings as errors for the exit code
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub deny: Option<Deny>,
+    /// Apply the fixes to the manifests
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: print the diff, write nothing
+    #[arg(long, requires = "fix")]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Write `[profile.NAME]` (inherits = "release") instead of patching [profile.release]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Also write `panic = "abort"`
+    #[arg(long)]
+    pub panic_abort: bool,
+    /// Replace keys the manifest already sets to other values
+    #[arg(long)]
+    pub force: bool,
+    /// Print the diff, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Target triple(s) to install
+    #[arg(long, value_name = "TRIPLE", default_values_t = [DEFAULT_TARGET.to_string()])]
+    pub target: Vec<String>,
+    /// Print the commands, run nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn features_split_on_commas_and_spaces() {
+        let f = FeatureArgs {
+            features: vec!["a,b".into(), "c d".into()],
+            ..Default::default()
+        };
+        assert_eq!(f.list(), ["a", "b", "c", "d"]);
+        assert_eq!(f.cargo_args(), ["--features", "a,b,c,d"]);
+    }
+}

@@ -1,0 +1,89 @@
+//! cargo-tiny: static, auditable, size-optimized Rust binaries in reproducible FROM-scratch images.
+//!
+//! The flow (see README "Architecture"): [`workspace::Workspace`] → [`build::plan::Plan`] →
+//! [`build::Binary`] → image → publisher. Each stage is a plain value; processes are spawned and files
+//! written only at the edges.
+
+pub mod build;
+pub mod cli;
+pub mod error;
+pub mod fsutil;
+pub mod profile;
+pub mod setup;
+pub mod shell;
+pub mod toolchain;
+pub mod workspace;
+
+use anyhow::Result;
+use clap::Parser;
+
+use cli::{Cli, Command};
+use shell::{Color, Shell, Verbosity};
+
+/// Runs cargo-tiny with the process arguments and returns the exit code.
+pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
+    // `cargo tiny …` runs `cargo-tiny tiny …`.
+    let mut args = args;
+    if args.get(1).is_some_and(|a| a == "tiny") {
+        args.remove(1);
+    }
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let (verbosity, color) = match &cli.command {
+        Command::Build(a) => (a.common.verbosity(), a.common.color),
+        Command::Doctor(a) => (a.common.verbosity(), a.common.color),
+        Command::Init(a) => (a.common.verbosity(), a.common.color),
+        Command::Setup(a) => (a.common.verbosity(), a.common.color),
+    };
+    let shell = Shell::new(verbosity, color);
+    match run(&cli, &shell) {
+        Ok(code) => code,
+        Err(err) => {
+            let (code, message, hint) = error::report(&err);
+            shell.error(&message, hint.as_deref());
+            code
+        }
+    }
+}
+
+fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
+    match &cli.command {
+        Command::Build(a) => build::run(a, shell).map(|_| 0),
+        Command::Setup(a) => setup::run(a, shell).map(|_| 0),
+        Command::Doctor(_) => crate::fail!(
+            hint = "coming in a later release",
+            "`cargo tiny doctor` is not implemented yet"
+        ),
+        Command::Init(_) => crate::fail!(
+            hint = "coming in a later release",
+            "`cargo tiny init` is not implemented yet"
+        ),
+    }
+}
+
+/// Clap's errors, on one line (help and version print as usual).
+fn usage_error(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            0
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            2
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let message = first.strip_prefix("error: ").unwrap_or(first);
+            Shell::new(Verbosity::Normal, Color::Auto).error(
+                message,
+                Some("see `cargo tiny --help` or `cargo tiny <command> --help`"),
+            );
+            2
+        }
+    }
+}

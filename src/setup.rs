@@ -1,0 +1,77 @@
+//! `cargo tiny setup`: install the Rust-side tools a build needs. It asks nothing and prints each
+//! command before running it.
+
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::cli::SetupArgs;
+use crate::error::Failure;
+use crate::shell::Shell;
+use crate::toolchain;
+
+pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
+    let dir = std::env::current_dir()?;
+    let mut commands: Vec<Vec<String>> = Vec::new();
+    let missing: Vec<&String> = args
+        .target
+        .iter()
+        .filter(|t| toolchain::check_target_installed(t, &dir).is_err())
+        .collect();
+    for t in &args.target {
+        toolchain::check_musl_target(t)?;
+    }
+    if !missing.is_empty() {
+        if which::which("rustup").is_err() {
+            crate::fail!(
+                hint = "install the targets' standard library with your Rust distribution, or install Rust with rustup",
+                "rustup is not on PATH, so the musl target cannot be added"
+            );
+        }
+        let mut c = vec!["rustup".to_string(), "target".into(), "add".into()];
+        c.extend(missing.iter().map(|t| t.to_string()));
+        commands.push(c);
+    } else {
+        shell.status(
+            "Fresh",
+            format!("target {} installed", args.target.join(", ")),
+        );
+    }
+    match toolchain::find_cargo_auditable() {
+        Some(p) => shell.status("Fresh", format!("cargo-auditable ({})", p.display())),
+        None => commands.push(
+            ["cargo", "install", "cargo-auditable", "--locked"]
+                .map(String::from)
+                .to_vec(),
+        ),
+    }
+    for c in &commands {
+        shell.status("Running", format!("`{}`", c.join(" ")));
+        if args.dry_run {
+            continue;
+        }
+        let status = Command::new(&c[0])
+            .args(&c[1..])
+            .status()
+            .map_err(|e| Failure::new(format!("could not run `{}`: {e}", c[0])))?;
+        if !status.success() {
+            return Err(Failure::new(format!("`{}` failed ({status})", c.join(" ")))
+                .hint("fix the problem it printed above and run `cargo tiny setup` again")
+                .into());
+        }
+    }
+    for t in &args.target {
+        if toolchain::find_musl_cc(t).is_none() {
+            shell.warn(format!(
+                "no C compiler for {t}: crates that compile C (ring, aws-lc-sys, -sys crates) will not build; {}",
+                toolchain::musl_cc_hint(t)
+            ));
+        }
+    }
+    if commands.is_empty() {
+        shell.status("Finished", "nothing to install");
+    } else if !args.dry_run {
+        shell.status("Finished", "setup complete");
+    }
+    Ok(())
+}

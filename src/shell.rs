@@ -1,0 +1,139 @@
+//! Status output on stderr in cargo's style: a right-aligned, coloured verb and a message.
+
+use std::io::Write;
+
+use anstream::{AutoStream, ColorChoice};
+use anstyle::{AnsiColor, Style};
+
+/// How chatty to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// The `--color` choice, as cargo spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Color {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Color::Auto => "auto",
+            Color::Always => "always",
+            Color::Never => "never",
+        }
+    }
+
+    fn choice(self) -> ColorChoice {
+        match self {
+            Color::Auto => ColorChoice::Auto,
+            Color::Always => ColorChoice::Always,
+            Color::Never => ColorChoice::Never,
+        }
+    }
+}
+
+pub const GREEN: Style = AnsiColor::Green.on_default().bold();
+pub const CYAN: Style = AnsiColor::Cyan.on_default().bold();
+pub const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
+pub const RED: Style = AnsiColor::Red.on_default().bold();
+pub const BOLD: Style = Style::new().bold();
+
+/// The one place human output goes through.
+pub struct Shell {
+    verbosity: Verbosity,
+    color: Color,
+}
+
+impl Shell {
+    pub fn new(verbosity: Verbosity, color: Color) -> Self {
+        Shell { verbosity, color }
+    }
+
+    pub fn verbosity(&self) -> Verbosity {
+        self.verbosity
+    }
+
+    pub fn color(&self) -> Color {
+        self.color
+    }
+
+    fn err(&self) -> AutoStream<std::io::Stderr> {
+        AutoStream::new(std::io::stderr(), self.color.choice())
+    }
+
+    /// `   Compiling foo` — green verb, right-aligned to 12 columns.
+    pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
+        self.status_with(GREEN, verb, message)
+    }
+
+    /// Like `status`, in cyan, for notes cargo prints the same way (`Packaging`, `Summary`).
+    pub fn note(&self, verb: &str, message: impl std::fmt::Display) {
+        self.status_with(CYAN, verb, message)
+    }
+
+    /// Printed only with `-v`.
+    pub fn verbose(&self, verb: &str, message: impl std::fmt::Display) {
+        if self.verbosity >= Verbosity::Verbose {
+            self.status_with(CYAN, verb, message)
+        }
+    }
+
+    fn status_with(&self, style: Style, verb: &str, message: impl std::fmt::Display) {
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let _ = writeln!(self.err(), "{style}{verb:>12}{style:#} {message}");
+    }
+
+    /// `warning: ...` — shown even with `-q`, as cargo does.
+    pub fn warn(&self, message: impl std::fmt::Display) {
+        let _ = writeln!(self.err(), "{YELLOW}warning{YELLOW:#}: {message}");
+    }
+
+    /// `error: ...; help: ...` on one line.
+    pub fn error(&self, message: &str, hint: Option<&str>) {
+        let mut out = self.err();
+        let _ = match hint {
+            Some(h) => writeln!(out, "{RED}error{RED:#}: {message}; {BOLD}help{BOLD:#}: {h}"),
+            None => writeln!(out, "{RED}error{RED:#}: {message}"),
+        };
+    }
+
+    /// Plain text to stderr (tables, diffs); still silenced by `-q`.
+    pub fn print_err(&self, text: impl std::fmt::Display) {
+        if self.verbosity != Verbosity::Quiet {
+            let _ = write!(self.err(), "{text}");
+        }
+    }
+}
+
+/// Human-readable size: `312344 bytes (305.0 KiB)`.
+pub fn human_size(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b >= KIB * KIB {
+        format!("{:.2} MiB", b / (KIB * KIB))
+    } else {
+        format!("{:.1} KiB", b / KIB)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_read_like_cargo() {
+        assert_eq!(human_size(312_344), "305.0 KiB");
+        assert_eq!(human_size(3 * 1024 * 1024 + 512 * 1024), "3.50 MiB");
+        assert_eq!(human_size(0), "0.0 KiB");
+    }
+}

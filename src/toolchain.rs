@@ -1,0 +1,185 @@
+//! The tools a static musl build needs, found before anything is built.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use crate::error::Failure;
+
+/// `cargo` as cargo itself would run it (cargo sets `$CARGO` for subcommands).
+pub fn cargo() -> PathBuf {
+    std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "cargo".into())
+}
+
+/// `rustc` as cargo would run it.
+pub fn rustc() -> PathBuf {
+    std::env::var_os("RUSTC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "rustc".into())
+}
+
+/// Runs a short command in `dir` and returns its stdout, or a one-line error naming it.
+pub fn capture(program: &Path, args: &[&str], dir: &Path) -> Result<String> {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| {
+            Failure::new(format!("could not run `{}`: {e}", program.display()))
+                .hint("install Rust with rustup (https://rustup.rs) and make sure it is on PATH")
+        })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(Failure::new(format!(
+            "`{} {}` failed: {}",
+            program.display(),
+            args.join(" "),
+            crate::workspace::cargo_error_line(&stderr)
+        ))
+        .into());
+    }
+    String::from_utf8(out.stdout).context("non-UTF-8 output")
+}
+
+/// Is `target` a musl Linux target we can build static binaries for?
+pub fn check_musl_target(target: &str) -> Result<()> {
+    if target.ends_with("-linux-musl") || target.contains("-linux-musl") {
+        return Ok(());
+    }
+    Err(Failure::new(format!("target `{target}` is not a musl Linux target"))
+        .hint("cargo tiny builds static musl binaries: use --target x86_64-unknown-linux-musl or aarch64-unknown-linux-musl")
+        .into())
+}
+
+/// The standard library for `target` is installed in the active toolchain.
+pub fn check_target_installed(target: &str, dir: &Path) -> Result<()> {
+    let sysroot = capture(&rustc(), &["--print", "sysroot"], dir)?;
+    let lib = Path::new(sysroot.trim())
+        .join("lib/rustlib")
+        .join(target)
+        .join("lib");
+    if lib.is_dir() {
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "the Rust standard library for `{target}` is not installed"
+    ))
+    .hint(format!(
+        "run `rustup target add {target}` (or `cargo tiny setup`)"
+    ))
+    .into())
+}
+
+/// `cargo-auditable` on PATH or in `$CARGO_HOME/bin`.
+pub fn find_cargo_auditable() -> Option<PathBuf> {
+    which::which("cargo-auditable").ok().or_else(|| {
+        let env = |k: &str| std::env::var(k).ok();
+        let home = crate::build::rustflags::cargo_home(&env)?;
+        let p = home.join("bin/cargo-auditable");
+        p.is_file().then_some(p)
+    })
+}
+
+pub fn check_cargo_auditable() -> Result<PathBuf> {
+    find_cargo_auditable().ok_or_else(|| {
+        Failure::new("cargo-auditable is not installed")
+            .hint("run `cargo install cargo-auditable --locked` (or `cargo tiny setup`)")
+            .into()
+    })
+}
+
+/// `CC_x86_64_unknown_linux_musl`: the variable cc-rs reads for a target's C compiler.
+pub fn cc_var(target: &str) -> String {
+    format!("CC_{}", target.replace(['-', '.'], "_"))
+}
+
+/// A C compiler for the musl target: the one the user set, else `<arch>-linux-musl-gcc`, else `musl-gcc`
+/// (Debian's musl-tools; it targets the host architecture only).
+pub fn find_musl_cc(target: &str) -> Option<CCompiler> {
+    for var in [
+        cc_var(target),
+        format!("CC_{target}"),
+        "TARGET_CC".to_string(),
+    ] {
+        if let Ok(v) = std::env::var(&var) {
+            if !v.is_empty() {
+                return Some(CCompiler {
+                    program: v,
+                    from_env: Some(var),
+                });
+            }
+        }
+    }
+    let arch = target.split('-').next().unwrap_or_default();
+    let mut names = vec![format!("{arch}-linux-musl-gcc")];
+    if arch == std::env::consts::ARCH {
+        names.push("musl-gcc".into());
+    }
+    names
+        .into_iter()
+        .find(|n| which::which(n).is_ok())
+        .map(|program| CCompiler {
+            program,
+            from_env: None,
+        })
+}
+
+/// A C compiler for the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CCompiler {
+    pub program: String,
+    /// The variable the user set it with, if they did.
+    pub from_env: Option<String>,
+}
+
+/// The apt package to suggest for a musl C compiler.
+pub fn musl_cc_hint(target: &str) -> String {
+    let arch = target.split('-').next().unwrap_or_default();
+    if arch == std::env::consts::ARCH {
+        format!(
+            "install one with `apt-get install musl-tools` (or set {})",
+            cc_var(target)
+        )
+    } else {
+        format!(
+            "install a cross C compiler for {arch} musl (e.g. {arch}-linux-musl-gcc) and set {}",
+            cc_var(target)
+        )
+    }
+}
+
+/// For a target of another architecture, a linker: the user's, or `<arch>-linux-musl-gcc`.
+pub fn linker_var(target: &str) -> String {
+    format!(
+        "CARGO_TARGET_{}_LINKER",
+        target.to_uppercase().replace(['-', '.'], "_")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_names_follow_cc_and_cargo() {
+        assert_eq!(
+            cc_var("x86_64-unknown-linux-musl"),
+            "CC_x86_64_unknown_linux_musl"
+        );
+        assert_eq!(
+            linker_var("aarch64-unknown-linux-musl"),
+            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER"
+        );
+    }
+
+    #[test]
+    fn only_musl_targets_are_accepted() {
+        assert!(check_musl_target("x86_64-unknown-linux-musl").is_ok());
+        assert!(check_musl_target("aarch64-unknown-linux-musl").is_ok());
+        let err = check_musl_target("x86_64-unknown-linux-gnu").unwrap_err();
+        assert!(err.to_string().contains("not a musl"));
+    }
+}
