@@ -165,6 +165,7 @@ fn metadata_error(err: cargo_metadata::Error) -> anyhow::Error {
                 "run this inside a Cargo project, or pass --manifest-path path/to/Cargo.toml"
             } else if message.contains("failed to parse manifest")
                 || message.contains("TOML parse error")
+                || message.contains("Cargo.toml:")
             {
                 "fix the manifest so that `cargo metadata` accepts it"
             } else if message.contains("--locked") || message.contains("lock file") {
@@ -199,10 +200,13 @@ pub fn cargo_error_line(stderr: &str) -> String {
             continue;
         }
         let t = t.strip_prefix("error: ").unwrap_or(t);
-        // Skip source excerpts (`12 | foo = `) and arrows (`--> Cargo.toml:3:1`).
-        if t.starts_with("-->")
-            || t.split_once(" |")
-                .is_some_and(|(n, _)| n.trim().parse::<u32>().is_ok())
+        // Keep locations (`--> Cargo.toml:3:1`), skip source excerpts (`12 | foo = `).
+        if let Some(loc) = t.strip_prefix("--> ") {
+            parts.push(format!("at {loc}"));
+            continue;
+        }
+        if t.split_once(" |")
+            .is_some_and(|(n, _)| n.trim().parse::<u32>().is_ok())
         {
             continue;
         }
@@ -227,6 +231,12 @@ mod tests {
         assert_eq!(
             cargo_error_line(stderr),
             "failed to parse manifest at `/x/Cargo.toml`: TOML parse error at line 2, column 5: string values must be quoted"
+        );
+        // cargo 1.90+ style: the message, then a location.
+        let stderr = "error: string values must be quoted\n --> x/Cargo.toml:3:11\n  |\n3 | version = \n  |           ^\n";
+        assert_eq!(
+            cargo_error_line(stderr),
+            "string values must be quoted: at x/Cargo.toml:3:11"
         );
     }
 }
