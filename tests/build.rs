@@ -183,8 +183,7 @@ fn workspace_unknown_names_list_the_real_ones() {
 fn error_line(r: &Run) -> String {
     r.stderr
         .lines()
-        .filter(|l| l.starts_with("error: "))
-        .next_back()
+        .rfind(|l| l.starts_with("error: "))
         .unwrap_or_default()
         .to_string()
 }
