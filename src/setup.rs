@@ -12,15 +12,15 @@ use crate::toolchain;
 
 pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
     let dir = std::env::current_dir()?;
+    for t in &args.target {
+        toolchain::check_musl_target(t)?;
+    }
     let mut commands: Vec<Vec<String>> = Vec::new();
     let missing: Vec<&String> = args
         .target
         .iter()
         .filter(|t| toolchain::check_target_installed(t, &dir).is_err())
         .collect();
-    for t in &args.target {
-        toolchain::check_musl_target(t)?;
-    }
     if !missing.is_empty() {
         if which::which("rustup").is_err() {
             crate::fail!(

@@ -342,6 +342,21 @@ fn bad_inputs_end_in_one_line_errors() {
     assert!(error_line(&r)
         .starts_with("error: target `x86_64-unknown-linux-gnu` is not a musl Linux target; help:"));
 
+    // A custom profile nobody defined.
+    let r = build(&hello(), &["--profile", "tiny"]);
+    assert_eq!(r.code, 1);
+    let line = error_line(&r);
+    assert!(
+        line.starts_with("error: profile `tiny` is not defined in "),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(
+            "help: run `cargo tiny init --profile tiny` to add it, or build with --profile release"
+        ),
+        "{line}"
+    );
+
     // A musl target whose standard library is not installed: the exact fix.
     let r = build(&hello(), &["--target", "riscv64gc-unknown-linux-musl"]);
     assert_eq!(r.code, 1);

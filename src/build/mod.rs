@@ -132,6 +132,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
     flags.extend(["-C".to_string(), "target-feature=+crt-static".to_string()]);
     flags.extend(remap_flags(ws, &getenv, args.target_dir.as_ref()));
 
+    check_profile_defined(ws, &args.profile, &getenv, &cwd)?;
     let size_profile =
         (!args.no_size_profile).then(|| SizeProfile::new(&args.profile, args.panic_abort));
     Ok(Plan {
@@ -151,6 +152,38 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
         },
         color: args.common.color.as_str(),
     })
+}
+
+/// A custom `--profile` must be defined (in the root manifest or a cargo config file), or cargo fails
+/// with a message that does not say how to fix it.
+fn check_profile_defined(
+    ws: &Workspace,
+    name: &str,
+    env: rustflags::Env,
+    cwd: &std::path::Path,
+) -> Result<()> {
+    if ["release", "dev", "test", "bench"].contains(&name) {
+        return Ok(());
+    }
+    let mut files = vec![ws.root_manifest().into_std_path_buf()];
+    files.extend(rustflags::config_files(env, cwd));
+    let defined = files.iter().any(|f| {
+        std::fs::read_to_string(f)
+            .ok()
+            .and_then(|t| t.parse::<toml::Table>().ok())
+            .is_some_and(|t| t.get("profile").and_then(|p| p.get(name)).is_some())
+    });
+    if defined {
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "profile `{name}` is not defined in {}",
+        ws.root_manifest()
+    ))
+    .hint(format!(
+        "run `cargo tiny init --profile {name}` to add it, or build with --profile release"
+    ))
+    .into())
 }
 
 /// `--remap-path-prefix` for the workspace, `$CARGO_HOME` and an outside target dir, so that the

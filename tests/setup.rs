@@ -1,0 +1,58 @@
+//! `cargo tiny setup`: says what it runs; `--dry-run` runs nothing.
+
+mod common;
+
+use common::{cargo_tiny, run};
+
+#[test]
+fn dry_run_prints_the_commands_for_what_is_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // cargo, rustc and rustup, but no cargo-auditable anywhere.
+    for tool in ["cargo", "rustc", "rustup"] {
+        std::os::unix::fs::symlink(which::which(tool).unwrap(), bin.join(tool)).unwrap();
+    }
+    let rustup_home = std::env::var("RUSTUP_HOME")
+        .unwrap_or_else(|_| format!("{}/.rustup", std::env::var("HOME").unwrap()));
+    let mut cmd = cargo_tiny();
+    cmd.env("PATH", &bin)
+        .env("CARGO_HOME", tmp.path().join("cargo-home"))
+        .env("RUSTUP_HOME", rustup_home)
+        .args([
+            "setup",
+            "--dry-run",
+            "--target",
+            "riscv64gc-unknown-linux-musl",
+        ]);
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Running `rustup target add riscv64gc-unknown-linux-musl`"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("Running `cargo install cargo-auditable --locked`"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !tmp.path().join("cargo-home/bin/cargo-auditable").exists(),
+        "dry run installed nothing"
+    );
+}
+
+#[test]
+fn setup_refuses_a_non_musl_target() {
+    let r = run(cargo_tiny().args(["setup", "--dry-run", "--target", "x86_64-pc-windows-msvc"]));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .starts_with("error: target `x86_64-pc-windows-msvc` is not a musl Linux target"),
+        "{}",
+        r.stderr
+    );
+}
