@@ -186,8 +186,20 @@ fn source_kind(repr: Option<&str>) -> Source {
 
 /// `pkg:cargo/name@version`, with `vcs_url`, `repository_url` or `download_url` for other sources.
 pub fn purl(p: &auditable_serde::Package, m: Option<&Package>, root: &Utf8Path) -> String {
-    let base = format!("pkg:cargo/{}@{}", p.name, p.version);
     let repr = m.and_then(|m| m.source.as_ref()).map(|s| s.repr.as_str());
+    let dir = m.and_then(|m| m.manifest_path.parent());
+    purl_of(p, repr, dir, root)
+}
+
+/// The purl from the audit entry, cargo's source id (`git+…`, `registry+…`) and a local package's
+/// directory (made relative to the workspace root, so that no checkout path leaks in).
+fn purl_of(
+    p: &auditable_serde::Package,
+    repr: Option<&str>,
+    dir: Option<&Utf8Path>,
+    root: &Utf8Path,
+) -> String {
+    let base = format!("pkg:cargo/{}@{}", p.name, p.version);
     let qualifier = match (&p.source, repr) {
         (Source::CratesIo, _) => None,
         (Source::Git, Some(r)) => {
@@ -208,7 +220,6 @@ pub fn purl(p: &auditable_serde::Package, m: Option<&Package>, root: &Utf8Path) 
             Some(("repository_url", url.to_string()))
         }
         (Source::Local, _) => {
-            let dir = m.and_then(|m| m.manifest_path.parent());
             let rel = dir
                 .and_then(|d| d.strip_prefix(root).ok())
                 .map(|r| {
@@ -255,4 +266,133 @@ fn lock_checksums(text: Option<&str>) -> HashMap<(String, String, String), Strin
             Some(((s("name")?, s("version")?, s("source")?), s("checksum")?))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audit() -> VersionInfo {
+        serde_json::from_str(
+            r#"{"packages":[
+                {"name":"app","version":"1.2.0","source":"local","dependencies":[1,2],"root":true},
+                {"name":"serde","version":"1.0.200","source":"crates.io"},
+                {"name":"cc","version":"1.1.0","source":"crates.io","kind":"build"}
+            ]}"#,
+        )
+        .unwrap()
+    }
+
+    fn sbom(created: &str) -> Value {
+        let audit = audit();
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let s = build(&SbomInput {
+            audit: &audit,
+            packages: &[],
+            root: Utf8Path::new("/w"),
+            lockfile: None,
+            bin: "app",
+            binary_digest: &digest,
+            created,
+        })
+        .unwrap();
+        assert_eq!(s.packages, 3);
+        serde_json::from_slice(&s.json).unwrap()
+    }
+
+    #[test]
+    fn lists_every_audited_package_with_its_graph() {
+        let v = sbom("1970-01-01T00:00:00Z");
+        assert_eq!(v["metadata"]["component"]["name"], "app");
+        let comps = v["components"].as_array().unwrap();
+        assert_eq!(comps.len(), 2);
+        assert_eq!(comps[0]["purl"], "pkg:cargo/serde@1.0.200");
+        assert_eq!(comps[0]["scope"], "required");
+        assert_eq!(
+            comps[1]["scope"], "excluded",
+            "build dependencies are not in the binary"
+        );
+        assert_eq!(
+            v["dependencies"][0]["dependsOn"],
+            json!(["pkg:cargo/cc@1.1.0", "pkg:cargo/serde@1.0.200"])
+        );
+    }
+
+    #[test]
+    fn serial_and_timestamp_are_derived_not_random() {
+        let a = sbom("1970-01-01T00:00:00Z");
+        assert_eq!(a, sbom("1970-01-01T00:00:00Z"));
+        let b = sbom("2023-11-14T22:13:20Z");
+        assert_ne!(a["serialNumber"], b["serialNumber"]);
+        assert_eq!(b["metadata"]["timestamp"], "2023-11-14T22:13:20Z");
+        let serial = a["serialNumber"].as_str().unwrap();
+        assert_eq!(serial.len(), "urn:uuid:".len() + 36);
+        assert_eq!(&serial[23..24], "5", "version nibble");
+    }
+
+    #[test]
+    fn cyclonedx_bom_reads_and_validates_it() {
+        use cyclonedx_bom::models::bom::Bom;
+        use cyclonedx_bom::validation::Validate;
+        let v = sbom("1970-01-01T00:00:00Z");
+        let bom = Bom::parse_from_json_v1_5(serde_json::to_vec(&v).unwrap().as_slice()).unwrap();
+        let result = bom.validate_version(cyclonedx_bom::models::bom::SpecVersion::V1_5);
+        assert!(result.passed(), "{result:?}");
+    }
+
+    #[test]
+    fn purls_mark_git_registry_and_path_sources() {
+        let pkg = |source: &str| -> auditable_serde::Package {
+            serde_json::from_str(&format!(
+                r#"{{"name":"x","version":"0.1.0","source":"{source}"}}"#
+            ))
+            .unwrap()
+        };
+        let root = Utf8Path::new("/w");
+        assert_eq!(
+            purl_of(
+                &pkg("git"),
+                Some("git+https://github.com/o/x?branch=main#0123abc"),
+                None,
+                root
+            ),
+            "pkg:cargo/x@0.1.0?vcs_url=git%2Bhttps://github.com/o/x@0123abc"
+        );
+        assert_eq!(
+            purl_of(
+                &pkg("registry"),
+                Some("sparse+https://r.example/index/"),
+                None,
+                root
+            ),
+            "pkg:cargo/x@0.1.0?repository_url=https://r.example/index/"
+        );
+        assert_eq!(
+            purl_of(
+                &pkg("local"),
+                None,
+                Some(Utf8Path::new("/w/crates/x")),
+                root
+            ),
+            "pkg:cargo/x@0.1.0?download_url=file:crates/x"
+        );
+        assert_eq!(
+            purl_of(&pkg("crates.io"), None, None, root),
+            "pkg:cargo/x@0.1.0"
+        );
+    }
+
+    #[test]
+    fn checksums_come_from_the_lockfile() {
+        let lock = "version = 4\n[[package]]\nname = \"serde\"\nversion = \"1.0.200\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"abc\"\n";
+        let sums = lock_checksums(Some(lock));
+        assert_eq!(
+            sums[&(
+                "serde".to_string(),
+                "1.0.200".to_string(),
+                CRATES_IO[0].to_string()
+            )],
+            "abc"
+        );
+    }
 }

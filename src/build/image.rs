@@ -336,3 +336,21 @@ pub fn run(
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sbom_path;
+    use std::path::Path;
+
+    #[test]
+    fn sbom_lies_beside_the_tarball() {
+        assert_eq!(
+            sbom_path(Path::new("/t/tiny/api.tar")),
+            Path::new("/t/tiny/api.cdx.json")
+        );
+        assert_eq!(
+            sbom_path(Path::new("out/api.img")),
+            Path::new("out/api.img.cdx.json")
+        );
+    }
+}
