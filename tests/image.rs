@@ -682,3 +682,79 @@ fn workspace_defaults_are_checked_against_the_root_manifest() {
         r.stderr
     );
 }
+
+/// Every `[package.metadata.tiny]` key lands in the image; `[workspace.metadata.tiny]` gives defaults
+/// and the command line wins over both.
+#[test]
+fn configuration_goes_into_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("hello");
+    copy_tree(&hello_src(), &root);
+    std::fs::create_dir_all(root.join("conf")).unwrap();
+    std::fs::write(root.join("conf/greeting.txt"), "hi\n").unwrap();
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "# Not part of",
+        r#"[package.metadata.tiny]
+name = "greeter"
+tag = "v1"
+cmd = ["tiny"]
+env = { RUST_LOG = "info" }
+ports = [8080, "53/udp"]
+labels = { team = "core" }
+user = "root"
+workdir = "/data"
+stop-signal = "SIGINT"
+files = { "/etc/hello/greeting.txt" = "conf/greeting.txt" }
+
+# Not part of"#,
+    ) + "\n[workspace.metadata.tiny]\nca-certificates = \"always\"\nlabels = { team = \"overridden\" }\n";
+    std::fs::write(&manifest, text).unwrap();
+    let out = dir.path().join("greeter.tar");
+    let r = {
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        run(cargo_tiny()
+            .args(["build", "--message-format", "json", "--manifest-path"])
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(fixture_target_dir())
+            .arg("--output")
+            .arg(&out)
+            .args([
+                "--image",
+                "localhost:5000/team/greeter:v2",
+                "--user",
+                "1000",
+            ]))
+    };
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let l = Layout::open(&out);
+    let index = l.index_json();
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "localhost:5000/team/greeter:v2"
+    );
+    let m = l.manifest();
+    let config = l.json(m["config"]["digest"].as_str().unwrap());
+    let c = &config["config"];
+    assert_eq!(c["User"], "1000:1000", "--user wins");
+    assert_eq!(c["Cmd"], serde_json::json!(["tiny"]));
+    assert_eq!(
+        c["Env"],
+        serde_json::json!(["PATH=/usr/local/bin", "RUST_LOG=info"])
+    );
+    assert_eq!(
+        c["ExposedPorts"],
+        serde_json::json!({"53/udp": {}, "8080/tcp": {}})
+    );
+    assert_eq!(c["Labels"]["team"], "core", "package wins over workspace");
+    assert_eq!(c["WorkingDir"], "/data");
+    assert_eq!(c["StopSignal"], "SIGINT");
+    let paths = l.layer_paths();
+    assert!(paths.contains("etc/hello/greeting.txt"), "{paths:?}");
+    assert!(
+        paths.contains("etc/ssl/certs/ca-certificates.crt"),
+        "always, from the workspace"
+    );
+    assert!(out.with_file_name("greeter.cdx.json").is_file());
+}
