@@ -124,6 +124,18 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
     Ok(out)
 }
 
+/// A word for a POSIX shell: quoted when it holds anything but safe characters.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// `x.tar` → `x.cdx.json` beside it.
 pub fn sbom_path(tarball: &std::path::Path) -> PathBuf {
     let name = tarball
@@ -186,6 +198,7 @@ pub fn run(
             .hint("build for x86_64, aarch64, armv7, i686, riscv64gc, powerpc64le or s390x")
     })?;
     let created = source_date::rfc3339(date.epoch);
+    let cwd = std::env::current_dir().ok();
 
     for p in plans {
         let b = binaries
@@ -258,21 +271,26 @@ pub fn run(
         })?;
         let tarball_size = archive::publish(&img, date.epoch.max(0) as u64, &p.tarball, &p.sbom)?;
 
+        // Paths as the user can paste them: relative to the current directory when inside it.
         let shown = |path: &std::path::Path| {
-            path.strip_prefix(root)
-                .unwrap_or(path)
-                .display()
-                .to_string()
+            let rel = cwd
+                .as_deref()
+                .and_then(|c| path.strip_prefix(c).ok())
+                .unwrap_or(path);
+            shell_word(&rel.display().to_string())
         };
         let reference = img.reference();
-        let load = BTreeMap::from([
-            ("docker", format!("docker load -i {}", shown(&p.tarball))),
-            ("podman", format!("podman load -i {}", shown(&p.tarball))),
-        ]);
-        let run = BTreeMap::from([
-            ("docker", format!("docker run --rm {reference}")),
-            ("podman", format!("podman run --rm {reference}")),
-        ]);
+        let commands = |tarball: String| {
+            let load = BTreeMap::from([
+                ("docker", format!("docker load -i {tarball}")),
+                ("podman", format!("podman load -i {tarball}")),
+            ]);
+            let run = BTreeMap::from([
+                ("docker", format!("docker run --rm {reference}")),
+                ("podman", format!("podman run --rm {reference}")),
+            ]);
+            (load, run)
+        };
         if json {
             let msg = ImageMessage {
                 reason: "image",
@@ -292,18 +310,19 @@ pub fn run(
                 ca_certificates: ca.include,
                 ca_certificates_reason: &ca.reason,
                 user: &p.config.user,
-                load: load.clone(),
-                run: run.clone(),
+                // Absolute paths for machines.
+                load: commands(shell_word(&p.tarball.display().to_string())).0,
+                run: commands(String::new()).1,
             };
             println!("{}", serde_json::to_string(&msg)?);
         }
         shell.status(
             "Certificates",
-            format!(
-                "{} /etc/ssl/certs/ca-certificates.crt: {}",
-                if ca.include { "including" } else { "no" },
-                ca.reason
-            ),
+            if ca.include {
+                format!("{} ({})", image::CA_BUNDLE_PATH, ca.reason)
+            } else {
+                format!("none ({})", ca.reason)
+            },
         );
         shell.status(
             "Image",
@@ -325,6 +344,7 @@ pub fn run(
                 if sbom.packages == 1 { "" } else { "s" }
             ),
         );
+        let (load, run) = commands(shown(&p.tarball));
         shell.note("Run", format!("{} && {}", load["docker"], run["docker"]));
     }
     shell.verbose(
