@@ -373,4 +373,16 @@ mod tests {
             Path::new("out/api.img.cdx.json")
         );
     }
+
+    #[test]
+    fn paths_in_commands_are_quoted_when_needed() {
+        assert_eq!(
+            super::shell_word("target/tiny/api.tar"),
+            "target/tiny/api.tar"
+        );
+        assert_eq!(
+            super::shell_word("my dir/it's.tar"),
+            r"'my dir/it'\''s.tar'"
+        );
+    }
 }
