@@ -357,6 +357,19 @@ fn files(src: &Source<'_>, v: &Value) -> Result<Vec<ExtraFile>> {
         }
         out.push(ExtraFile { source: real, dest });
     }
+    // A file cannot also be a directory of another file.
+    for a in &out {
+        if let Some(b) = out
+            .iter()
+            .find(|b| b.dest.starts_with(&format!("{}/", a.dest)))
+        {
+            return Err(src.err(
+                &format!("files.\"{}\"", a.dest),
+                format!("{} is a file, but {} puts a file under it", a.dest, b.dest),
+                "pick paths where no file is another's directory",
+            ));
+        }
+    }
     Ok(out)
 }
 
@@ -558,6 +571,40 @@ mod tests {
         assert!(message(json!({"stop-signal": "TERM"})).contains("`stop-signal`"));
         assert!(message(json!({"name": "Api"})).contains("`name`"));
         assert!(message(json!({"files": {"/etc/x/../y": "a"}})).contains("files"));
+        let m = message(json!({"files": {"/etc/passwd": "a"}}));
+        assert!(m.contains("written by cargo-tiny"), "{m}");
+    }
+
+    #[test]
+    fn files_resolve_inside_the_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let pkg = dir.path().join("pkg");
+        std::fs::create_dir_all(pkg.join("conf")).unwrap();
+        std::fs::write(pkg.join("conf/a.toml"), "").unwrap();
+        std::fs::write(dir.path().join("outside.txt"), "").unwrap();
+        let manifest =
+            cargo_metadata::camino::Utf8PathBuf::from_path_buf(pkg.join("Cargo.toml")).unwrap();
+        let load = |files: Value| {
+            let meta = json!({"tiny": {"files": files}});
+            resolve(
+                &[Source {
+                    section: "[package.metadata.tiny]",
+                    manifest: &manifest,
+                    metadata: &meta,
+                }],
+                &Overrides::default(),
+            )
+        };
+        let c = load(json!({"/etc/app/a.toml": "conf/a.toml"})).unwrap();
+        assert_eq!(c.files[0].dest, "/etc/app/a.toml");
+        assert!(c.files[0].source.ends_with("conf/a.toml"));
+        let e = |f: Value| format!("{:#}", load(f).unwrap_err());
+        assert!(e(json!({"/x": "../outside.txt"})).contains("outside the package"));
+        assert!(e(json!({"/x": "nope.txt"})).contains("does not exist"));
+        assert!(e(json!({"/x": "conf"})).contains("not a regular file"));
+        assert!(
+            e(json!({"/x": "conf/a.toml", "/x/y": "conf/a.toml"})).contains("puts a file under it")
+        );
     }
 
     #[test]

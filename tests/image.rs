@@ -758,3 +758,59 @@ files = { "/etc/hello/greeting.txt" = "conf/greeting.txt" }
     );
     assert!(out.with_file_name("greeter.cdx.json").is_file());
 }
+
+/// Two clones of the same commit, in different directories: `created` is the commit time, the
+/// revision is the commit id, and the tarballs are byte-identical.
+#[test]
+fn git_checkouts_of_one_commit_give_one_digest() {
+    if !require_tool("git", &["--version"]) {
+        return;
+    }
+    let build_commit = || {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("checkout");
+        copy_tree(&hello_src(), &root);
+        let git = |args: &[&str]| {
+            let r = run(std::process::Command::new("git")
+                .arg("-C")
+                .arg(&root)
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(args)
+                .env("GIT_AUTHOR_DATE", "1600000000 +0000")
+                .env("GIT_COMMITTER_DATE", "1600000000 +0000"));
+            assert_eq!(r.code, 0, "git {args:?}: {}", r.stderr);
+            r.stdout.trim().to_string()
+        };
+        git(&["init", "-q"]);
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "hello"]);
+        let head = git(&["rev-parse", "HEAD"]);
+        let out = dir.path().join("hello.tar");
+        let r = {
+            let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+            run(cargo_tiny()
+                .args(["build", "-q", "--manifest-path"])
+                .arg(root.join("Cargo.toml"))
+                .arg("--target-dir")
+                .arg(fixture_target_dir())
+                .arg("--output")
+                .arg(&out))
+        };
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        (
+            head,
+            std::fs::read(&out).unwrap(),
+            Layout::open(&out).manifest(),
+        )
+    };
+    let (head_a, bytes_a, manifest_a) = build_commit();
+    let (head_b, bytes_b, _) = build_commit();
+    assert_eq!(head_a, head_b, "same tree, same dates: same commit");
+    assert!(bytes_a == bytes_b, "tarballs of one commit differ");
+    let ann = &manifest_a["annotations"];
+    assert_eq!(
+        ann["org.opencontainers.image.created"],
+        "2020-09-13T12:26:40Z"
+    );
+    assert_eq!(ann["org.opencontainers.image.revision"], head_a.as_str());
+}
