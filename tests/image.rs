@@ -662,6 +662,24 @@ fn bad_configuration_is_reported_with_its_key_and_manifest() {
 }
 
 #[test]
+fn bad_source_date_epoch_fails_before_compiling() {
+    let (b, r) = build_copy(
+        &hello_src(),
+        "hello",
+        &[("SOURCE_DATE_EPOCH", "yesterday")],
+        &[],
+    );
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("SOURCE_DATE_EPOCH=yesterday"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
+    assert!(!b.tarball.exists());
+}
+
+#[test]
 fn workspace_defaults_are_checked_against_the_root_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("hello");

@@ -29,8 +29,24 @@ pub struct ImagePlan {
     pub sbom: PathBuf,
 }
 
+fn arch_of(target: &str) -> Result<(&'static str, Option<&'static str>)> {
+    image::oci_arch(target).ok_or_else(|| {
+        Failure::new(format!("no OCI architecture known for {target}"))
+            .hint("build for x86_64, aarch64, armv7, i686, riscv64gc, powerpc64le or s390x, or pass --no-image")
+            .into()
+    })
+}
+
+fn source_date_of(ws: &Workspace) -> Result<source_date::SourceDate> {
+    let env = std::env::var("SOURCE_DATE_EPOCH").ok();
+    source_date::source_date(env.as_deref(), ws.root().as_std_path())
+}
+
 /// Resolves and validates the configuration of every image.
 pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<ImagePlan>> {
+    // What would fail after the compile is checked before it.
+    arch_of(&args.target)?;
+    source_date_of(ws)?;
     if bins.len() > 1 {
         for (flag, set) in [
             ("--output", args.output.is_some()),
@@ -181,8 +197,7 @@ pub fn run(
 ) -> Result<()> {
     let started = std::time::Instant::now();
     let root = ws.root().as_std_path();
-    let env_date = std::env::var("SOURCE_DATE_EPOCH").ok();
-    let date = source_date::source_date(env_date.as_deref(), root)?;
+    let date = source_date_of(ws)?;
     shell.verbose(
         "Timestamp",
         format!(
@@ -193,10 +208,7 @@ pub fn run(
     );
     let revision = source_date::git_revision(root);
     let lockfile = std::fs::read_to_string(ws.root().join("Cargo.lock")).ok();
-    let arch = image::oci_arch(target).ok_or_else(|| {
-        Failure::new(format!("no OCI architecture known for {target}"))
-            .hint("build for x86_64, aarch64, armv7, i686, riscv64gc, powerpc64le or s390x")
-    })?;
+    let arch = arch_of(target)?;
     let created = source_date::rfc3339(date.epoch);
     let cwd = std::env::current_dir().ok();
 
