@@ -44,6 +44,7 @@ const BUILD_EXAMPLES: &str = "Examples:
   cargo tiny build                          every binary of the default members
   cargo tiny build -p api --bin server      one binary
   cargo tiny build --no-image               only the static binaries, no tarball
+  cargo tiny build --bin api --image ghcr.io/me/api:1.2 -o api.tar
   cargo tiny build --message-format json    one JSON object per binary/image on stdout
   cargo tiny build --target aarch64-unknown-linux-musl";
 
@@ -211,6 +212,15 @@ pub struct BuildArgs {
     /// Where to write the image tarball (only with a single image)
     #[arg(short, long, value_name = "PATH", conflicts_with = "no_image")]
     pub output: Option<PathBuf>,
+    /// Image name and tag (default: the bin name and the package version; only with a single image)
+    #[arg(long, value_name = "NAME[:TAG]", conflicts_with = "no_image")]
+    pub image: Option<String>,
+    /// CA bundle in the image: auto (when the binary reads the system trust store), always, never
+    #[arg(long, value_enum, value_name = "WHEN", conflicts_with = "no_image")]
+    pub ca_certificates: Option<crate::config::CaCertificates>,
+    /// User the image runs as: nonroot (65532, the default), root, or UID[:GID]
+    #[arg(long, value_name = "USER", conflicts_with = "no_image")]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

@@ -6,11 +6,15 @@
 
 pub mod build;
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod fsutil;
+pub mod image;
 pub mod profile;
+pub mod sbom;
 pub mod setup;
 pub mod shell;
+pub mod source_date;
 pub mod toolchain;
 pub mod workspace;
 

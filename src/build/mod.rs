@@ -1,6 +1,7 @@
 //! `cargo tiny build`, compile stage: Workspace → Plan → verified static binaries.
 
 pub mod cargo;
+pub mod image;
 pub mod plan;
 pub mod rustflags;
 pub mod verify;
@@ -335,10 +336,16 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
     }
     let ws = Workspace::load(&load_options(args))?;
     let plan = plan(&ws, args, shell)?;
+    // Image configuration is checked before anything is compiled.
+    let images = if args.no_image {
+        Vec::new()
+    } else {
+        image::plan(&ws, args, &plan.bins)?
+    };
     let binaries = compile(&ws, &plan, shell)?;
     let json = args.message_format == crate::cli::MessageFormat::Json;
     for b in &binaries {
         report_binary(b, &ws, &plan, shell, json)?;
     }
-    Ok(())
+    image::run(&ws, &images, &binaries, &plan.target, shell, json)
 }

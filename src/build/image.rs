@@ -1,0 +1,400 @@
+//! The image stage of `cargo tiny build`: per verified binary, an image value (config from
+//! `[*.metadata.tiny]`, SBOM from the audit data), then the tarball publisher writes it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::plan::BinTarget;
+use super::Binary;
+use crate::cli::BuildArgs;
+use crate::config::{self, Overrides, Source, TinyConfig};
+use crate::error::Failure;
+use crate::image::{self, archive, certs, ImageInput};
+use crate::sbom::{self, SbomInput};
+use crate::shell::{human_size, Shell};
+use crate::source_date;
+use crate::workspace::Workspace;
+
+/// What one image will be, decided before anything is compiled (so bad configuration fails fast).
+#[derive(Debug, Clone)]
+pub struct ImagePlan {
+    pub target: BinTarget,
+    pub config: TinyConfig,
+    pub name: String,
+    pub tag: String,
+    pub tarball: PathBuf,
+    pub sbom: PathBuf,
+}
+
+fn arch_of(target: &str) -> Result<(&'static str, Option<&'static str>)> {
+    image::oci_arch(target).ok_or_else(|| {
+        Failure::new(format!("no OCI architecture known for {target}"))
+            .hint("build for x86_64, aarch64, armv7, i686, riscv64gc, powerpc64le or s390x, or pass --no-image")
+            .into()
+    })
+}
+
+fn source_date_of(ws: &Workspace) -> Result<source_date::SourceDate> {
+    let env = std::env::var("SOURCE_DATE_EPOCH").ok();
+    source_date::source_date(env.as_deref(), ws.root().as_std_path())
+}
+
+/// Resolves and validates the configuration of every image.
+pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<ImagePlan>> {
+    // What would fail after the compile is checked before it.
+    arch_of(&args.target)?;
+    source_date_of(ws)?;
+    if bins.len() > 1 {
+        for (flag, set) in [
+            ("--output", args.output.is_some()),
+            ("--image", args.image.is_some()),
+        ] {
+            if set {
+                crate::fail!(
+                    hint = "select one binary with --bin (and -p), or drop the flag",
+                    "{flag} names one image, but {} binaries are selected",
+                    bins.len()
+                );
+            }
+        }
+    }
+    let mut overrides = Overrides {
+        user: args.user.clone(),
+        ca_certificates: args.ca_certificates,
+        ..Default::default()
+    };
+    if let Some(r) = &args.image {
+        let (n, t) = config::split_reference(r);
+        overrides.name = Some(n);
+        overrides.tag = t;
+    }
+    let root_manifest = ws.root_manifest();
+    let target_dir = match &args.target_dir {
+        Some(d) => std::path::absolute(d)?,
+        None => ws.target_dir().as_std_path().to_path_buf(),
+    };
+    let mut out: Vec<ImagePlan> = Vec::new();
+    for t in bins {
+        let pkg = ws.package(&t.package_id);
+        let sources = [
+            Source {
+                section: "[workspace.metadata.tiny]",
+                manifest: &root_manifest,
+                metadata: &ws.metadata.workspace_metadata,
+            },
+            Source {
+                section: "[package.metadata.tiny]",
+                manifest: &pkg.manifest_path,
+                metadata: &pkg.metadata,
+            },
+        ];
+        let cfg = config::resolve(&sources, &overrides)?;
+        let name = cfg
+            .name
+            .clone()
+            .unwrap_or_else(|| config::name_from_bin(&t.bin));
+        config::check_name(&name).map_err(|w| {
+            Failure::new(format!("image name of bin `{}`: {w}", t.bin))
+                .hint("set name = \"…\" in [package.metadata.tiny] or pass --image NAME[:TAG]")
+        })?;
+        let tag = cfg
+            .tag
+            .clone()
+            .unwrap_or_else(|| config::tag_from_version(&pkg.version.to_string()));
+        let bin_path = format!("{}/{}", image::BIN_DIR, t.bin);
+        if let Some(f) = cfg.files.iter().find(|f| f.dest == bin_path) {
+            crate::fail!(
+                hint = "pick another path in the image",
+                "`files.\"{}\"` in [package.metadata.tiny] of {}: the binary goes there",
+                f.dest,
+                pkg.manifest_path
+            );
+        }
+        let file_name = name.rsplit('/').next().unwrap_or(&name).to_string();
+        let tarball = match &args.output {
+            Some(o) => std::path::absolute(o)?,
+            None => target_dir.join("tiny").join(format!("{file_name}.tar")),
+        };
+        let sbom = sbom_path(&tarball);
+        if let Some(other) = out.iter().find(|p| p.tarball == tarball) {
+            crate::fail!(
+                hint = "give them different names with name = \"…\" in [package.metadata.tiny]",
+                "bins `{}` and `{}` would both be written to {}",
+                other.target.bin,
+                t.bin,
+                tarball.display()
+            );
+        }
+        out.push(ImagePlan {
+            target: t.clone(),
+            config: cfg,
+            name,
+            tag,
+            tarball,
+            sbom,
+        });
+    }
+    Ok(out)
+}
+
+/// A word for a POSIX shell: quoted when it holds anything but safe characters.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// `x.tar` → `x.cdx.json` beside it.
+pub fn sbom_path(tarball: &std::path::Path) -> PathBuf {
+    let name = tarball
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".tar").unwrap_or(&name);
+    tarball.with_file_name(format!("{stem}.cdx.json"))
+}
+
+/// One line of `--message-format json` per image (schema in README: "JSON output").
+#[derive(Debug, Serialize)]
+pub struct ImageMessage<'a> {
+    pub reason: &'static str,
+    pub package: &'a str,
+    pub bin: &'a str,
+    pub image: String,
+    pub path: String,
+    pub manifest_digest: &'a str,
+    pub config_digest: &'a str,
+    pub created: String,
+    pub tarball_size: u64,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    pub sbom_path: String,
+    pub sbom_digest: &'a str,
+    pub sbom_components: usize,
+    pub ca_certificates: bool,
+    pub ca_certificates_reason: &'a str,
+    pub user: &'a str,
+    pub load: BTreeMap<&'static str, String>,
+    pub run: BTreeMap<&'static str, String>,
+}
+
+/// Builds and writes one image per binary.
+pub fn run(
+    ws: &Workspace,
+    plans: &[ImagePlan],
+    binaries: &[Binary],
+    target: &str,
+    shell: &Shell,
+    json: bool,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let root = ws.root().as_std_path();
+    let date = source_date_of(ws)?;
+    shell.verbose(
+        "Timestamp",
+        format!(
+            "{} (from {})",
+            source_date::rfc3339(date.epoch),
+            date.origin
+        ),
+    );
+    let revision = source_date::git_revision(root);
+    let lockfile = std::fs::read_to_string(ws.root().join("Cargo.lock")).ok();
+    let arch = arch_of(target)?;
+    let created = source_date::rfc3339(date.epoch);
+    let cwd = std::env::current_dir().ok();
+
+    for p in plans {
+        let b = binaries
+            .iter()
+            .find(|b| b.target == p.target)
+            .ok_or_else(|| anyhow::anyhow!("no binary built for `{}`", p.target.bin))?;
+        let pkg = ws.package(&p.target.package_id);
+        let binary = std::fs::read(&b.path)?;
+        let binary_digest = image::sha256(&binary);
+
+        let ca = certs::decide(p.config.ca_certificates, &b.audit);
+        let ca_bundle = if ca.include {
+            Some(certs::read_host_bundle(&ca.reason)?)
+        } else {
+            None
+        };
+        let mut files = Vec::new();
+        for f in &p.config.files {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = std::fs::metadata(&f.source)?;
+            let mode = if meta.permissions().mode() & 0o111 != 0 {
+                0o755
+            } else {
+                0o644
+            };
+            files.push((f.dest.clone(), mode, std::fs::read(&f.source)?));
+        }
+
+        let sbom = sbom::build(&SbomInput {
+            audit: &b.audit,
+            packages: &ws.metadata.packages,
+            root: ws.root(),
+            lockfile: lockfile.as_deref(),
+            bin: &p.target.bin,
+            binary_digest: &binary_digest,
+            created: &created,
+        })?;
+
+        let mut annotations = BTreeMap::new();
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+                annotations.insert(
+                    format!("org.opencontainers.image.{k}"),
+                    v.trim().to_string(),
+                );
+            }
+        };
+        put("title", Some(p.name.clone()));
+        put("description", pkg.description.clone());
+        put("version", Some(pkg.version.to_string()));
+        put("revision", revision.clone());
+        put("source", pkg.repository.clone());
+        put("url", pkg.homepage.clone());
+        put("licenses", pkg.license.clone());
+        put("authors", Some(pkg.authors.join(", ")));
+        put("documentation", pkg.documentation.clone());
+
+        let img = image::build(&ImageInput {
+            name: p.name.clone(),
+            tag: p.tag.clone(),
+            bin: p.target.bin.clone(),
+            binary,
+            arch,
+            config: &p.config,
+            files,
+            ca_bundle,
+            created: date.epoch,
+            annotations,
+            sbom: sbom.json,
+        })?;
+        let tarball_size = archive::publish(&img, date.epoch.max(0) as u64, &p.tarball, &p.sbom)?;
+
+        // Paths as the user can paste them: relative to the current directory when inside it.
+        let shown = |path: &std::path::Path| {
+            let rel = cwd
+                .as_deref()
+                .and_then(|c| path.strip_prefix(c).ok())
+                .unwrap_or(path);
+            shell_word(&rel.display().to_string())
+        };
+        let reference = img.reference();
+        let commands = |tarball: String| {
+            let load = BTreeMap::from([
+                ("docker", format!("docker load -i {tarball}")),
+                ("podman", format!("podman load -i {tarball}")),
+            ]);
+            let run = BTreeMap::from([
+                ("docker", format!("docker run --rm {reference}")),
+                ("podman", format!("podman run --rm {reference}")),
+            ]);
+            (load, run)
+        };
+        if json {
+            let msg = ImageMessage {
+                reason: "image",
+                package: &p.target.package,
+                bin: &p.target.bin,
+                image: reference.clone(),
+                path: p.tarball.display().to_string(),
+                manifest_digest: &img.manifest.digest,
+                config_digest: &img.config.digest,
+                created: created.clone(),
+                tarball_size,
+                compressed_size: img.layer.size(),
+                uncompressed_size: img.uncompressed_size,
+                sbom_path: p.sbom.display().to_string(),
+                sbom_digest: &img.sbom.digest,
+                sbom_components: sbom.packages,
+                ca_certificates: ca.include,
+                ca_certificates_reason: &ca.reason,
+                user: &p.config.user,
+                // Absolute paths for machines.
+                load: commands(shell_word(&p.tarball.display().to_string())).0,
+                run: commands(String::new()).1,
+            };
+            println!("{}", serde_json::to_string(&msg)?);
+        }
+        shell.status(
+            "Certificates",
+            if ca.include {
+                format!("{} ({})", image::CA_BUNDLE_PATH, ca.reason)
+            } else {
+                format!("none ({})", ca.reason)
+            },
+        );
+        shell.status(
+            "Image",
+            format!(
+                "{reference} {} ({} tarball, layer {} gzip / {} tar), {}",
+                shown(&p.tarball),
+                human_size(tarball_size),
+                human_size(img.layer.size()),
+                human_size(img.uncompressed_size),
+                img.manifest.digest
+            ),
+        );
+        shell.status(
+            "SBOM",
+            format!(
+                "{} (CycloneDX 1.5, {} package{}, attached as an OCI referrer)",
+                shown(&p.sbom),
+                sbom.packages,
+                if sbom.packages == 1 { "" } else { "s" }
+            ),
+        );
+        let (load, run) = commands(shown(&p.tarball));
+        shell.note("Run", format!("{} && {}", load["docker"], run["docker"]));
+    }
+    shell.verbose(
+        "Timing",
+        format!(
+            "images written {:.0} ms after cargo finished",
+            started.elapsed().as_secs_f64() * 1000.0
+        ),
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sbom_path;
+    use std::path::Path;
+
+    #[test]
+    fn sbom_lies_beside_the_tarball() {
+        assert_eq!(
+            sbom_path(Path::new("/t/tiny/api.tar")),
+            Path::new("/t/tiny/api.cdx.json")
+        );
+        assert_eq!(
+            sbom_path(Path::new("out/api.img")),
+            Path::new("out/api.img.cdx.json")
+        );
+    }
+
+    #[test]
+    fn paths_in_commands_are_quoted_when_needed() {
+        assert_eq!(
+            super::shell_word("target/tiny/api.tar"),
+            "target/tiny/api.tar"
+        );
+        assert_eq!(
+            super::shell_word("my dir/it's.tar"),
+            r"'my dir/it'\''s.tar'"
+        );
+    }
+}

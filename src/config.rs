@@ -1,0 +1,647 @@
+//! `[package.metadata.tiny]`: what goes into each image, validated.
+//!
+//! Layers, later wins: `[workspace.metadata.tiny]` < `[package.metadata.tiny]` < command-line flags.
+//! Every error names the key and the manifest it came from.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::Result;
+use cargo_metadata::camino::Utf8Path;
+use serde_json::Value;
+
+use crate::error::Failure;
+
+/// The keys `[package.metadata.tiny]` accepts.
+pub const KEYS: &[&str] = &[
+    "name",
+    "tag",
+    "cmd",
+    "env",
+    "ports",
+    "labels",
+    "user",
+    "workdir",
+    "stop-signal",
+    "ca-certificates",
+    "files",
+];
+
+/// Whether the image gets `/etc/ssl/certs/ca-certificates.crt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CaCertificates {
+    /// When the binary reads the system trust store (rustls-native-certs, openssl-probe, native-tls …)
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl CaCertificates {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaCertificates::Auto => "auto",
+            CaCertificates::Always => "always",
+            CaCertificates::Never => "never",
+        }
+    }
+}
+
+/// The user the entrypoint runs as, as the image config spells it (`uid:gid`).
+pub const NONROOT: &str = "65532:65532";
+
+/// A file copied from the package into the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraFile {
+    /// Absolute path of the source on this machine.
+    pub source: PathBuf,
+    /// Absolute path in the image.
+    pub dest: String,
+}
+
+/// The validated image configuration of one package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TinyConfig {
+    pub name: Option<String>,
+    pub tag: Option<String>,
+    pub cmd: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// `8080/tcp`, `53/udp`.
+    pub ports: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    /// `uid:gid`.
+    pub user: String,
+    pub workdir: Option<String>,
+    pub stop_signal: Option<String>,
+    pub ca_certificates: CaCertificates,
+    /// Sorted by destination.
+    pub files: Vec<ExtraFile>,
+}
+
+impl Default for TinyConfig {
+    fn default() -> Self {
+        TinyConfig {
+            name: None,
+            tag: None,
+            cmd: Vec::new(),
+            env: BTreeMap::new(),
+            ports: Vec::new(),
+            labels: BTreeMap::new(),
+            user: NONROOT.into(),
+            workdir: None,
+            stop_signal: None,
+            ca_certificates: CaCertificates::Auto,
+            files: Vec::new(),
+        }
+    }
+}
+
+/// What the command line sets; `None` leaves the manifests' value.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub name: Option<String>,
+    pub tag: Option<String>,
+    pub user: Option<String>,
+    pub ca_certificates: Option<CaCertificates>,
+}
+
+/// One `[*.metadata.tiny]` table and where it came from.
+pub struct Source<'a> {
+    /// `[workspace.metadata.tiny]` or `[package.metadata.tiny]`.
+    pub section: &'static str,
+    pub manifest: &'a Utf8Path,
+    /// The `metadata` value of the workspace or package (the table holding `tiny`).
+    pub metadata: &'a Value,
+}
+
+impl Source<'_> {
+    fn dir(&self) -> &Utf8Path {
+        self.manifest.parent().unwrap_or(Utf8Path::new("."))
+    }
+
+    fn err(
+        &self,
+        key: &str,
+        what: impl std::fmt::Display,
+        hint: impl Into<String>,
+    ) -> anyhow::Error {
+        Failure::new(format!(
+            "`{key}` in {} of {}: {what}",
+            self.section, self.manifest
+        ))
+        .hint(hint)
+        .into()
+    }
+}
+
+/// Merges the sources (in order, later wins key by key) and the overrides.
+pub fn resolve(sources: &[Source<'_>], cli: &Overrides) -> Result<TinyConfig> {
+    let mut cfg = TinyConfig::default();
+    for src in sources {
+        apply(&mut cfg, src)?;
+    }
+    let flag = |key: &str, what: String, hint: &str| -> anyhow::Error {
+        Failure::new(format!("{key}: {what}"))
+            .hint(hint.to_string())
+            .into()
+    };
+    if let Some(n) = &cli.name {
+        check_name(n).map_err(|w| flag("--image", w, NAME_HINT))?;
+        cfg.name = Some(n.clone());
+    }
+    if let Some(t) = &cli.tag {
+        check_tag(t).map_err(|w| flag("--image", w, TAG_HINT))?;
+        cfg.tag = Some(t.clone());
+    }
+    if let Some(u) = &cli.user {
+        cfg.user = parse_user(u).map_err(|w| flag("--user", w, USER_HINT))?;
+    }
+    if let Some(c) = cli.ca_certificates {
+        cfg.ca_certificates = c;
+    }
+    Ok(cfg)
+}
+
+const NAME_HINT: &str =
+    "use lowercase letters, digits and `.`, `_`, `-`, `/` separators, e.g. name = \"api\"";
+const TAG_HINT: &str = "use up to 128 letters, digits, `_`, `.`, `-`, not starting with `.` or `-`";
+const USER_HINT: &str =
+    "use \"nonroot\" (65532, the default), \"root\", or numeric \"uid\" / \"uid:gid\"";
+const PATH_HINT: &str = "use an absolute path without `..`, e.g. \"/etc/app/config.toml\"";
+
+fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
+    let Some(tiny) = src.metadata.get("tiny") else {
+        return Ok(());
+    };
+    let Some(table) = tiny.as_object() else {
+        return Err(src.err(
+            "tiny",
+            "expected a table",
+            "write it as a [..metadata.tiny] table",
+        ));
+    };
+    for (key, value) in table {
+        let k = key.as_str();
+        match k {
+            "name" => {
+                let s = string(src, k, value)?;
+                check_name(&s).map_err(|w| src.err(k, w, NAME_HINT))?;
+                cfg.name = Some(s);
+            }
+            "tag" => {
+                let s = string(src, k, value)?;
+                check_tag(&s).map_err(|w| src.err(k, w, TAG_HINT))?;
+                cfg.tag = Some(s);
+            }
+            "cmd" => {
+                let Some(items) = value.as_array() else {
+                    return Err(src.err(
+                        k,
+                        "expected an array of strings",
+                        "e.g. cmd = [\"--port\", \"8080\"]",
+                    ));
+                };
+                cfg.cmd = items
+                    .iter()
+                    .map(|v| string(src, k, v))
+                    .collect::<Result<_>>()?;
+            }
+            "env" => {
+                let env = string_table(src, k, value)?;
+                for name in env.keys() {
+                    if name.is_empty() || name.contains('=') || name.contains('\0') {
+                        return Err(src.err(
+                            k,
+                            format!("`{name}` is not an environment variable name"),
+                            "use names without `=`, e.g. env = { RUST_LOG = \"info\" }",
+                        ));
+                    }
+                }
+                cfg.env = env;
+            }
+            "ports" => {
+                let Some(items) = value.as_array() else {
+                    return Err(src.err(k, "expected an array", "e.g. ports = [8080, \"53/udp\"]"));
+                };
+                cfg.ports = items
+                    .iter()
+                    .map(|v| parse_port(v).map_err(|w| src.err(k, w, "use ports from 1 to 65535, optionally with /tcp or /udp, e.g. ports = [8080, \"53/udp\"]")))
+                    .collect::<Result<_>>()?;
+                cfg.ports.sort();
+                cfg.ports.dedup();
+            }
+            "labels" => cfg.labels = string_table(src, k, value)?,
+            "user" => {
+                let s = string(src, k, value)?;
+                cfg.user = parse_user(&s).map_err(|w| src.err(k, w, USER_HINT))?;
+            }
+            "workdir" => {
+                let s = string(src, k, value)?;
+                check_image_path(&s).map_err(|w| src.err(k, w, PATH_HINT))?;
+                cfg.workdir = Some(s);
+            }
+            "stop-signal" => {
+                let s = string(src, k, value)?;
+                check_signal(&s).map_err(|w| {
+                    src.err(
+                        k,
+                        w,
+                        "use a signal name such as \"SIGTERM\" or \"SIGINT\", or its number",
+                    )
+                })?;
+                cfg.stop_signal = Some(s);
+            }
+            "ca-certificates" => {
+                let s = string(src, k, value)?;
+                cfg.ca_certificates = match s.as_str() {
+                    "auto" => CaCertificates::Auto,
+                    "always" => CaCertificates::Always,
+                    "never" => CaCertificates::Never,
+                    _ => {
+                        return Err(src.err(
+                            k,
+                            format!("`{s}` is not one of auto, always, never"),
+                            "use \"auto\" (the default), \"always\" or \"never\"",
+                        ))
+                    }
+                };
+            }
+            "files" => cfg.files = files(src, value)?,
+            _ => {
+                return Err(src.err(
+                    k,
+                    "unknown key",
+                    format!("the keys are: {}", KEYS.join(", ")),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn string(src: &Source<'_>, key: &str, v: &Value) -> Result<String> {
+    v.as_str().map(str::to_owned).ok_or_else(|| {
+        src.err(
+            key,
+            format!("expected a string, found {v}"),
+            "quote the value",
+        )
+    })
+}
+
+fn string_table(src: &Source<'_>, key: &str, v: &Value) -> Result<BTreeMap<String, String>> {
+    let Some(t) = v.as_object() else {
+        return Err(src.err(
+            key,
+            "expected a table of strings",
+            format!("e.g. {key} = {{ KEY = \"value\" }}"),
+        ));
+    };
+    t.iter()
+        .map(|(k, v)| Ok((k.clone(), string(src, &format!("{key}.{k}"), v)?)))
+        .collect()
+}
+
+fn files(src: &Source<'_>, v: &Value) -> Result<Vec<ExtraFile>> {
+    let table = string_table(src, "files", v)?;
+    let dir = src.dir().as_std_path();
+    let base = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut out = Vec::new();
+    for (dest, source) in table {
+        let key = format!("files.\"{dest}\"");
+        check_image_path(&dest).map_err(|w| src.err(&key, w, PATH_HINT))?;
+        if RESERVED
+            .iter()
+            .any(|r| dest == *r || r.starts_with(&format!("{dest}/")))
+        {
+            return Err(src.err(
+                &key,
+                format!("{dest} is written by cargo-tiny itself"),
+                "pick another path in the image",
+            ));
+        }
+        if Path::new(&source).is_absolute() {
+            return Err(src.err(
+                &key,
+                format!("source {source} is an absolute path"),
+                format!("give the source relative to {dir}", dir = dir.display()),
+            ));
+        }
+        let joined = base.join(&source);
+        let real = match std::fs::canonicalize(&joined) {
+            Ok(p) => p,
+            Err(_) => {
+                return Err(src.err(
+                    &key,
+                    format!("source {} does not exist", joined.display()),
+                    "check the path; sources are relative to the manifest's directory",
+                ))
+            }
+        };
+        if !real.starts_with(&base) {
+            return Err(src.err(
+                &key,
+                format!(
+                    "source {source} is outside the package ({})",
+                    base.display()
+                ),
+                "copy the file into the package directory",
+            ));
+        }
+        if !real.is_file() {
+            return Err(src.err(
+                &key,
+                format!("source {source} is not a regular file"),
+                "list each file separately; directories are not copied",
+            ));
+        }
+        out.push(ExtraFile { source: real, dest });
+    }
+    // A file cannot also be a directory of another file.
+    for a in &out {
+        if let Some(b) = out
+            .iter()
+            .find(|b| b.dest.starts_with(&format!("{}/", a.dest)))
+        {
+            return Err(src.err(
+                &format!("files.\"{}\"", a.dest),
+                format!("{} is a file, but {} puts a file under it", a.dest, b.dest),
+                "pick paths where no file is another's directory",
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Paths the image layer always holds (the binary's path is checked separately).
+pub const RESERVED: &[&str] = &["/etc/passwd", "/etc/group", "/tmp", "/usr/local/bin"];
+
+/// An absolute, normalised path in the image: `/`-rooted, no `.`/`..`, no empty components.
+pub fn check_image_path(p: &str) -> Result<(), String> {
+    if !p.starts_with('/') {
+        return Err(format!("{p:?} is not an absolute path"));
+    }
+    if p == "/" {
+        return Err("\"/\" is not a file path".into());
+    }
+    for c in Path::new(p).components() {
+        match c {
+            Component::RootDir | Component::Normal(_) => {}
+            _ => return Err(format!("{p:?} contains `..` or `.`")),
+        }
+    }
+    if p.split('/')
+        .skip(1)
+        .any(|c| c.is_empty() || c == "." || c == "..")
+        || p.contains('\0')
+    {
+        return Err(format!(
+            "{p:?} is not a normalised path (`..`, `.` or `//`)"
+        ));
+    }
+    if p.len() > 200 {
+        return Err(format!("{p:?} is longer than 200 bytes"));
+    }
+    Ok(())
+}
+
+/// A repository name as registries accept it (lowercase path components).
+pub fn check_name(n: &str) -> Result<String, String> {
+    let ok_component = |c: &str| {
+        !c.is_empty()
+            && c.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            && c.as_bytes()[0].is_ascii_alphanumeric()
+            && c.as_bytes()[c.len() - 1].is_ascii_alphanumeric()
+    };
+    // A registry host may carry a port and dots: `localhost:5000/app`.
+    let mut parts: Vec<&str> = n.split('/').collect();
+    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
+        let host = parts.remove(0);
+        let (h, port) = host.split_once(':').unwrap_or((host, "0"));
+        if h.is_empty() || port.parse::<u16>().is_err() {
+            return Err(format!("`{n}` has an invalid registry host"));
+        }
+    }
+    if n.len() > 255 || !parts.iter().all(|c| ok_component(c)) {
+        return Err(format!("`{n}` is not a valid image name"));
+    }
+    Ok(n.to_string())
+}
+
+pub fn check_tag(t: &str) -> Result<(), String> {
+    let ok = !t.is_empty()
+        && t.len() <= 128
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && !t.starts_with(['.', '-']);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{t}` is not a valid image tag"))
+    }
+}
+
+/// Splits `NAME[:TAG]`, where NAME may hold a `host:port/` prefix.
+pub fn split_reference(r: &str) -> (String, Option<String>) {
+    let slash = r.rfind('/').map_or(0, |i| i + 1);
+    match r[slash..].rfind(':') {
+        Some(i) => (
+            r[..slash + i].to_string(),
+            Some(r[slash + i + 1..].to_string()),
+        ),
+        None => (r.to_string(), None),
+    }
+}
+
+/// A tag from a package version: semver build metadata (`+`) is not allowed in tags.
+pub fn tag_from_version(v: &str) -> String {
+    v.replace('+', "-")
+}
+
+/// A default image name from a bin name (image names are lowercase; `_` is allowed inside).
+pub fn name_from_bin(bin: &str) -> String {
+    bin.to_ascii_lowercase()
+}
+
+pub fn parse_user(u: &str) -> Result<String, String> {
+    match u {
+        "nonroot" => return Ok(NONROOT.into()),
+        "root" => return Ok("0:0".into()),
+        _ => {}
+    }
+    let (uid, gid) = u.split_once(':').unwrap_or((u, u));
+    match (uid.parse::<u32>(), gid.parse::<u32>()) {
+        (Ok(uid), Ok(gid)) => Ok(format!("{uid}:{gid}")),
+        _ => Err(format!("`{u}` is not a user")),
+    }
+}
+
+fn parse_port(v: &Value) -> Result<String, String> {
+    let (num, proto) = match v {
+        Value::Number(n) => (n.to_string(), "tcp"),
+        Value::String(s) => match s.split_once('/') {
+            Some((n, p)) => (n.to_string(), p),
+            None => (s.clone(), "tcp"),
+        },
+        other => return Err(format!("{other} is not a port")),
+    };
+    if !["tcp", "udp", "sctp"].contains(&proto) {
+        return Err(format!("`{proto}` is not a protocol (tcp, udp, sctp)"));
+    }
+    match num.parse::<u32>() {
+        Ok(n @ 1..=65535) => Ok(format!("{n}/{proto}")),
+        _ => Err(format!("{num} is not a port (1-65535)")),
+    }
+}
+
+fn check_signal(s: &str) -> Result<(), String> {
+    let ok = match s.parse::<u32>() {
+        Ok(n) => (1..=64).contains(&n),
+        Err(_) => {
+            s.len() > 3
+                && s.starts_with("SIG")
+                && s[3..]
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'+' || b == b'-')
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{s}` is not a signal"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn load(tiny: Value) -> Result<TinyConfig> {
+        let meta = json!({ "tiny": tiny });
+        resolve(
+            &[Source {
+                section: "[package.metadata.tiny]",
+                manifest: Utf8Path::new("/nowhere/pkg/Cargo.toml"),
+                metadata: &meta,
+            }],
+            &Overrides::default(),
+        )
+    }
+
+    fn message(tiny: Value) -> String {
+        format!("{:#}", load(tiny).unwrap_err())
+    }
+
+    #[test]
+    fn defaults_run_as_nonroot_with_auto_certificates() {
+        let c = load(json!({})).unwrap();
+        assert_eq!(c.user, "65532:65532");
+        assert_eq!(c.ca_certificates, CaCertificates::Auto);
+    }
+
+    #[test]
+    fn values_are_parsed() {
+        let c = load(json!({
+            "ports": [8080, "53/udp", "8080/tcp"],
+            "user": "root",
+            "env": {"RUST_LOG": "info"},
+            "stop-signal": "SIGINT",
+            "workdir": "/data",
+            "cmd": ["--port", "8080"],
+        }))
+        .unwrap();
+        assert_eq!(c.ports, ["53/udp", "8080/tcp"]);
+        assert_eq!(c.user, "0:0");
+        assert_eq!(c.cmd, ["--port", "8080"]);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_manifest() {
+        let m = message(json!({"ports": [70000]}));
+        assert!(
+            m.contains("`ports`") && m.contains("/nowhere/pkg/Cargo.toml") && m.contains("70000"),
+            "{m}"
+        );
+        assert!(message(json!({"colour": "red"})).contains("`colour`"));
+        assert!(message(json!({"workdir": "/a/../b"})).contains("`workdir`"));
+        assert!(message(json!({"user": "bob"})).contains("`user`"));
+        assert!(message(json!({"ca-certificates": "sometimes"})).contains("`ca-certificates`"));
+        assert!(message(json!({"stop-signal": "TERM"})).contains("`stop-signal`"));
+        assert!(message(json!({"name": "Api"})).contains("`name`"));
+        assert!(message(json!({"files": {"/etc/x/../y": "a"}})).contains("files"));
+        let m = message(json!({"files": {"/etc/passwd": "a"}}));
+        assert!(m.contains("written by cargo-tiny"), "{m}");
+    }
+
+    #[test]
+    fn files_resolve_inside_the_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let pkg = dir.path().join("pkg");
+        std::fs::create_dir_all(pkg.join("conf")).unwrap();
+        std::fs::write(pkg.join("conf/a.toml"), "").unwrap();
+        std::fs::write(dir.path().join("outside.txt"), "").unwrap();
+        let manifest =
+            cargo_metadata::camino::Utf8PathBuf::from_path_buf(pkg.join("Cargo.toml")).unwrap();
+        let load = |files: Value| {
+            let meta = json!({"tiny": {"files": files}});
+            resolve(
+                &[Source {
+                    section: "[package.metadata.tiny]",
+                    manifest: &manifest,
+                    metadata: &meta,
+                }],
+                &Overrides::default(),
+            )
+        };
+        let c = load(json!({"/etc/app/a.toml": "conf/a.toml"})).unwrap();
+        assert_eq!(c.files[0].dest, "/etc/app/a.toml");
+        assert!(c.files[0].source.ends_with("conf/a.toml"));
+        let e = |f: Value| format!("{:#}", load(f).unwrap_err());
+        assert!(e(json!({"/x": "../outside.txt"})).contains("outside the package"));
+        assert!(e(json!({"/x": "nope.txt"})).contains("does not exist"));
+        assert!(e(json!({"/x": "conf"})).contains("not a regular file"));
+        assert!(
+            e(json!({"/x": "conf/a.toml", "/x/y": "conf/a.toml"})).contains("puts a file under it")
+        );
+    }
+
+    #[test]
+    fn cli_overrides_win() {
+        let meta = json!({"tiny": {"user": "root", "ca-certificates": "never"}});
+        let c = resolve(
+            &[Source {
+                section: "[package.metadata.tiny]",
+                manifest: Utf8Path::new("/p/Cargo.toml"),
+                metadata: &meta,
+            }],
+            &Overrides {
+                user: Some("nonroot".into()),
+                ca_certificates: Some(CaCertificates::Always),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.user, NONROOT);
+        assert_eq!(c.ca_certificates, CaCertificates::Always);
+    }
+
+    #[test]
+    fn references_split_after_the_registry_port() {
+        assert_eq!(
+            split_reference("app:1.0"),
+            ("app".into(), Some("1.0".into()))
+        );
+        assert_eq!(
+            split_reference("localhost:5000/app"),
+            ("localhost:5000/app".into(), None)
+        );
+        assert_eq!(
+            split_reference("localhost:5000/app:v1"),
+            ("localhost:5000/app".into(), Some("v1".into()))
+        );
+        assert!(check_name("localhost:5000/team/app").is_ok());
+        assert_eq!(tag_from_version("1.0.0+build.5"), "1.0.0-build.5");
+    }
+}

@@ -1,0 +1,415 @@
+//! The image as a value: config, one layer, manifest, the SBOM referrer and the index that ties them.
+//!
+//! [`build`] is pure (bytes in, bytes out); reading files and writing the tarball happen elsewhere
+//! ([`certs`] reads the host bundle, [`archive`] is the tarball publisher). Every JSON document is
+//! serialised with sorted keys, so the same inputs give the same digests.
+
+pub mod archive;
+pub mod certs;
+pub mod layer;
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use serde_json::{json, Map, Value};
+
+use crate::config::TinyConfig;
+pub use layer::sha256;
+
+pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const EMPTY: &str = "application/vnd.oci.empty.v1+json";
+pub const CYCLONEDX: &str = "application/vnd.cyclonedx+json";
+
+/// Annotation on the image manifest naming the SBOM blob's digest (the blob, not the referrer
+/// manifest, whose `subject` names the image manifest: the other way round would be a digest cycle).
+pub const SBOM_DIGEST_KEY: &str = "io.github.cargo-tiny.sbom.digest";
+/// Annotation on the image manifest with the SBOM blob's media type.
+pub const SBOM_MEDIA_TYPE_KEY: &str = "io.github.cargo-tiny.sbom.media-type";
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+pub const CREATED: &str = "org.opencontainers.image.created";
+
+/// Where the binary and the CA bundle go.
+pub const BIN_DIR: &str = "/usr/local/bin";
+pub const CA_BUNDLE_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// A content-addressed blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub media_type: String,
+    pub digest: String,
+    pub data: Vec<u8>,
+}
+
+impl Blob {
+    pub fn new(media_type: &str, data: Vec<u8>) -> Blob {
+        Blob {
+            media_type: media_type.to_string(),
+            digest: sha256(&data),
+            data,
+        }
+    }
+
+    pub fn json(media_type: &str, v: &Value) -> Result<Blob> {
+        Ok(Blob::new(media_type, canonical_json(v)?))
+    }
+
+    pub fn size(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    /// The hex part of the digest (the file name under `blobs/sha256/`).
+    pub fn hex(&self) -> &str {
+        self.digest.trim_start_matches("sha256:")
+    }
+
+    pub fn descriptor(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("mediaType".into(), json!(self.media_type));
+        m.insert("digest".into(), json!(self.digest));
+        m.insert("size".into(), json!(self.size()));
+        m
+    }
+}
+
+/// Everything [`build`] needs, already read from disk.
+#[derive(Debug, Clone)]
+pub struct ImageInput<'a> {
+    pub name: String,
+    pub tag: String,
+    pub bin: String,
+    pub binary: Vec<u8>,
+    /// OCI architecture (`amd64`) and variant.
+    pub arch: (&'static str, Option<&'static str>),
+    pub config: &'a TinyConfig,
+    /// `(image path, mode, contents)` of the user's extra files.
+    pub files: Vec<(String, u32, Vec<u8>)>,
+    pub ca_bundle: Option<Vec<u8>>,
+    /// Seconds since the epoch, for `created` and every mtime.
+    pub created: i64,
+    /// `org.opencontainers.image.*` from the package and git (only those with a value).
+    pub annotations: BTreeMap<String, String>,
+    /// The CycloneDX document.
+    pub sbom: Vec<u8>,
+}
+
+/// A built image: every blob of the OCI layout, and the index entry that names it.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub name: String,
+    pub tag: String,
+    pub config: Blob,
+    pub layer: Blob,
+    pub diff_id: String,
+    pub uncompressed_size: u64,
+    pub manifest: Blob,
+    pub sbom: Blob,
+    pub empty: Blob,
+    pub referrer: Blob,
+    /// The nested image index listing `manifest` and `referrer`.
+    pub index: Blob,
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Image {
+    /// `name:tag`.
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.name, self.tag)
+    }
+
+    /// Every blob, each once, sorted by digest.
+    pub fn blobs(&self) -> Vec<&Blob> {
+        let mut v = vec![
+            &self.config,
+            &self.layer,
+            &self.manifest,
+            &self.sbom,
+            &self.empty,
+            &self.referrer,
+            &self.index,
+        ];
+        v.sort_by(|a, b| a.digest.cmp(&b.digest));
+        v.dedup_by(|a, b| a.digest == b.digest);
+        v
+    }
+}
+
+/// The OCI architecture and variant of a Rust target triple.
+pub fn oci_arch(target: &str) -> Option<(&'static str, Option<&'static str>)> {
+    let arch = target.split('-').next()?;
+    Some(match arch {
+        "x86_64" => ("amd64", None),
+        "aarch64" => ("arm64", Some("v8")),
+        "armv7" => ("arm", Some("v7")),
+        "arm" => ("arm", Some("v6")),
+        "i586" | "i686" => ("386", None),
+        "riscv64gc" | "riscv64" => ("riscv64", None),
+        "powerpc64le" => ("ppc64le", None),
+        "s390x" => ("s390x", None),
+        "loongarch64" => ("loong64", None),
+        _ => return None,
+    })
+}
+
+const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
+const GROUP: &str = "root:x:0:\nnonroot:x:65532:\n";
+
+/// The layer's files: binary, passwd/group, /tmp, home directories, CA bundle, extra files.
+pub fn tree(input: &ImageInput<'_>) -> layer::Tree {
+    let mut t = layer::Tree::default();
+    t.file(
+        &format!("{BIN_DIR}/{}", input.bin),
+        0o755,
+        input.binary.clone(),
+    );
+    t.file("/etc/passwd", 0o644, PASSWD.as_bytes().to_vec());
+    t.file("/etc/group", 0o644, GROUP.as_bytes().to_vec());
+    t.dir("/tmp", 0o1777, 0, 0);
+    t.dir("/root", 0o700, 0, 0);
+    t.dir("/home/nonroot", 0o700, 65532, 65532);
+    if let Some(ca) = &input.ca_bundle {
+        t.file(CA_BUNDLE_PATH, 0o644, ca.clone());
+    }
+    for (dest, mode, data) in &input.files {
+        t.file(dest, *mode, data.clone());
+    }
+    t
+}
+
+/// Builds the image value.
+pub fn build(input: &ImageInput<'_>) -> Result<Image> {
+    let cfg = input.config;
+    let created = crate::source_date::rfc3339(input.created);
+    let layer = layer::build(&tree(input), input.created.max(0) as u64)?;
+    let layer_blob = Blob::new(LAYER_GZIP, layer.compressed);
+    let sbom = Blob::new(CYCLONEDX, input.sbom.clone());
+
+    let reference = format!("{}:{}", input.name, input.tag);
+    let mut annotations = input.annotations.clone();
+    annotations.insert(CREATED.into(), created.clone());
+    annotations.insert(REF_NAME.into(), reference.clone());
+    annotations.insert(SBOM_DIGEST_KEY.into(), sbom.digest.clone());
+    annotations.insert(SBOM_MEDIA_TYPE_KEY.into(), sbom.media_type.clone());
+
+    // `docker load` keeps only the config: the annotations go into the labels too (the user's
+    // labels win on a clash).
+    let mut labels = annotations.clone();
+    labels.extend(cfg.labels.clone());
+
+    let mut env = Vec::new();
+    if !cfg.env.contains_key("PATH") {
+        env.push(format!("PATH={BIN_DIR}"));
+    }
+    env.extend(cfg.env.iter().map(|(k, v)| format!("{k}={v}")));
+
+    let mut config = Map::new();
+    config.insert("User".into(), json!(cfg.user));
+    config.insert("Env".into(), json!(env));
+    config.insert(
+        "Entrypoint".into(),
+        json!([format!("{BIN_DIR}/{}", input.bin)]),
+    );
+    if !cfg.cmd.is_empty() {
+        config.insert("Cmd".into(), json!(cfg.cmd));
+    }
+    if let Some(w) = &cfg.workdir {
+        config.insert("WorkingDir".into(), json!(w));
+    }
+    if !cfg.ports.is_empty() {
+        let ports: Map<String, Value> = cfg.ports.iter().map(|p| (p.clone(), json!({}))).collect();
+        config.insert("ExposedPorts".into(), Value::Object(ports));
+    }
+    if let Some(s) = &cfg.stop_signal {
+        config.insert("StopSignal".into(), json!(s));
+    }
+    config.insert("Labels".into(), json!(labels));
+
+    let (arch, variant) = input.arch;
+    let mut image_config = json!({
+        "created": created,
+        "architecture": arch,
+        "os": "linux",
+        "config": config,
+        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
+        "history": [{
+            "created": created,
+            "created_by": format!("cargo-tiny {}", env!("CARGO_PKG_VERSION")),
+            "comment": format!("static binary {} FROM scratch", input.bin),
+        }],
+    });
+    if let Some(v) = variant {
+        image_config["variant"] = json!(v);
+    }
+    let config_blob = Blob::json(CONFIG, &image_config)?;
+
+    let manifest = Blob::json(
+        MANIFEST,
+        &json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "config": config_blob.descriptor(),
+            "layers": [layer_blob.descriptor()],
+            "annotations": annotations,
+        }),
+    )?;
+
+    let empty = Blob::new(EMPTY, b"{}".to_vec());
+    let mut sbom_layer = sbom.descriptor();
+    sbom_layer.insert(
+        "annotations".into(),
+        json!({"org.opencontainers.image.title": format!("{}.cdx.json", input.name.rsplit('/').next().unwrap_or(&input.name))}),
+    );
+    let referrer = Blob::json(
+        MANIFEST,
+        &json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "artifactType": CYCLONEDX,
+            "config": empty.descriptor(),
+            "layers": [sbom_layer],
+            "subject": manifest.descriptor(),
+            "annotations": {CREATED: created},
+        }),
+    )?;
+
+    let mut platform = json!({"architecture": arch, "os": "linux"});
+    if let Some(v) = variant {
+        platform["variant"] = json!(v);
+    }
+    let mut image_desc = manifest.descriptor();
+    image_desc.insert("platform".into(), platform);
+    let mut referrer_desc = referrer.descriptor();
+    referrer_desc.insert("artifactType".into(), json!(CYCLONEDX));
+    referrer_desc.insert(
+        "platform".into(),
+        json!({"architecture": "unknown", "os": "unknown"}),
+    );
+    let index = Blob::json(
+        INDEX,
+        &json!({
+            "schemaVersion": 2,
+            "mediaType": INDEX,
+            "manifests": [image_desc, referrer_desc],
+            "annotations": {CREATED: created, REF_NAME: reference},
+        }),
+    )?;
+
+    Ok(Image {
+        name: input.name.clone(),
+        tag: input.tag.clone(),
+        config: config_blob,
+        layer: layer_blob,
+        diff_id: layer.diff_id,
+        uncompressed_size: layer.uncompressed_size,
+        manifest,
+        sbom,
+        empty,
+        referrer,
+        index,
+        annotations,
+    })
+}
+
+/// Compact JSON with every object's keys sorted: the same value always gives the same bytes.
+pub fn canonical_json(v: &Value) -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec(&sorted(v))?)
+}
+
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn input(cfg: &TinyConfig) -> ImageInput<'_> {
+        ImageInput {
+            name: "hello".into(),
+            tag: "0.1.0".into(),
+            bin: "hello".into(),
+            binary: b"\x7fELF not really".to_vec(),
+            arch: ("amd64", None),
+            config: cfg,
+            files: Vec::new(),
+            ca_bundle: None,
+            created: 0,
+            annotations: BTreeMap::from([(
+                "org.opencontainers.image.version".to_string(),
+                "0.1.0".to_string(),
+            )]),
+            sbom: br#"{"bomFormat":"CycloneDX"}"#.to_vec(),
+        }
+    }
+
+    #[test]
+    fn documents_parse_as_oci_types() {
+        use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
+        let cfg = TinyConfig::default();
+        let img = build(&input(&cfg)).unwrap();
+        let c = ImageConfiguration::from_reader(img.config.data.as_slice()).unwrap();
+        assert_eq!(
+            c.config().as_ref().unwrap().user().as_deref(),
+            Some("65532:65532")
+        );
+        assert_eq!(c.rootfs().diff_ids()[0], img.diff_id);
+        let m = ImageManifest::from_reader(img.manifest.data.as_slice()).unwrap();
+        assert_eq!(m.layers()[0].digest().to_string(), img.layer.digest);
+        let ann = m.annotations().as_ref().unwrap();
+        assert_eq!(ann[SBOM_DIGEST_KEY], img.sbom.digest);
+        assert_eq!(ann[REF_NAME], "hello:0.1.0");
+        let r = ImageManifest::from_reader(img.referrer.data.as_slice()).unwrap();
+        assert_eq!(
+            r.subject().as_ref().unwrap().digest().to_string(),
+            img.manifest.digest
+        );
+        assert_eq!(
+            r.config().digest().to_string(),
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+        let i = ImageIndex::from_reader(img.index.data.as_slice()).unwrap();
+        assert_eq!(i.manifests().len(), 2);
+    }
+
+    #[test]
+    fn json_keys_are_sorted_and_stable() {
+        let cfg = TinyConfig {
+            labels: (0..20)
+                .map(|i| (format!("k{i}"), "v".to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        let a = build(&input(&cfg)).unwrap();
+        let b = build(&input(&cfg)).unwrap();
+        assert_eq!(a.manifest.digest, b.manifest.digest);
+        let text = String::from_utf8(a.manifest.data.clone()).unwrap();
+        assert!(text.starts_with(r#"{"annotations":"#), "{text}");
+        let mut later = input(&cfg);
+        later.created = 1_700_000_000;
+        assert_ne!(build(&later).unwrap().manifest.digest, a.manifest.digest);
+    }
+
+    #[test]
+    fn layer_holds_what_the_program_needs() {
+        let cfg = TinyConfig::default();
+        let t = tree(&input(&cfg));
+        let paths: Vec<&str> = t.paths().collect();
+        assert!(paths.contains(&"usr/local/bin/hello"));
+        assert!(paths.contains(&"tmp/"));
+        assert!(!paths.iter().any(|p| p.starts_with("etc/ssl")));
+    }
+}

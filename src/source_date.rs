@@ -1,0 +1,111 @@
+//! Where an image's timestamps and revision come from: `SOURCE_DATE_EPOCH`, else the commit time of
+//! the workspace's git HEAD, else 0. Never the clock, so that rebuilds give the same bytes.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::error::Failure;
+
+/// The build's timestamp, in seconds since the Unix epoch, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceDate {
+    pub epoch: i64,
+    pub origin: &'static str,
+}
+
+/// `SOURCE_DATE_EPOCH` (as given), else git HEAD's commit time in `root`, else 0.
+pub fn source_date(env: Option<&str>, root: &Path) -> Result<SourceDate> {
+    if let Some(v) = env.filter(|v| !v.is_empty()) {
+        let epoch = v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|e| *e >= 0)
+            .ok_or_else(|| {
+                Failure::new(format!("SOURCE_DATE_EPOCH={v} is not a number of seconds")).hint(
+                    "set it to a Unix timestamp, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)",
+                )
+            })?;
+        return Ok(SourceDate {
+            epoch,
+            origin: "SOURCE_DATE_EPOCH",
+        });
+    }
+    if let Some(t) = git(root, &["log", "-1", "--format=%ct"]).and_then(|s| s.parse().ok()) {
+        return Ok(SourceDate {
+            epoch: t,
+            origin: "git HEAD",
+        });
+    }
+    Ok(SourceDate {
+        epoch: 0,
+        origin: "no SOURCE_DATE_EPOCH and no git HEAD",
+    })
+}
+
+/// The commit id of git HEAD in `root`, when it is a git checkout.
+pub fn git_revision(root: &Path) -> Option<String> {
+    git(root, &["rev-parse", "HEAD"]).filter(|s| s.len() >= 40)
+}
+
+fn git(root: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+/// RFC 3339 in UTC, second precision: `1970-01-01T00:00:00Z`.
+pub fn rfc3339(epoch: i64) -> String {
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_format_as_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn source_date_epoch_wins_and_is_checked() {
+        let d = source_date(Some("1700000000"), Path::new("/")).unwrap();
+        assert_eq!(d.epoch, 1_700_000_000);
+        assert!(source_date(Some("yesterday"), Path::new("/")).is_err());
+        let none = source_date(None, Path::new("/")).unwrap();
+        assert_eq!(none.epoch, 0);
+    }
+}
