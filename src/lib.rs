@@ -8,6 +8,7 @@ pub mod build;
 pub mod cli;
 pub mod error;
 pub mod fsutil;
+pub mod init;
 pub mod profile;
 pub mod setup;
 pub mod shell;
@@ -56,10 +57,7 @@ fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
             hint = "coming in a later release",
             "`cargo tiny doctor` is not implemented yet"
         ),
-        Command::Init(_) => crate::fail!(
-            hint = "coming in a later release",
-            "`cargo tiny init` is not implemented yet"
-        ),
+        Command::Init(a) => init::run(a, shell).map(|_| 0),
     }
 }
 
