@@ -75,9 +75,15 @@ pub fn patch(text: &str, sp: &SizeProfile, force: bool) -> Result<Patch> {
         ),
     };
     let name = sp.profile.as_str();
+    let mut doc_trailing_moved = false;
+    let last_position = max_position(doc.as_table());
     let mut changes = Vec::new();
     let mut kept = Vec::new();
 
+    // A comment or blank lines after the last item are the document's trailing decor, which
+    // toml_edit writes after any new table: move it in front of the table we create, so the text
+    // before `[profile.<name>]` stays byte-identical.
+    let trailing = doc.trailing().as_str().unwrap_or("").to_string();
     if doc.get("profile").is_none() {
         let mut t = Table::new();
         t.set_implicit(true);
@@ -91,13 +97,27 @@ pub fn patch(text: &str, sp: &SizeProfile, force: bool) -> Result<Patch> {
             "`profile` in the manifest is not a table"
         ),
     };
-    if profiles.get(name).is_none() {
+    let created = profiles.get(name).is_none();
+    if created {
         let item = if inline_parent {
             Item::Value(InlineTable::new().into())
         } else {
             Item::Table(Table::new())
         };
         profiles.insert(name, item);
+    }
+    // A new table, or one that only existed implicitly (`[profile.release.package."*"]` alone), gets
+    // its header written last in the file.
+    if let Some(Item::Table(t)) = profiles.get_mut(name) {
+        if created || t.is_implicit() {
+            t.set_implicit(false);
+            t.set_position(Some(last_position + 1));
+            if !trailing.is_empty() {
+                let nl = if trailing.ends_with('\n') { "" } else { "\n" };
+                t.decor_mut().set_prefix(format!("{trailing}{nl}\n"));
+                doc_trailing_moved = true;
+            }
+        }
     }
     let inline = profiles.get(name).is_some_and(Item::is_inline_table);
     let table = match profiles.get_mut(name).and_then(Item::as_table_like_mut) {
@@ -150,6 +170,9 @@ pub fn patch(text: &str, sp: &SizeProfile, force: bool) -> Result<Patch> {
         }
     }
 
+    if doc_trailing_moved {
+        doc.set_trailing("");
+    }
     let new_text = if changes.is_empty() {
         text.to_string()
     } else {
@@ -202,4 +225,19 @@ pub fn non_profile_items(text: &str) -> Option<Vec<(String, String)>> {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     )
+}
+
+/// The largest document position of any table in `t` (recursively).
+fn max_position(t: &Table) -> isize {
+    let mut max = t.position().unwrap_or(0);
+    for (_, item) in t.iter() {
+        if let Item::Table(sub) = item {
+            max = max.max(max_position(sub));
+        } else if let Item::ArrayOfTables(a) = item {
+            for sub in a.iter() {
+                max = max.max(max_position(sub));
+            }
+        }
+    }
+    max
 }
