@@ -144,6 +144,27 @@ fn custom_profile_and_panic_abort() {
 }
 
 #[test]
+fn custom_profile_next_to_inline_and_dotted_profiles() {
+    for (name, text) in [
+        ("inline_table", CORPUS[3].1),
+        (
+            "dotted_dev",
+            "profile.dev.debug = 1\n\n[package]\nname = \"a\"\n",
+        ),
+        (
+            "profile_table_inline_release",
+            "[profile]\nrelease = { debug = 1 }\n",
+        ),
+    ] {
+        let p = patch(text, &SizeProfile::new("tiny", false), false).unwrap();
+        insta::assert_snapshot!(format!("{name}__tiny"), render(&p));
+        assert!(patch(&p.new_text, &SizeProfile::new("tiny", false), false)
+            .unwrap()
+            .is_noop());
+    }
+}
+
+#[test]
 fn second_run_changes_nothing_and_everything_outside_profile_is_kept() {
     for (name, text) in CORPUS {
         for force in [false, true] {

@@ -99,16 +99,7 @@ pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
         );
         return Ok(());
     }
-    // The file must not have changed since we read it.
-    let now = std::fs::read(&root).with_context(|| format!("cannot re-read {}", root.display()))?;
-    if now != original.as_bytes() {
-        crate::fail!(
-            hint = "run `cargo tiny init` again",
-            "{} changed on disk while it was being patched; nothing written",
-            root.display()
-        );
-    }
-    crate::fsutil::write_atomic(&root, patch.new_text.as_bytes())?;
+    write_if_unchanged(&root, &original, &patch.new_text)?;
     shell.status(
         "Patched",
         format!(
@@ -125,6 +116,19 @@ pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Replaces `path` with `new` (atomically) only if it still holds `original`.
+pub fn write_if_unchanged(path: &Path, original: &str, new: &str) -> Result<()> {
+    let now = std::fs::read(path).with_context(|| format!("cannot re-read {}", path.display()))?;
+    if now != original.as_bytes() {
+        crate::fail!(
+            hint = "run `cargo tiny init` again",
+            "{} changed on disk while it was being patched; nothing written",
+            path.display()
+        );
+    }
+    crate::fsutil::write_atomic(path, new.as_bytes())
 }
 
 fn summary(p: &Patch) -> String {
@@ -243,4 +247,32 @@ fn check_with_cargo(new_text: &str, sp: &SizeProfile) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_file_changed_since_it_was_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("Cargo.toml");
+        std::fs::write(&p, "[package]\nname = \"b\"\n").unwrap();
+        let err = write_if_unchanged(&p, "[package]\nname = \"a\"\n", "new").unwrap_err();
+        assert!(err.to_string().contains("changed on disk"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "[package]\nname = \"b\"\n"
+        );
+        write_if_unchanged(&p, "[package]\nname = \"b\"\n", "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+    }
+
+    #[test]
+    fn cargo_rejects_an_invalid_profile() {
+        let sp = SizeProfile::new("release", false);
+        let err = check_with_cargo("[profile.release]\nopt-level = \"q\"\n", &sp).unwrap_err();
+        assert!(err.to_string().contains("cargo rejects"), "{err}");
+        check_with_cargo("profile = { release = { lto = true } }\n", &sp).unwrap();
+    }
 }

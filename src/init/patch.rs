@@ -99,12 +99,11 @@ pub fn patch(text: &str, sp: &SizeProfile, force: bool) -> Result<Patch> {
     };
     let created = profiles.get(name).is_none();
     if created {
-        let item = if inline_parent {
-            Item::Value(InlineTable::new().into())
+        if inline_parent {
+            insert(profiles, true, name, InlineTable::new().into());
         } else {
-            Item::Table(Table::new())
-        };
-        profiles.insert(name, item);
+            profiles.insert(name, Item::Table(Table::new()));
+        }
     }
     // A new table, or one that only existed implicitly (`[profile.release.package."*"]` alone), gets
     // its header written last in the file.
