@@ -97,6 +97,12 @@ fn refuses_read_only_and_non_manifests() {
     assert!(r.stderr.contains("read-only"), "{}", r.stderr);
     assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
     assert_eq!(std::fs::read(&manifest).unwrap(), before);
+    let r = init(&manifest, &["--dry-run"]);
+    assert_eq!(
+        r.code, 0,
+        "--dry-run works on a read-only file: {}",
+        r.stderr
+    );
 
     let other = tempfile::tempdir().unwrap();
     let not_manifest = other.path().join("Cargo.toml");

@@ -59,7 +59,7 @@ pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
         .clone()
         .unwrap_or_else(|| "release".to_string());
     let sp = SizeProfile::new(name, args.panic_abort);
-    let original = read_manifest(&root)?;
+    let original = read_manifest(&root, args.dry_run)?;
     let text = original.clone();
     let patch = patch::patch(&text, &sp, args.force)?;
 
@@ -150,7 +150,7 @@ fn member_has_profile(text: &str) -> bool {
 }
 
 /// Reads the manifest, refusing what is not a writable Cargo manifest.
-fn read_manifest(path: &Path) -> Result<String> {
+fn read_manifest(path: &Path, dry_run: bool) -> Result<String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Failure::new(format!("cannot read {}: {e}", path.display()))
             .hint("check the path given to --manifest-path")
@@ -171,7 +171,7 @@ fn read_manifest(path: &Path) -> Result<String> {
         );
     }
     let meta = std::fs::metadata(path)?;
-    if meta.permissions().readonly() {
+    if !dry_run && meta.permissions().readonly() {
         crate::fail!(
             hint = "make it writable (chmod u+w), or use --dry-run to see the change",
             "{} is read-only",
