@@ -152,6 +152,38 @@ fn in_a_member_patches_the_root_and_warns_about_member_profiles() {
         .contains("profile"));
 }
 
+#[test]
+fn run_from_inside_a_member_directory_says_it_patches_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"api\"]\nresolver = \"2\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("api/src")).unwrap();
+    std::fs::write(root.join("api/src/lib.rs"), "").unwrap();
+    std::fs::write(
+        root.join("api/Cargo.toml"),
+        "[package]\nname = \"api\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    let r = run(cargo_tiny().arg("init").current_dir(root.join("api")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("`api` is a workspace member: patching the workspace root"),
+        "{}",
+        r.stderr
+    );
+    assert!(std::fs::read_to_string(root.join("Cargo.toml"))
+        .unwrap()
+        .contains("[profile.release]"));
+    assert!(!std::fs::read_to_string(root.join("api/Cargo.toml"))
+        .unwrap()
+        .contains("profile"));
+}
+
 fn build_hello(manifest: &Path, target_dir: &Path, extra: &[&str]) -> Vec<u8> {
     let r = run(cargo_tiny()
         .args(["build", "--no-image", "--manifest-path"])

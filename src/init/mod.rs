@@ -27,7 +27,22 @@ pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
         .members()
         .into_iter()
         .find(|p| p.manifest_path == ws.root_manifest());
-    if let Some(member) = ws.current_member() {
+    // The manifest the user pointed at: --manifest-path, or the nearest Cargo.toml, as cargo finds it
+    // (`Workspace::manifest_path` defaults to the root, which would hide a run from inside a member).
+    let asked = match &args.common.manifest_path {
+        Some(p) => std::path::absolute(p).ok(),
+        None => std::env::current_dir().ok().and_then(|d| {
+            d.ancestors()
+                .map(|a| a.join("Cargo.toml"))
+                .find(|m| m.is_file())
+        }),
+    };
+    let current = asked.and_then(|a| {
+        ws.members()
+            .into_iter()
+            .find(|p| p.manifest_path.as_std_path() == a)
+    });
+    if let Some(member) = current {
         if root_member.map(|r| r.id != member.id).unwrap_or(true) {
             shell.note(
                 "Note",
