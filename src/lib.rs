@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod fsutil;
 pub mod image;
+pub mod init;
 pub mod profile;
 pub mod sbom;
 pub mod setup;
@@ -60,10 +61,7 @@ fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
             hint = "coming in a later release",
             "`cargo tiny doctor` is not implemented yet"
         ),
-        Command::Init(_) => crate::fail!(
-            hint = "coming in a later release",
-            "`cargo tiny init` is not implemented yet"
-        ),
+        Command::Init(a) => init::run(a, shell).map(|_| 0),
     }
 }
 

@@ -12,6 +12,24 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value as a toml_edit value, for `cargo tiny init`.
+    pub fn to_toml_edit(&self) -> toml_edit::Value {
+        match *self {
+            Value::Str(s) => s.into(),
+            Value::Bool(b) => b.into(),
+            Value::Int(i) => i.into(),
+        }
+    }
+
+    /// Whether a manifest value means the same as this one.
+    pub fn matches(&self, v: &toml_edit::Value) -> bool {
+        match *self {
+            Value::Str(s) => v.as_str() == Some(s),
+            Value::Bool(b) => v.as_bool() == Some(b),
+            Value::Int(i) => v.as_integer() == Some(i),
+        }
+    }
+
     /// The TOML spelling (`"z"`, `true`, `1`).
     pub fn toml(&self) -> String {
         match self {

@@ -1,0 +1,293 @@
+//! `cargo tiny init`: write the size profile into the workspace root's Cargo.toml.
+//!
+//! [`patch`] is the pure edit (text in, text out); this module finds the manifest, validates the new
+//! text (re-parse, non-profile items unchanged, cargo accepts the profile) and replaces the file.
+
+pub mod patch;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::cli::InitArgs;
+use crate::error::Failure;
+use crate::profile::SizeProfile;
+use crate::shell::Shell;
+use crate::workspace::{LoadOptions, Workspace};
+use patch::{Change, Patch};
+
+pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
+    let ws = Workspace::load(&LoadOptions {
+        manifest_path: args.common.manifest_path.clone(),
+        no_deps: true,
+        ..Default::default()
+    })?;
+    let root = PathBuf::from(ws.root_manifest().as_str());
+    let root_member = ws
+        .members()
+        .into_iter()
+        .find(|p| p.manifest_path == ws.root_manifest());
+    // The manifest the user pointed at: --manifest-path, or the nearest Cargo.toml, as cargo finds it
+    // (`Workspace::manifest_path` defaults to the root, which would hide a run from inside a member).
+    let asked = match &args.common.manifest_path {
+        Some(p) => std::path::absolute(p).ok(),
+        None => std::env::current_dir().ok().and_then(|d| {
+            d.ancestors()
+                .map(|a| a.join("Cargo.toml"))
+                .find(|m| m.is_file())
+        }),
+    };
+    let current = asked.and_then(|a| {
+        ws.members()
+            .into_iter()
+            .find(|p| p.manifest_path.as_std_path() == a)
+    });
+    if let Some(member) = current {
+        if root_member.map(|r| r.id != member.id).unwrap_or(true) {
+            shell.note(
+                "Note",
+                format!(
+                    "`{}` is a workspace member: patching the workspace root {} (cargo ignores profiles in members)",
+                    member.name,
+                    root.display()
+                ),
+            );
+        }
+    }
+    for m in ws.members() {
+        if m.manifest_path == ws.root_manifest() {
+            continue;
+        }
+        if let Ok(text) = std::fs::read_to_string(&m.manifest_path) {
+            if member_has_profile(&text) {
+                shell.warn(format!(
+                    "{} has a [profile] section: cargo ignores profiles in workspace members; move it to {}",
+                    m.manifest_path,
+                    root.display()
+                ));
+            }
+        }
+    }
+
+    let name = args
+        .profile
+        .clone()
+        .unwrap_or_else(|| "release".to_string());
+    let sp = SizeProfile::new(name, args.panic_abort);
+    let original = read_manifest(&root, args.dry_run)?;
+    let text = original.clone();
+    let patch = patch::patch(&text, &sp, args.force)?;
+
+    for k in &patch.kept {
+        shell.warn(format!(
+            "profile.{}.{} = {} kept (the size profile has {}); --force to replace",
+            sp.profile, k.key, k.value, k.wanted
+        ));
+    }
+    if patch.is_noop() {
+        shell.status(
+            "Fresh",
+            format!(
+                "[profile.{}] in {}: nothing to change",
+                sp.profile,
+                root.display()
+            ),
+        );
+        return Ok(());
+    }
+    check(&text, &patch)?;
+    check_with_cargo(&patch.new_text, &sp)?;
+
+    let display_name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "Cargo.toml".into());
+    if args.dry_run {
+        shell.print_err(crate::fsutil::unified_diff(
+            &text,
+            &patch.new_text,
+            &display_name,
+        ));
+        shell.status(
+            "Dry-run",
+            format!("{} not written ({})", root.display(), summary(&patch)),
+        );
+        return Ok(());
+    }
+    write_if_unchanged(&root, &original, &patch.new_text)?;
+    shell.status(
+        "Patched",
+        format!(
+            "[profile.{}] in {}: {}",
+            sp.profile,
+            root.display(),
+            summary(&patch)
+        ),
+    );
+    if sp.profile != "release" {
+        shell.note(
+            "Build",
+            format!("with `cargo tiny build --profile {}`", sp.profile),
+        );
+    }
+    Ok(())
+}
+
+/// Replaces `path` with `new` (atomically) only if it still holds `original`.
+pub fn write_if_unchanged(path: &Path, original: &str, new: &str) -> Result<()> {
+    let now = std::fs::read(path).with_context(|| format!("cannot re-read {}", path.display()))?;
+    if now != original.as_bytes() {
+        crate::fail!(
+            hint = "run `cargo tiny init` again",
+            "{} changed on disk while it was being patched; nothing written",
+            path.display()
+        );
+    }
+    crate::fsutil::write_atomic(path, new.as_bytes())
+}
+
+fn summary(p: &Patch) -> String {
+    p.changes
+        .iter()
+        .map(|c| match c {
+            Change::Added { key, value } => format!("{key} = {value}"),
+            Change::Replaced { key, old, value } => format!("{key} = {value} (was {old})"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn member_has_profile(text: &str) -> bool {
+    text.replace("\r\n", "\n")
+        .parse::<toml_edit::DocumentMut>()
+        .map(|d| d.get("profile").is_some())
+        .unwrap_or(false)
+}
+
+/// Reads the manifest, refusing what is not a writable Cargo manifest.
+fn read_manifest(path: &Path, dry_run: bool) -> Result<String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::new(format!("cannot read {}: {e}", path.display()))
+            .hint("check the path given to --manifest-path")
+    })?;
+    let doc: toml_edit::DocumentMut = match text.replace("\r\n", "\n").parse() {
+        Ok(d) => d,
+        Err(_) => crate::fail!(
+            hint = "fix the TOML syntax first (`cargo metadata` shows the error)",
+            "{} is not valid TOML",
+            path.display()
+        ),
+    };
+    if doc.get("package").is_none() && doc.get("workspace").is_none() {
+        crate::fail!(
+            hint = "point --manifest-path at a Cargo.toml",
+            "{} is not a Cargo manifest (no [package] or [workspace])",
+            path.display()
+        );
+    }
+    let meta = std::fs::metadata(path)?;
+    if !dry_run && meta.permissions().readonly() {
+        crate::fail!(
+            hint = "make it writable (chmod u+w), or use --dry-run to see the change",
+            "{} is read-only",
+            path.display()
+        );
+    }
+    Ok(text)
+}
+
+/// The new text re-parses and every item outside `[profile]` is unchanged.
+pub fn check(old: &str, p: &Patch) -> Result<()> {
+    let before = patch::non_profile_items(old);
+    let after = patch::non_profile_items(&p.new_text);
+    if after.is_none() {
+        anyhow::bail!("internal error: the patched manifest does not re-parse; nothing written");
+    }
+    if before != after {
+        anyhow::bail!("internal error: the patch changed items outside [profile]; nothing written");
+    }
+    Ok(())
+}
+
+/// Cargo accepts the patched profiles: `cargo metadata --no-deps` on a scratch package with the new
+/// `[profile]` table. A scratch package in its own directory, not a copy of the manifest: a copy
+/// next to the real one would be found by (or break) workspace discovery, and a copy elsewhere would
+/// lose its members and path dependencies. The rest of the manifest is unchanged (see [`check`]).
+fn check_with_cargo(new_text: &str, sp: &SizeProfile) -> Result<()> {
+    let doc: toml_edit::DocumentMut = new_text.replace("\r\n", "\n").parse()?;
+    let mut scratch = toml_edit::DocumentMut::new();
+    let mut pkg = toml_edit::Table::new();
+    pkg.insert("name", toml_edit::value("cargo-tiny-init-check"));
+    pkg.insert("version", toml_edit::value("0.0.0"));
+    pkg.insert("edition", toml_edit::value("2021"));
+    scratch.insert("package", toml_edit::Item::Table(pkg));
+    scratch.insert("workspace", toml_edit::Item::Table(toml_edit::Table::new()));
+    if let Some(p) = doc.get("profile") {
+        let mut p = p.clone();
+        if let toml_edit::Item::Value(v) = p {
+            // inline `profile = { … }`: as a table for the scratch manifest
+            p = match v {
+                toml_edit::Value::InlineTable(t) => toml_edit::Item::Table(t.into_table()),
+                other => toml_edit::Item::Value(other),
+            };
+        }
+        scratch.insert("profile", p);
+    }
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir(dir.path().join("src"))?;
+    std::fs::write(dir.path().join("src/lib.rs"), "")?;
+    std::fs::write(dir.path().join("Cargo.toml"), scratch.to_string())?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
+        .arg(dir.path().join("Cargo.toml"))
+        .output()
+        .context("cannot run `cargo metadata` to check the patched manifest")?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        crate::fail!(
+            hint = format!(
+                "fix [profile.{}] by hand, or rerun with --force",
+                sp.profile
+            ),
+            "cargo rejects the patched profile ({}); nothing written",
+            crate::workspace::cargo_error_line(&stderr)
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_file_changed_since_it_was_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("Cargo.toml");
+        std::fs::write(&p, "[package]\nname = \"b\"\n").unwrap();
+        let err = write_if_unchanged(&p, "[package]\nname = \"a\"\n", "new").unwrap_err();
+        assert!(err.to_string().contains("changed on disk"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "[package]\nname = \"b\"\n"
+        );
+        write_if_unchanged(&p, "[package]\nname = \"b\"\n", "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+    }
+
+    #[test]
+    fn cargo_rejects_an_invalid_profile() {
+        let sp = SizeProfile::new("release", false);
+        let err = check_with_cargo("[profile.release]\nopt-level = \"q\"\n", &sp).unwrap_err();
+        assert!(err.to_string().contains("cargo rejects"), "{err}");
+        check_with_cargo("profile = { release = { lto = true } }\n", &sp).unwrap();
+    }
+}
