@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod cli;
+pub mod doctor;
 pub mod error;
 pub mod fsutil;
 pub mod profile;
@@ -52,10 +53,7 @@ fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
     match &cli.command {
         Command::Build(a) => build::run(a, shell).map(|_| 0),
         Command::Setup(a) => setup::run(a, shell).map(|_| 0),
-        Command::Doctor(_) => crate::fail!(
-            hint = "coming in a later release",
-            "`cargo tiny doctor` is not implemented yet"
-        ),
+        Command::Doctor(a) => doctor::run(a, shell),
         Command::Init(_) => crate::fail!(
             hint = "coming in a later release",
             "`cargo tiny init` is not implemented yet"
