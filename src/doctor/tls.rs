@@ -112,7 +112,7 @@ fn feature_chain(
         if hit(s) {
             return vec![feature_of(g, s)];
         }
-        if let Some(p) = g.path(s, &hit) {
+        if let Some(p) = g.path(s, hit) {
             let feats: Vec<String> = p
                 .iter()
                 .filter(|&&n| matches!(&g.nodes[n], Node::Feature { name: nm, .. } if nm == name))
@@ -123,7 +123,11 @@ fn feature_chain(
             }
         }
     }
-    Vec::new()
+    // Enabled from outside (another crate's feature): name the feature that turns the dependency on.
+    (0..g.nodes.len())
+        .find(|&n| hit(n))
+        .map(|n| vec![feature_of(g, n)])
+        .unwrap_or_default()
 }
 
 fn feature_of(g: &Graph, n: usize) -> String {
@@ -133,12 +137,11 @@ fn feature_of(g: &Graph, n: usize) -> String {
     }
 }
 
-/// Every member → direct dependency route to a native TLS crate, one finding per (member, direct dependency).
+/// Every member → direct dependency route to a native TLS crate, one finding per place to fix.
 pub fn check(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<Finding> {
-    let members: BTreeSet<&str> = ws.members().iter().map(|p| p.name.as_str()).collect();
     let bad = |n: usize| matches!(&g.nodes[n], Node::Package { name, .. } if NATIVE_TLS.contains(&name.as_str()));
     let sys = |n: usize| matches!(&g.nodes[n], Node::Package { name, .. } if name == "openssl-sys");
-    let mut out = Vec::new();
+    let mut out: Vec<Finding> = Vec::new();
     for &root in &g.roots {
         let Node::Package {
             name: member,
@@ -150,37 +153,69 @@ pub fn check(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<Finding> {
         let Some(member_pkg) = package(ws, member, mv) else {
             continue;
         };
-        // Each direct dependency (package node reached through its feature nodes, or directly).
-        let mut seen = BTreeSet::new();
+        // Shortest route per direct dependency, starting at the feature node the member enables.
+        let mut best: Vec<(String, Vec<usize>)> = Vec::new();
         for &child in &g.edges[root] {
-            let dep_pkg = match &g.nodes[child] {
-                Node::Package { .. } => Some(child),
-                Node::Feature { name, .. } => g.edges[child]
-                    .iter()
-                    .copied()
-                    .find(|&n| matches!(&g.nodes[n], Node::Package { name: nm, .. } if nm == name)),
-            };
-            let Some(dep_pkg) = dep_pkg else { continue };
-            let dep_name = g.nodes[dep_pkg].name().to_string();
-            if members.contains(dep_name.as_str()) || !seen.insert(dep_name.clone()) {
-                continue;
-            }
-            let path = if bad(dep_pkg) && !sys(dep_pkg) {
-                g.path(dep_pkg, sys).or_else(|| Some(vec![dep_pkg]))
+            let dep_name = g.nodes[child].name().to_string();
+            let path = if bad(child) {
+                g.path(child, sys).or_else(|| Some(vec![child]))
             } else {
-                g.path(dep_pkg, sys).or_else(|| {
-                    if bad(dep_pkg) {
-                        Some(vec![dep_pkg])
-                    } else {
-                        g.path(dep_pkg, bad)
-                    }
-                })
+                g.path(child, sys).or_else(|| g.path(child, bad))
             };
             let Some(path) = path else { continue };
-            out.push(finding(ws, g, kb, member_pkg, root, &path));
+            let rank = |p: &Vec<usize>| {
+                (
+                    p.iter()
+                        .filter(|&&n| matches!(g.nodes[n], Node::Package { .. }))
+                        .count(),
+                    p.len(),
+                )
+            };
+            match best.iter_mut().find(|(n, _)| *n == dep_name) {
+                Some((_, p)) if rank(p) <= rank(&path) => {}
+                Some((_, p)) => *p = path,
+                None => best.push((dep_name, path)),
+            }
+        }
+        for (_, path) in best {
+            let f = finding(ws, g, kb, member_pkg, &path);
+            if let Some(i) = out
+                .iter()
+                .position(|o| o.file == f.file && o.line == f.line && o.fix == f.fix)
+            {
+                if out[i].path.len() < f.path.len() {
+                    out[i] = f;
+                }
+            } else {
+                out.push(f);
+            }
         }
     }
     out
+}
+
+/// The path cut into one group per crate: (crate, package node if on the path, features on the path).
+fn groups(g: &Graph, path: &[usize]) -> Vec<(String, Option<usize>, Vec<usize>)> {
+    let mut out: Vec<(String, Option<usize>, Vec<usize>)> = Vec::new();
+    for &n in path {
+        let name = g.nodes[n].name().to_string();
+        if out.last().is_none_or(|l| l.0 != name) {
+            out.push((name, None, Vec::new()));
+        }
+        let last = out.last_mut().expect("pushed");
+        match g.nodes[n] {
+            Node::Package { .. } => last.1 = Some(n),
+            Node::Feature { .. } => last.2.push(n),
+        }
+    }
+    out
+}
+
+fn version_of(g: &Graph, name: &str) -> Option<String> {
+    g.nodes.iter().find_map(|n| match n {
+        Node::Package { name: nm, version } if nm == name => Some(version.clone()),
+        _ => None,
+    })
 }
 
 fn finding(
@@ -188,67 +223,93 @@ fn finding(
     g: &Graph,
     kb: &KnowledgeBase,
     member: &Package,
-    root: usize,
     path: &[usize],
 ) -> Finding {
-    // Package nodes along the path, each with the feature node that entered it.
+    let members: BTreeSet<&str> = ws.members().iter().map(|p| p.name.as_str()).collect();
+    let gs = groups(g, path);
     let mut chain = vec![member.name.to_string()];
-    let pkgs: Vec<usize> = path
-        .iter()
-        .copied()
-        .filter(|&n| matches!(g.nodes[n], Node::Package { .. }))
-        .collect();
-    let entry_of = |n: usize| -> Option<usize> {
-        let i = path.iter().position(|&x| x == n)?;
-        (i > 0 && matches!(g.nodes[path[i - 1]], Node::Feature { .. })).then(|| path[i - 1])
-    };
-    let direct = pkgs[0];
-    // The member's requested features of the direct dependency.
-    let direct_entry = g.edges[root]
-        .iter()
-        .copied()
-        .find(|&n| matches!(&g.nodes[n], Node::Feature { name, feature } if name == g.nodes[direct].name() && feature == "default"))
-        .or_else(|| g.edges[root].iter().copied().find(|&n| matches!(&g.nodes[n], Node::Feature { name, .. } if name == g.nodes[direct].name())));
-    for (i, &p) in pkgs.iter().enumerate() {
-        let Node::Package { name, version } = &g.nodes[p] else {
-            continue;
-        };
-        let next = pkgs.get(i + 1).map(|&n| g.nodes[n].name().to_string());
-        let feats = match (next, package(ws, name, version)) {
-            (Some(next), Some(pkg)) => {
-                let entry = if i == 0 { direct_entry } else { entry_of(p) };
-                feature_chain(ws, g, pkg, entry, &next)
+    for (i, (name, pkg_node, feats)) in gs.iter().enumerate() {
+        let version = version_of(g, name).unwrap_or_default();
+        let mut shown: Vec<String> = feats.iter().map(|&n| feature_of(g, n)).collect();
+        if let (Some(next), Some(pkg)) = (gs.get(i + 1), package(ws, name, &version)) {
+            if pkg_node.is_some() {
+                let fc = feature_chain(ws, g, pkg, feats.first().copied(), &next.0);
+                if !fc.is_empty() {
+                    shown = fc;
+                }
             }
-            _ => Vec::new(),
-        };
-        if feats.is_empty() {
+        }
+        if shown == ["default"] && i > 0 {
+            shown.clear();
+        }
+        if shown.is_empty() {
             chain.push(name.clone());
         } else {
-            chain.push(format!("{name} [{}]", feats.join(" → ")));
+            chain.push(format!("{name} [{}]", shown.join(" → ")));
         }
     }
-    let Node::Package {
-        name: dname,
-        version: dver,
-    } = &g.nodes[direct]
-    else {
-        unreachable!()
+    // Where to fix: the last workspace member on the route (or the root member) and the crate it depends on.
+    let mut owner = member;
+    let mut owner_feats: Vec<String> = Vec::new();
+    let mut direct = 0;
+    for (i, (name, _, feats)) in gs.iter().enumerate() {
+        if members.contains(name.as_str()) {
+            if let Some(p) = ws.members().into_iter().find(|p| p.name.as_str() == name) {
+                owner = p;
+                owner_feats = feats.iter().map(|&n| feature_of(g, n)).collect();
+                direct = i + 1;
+            }
+        } else {
+            break;
+        }
+    }
+    let target = gs.last().map(|l| l.0.clone()).unwrap_or_default();
+    let file = owner.manifest_path.to_string();
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let Some((dname, _, dfeats)) = gs.get(direct) else {
+        return Finding {
+            code: "tls-native-unknown",
+            severity: Severity::Error,
+            message: format!("`{}` depends on {target}", member.name),
+            path: chain,
+            fix: None,
+            file: Some(file),
+            line: None,
+        };
     };
-    let decl = member
+    let dver = version_of(g, dname).unwrap_or_default();
+    let decl = owner
         .dependencies
         .iter()
         .find(|d| &d.name == dname && d.kind == cargo_metadata::DependencyKind::Normal);
-    let file = member.manifest_path.to_string();
     let key = decl
         .map(|d| d.rename.clone().unwrap_or_else(|| d.name.clone()))
         .unwrap_or(dname.clone());
-    let line = std::fs::read_to_string(&file)
-        .ok()
-        .and_then(|t| dep_line(&t, &key));
-    let target = g.nodes[*pkgs.last().unwrap()].name().to_string();
-    let entry = kb.get(dname, dver);
+    let mut line = dep_line(&text, &key);
+    let entry = kb.get(dname, &dver);
     let (code, fix) = match (entry, decl) {
-        (Some(e), Some(d)) => ("tls-native", Some(fix_line(&key, d, e))),
+        (Some(e), Some(d)) => {
+            let declared_native = d.features.iter().any(|f| e.native.contains(f)) || (e.default_native && d.uses_default_features);
+            let enabled: Vec<String> = dfeats.iter().map(|&n| feature_of(g, n)).filter(|f| e.native.contains(f)).collect();
+            // Enabled by one of the owner's own features (`native = ["reqwest/native-tls"]`)?
+            let via_feature = owner_feats.iter().chain(owner.features.keys()).find_map(|of| {
+                owner.features.get(of)?.iter().find_map(|v| {
+                    let (k, f) = v.split_once('/')?;
+                    (k.trim_end_matches('?') == key && e.native.iter().any(|n| n == f)).then(|| (of.clone(), v.clone()))
+                })
+            });
+            match via_feature {
+                Some((of, v)) if !declared_native => {
+                    line = feature_line(&text, &of).or(line);
+                    let rep = e.rustls.first().cloned().unwrap_or_default();
+                    ("tls-native", Some(format!("in [features] of {}, `{of}` enables \"{v}\": replace it with \"{key}/{rep}\"", owner.name)))
+                }
+                _ => {
+                    let _ = enabled;
+                    ("tls-native", Some(fix_line(&key, d, e)))
+                }
+            }
+        }
         _ => (
             "tls-native-unknown",
             Some(format!(
@@ -268,6 +329,26 @@ fn finding(
         file: Some(file),
         line,
     }
+}
+
+/// 1-based line of feature `name` in the `[features]` table.
+pub fn feature_line(text: &str, name: &str) -> Option<usize> {
+    let mut in_f = false;
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.starts_with('[') {
+            in_f = t == "[features]";
+            continue;
+        }
+        if in_f {
+            if let Some(rest) = t.strip_prefix(name) {
+                if rest.trim_start().starts_with('=') {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// The replacement declaration: the user's features minus the native ones, plus the rustls ones and

@@ -20,7 +20,13 @@ pub fn fixture_target_dir() -> PathBuf {
 pub fn cargo_tiny() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tiny"));
     cmd.arg("tiny");
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_TARGET_DIR", "SOURCE_DATE_EPOCH"] {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "SOURCE_DATE_EPOCH",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("CARGO_TERM_COLOR", "never");
