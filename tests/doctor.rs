@@ -144,28 +144,28 @@ fn github_lines_name_the_dependency_line() {
     assert!(text.lines().nth(6).unwrap().starts_with("native ="));
 }
 
-#[test]
-fn fix_lines_remove_openssl() {
-    // Apply the printed replacement line by hand (what --fix will do) and check cargo tree.
+/// `--fix --dry-run` prints the minimal diff (pinned); `--fix` writes it and `cargo tree -i openssl-sys` is then empty.
+fn fix_removes_openssl(name: &str) {
     let dir = tempfile::tempdir().unwrap();
-    copy_tree(&fixture("reqwest-default"), dir.path());
-    let r = doctor("reqwest-default", &["--format", "json"]);
-    let f: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    copy_tree(&fixture(name), dir.path());
     let manifest = dir.path().join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let line = f["line"].as_u64().unwrap() as usize;
-    let fixed: Vec<String> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            if i + 1 == line {
-                f["fix"].as_str().unwrap().to_string()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    std::fs::write(&manifest, fixed.join("\n") + "\n").unwrap();
+    let dry = run(cargo_tiny()
+        .args([
+            "doctor",
+            "--color",
+            "never",
+            "--fix",
+            "--dry-run",
+            "--manifest-path",
+        ])
+        .arg(&manifest));
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    insta::assert_snapshot!(format!("{name}-fix-diff"), dry.stdout);
+    let r = run(cargo_tiny()
+        .args(["doctor", "--color", "never", "--fix", "--manifest-path"])
+        .arg(&manifest));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("no native TLS / OpenSSL"), "{}", r.stderr);
     let out = Command::new(env!("CARGO"))
         .args([
             "tree",
@@ -175,7 +175,6 @@ fn fix_lines_remove_openssl() {
             "openssl-sys",
             "--target",
             TARGET,
-            "--offline",
         ])
         .current_dir(dir.path())
         .output()
@@ -184,6 +183,36 @@ fn fix_lines_remove_openssl() {
         out.stdout.is_empty(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn fix_reqwest_default() {
+    fix_removes_openssl("reqwest-default");
+}
+
+#[test]
+fn fix_lib_feature() {
+    fix_removes_openssl("lib-feature");
+}
+
+#[test]
+fn fix_sqlx_native() {
+    fix_removes_openssl("sqlx-native");
+}
+
+#[test]
+fn fix_leaves_unknown_crates_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("unknown-openssl"), dir.path());
+    let before = std::fs::read_to_string(dir.path().join("Cargo.toml")).unwrap();
+    let r = run(cargo_tiny()
+        .args(["doctor", "--fix", "--manifest-path"])
+        .arg(dir.path().join("Cargo.toml")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        before,
+        std::fs::read_to_string(dir.path().join("Cargo.toml")).unwrap()
     );
 }
 

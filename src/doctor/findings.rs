@@ -25,4 +25,20 @@ pub struct Finding {
     pub file: Option<String>,
     /// 1-based line of the dependency declaration.
     pub line: Option<usize>,
+    /// The machine-applicable edit behind `fix` (used by `--fix`).
+    #[serde(skip)]
+    pub edit: Option<Edit>,
+}
+
+/// A manifest edit `--fix` can apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// Replace the declaration of `key` in `[dependencies]` by the inline table `value`.
+    Dependency { key: String, value: String },
+    /// In `[features]`, replace `old` by `new` in the list of feature `feature`.
+    FeatureValue {
+        feature: String,
+        old: String,
+        new: String,
+    },
 }

@@ -6,6 +6,7 @@
 //! feature definitions; the knowledge base (`tls.toml`) gives the replacement features.
 
 pub mod findings;
+pub mod fix;
 pub mod graph;
 pub mod kb;
 pub mod report;
@@ -34,12 +35,6 @@ pub fn run(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
 }
 
 fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
-    if args.fix {
-        crate::fail!(
-            hint = "apply the printed replacement lines by hand",
-            "`--fix` is not implemented yet"
-        );
-    }
     let t0 = Instant::now();
     let ws = Workspace::load(&LoadOptions {
         manifest_path: args.common.manifest_path.clone(),
@@ -70,10 +65,81 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
             ws.metadata.packages.len()
         ),
     );
+    if args.fix {
+        return apply_fixes(args, shell, &ws, &findings);
+    }
+    if args.fix {
+        return apply_fixes(args, shell, &ws, &findings);
+    }
     report::render(args.format, &findings, ws.root().as_std_path(), shell);
     let deny_warn = matches!(args.deny, Some(Deny::Warnings));
     let failing = findings
         .iter()
         .any(|f| f.severity == Severity::Error || (deny_warn && f.severity == Severity::Warning));
     Ok(i32::from(failing))
+}
+
+fn analyse(ws: &Workspace, args: &DoctorArgs) -> Result<Vec<findings::Finding>> {
+    let tree = tls::cargo_tree(ws, args)?;
+    Ok(tls::check(
+        ws,
+        &graph::Graph::parse(&tree),
+        &kb::KnowledgeBase::builtin(),
+    ))
+}
+
+/// `--fix`: write the edits (or print the diff with `--dry-run`), re-resolve, roll back if cargo cannot read them.
+fn apply_fixes(
+    args: &DoctorArgs,
+    shell: &Shell,
+    ws: &Workspace,
+    found: &[findings::Finding],
+) -> Result<i32> {
+    let plan = fix::plan(found)?;
+    let root = ws.root().as_std_path();
+    if plan.is_empty() {
+        shell.status("Fixed", "nothing: no applicable fix");
+        report::render(args.format, found, root, shell);
+        return Ok(i32::from(
+            found.iter().any(|f| f.severity == Severity::Error),
+        ));
+    }
+    for (file, (old, new)) in &plan {
+        let name = std::path::Path::new(file)
+            .strip_prefix(root)
+            .map(|p| p.display().to_string())
+            .unwrap_or(file.clone());
+        if args.dry_run {
+            print!("{}", crate::fsutil::unified_diff(old, new, &name));
+        } else {
+            crate::fsutil::write_atomic(std::path::Path::new(file), new.as_bytes())?;
+            shell.status("Fixed", &name);
+        }
+    }
+    if args.dry_run {
+        return Ok(0);
+    }
+    // Re-resolve: cargo metadata must read the manifests, and the paths must be gone.
+    let reload = Workspace::load(&LoadOptions {
+        manifest_path: args.common.manifest_path.clone(),
+        features: args.features.clone(),
+        resolve: args.resolve.clone(),
+        target: Some(args.target.clone()),
+        no_deps: false,
+    })
+    .and_then(|ws| analyse(&ws, args));
+    match reload {
+        Err(e) => {
+            for (file, (old, _)) in &plan {
+                crate::fsutil::write_atomic(std::path::Path::new(file), old.as_bytes())?;
+            }
+            Err(e.context("cargo could not read the fixed manifests; restored the originals"))
+        }
+        Ok(left) => {
+            report::render(args.format, &left, root, shell);
+            Ok(i32::from(
+                left.iter().any(|f| f.severity == Severity::Error),
+            ))
+        }
+    }
 }

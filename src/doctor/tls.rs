@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use anyhow::{Context, Result};
 use cargo_metadata::Package;
 
-use super::findings::{Finding, Severity};
+use super::findings::{Edit, Finding, Severity};
 use super::graph::{Graph, Node};
 use super::kb::KnowledgeBase;
 use crate::cli::DoctorArgs;
@@ -275,6 +275,7 @@ fn finding(
             fix: None,
             file: Some(file),
             line: None,
+            edit: None,
         };
     };
     let dver = version_of(g, dname).unwrap_or_default();
@@ -287,6 +288,7 @@ fn finding(
         .unwrap_or(dname.clone());
     let mut line = dep_line(&text, &key);
     let entry = kb.get(dname, &dver);
+    let mut edit = None;
     let (code, fix) = match (entry, decl) {
         (Some(e), Some(d)) => {
             let declared_native = d.features.iter().any(|f| e.native.contains(f)) || (e.default_native && d.uses_default_features);
@@ -302,11 +304,15 @@ fn finding(
                 Some((of, v)) if !declared_native => {
                     line = feature_line(&text, &of).or(line);
                     let rep = e.rustls.first().cloned().unwrap_or_default();
+                    edit = Some(Edit::FeatureValue { feature: of.clone(), old: v.clone(), new: format!("{key}/{rep}") });
                     ("tls-native", Some(format!("in [features] of {}, `{of}` enables \"{v}\": replace it with \"{key}/{rep}\"", owner.name)))
                 }
                 _ => {
                     let _ = enabled;
-                    ("tls-native", Some(fix_line(&key, d, e)))
+                    let l = fix_line(&key, d, e);
+                    let value = l.split_once(" = ").map(|x| x.1.to_string()).unwrap_or_default();
+                    edit = Some(Edit::Dependency { key: key.clone(), value });
+                    ("tls-native", Some(l))
                 }
             }
         }
@@ -328,6 +334,7 @@ fn finding(
         fix,
         file: Some(file),
         line,
+        edit,
     }
 }
 
