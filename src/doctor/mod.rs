@@ -5,10 +5,13 @@
 //! `cargo metadata` resolve never show up; `cargo metadata` ([`Workspace`]) gives declarations and
 //! feature definitions; the knowledge base (`tls.toml`) gives the replacement features.
 
+pub mod certs;
+pub mod crypto;
 pub mod findings;
 pub mod fix;
 pub mod graph;
 pub mod kb;
+pub mod native;
 pub mod report;
 pub mod tls;
 
@@ -55,7 +58,10 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
     );
     let t2 = Instant::now();
     let g = graph::Graph::parse(&tree);
-    let findings = tls::check(&ws, &g, &kb::KnowledgeBase::builtin());
+    let mut findings = tls::check(&ws, &g, &kb::KnowledgeBase::builtin());
+    findings.extend(native::check(&ws, &g));
+    findings.extend(crypto::check(&g));
+    findings.extend(certs::check(&g));
     shell.verbose(
         "Timing",
         format!(
