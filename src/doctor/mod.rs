@@ -12,6 +12,7 @@ pub mod fix;
 pub mod graph;
 pub mod kb;
 pub mod native;
+pub mod profile;
 pub mod report;
 pub mod tls;
 
@@ -62,6 +63,7 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
     findings.extend(native::check(&ws, &g));
     findings.extend(crypto::check(&g));
     findings.extend(certs::check(&g));
+    findings.extend(profile::check(&ws));
     shell.verbose(
         "Timing",
         format!(

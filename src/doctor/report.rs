@@ -61,7 +61,10 @@ pub fn github(findings: &[Finding], root: &Path) -> String {
                 loc.push_str(&format!(",line={l}"));
             }
         }
-        let mut msg = format!("{} ({}): {}", f.message, f.code, f.path.join(" → "));
+        let mut msg = format!("{} ({})", f.message, f.code);
+        if !f.path.is_empty() {
+            msg.push_str(&format!(": {}", f.path.join(" → ")));
+        }
         if let Some(fix) = &f.fix {
             msg.push_str(&format!(". Fix: {fix}"));
         }
@@ -96,7 +99,9 @@ pub fn human(findings: &[Finding], root: &Path, color: bool) -> String {
                     rel(file, root)
                 ));
             }
-            s.push_str(&format!("   path: {}\n", f.path.join(" → ")));
+            if !f.path.is_empty() {
+                s.push_str(&format!("   path: {}\n", f.path.join(" → ")));
+            }
             if let Some(fix) = &f.fix {
                 s.push_str(&format!("   {}fix{:#}: {fix}\n", st(BOLD), st(BOLD)));
             }
