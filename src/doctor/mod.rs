@@ -15,6 +15,7 @@ pub mod native;
 pub mod profile;
 pub mod report;
 pub mod tls;
+pub mod toolchain;
 
 use std::time::Instant;
 
@@ -73,6 +74,9 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
             ws.metadata.packages.len()
         ),
     );
+    if args.format == crate::cli::ReportFormat::Human {
+        toolchain::report(shell, &args.target, ws.root().as_std_path(), &g);
+    }
     if args.fix {
         return apply_fixes(args, shell, &ws, &findings);
     }
