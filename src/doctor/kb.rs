@@ -55,5 +55,16 @@ mod tests {
         let kb = super::KnowledgeBase::builtin();
         assert!(kb.get("reqwest", "0.12.28").is_some());
         assert_eq!(super::major("1.8.1"), "1");
+        // Every entry names at least one native and one rustls feature, and crate/major pairs are unique.
+        let mut seen = std::collections::BTreeSet::new();
+        for e in &kb.crates {
+            assert!(!e.native.is_empty() && !e.rustls.is_empty(), "{}", e.name);
+            assert!(
+                seen.insert((e.name.clone(), e.major.clone())),
+                "duplicate {} {}",
+                e.name,
+                e.major
+            );
+        }
     }
 }
