@@ -130,6 +130,40 @@ fn feature_chain(
         .unwrap_or_default()
 }
 
+/// The chain of `pkg`'s enabled features (from `entry`) ending at one that enables `next/nf`.
+fn enabling_feature(
+    g: &Graph,
+    pkg: &Package,
+    next: &str,
+    nf: &str,
+    entry: Option<usize>,
+) -> Option<Vec<String>> {
+    let dep = pkg.dependencies.iter().find(|d| d.name == next)?;
+    let key = dep.rename.clone().unwrap_or_else(|| dep.name.clone());
+    let name = pkg.name.as_str();
+    let wanted = [format!("{key}/{nf}"), format!("{key}?/{nf}")];
+    let hit = |n: usize| match &g.nodes[n] {
+        Node::Feature { name: nm, feature } if nm == name => pkg
+            .features
+            .get(feature)
+            .is_some_and(|vs| vs.iter().any(|v| wanted.contains(v))),
+        _ => false,
+    };
+    if let Some(e) = entry {
+        if hit(e) {
+            return Some(vec![feature_of(g, e)]);
+        }
+        if let Some(p) = g.path(e, hit) {
+            if p.iter().all(|&n| g.nodes[n].name() == name) {
+                return Some(p.iter().map(|&n| feature_of(g, n)).collect());
+            }
+        }
+    }
+    (0..g.nodes.len())
+        .find(|&n| hit(n))
+        .map(|n| vec![feature_of(g, n)])
+}
+
 fn feature_of(g: &Graph, n: usize) -> String {
     match &g.nodes[n] {
         Node::Feature { feature, .. } => feature.clone(),
@@ -228,17 +262,32 @@ fn finding(
     let members: BTreeSet<&str> = ws.members().iter().map(|p| p.name.as_str()).collect();
     let gs = groups(g, path);
     let mut chain = vec![member.name.to_string()];
-    for (i, (name, pkg_node, feats)) in gs.iter().enumerate() {
+    // Feature lists per crate, computed from the end: a hop that is not an optional dependency is explained
+    // by the feature of this crate that enables the next crate's first shown feature (`sqlx-core/_tls-native-tls`).
+    let mut shown_all: Vec<Vec<String>> = vec![Vec::new(); gs.len()];
+    for i in (0..gs.len()).rev() {
+        let (name, pkg_node, feats) = &gs[i];
         let version = version_of(g, name).unwrap_or_default();
         let mut shown: Vec<String> = feats.iter().map(|&n| feature_of(g, n)).collect();
         if let (Some(next), Some(pkg)) = (gs.get(i + 1), package(ws, name, &version)) {
-            if pkg_node.is_some() {
-                let fc = feature_chain(ws, g, pkg, feats.first().copied(), &next.0);
-                if !fc.is_empty() {
-                    shown = fc;
-                }
+            let fc = if pkg_node.is_some() {
+                feature_chain(ws, g, pkg, feats.first().copied(), &next.0)
+            } else {
+                Vec::new()
+            };
+            let via = shown_all[i + 1]
+                .first()
+                .and_then(|nf| enabling_feature(g, pkg, &next.0, nf, feats.first().copied()));
+            if !fc.is_empty() {
+                shown = fc;
+            } else if let Some(v) = via {
+                shown = v;
             }
         }
+        shown_all[i] = shown;
+    }
+    for (i, (name, _, _)) in gs.iter().enumerate() {
+        let mut shown = shown_all[i].clone();
         if shown == ["default"] && i > 0 {
             shown.clear();
         }
