@@ -27,7 +27,6 @@ pub fn cargo_tree(ws: &Workspace, args: &DoctorArgs) -> Result<String> {
     let mut cmd = std::process::Command::new(crate::toolchain::cargo());
     cmd.args([
         "tree",
-        "--workspace",
         "-e",
         "normal,features",
         "--prefix",
@@ -42,6 +41,12 @@ pub fn cargo_tree(ws: &Workspace, args: &DoctorArgs) -> Result<String> {
         ws.manifest_path.as_str(),
     ])
     .args(args.resolve.cargo_args());
+    if args.package.is_empty() {
+        cmd.arg("--workspace");
+    }
+    for p in &args.package {
+        cmd.args(["-p", p]);
+    }
     let f = &args.features;
     if f.all_features {
         cmd.arg("--all-features");
