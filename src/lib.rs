@@ -7,6 +7,7 @@
 pub mod build;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod fsutil;
 pub mod image;
@@ -57,10 +58,7 @@ fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
     match &cli.command {
         Command::Build(a) => build::run(a, shell).map(|_| 0),
         Command::Setup(a) => setup::run(a, shell).map(|_| 0),
-        Command::Doctor(_) => crate::fail!(
-            hint = "coming in a later release",
-            "`cargo tiny doctor` is not implemented yet"
-        ),
+        Command::Doctor(a) => doctor::run(a, shell),
         Command::Init(a) => init::run(a, shell).map(|_| 0),
     }
 }

@@ -1,0 +1,44 @@
+//! Findings: what a check reports.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+/// One problem (or note) with its fix and where to apply it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// Stable code: `tls-native` (known crate), `tls-native-unknown` (crate the knowledge base does not know).
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    /// The chain from the workspace member, feature-annotated: `app → reqwest [default → default-tls] → native-tls → openssl-sys`.
+    pub path: Vec<String>,
+    /// Replacement line for the dependency, or advice.
+    pub fix: Option<String>,
+    /// Manifest to change (absolute).
+    pub file: Option<String>,
+    /// 1-based line of the dependency declaration.
+    pub line: Option<usize>,
+    /// The machine-applicable edit behind `fix` (used by `--fix`).
+    #[serde(skip)]
+    pub edit: Option<Edit>,
+}
+
+/// A manifest edit `--fix` can apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// Replace the declaration of `key` in `[dependencies]` by the inline table `value`.
+    Dependency { key: String, value: String },
+    /// In `[features]`, replace `old` by `new` in the list of feature `feature`.
+    FeatureValue {
+        feature: String,
+        old: String,
+        new: String,
+    },
+}

@@ -1,0 +1,130 @@
+//! The activated dependency graph as cargo's real feature resolver sees it, parsed from
+//! `cargo tree --workspace -e normal,features --target T --prefix depth -f '{p}'` (deduped output).
+
+use std::collections::HashMap;
+
+/// A node of `cargo tree -e features`: a package (`reqwest v0.12.28`) or a feature (`reqwest feature "default"`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Node {
+    Package { name: String, version: String },
+    Feature { name: String, feature: String },
+}
+
+impl Node {
+    pub fn name(&self) -> &str {
+        match self {
+            Node::Package { name, .. } | Node::Feature { name, .. } => name,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    pub index: HashMap<Node, usize>,
+    pub edges: Vec<Vec<usize>>,
+    /// Package nodes at depth 0 (workspace members).
+    pub roots: Vec<usize>,
+}
+
+impl Graph {
+    fn intern(&mut self, n: Node) -> usize {
+        if let Some(&i) = self.index.get(&n) {
+            return i;
+        }
+        let i = self.nodes.len();
+        self.nodes.push(n.clone());
+        self.index.insert(n, i);
+        self.edges.push(Vec::new());
+        i
+    }
+
+    /// Parse cargo tree's `--prefix depth -f '{p}'` output.
+    pub fn parse(text: &str) -> Graph {
+        let mut g = Graph::default();
+        let mut stack: Vec<usize> = Vec::new();
+        for line in text.lines() {
+            let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                continue;
+            }
+            let depth: usize = line[..digits].parse().unwrap_or(0);
+            let rest = line[digits..].trim_end();
+            let rest = rest.strip_suffix(" (*)").unwrap_or(rest);
+            let Some(node) = parse_node(rest) else {
+                continue;
+            };
+            let id = g.intern(node);
+            stack.truncate(depth);
+            if let Some(&parent) = stack.last() {
+                if !g.edges[parent].contains(&id) {
+                    g.edges[parent].push(id);
+                }
+            } else if !g.roots.contains(&id) {
+                g.roots.push(id);
+            }
+            stack.push(id);
+        }
+        g
+    }
+
+    /// Shortest path (BFS) from `from` to any node satisfying `goal`.
+    pub fn path(&self, from: usize, goal: impl Fn(usize) -> bool) -> Option<Vec<usize>> {
+        let mut prev = vec![usize::MAX; self.nodes.len()];
+        let mut queue = std::collections::VecDeque::from([from]);
+        prev[from] = from;
+        while let Some(n) = queue.pop_front() {
+            if n != from && goal(n) {
+                let mut p = vec![n];
+                let mut c = n;
+                while c != from {
+                    c = prev[c];
+                    p.push(c);
+                }
+                p.reverse();
+                return Some(p);
+            }
+            for &m in &self.edges[n] {
+                if prev[m] == usize::MAX {
+                    prev[m] = n;
+                    queue.push_back(m);
+                }
+            }
+        }
+        None
+    }
+}
+
+fn parse_node(s: &str) -> Option<Node> {
+    if let Some((name, rest)) = s.split_once(" feature \"") {
+        let feature = rest.split('"').next()?.to_string();
+        return Some(Node::Feature {
+            name: name.to_string(),
+            feature,
+        });
+    }
+    let mut it = s.split(' ');
+    let name = it.next()?.to_string();
+    let version = it.next()?.strip_prefix('v')?.to_string();
+    Some(Node::Package { name, version })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_deduped_tree() {
+        let g = Graph::parse(
+            "0app v0.1.0 (/x)\n1reqwest feature \"default\"\n2reqwest v0.12.28\n3native-tls v0.2.18\n1reqwest v0.12.28 (*)\n",
+        );
+        assert_eq!(g.roots.len(), 1);
+        let nt = g
+            .nodes
+            .iter()
+            .position(|n| n.name() == "native-tls")
+            .unwrap();
+        let p = g.path(g.roots[0], |n| n == nt).unwrap();
+        assert_eq!(p.len(), 3);
+    }
+}

@@ -1,0 +1,127 @@
+//! Renderers: human (stderr), json and github (stdout).
+
+use std::io::Write;
+use std::path::Path;
+
+use super::findings::{Finding, Severity};
+use crate::cli::ReportFormat;
+use crate::shell::{Shell, BOLD, CYAN, RED, YELLOW};
+
+/// Version of the `--format json` schema.
+pub const JSON_VERSION: u32 = 1;
+
+pub fn render(format: ReportFormat, findings: &[Finding], root: &Path, shell: &Shell) {
+    match format {
+        ReportFormat::Human => shell.print_err(human(
+            findings,
+            root,
+            shell.color() != crate::shell::Color::Never,
+        )),
+        ReportFormat::Json => {
+            let mut out = std::io::stdout().lock();
+            for f in findings {
+                let mut v = serde_json::to_value(f).unwrap_or_default();
+                if let (Some(o), Some(file)) = (v.as_object_mut(), &f.file) {
+                    o.insert("file".into(), rel(file, root).into());
+                }
+                let mut obj = serde_json::Map::new();
+                obj.insert("version".into(), JSON_VERSION.into());
+                if let Some(o) = v.as_object() {
+                    obj.extend(o.clone());
+                }
+                let _ = writeln!(out, "{}", serde_json::Value::Object(obj));
+            }
+        }
+        ReportFormat::Github => {
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "{}", github(findings, root));
+        }
+    }
+}
+
+fn rel(file: &str, root: &Path) -> String {
+    Path::new(file)
+        .strip_prefix(root)
+        .map(|p| p.display().to_string())
+        .unwrap_or(file.to_string())
+}
+
+pub fn github(findings: &[Finding], root: &Path) -> String {
+    let mut s = String::new();
+    for f in findings {
+        let level = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "notice",
+        };
+        let mut loc = String::new();
+        if let Some(file) = &f.file {
+            loc.push_str(&format!(" file={}", rel(file, root)));
+            if let Some(l) = f.line {
+                loc.push_str(&format!(",line={l}"));
+            }
+        }
+        let mut msg = format!("{} ({})", f.message, f.code);
+        if !f.path.is_empty() {
+            msg.push_str(&format!(": {}", f.path.join(" → ")));
+        }
+        if let Some(fix) = &f.fix {
+            msg.push_str(&format!(". Fix: {fix}"));
+        }
+        s.push_str(&format!(
+            "::{level}{loc}::{}\n",
+            msg.replace('%', "%25").replace('\n', "%0A")
+        ));
+    }
+    s
+}
+
+pub fn human(findings: &[Finding], root: &Path, color: bool) -> String {
+    let st = |s: anstyle::Style| if color { s } else { anstyle::Style::new() };
+    let mut s = String::new();
+    for sev in [Severity::Error, Severity::Warning, Severity::Info] {
+        for f in findings.iter().filter(|f| f.severity == sev) {
+            let (style, word) = match sev {
+                Severity::Error => (st(RED), "error"),
+                Severity::Warning => (st(YELLOW), "warning"),
+                Severity::Info => (st(CYAN), "info"),
+            };
+            s.push_str(&format!(
+                "{style}{word}[{}]{style:#}: {}\n",
+                f.code, f.message
+            ));
+            if let Some(file) = &f.file {
+                let line = f.line.map(|l| format!(":{l}")).unwrap_or_default();
+                s.push_str(&format!(
+                    "  {}-->{:#} {}{line}\n",
+                    st(CYAN),
+                    st(CYAN),
+                    rel(file, root)
+                ));
+            }
+            if !f.path.is_empty() {
+                s.push_str(&format!("   path: {}\n", f.path.join(" → ")));
+            }
+            if let Some(fix) = &f.fix {
+                s.push_str(&format!("   {}fix{:#}: {fix}\n", st(BOLD), st(BOLD)));
+            }
+            s.push('\n');
+        }
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .count();
+    if findings.is_empty() {
+        s.push_str("doctor: no native TLS / OpenSSL in the graph\n");
+    } else {
+        s.push_str(&format!(
+            "doctor: {errors} error(s), {warnings} warning(s)\n"
+        ));
+    }
+    s
+}

@@ -1,0 +1,479 @@
+//! The tls check: paths from workspace members to OpenSSL / native-tls crates.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, Result};
+use cargo_metadata::Package;
+
+use super::findings::{Edit, Finding, Severity};
+use super::graph::{Graph, Node};
+use super::kb::KnowledgeBase;
+use crate::cli::DoctorArgs;
+use crate::error::Failure;
+use crate::workspace::{cargo_error_line, Workspace};
+
+/// Crates whose presence means native TLS / OpenSSL in the binary.
+pub const NATIVE_TLS: &[&str] = &[
+    "openssl-sys",
+    "openssl",
+    "native-tls",
+    "hyper-tls",
+    "tokio-native-tls",
+    "postgres-native-tls",
+];
+
+/// `cargo tree` with the real feature resolver for the target, normal edges only.
+pub fn cargo_tree(ws: &Workspace, args: &DoctorArgs) -> Result<String> {
+    let mut cmd = std::process::Command::new(crate::toolchain::cargo());
+    cmd.args([
+        "tree",
+        "-e",
+        "normal,features",
+        "--prefix",
+        "depth",
+        "-f",
+        "{p}",
+    ])
+    .args([
+        "--target",
+        &args.target,
+        "--manifest-path",
+        ws.manifest_path.as_str(),
+    ])
+    .args(args.resolve.cargo_args());
+    if args.package.is_empty() {
+        cmd.arg("--workspace");
+    }
+    for p in &args.package {
+        cmd.args(["-p", p]);
+    }
+    let f = &args.features;
+    if f.all_features {
+        cmd.arg("--all-features");
+    }
+    if f.no_default_features {
+        cmd.arg("--no-default-features");
+    }
+    let list = f.list();
+    if !list.is_empty() {
+        cmd.arg("--features").arg(list.join(","));
+    }
+    let out = cmd.output().context("running cargo tree")?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(Failure::new(format!("cargo tree failed: {}", cargo_error_line(&err))).into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn package<'a>(ws: &'a Workspace, name: &str, version: &str) -> Option<&'a Package> {
+    ws.metadata
+        .packages
+        .iter()
+        .find(|p| p.name.as_str() == name && p.version.to_string() == version)
+}
+
+/// Does feature value `v` of a package enable its dependency known as `key`?
+fn enables(v: &str, key: &str) -> bool {
+    let v = v.strip_prefix("dep:").unwrap_or(v);
+    v == key || v.starts_with(&format!("{key}/"))
+}
+
+/// The feature chain inside `pkg` that turned on its (optional) dependency on `next`, starting at `entry`.
+fn feature_chain(
+    ws: &Workspace,
+    g: &Graph,
+    pkg: &Package,
+    entry: Option<usize>,
+    next: &str,
+) -> Vec<String> {
+    let Some(dep) = pkg
+        .dependencies
+        .iter()
+        .find(|d| d.name == next && d.optional)
+    else {
+        return Vec::new();
+    };
+    let key = dep.rename.clone().unwrap_or_else(|| dep.name.clone());
+    let _ = ws;
+    let name = pkg.name.as_str();
+    let hit = |n: usize| match &g.nodes[n] {
+        Node::Feature { name: nm, feature } if nm == name => {
+            feature == &key
+                || pkg
+                    .features
+                    .get(feature)
+                    .is_some_and(|vs| vs.iter().any(|v| enables(v, &key)))
+        }
+        _ => false,
+    };
+    let mut starts: Vec<usize> = entry.into_iter().collect();
+    if starts.is_empty() {
+        starts = (0..g.nodes.len())
+            .filter(|&n| matches!(&g.nodes[n], Node::Feature { name: nm, feature } if nm == name && feature == "default"))
+            .collect();
+    }
+    for s in starts {
+        if hit(s) {
+            return vec![feature_of(g, s)];
+        }
+        if let Some(p) = g.path(s, hit) {
+            let feats: Vec<String> = p
+                .iter()
+                .filter(|&&n| matches!(&g.nodes[n], Node::Feature { name: nm, .. } if nm == name))
+                .map(|&n| feature_of(g, n))
+                .collect();
+            if p.iter().all(|&n| g.nodes[n].name() == name) {
+                return feats;
+            }
+        }
+    }
+    // Enabled from outside (another crate's feature): name the feature that turns the dependency on.
+    (0..g.nodes.len())
+        .find(|&n| hit(n))
+        .map(|n| vec![feature_of(g, n)])
+        .unwrap_or_default()
+}
+
+/// The chain of `pkg`'s enabled features (from `entry`) ending at one that enables `next/nf`.
+fn enabling_feature(
+    g: &Graph,
+    pkg: &Package,
+    next: &str,
+    nf: &str,
+    entry: Option<usize>,
+) -> Option<Vec<String>> {
+    let dep = pkg.dependencies.iter().find(|d| d.name == next)?;
+    let key = dep.rename.clone().unwrap_or_else(|| dep.name.clone());
+    let name = pkg.name.as_str();
+    let wanted = [format!("{key}/{nf}"), format!("{key}?/{nf}")];
+    let hit = |n: usize| match &g.nodes[n] {
+        Node::Feature { name: nm, feature } if nm == name => pkg
+            .features
+            .get(feature)
+            .is_some_and(|vs| vs.iter().any(|v| wanted.contains(v))),
+        _ => false,
+    };
+    if let Some(e) = entry {
+        if hit(e) {
+            return Some(vec![feature_of(g, e)]);
+        }
+        if let Some(p) = g.path(e, hit) {
+            if p.iter().all(|&n| g.nodes[n].name() == name) {
+                return Some(p.iter().map(|&n| feature_of(g, n)).collect());
+            }
+        }
+    }
+    (0..g.nodes.len())
+        .find(|&n| hit(n))
+        .map(|n| vec![feature_of(g, n)])
+}
+
+fn feature_of(g: &Graph, n: usize) -> String {
+    match &g.nodes[n] {
+        Node::Feature { feature, .. } => feature.clone(),
+        Node::Package { name, .. } => name.clone(),
+    }
+}
+
+/// Every member → direct dependency route to a native TLS crate, one finding per place to fix.
+pub fn check(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<Finding> {
+    let bad = |n: usize| matches!(&g.nodes[n], Node::Package { name, .. } if NATIVE_TLS.contains(&name.as_str()));
+    let sys = |n: usize| matches!(&g.nodes[n], Node::Package { name, .. } if name == "openssl-sys");
+    let mut out: Vec<Finding> = Vec::new();
+    for &root in &g.roots {
+        let Node::Package {
+            name: member,
+            version: mv,
+        } = &g.nodes[root]
+        else {
+            continue;
+        };
+        let Some(member_pkg) = package(ws, member, mv) else {
+            continue;
+        };
+        // Shortest route per direct dependency, starting at the feature node the member enables.
+        let mut best: Vec<(String, Vec<usize>)> = Vec::new();
+        for &child in &g.edges[root] {
+            let dep_name = g.nodes[child].name().to_string();
+            let path = if bad(child) {
+                g.path(child, sys).or_else(|| Some(vec![child]))
+            } else {
+                g.path(child, sys).or_else(|| g.path(child, bad))
+            };
+            let Some(path) = path else { continue };
+            let rank = |p: &Vec<usize>| {
+                (
+                    p.iter()
+                        .filter(|&&n| matches!(g.nodes[n], Node::Package { .. }))
+                        .count(),
+                    p.len(),
+                )
+            };
+            match best.iter_mut().find(|(n, _)| *n == dep_name) {
+                Some((_, p)) if rank(p) <= rank(&path) => {}
+                Some((_, p)) => *p = path,
+                None => best.push((dep_name, path)),
+            }
+        }
+        for (_, path) in best {
+            let f = finding(ws, g, kb, member_pkg, &path);
+            if let Some(i) = out
+                .iter()
+                .position(|o| o.file == f.file && o.line == f.line && o.fix == f.fix)
+            {
+                if out[i].path.len() < f.path.len() {
+                    out[i] = f;
+                }
+            } else {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+/// The path cut into one group per crate: (crate, package node if on the path, features on the path).
+fn groups(g: &Graph, path: &[usize]) -> Vec<(String, Option<usize>, Vec<usize>)> {
+    let mut out: Vec<(String, Option<usize>, Vec<usize>)> = Vec::new();
+    for &n in path {
+        let name = g.nodes[n].name().to_string();
+        if out.last().is_none_or(|l| l.0 != name) {
+            out.push((name, None, Vec::new()));
+        }
+        let last = out.last_mut().expect("pushed");
+        match g.nodes[n] {
+            Node::Package { .. } => last.1 = Some(n),
+            Node::Feature { .. } => last.2.push(n),
+        }
+    }
+    out
+}
+
+fn version_of(g: &Graph, name: &str) -> Option<String> {
+    g.nodes.iter().find_map(|n| match n {
+        Node::Package { name: nm, version } if nm == name => Some(version.clone()),
+        _ => None,
+    })
+}
+
+fn finding(
+    ws: &Workspace,
+    g: &Graph,
+    kb: &KnowledgeBase,
+    member: &Package,
+    path: &[usize],
+) -> Finding {
+    let members: BTreeSet<&str> = ws.members().iter().map(|p| p.name.as_str()).collect();
+    let gs = groups(g, path);
+    let mut chain = vec![member.name.to_string()];
+    // Feature lists per crate, computed from the end: a hop that is not an optional dependency is explained
+    // by the feature of this crate that enables the next crate's first shown feature (`sqlx-core/_tls-native-tls`).
+    let mut shown_all: Vec<Vec<String>> = vec![Vec::new(); gs.len()];
+    for i in (0..gs.len()).rev() {
+        let (name, pkg_node, feats) = &gs[i];
+        let version = version_of(g, name).unwrap_or_default();
+        let mut shown: Vec<String> = feats.iter().map(|&n| feature_of(g, n)).collect();
+        if let (Some(next), Some(pkg)) = (gs.get(i + 1), package(ws, name, &version)) {
+            let fc = if pkg_node.is_some() {
+                feature_chain(ws, g, pkg, feats.first().copied(), &next.0)
+            } else {
+                Vec::new()
+            };
+            let via = shown_all[i + 1]
+                .first()
+                .and_then(|nf| enabling_feature(g, pkg, &next.0, nf, feats.first().copied()));
+            if !fc.is_empty() {
+                shown = fc;
+            } else if let Some(v) = via {
+                shown = v;
+            }
+        }
+        shown_all[i] = shown;
+    }
+    for (i, (name, _, _)) in gs.iter().enumerate() {
+        let mut shown = shown_all[i].clone();
+        if shown == ["default"] && i > 0 {
+            shown.clear();
+        }
+        if shown.is_empty() {
+            chain.push(name.clone());
+        } else {
+            chain.push(format!("{name} [{}]", shown.join(" → ")));
+        }
+    }
+    // Where to fix: the last workspace member on the route (or the root member) and the crate it depends on.
+    let mut owner = member;
+    let mut owner_feats: Vec<String> = Vec::new();
+    let mut direct = 0;
+    for (i, (name, _, feats)) in gs.iter().enumerate() {
+        if members.contains(name.as_str()) {
+            if let Some(p) = ws.members().into_iter().find(|p| p.name.as_str() == name) {
+                owner = p;
+                owner_feats = feats.iter().map(|&n| feature_of(g, n)).collect();
+                direct = i + 1;
+            }
+        } else {
+            break;
+        }
+    }
+    let target = gs.last().map(|l| l.0.clone()).unwrap_or_default();
+    let file = owner.manifest_path.to_string();
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let Some((dname, _, dfeats)) = gs.get(direct) else {
+        return Finding {
+            code: "tls-native-unknown",
+            severity: Severity::Error,
+            message: format!("`{}` depends on {target}", member.name),
+            path: chain,
+            fix: None,
+            file: Some(file),
+            line: None,
+            edit: None,
+        };
+    };
+    let dver = version_of(g, dname).unwrap_or_default();
+    let decl = owner
+        .dependencies
+        .iter()
+        .find(|d| &d.name == dname && d.kind == cargo_metadata::DependencyKind::Normal);
+    let key = decl
+        .map(|d| d.rename.clone().unwrap_or_else(|| d.name.clone()))
+        .unwrap_or(dname.clone());
+    let mut line = dep_line(&text, &key);
+    let entry = kb.get(dname, &dver);
+    let mut edit = None;
+    let (code, fix) = match (entry, decl) {
+        (Some(e), Some(d)) => {
+            let declared_native = d.features.iter().any(|f| e.native.contains(f)) || (e.default_native && d.uses_default_features);
+            let enabled: Vec<String> = dfeats.iter().map(|&n| feature_of(g, n)).filter(|f| e.native.contains(f)).collect();
+            // Enabled by one of the owner's own features (`native = ["reqwest/native-tls"]`)?
+            let via_feature = owner_feats.iter().chain(owner.features.keys()).find_map(|of| {
+                owner.features.get(of)?.iter().find_map(|v| {
+                    let (k, f) = v.split_once('/')?;
+                    (k.trim_end_matches('?') == key && e.native.iter().any(|n| n == f)).then(|| (of.clone(), v.clone()))
+                })
+            });
+            match via_feature {
+                Some((of, v)) if !declared_native => {
+                    line = feature_line(&text, &of).or(line);
+                    let rep = e.rustls.first().cloned().unwrap_or_default();
+                    edit = Some(Edit::FeatureValue { feature: of.clone(), old: v.clone(), new: format!("{key}/{rep}") });
+                    ("tls-native", Some(format!("in [features] of {}, `{of}` enables \"{v}\": replace it with \"{key}/{rep}\"", owner.name)))
+                }
+                _ => {
+                    let _ = enabled;
+                    let l = fix_line(&key, d, e);
+                    let value = l.split_once(" = ").map(|x| x.1.to_string()).unwrap_or_default();
+                    edit = Some(Edit::Dependency { key: key.clone(), value });
+                    ("tls-native", Some(l))
+                }
+            }
+        }
+        _ => (
+            "tls-native-unknown",
+            Some(format!(
+                "find a rustls feature of `{dname}` (cargo info {dname}@{dver}), or vendor OpenSSL: openssl = {{ version = \"0.10\", features = [\"vendored\"] }}"
+            )),
+        ),
+    };
+    Finding {
+        code,
+        severity: Severity::Error,
+        message: format!(
+            "`{}` pulls in {target} through `{dname}` (OpenSSL does not link statically for musl)",
+            member.name
+        ),
+        path: chain,
+        fix,
+        file: Some(file),
+        line,
+        edit,
+    }
+}
+
+/// 1-based line of feature `name` in the `[features]` table.
+pub fn feature_line(text: &str, name: &str) -> Option<usize> {
+    let mut in_f = false;
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.starts_with('[') {
+            in_f = t == "[features]";
+            continue;
+        }
+        if in_f {
+            if let Some(rest) = t.strip_prefix(name) {
+                if rest.trim_start().starts_with('=') {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The replacement declaration: the user's features minus the native ones, plus the rustls ones and
+/// (with `default-features = false`) the crate's other defaults.
+pub fn fix_line(key: &str, d: &cargo_metadata::Dependency, e: &super::kb::Entry) -> String {
+    let mut feats: Vec<String> = Vec::new();
+    let push = |f: &str, feats: &mut Vec<String>| {
+        if !feats.iter().any(|x| x == f) {
+            feats.push(f.to_string());
+        }
+    };
+    let drop_defaults = e.default_native && d.uses_default_features;
+    for f in &e.rustls {
+        push(f, &mut feats);
+    }
+    for f in &d.features {
+        if e.native.contains(f) {
+            for r in e.replace.get(f).into_iter().flatten() {
+                push(r, &mut feats);
+            }
+        } else {
+            push(f, &mut feats);
+        }
+    }
+    if drop_defaults {
+        for f in &e.other_defaults {
+            push(f, &mut feats);
+        }
+    }
+    let mut s = format!(
+        "{key} = {{ version = \"{}\"",
+        d.req.to_string().trim_start_matches('^')
+    );
+    if drop_defaults || !d.uses_default_features {
+        s.push_str(", default-features = false");
+    }
+    let list: Vec<String> = feats.iter().map(|f| format!("\"{f}\"")).collect();
+    s.push_str(&format!(", features = [{}] }}", list.join(", ")));
+    s
+}
+
+/// 1-based line where `key` is declared in a `[dependencies]`-like table.
+pub fn dep_line(text: &str, key: &str) -> Option<usize> {
+    let mut in_deps = false;
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.starts_with('[') {
+            in_deps = t.ends_with("dependencies]")
+                && !t.contains("dev-dependencies")
+                && !t.contains("build-dependencies");
+            if t == format!("[dependencies.{key}]") || t.ends_with(&format!(".dependencies.{key}]"))
+            {
+                return Some(i + 1);
+            }
+            continue;
+        }
+        if in_deps {
+            if let Some(rest) = t.strip_prefix(key) {
+                let rest = rest.trim_start();
+                if rest.starts_with('=') || rest.starts_with('.') {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
+}
