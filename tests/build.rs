@@ -469,3 +469,18 @@ fn runs_as_a_cargo_subcommand() {
         );
     }
 }
+
+#[test]
+fn a_build_failing_with_openssl_in_the_graph_points_at_doctor() {
+    let r = build(&fixture("openssl-fail"), &[]);
+    assert_ne!(r.code, 0, "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr.contains("Could not find directory of OpenSSL"),
+        "cargo's own diagnostics must stay visible:\n{}",
+        r.stderr
+    );
+    let line = error_line(&r);
+    assert!(line.contains("cargo auditable build failed"), "{line}");
+    assert!(line.contains("cargo tiny doctor"), "{line}");
+    assert!(r.stdout.is_empty(), "no binary message: {}", r.stdout);
+}

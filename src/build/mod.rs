@@ -262,7 +262,7 @@ pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>
                 .join(" ")
         ),
     );
-    let executables = cargo::run(plan)?;
+    let executables = cargo::run(plan).map_err(|e| openssl_hint(ws, e))?;
     let mut out = Vec::new();
     for target in &plan.bins {
         let exe = executables
@@ -285,15 +285,27 @@ pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>
     Ok(out)
 }
 
+/// A failed build with OpenSSL in the graph most likely failed on it: point at the fix.
+fn openssl_hint(ws: &Workspace, err: anyhow::Error) -> anyhow::Error {
+    let has_openssl = ws.metadata.packages.iter().any(|p| p.name == "openssl-sys");
+    match err.downcast::<Failure>() {
+        Ok(f) if has_openssl => f
+            .hint("openssl-sys is in the dependency graph and does not link statically for musl; `cargo tiny doctor` shows the path and the rustls fix")
+            .into(),
+        Ok(f) => f.into(),
+        Err(e) => e,
+    }
+}
+
 /// Human summary line or JSON object for one binary.
-pub fn report_binary(
-    b: &Binary,
-    ws: &Workspace,
-    plan: &Plan,
-    shell: &Shell,
-    json: bool,
-) -> Result<()> {
-    let shown = b.path.strip_prefix(ws.root()).unwrap_or(&b.path);
+pub fn report_binary(b: &Binary, plan: &Plan, shell: &Shell, json: bool) -> Result<()> {
+    // As the user can paste it: relative to the current directory when inside it.
+    let cwd = std::env::current_dir().ok();
+    let shown = cwd
+        .as_deref()
+        .and_then(|c| b.path.as_std_path().strip_prefix(c).ok())
+        .unwrap_or(b.path.as_std_path())
+        .display();
     if json {
         let msg = BinaryMessage {
             reason: "binary",
@@ -345,7 +357,7 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
     let binaries = compile(&ws, &plan, shell)?;
     let json = args.message_format == crate::cli::MessageFormat::Json;
     for b in &binaries {
-        report_binary(b, &ws, &plan, shell, json)?;
+        report_binary(b, &plan, shell, json)?;
     }
     image::run(&ws, &images, &binaries, &plan.target, shell, json)
 }
