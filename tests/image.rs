@@ -746,6 +746,18 @@ files = { "/etc/hello/greeting.txt" = "conf/greeting.txt" }
             ]))
     };
     assert_eq!(r.code, 0, "{}", r.stderr);
+    let msg: serde_json::Value = serde_json::from_str(
+        r.stdout
+            .lines()
+            .find(|l| l.contains(r#""reason":"image""#))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        msg["run"]["docker"],
+        "docker run --rm -p 53:53/udp -p 8080:8080 localhost:5000/team/greeter:v2",
+        "exposed ports are published in the run one-liner"
+    );
     let l = Layout::open(&out);
     let index = l.index_json();
     assert_eq!(

@@ -297,9 +297,20 @@ pub fn run(
                 ("docker", format!("docker load -i {tarball}")),
                 ("podman", format!("podman load -i {tarball}")),
             ]);
+            // Publish exposed ports on the same host port: `-p 8080:8080`, `-p 53:53/udp`.
+            let publish: String = p
+                .config
+                .ports
+                .iter()
+                .map(|port| match port.split_once('/') {
+                    Some((n, "tcp")) => format!("-p {n}:{n} "),
+                    Some((n, proto)) => format!("-p {n}:{n}/{proto} "),
+                    None => format!("-p {port}:{port} "),
+                })
+                .collect();
             let run = BTreeMap::from([
-                ("docker", format!("docker run --rm {reference}")),
-                ("podman", format!("podman run --rm {reference}")),
+                ("docker", format!("docker run --rm {publish}{reference}")),
+                ("podman", format!("podman run --rm {publish}{reference}")),
             ]);
             (load, run)
         };
