@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{cargo_tiny, copy_tree, run};
@@ -127,16 +127,35 @@ fn clean_rustls_project() {
 
 #[test]
 fn github_lines_name_the_dependency_line() {
-    let r = doctor("reqwest-default", &["--format", "github"]);
+    // Files are named relative to GITHUB_WORKSPACE (the checkout), else to the current directory.
+    let github = |name: &str, workspace: Option<&Path>| {
+        let mut cmd = cargo_tiny();
+        cmd.args([
+            "doctor",
+            "--locked",
+            "--format",
+            "github",
+            "--manifest-path",
+        ])
+        .arg(fixture(name).join("Cargo.toml"))
+        .current_dir(common::repo())
+        .env_remove("GITHUB_WORKSPACE");
+        if let Some(w) = workspace {
+            cmd.env("GITHUB_WORKSPACE", w);
+        }
+        run(&mut cmd)
+    };
+    let r = github("reqwest-default", None);
     assert_eq!(r.code, 1);
     assert!(
-        r.stdout.starts_with("::error file=Cargo.toml,line=7::"),
+        r.stdout
+            .starts_with("::error file=tests/fixtures/doctor/reqwest-default/Cargo.toml,line=7::"),
         "{}",
         r.stdout
     );
     let text = std::fs::read_to_string(fixture("reqwest-default/Cargo.toml")).unwrap();
     assert!(text.lines().nth(6).unwrap().starts_with("reqwest ="));
-    let r = doctor("lib-feature", &["--format", "github"]);
+    let r = github("lib-feature", Some(&fixture("lib-feature")));
     assert!(
         r.stdout.starts_with("::error file=net/Cargo.toml,line=7::"),
         "{}",

@@ -34,7 +34,17 @@ pub fn render(format: ReportFormat, findings: &[Finding], root: &Path, shell: &S
         }
         ReportFormat::Github => {
             let mut out = std::io::stdout().lock();
-            let _ = write!(out, "{}", github(findings, root));
+            // Annotations name files relative to the repository (GitHub's checkout), not to the
+            // Cargo workspace, which may sit in a subdirectory.
+            let base = std::env::var_os("GITHUB_WORKSPACE")
+                .map(std::path::PathBuf::from)
+                .or_else(|| std::env::current_dir().ok())
+                .and_then(|b| b.canonicalize().ok());
+            let base = base
+                .as_deref()
+                .filter(|b| root.starts_with(b))
+                .unwrap_or(root);
+            let _ = write!(out, "{}", github(findings, base));
         }
     }
 }
