@@ -844,3 +844,87 @@ fn git_checkouts_of_one_commit_give_one_digest() {
     );
     assert_eq!(ann["org.opencontainers.image.revision"], head_a.as_str());
 }
+
+/// README's push recipe: `skopeo copy --all oci-archive:… docker://registry/…` against a real
+/// registry (distribution, on loopback) keeps the image manifest and the SBOM manifest together, and
+/// the pulled image has the same manifest digest as the tarball.
+#[test]
+fn skopeo_pushes_the_image_and_its_sbom_to_a_registry() {
+    if !require_tool("skopeo", &["--version"]) || !require_tool("docker-registry", &["--version"]) {
+        return;
+    }
+    let b = hello();
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    struct Registry(std::process::Child);
+    impl Drop for Registry {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _registry = Registry(
+        std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let up = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "docker-registry did not start on 127.0.0.1:{port}");
+
+    let dest = format!("docker://127.0.0.1:{port}/hello:0.1.0");
+    let r = run(std::process::Command::new("skopeo").args([
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        &format!("oci-archive:{}", b.tarball.display()),
+        &dest,
+    ]));
+    assert_eq!(r.code, 0, "skopeo copy: {}", r.stderr);
+    let r = run(std::process::Command::new("skopeo").args([
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &dest,
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let index: Value = serde_json::from_str(&r.stdout).unwrap();
+    let manifests = index["manifests"].as_array().unwrap();
+    assert_eq!(manifests.len(), 2, "{index}");
+    assert_eq!(manifests[0]["digest"], b.image["manifest_digest"]);
+    assert_eq!(manifests[1]["platform"]["os"], "unknown");
+    // The SBOM manifest is in the registry, with the image manifest as its subject.
+    let sbom_ref = format!(
+        "docker://127.0.0.1:{port}/hello@{}",
+        manifests[1]["digest"].as_str().unwrap()
+    );
+    let r = run(std::process::Command::new("skopeo").args([
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &sbom_ref,
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let sbom: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(sbom["artifactType"], "application/vnd.cyclonedx+json");
+    assert_eq!(sbom["subject"]["digest"], b.image["manifest_digest"]);
+}
