@@ -17,7 +17,8 @@ arch="${target%%-*}"
 if ! command -v musl-gcc >/dev/null && ! command -v "$arch-linux-musl-gcc" >/dev/null; then
   echo "::group::apt-get install musl-tools"
   "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends musl-tools
+  # env after sudo: sudo resets the environment, DEBIAN_FRONTEND would not reach apt-get.
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends musl-tools
   echo "::endgroup::"
 fi
 

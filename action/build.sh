@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The action's build step: `cargo tiny build --message-format json`, then outputs and a job summary
+# from the JSON messages on stdout (cargo's and cargo-tiny's human output stay on stderr, in the log).
+# Inputs (env): INPUT_MANIFEST_PATH, INPUT_PACKAGE, INPUT_BIN, INPUT_TARGET, INPUT_IMAGE, INPUT_ARGS,
+#   DOCTOR_FINDINGS (the doctor step's summary, empty when doctor did not run).
+# Outputs ($GITHUB_OUTPUT), of the first image (see `images` for all of them): tarball, digest, sbom,
+#   image, binary-size (bytes), image-size (bytes of the tarball); images: a JSON array of every
+#   `"reason":"image"` message; binaries: the same for `"reason":"binary"`.
+set -euo pipefail
+
+args=(--message-format json --manifest-path "${INPUT_MANIFEST_PATH:-Cargo.toml}" --target "${INPUT_TARGET:-x86_64-unknown-linux-musl}")
+packages_in="${INPUT_PACKAGE:-}"
+read -r -a packages <<<"${packages_in//,/ }"
+for p in "${packages[@]}"; do args+=(-p "$p"); done
+bins_in="${INPUT_BIN:-}"
+read -r -a bins <<<"${bins_in//,/ }"
+for b in "${bins[@]}"; do args+=(--bin "$b"); done
+if [ -n "${INPUT_IMAGE:-}" ]; then args+=(--image "$INPUT_IMAGE"); fi
+# Extra arguments, split on whitespace like a command line without quotes (no globbing, no expansion).
+read -r -a extra <<<"${INPUT_ARGS:-}"
+args+=("${extra[@]}")
+
+messages="$(mktemp)"
+trap 'rm -f "$messages"' EXIT
+echo "cargo tiny build ${args[*]}"
+cargo tiny build "${args[@]}" >"$messages"
+
+images=$(jq -cs '[.[] | select(.reason == "image")]' "$messages")
+binaries=$(jq -cs '[.[] | select(.reason == "binary")]' "$messages")
+first=$(jq -c '.[0] // {}' <<<"$images")
+first_bin=$(jq -r '.bin // empty' <<<"$first")
+[ -n "$first_bin" ] || first_bin=$(jq -r '.[0].bin // empty' <<<"$binaries")
+binary_size=$(jq -r --arg b "$first_bin" '[.[] | select(.bin == $b)][0].size // empty' <<<"$binaries")
+{
+  echo "tarball=$(jq -r '.path // empty' <<<"$first")"
+  echo "digest=$(jq -r '.manifest_digest // empty' <<<"$first")"
+  echo "sbom=$(jq -r '.sbom_path // empty' <<<"$first")"
+  echo "image=$(jq -r '.image // empty' <<<"$first")"
+  echo "binary-size=$binary_size"
+  echo "image-size=$(jq -r '.tarball_size // empty' <<<"$first")"
+  echo "images=$images"
+  echo "binaries=$binaries"
+} >>"${GITHUB_OUTPUT:-/dev/null}"
+
+# Job summary: one table per image (or per binary with --no-image).
+{
+  echo "### cargo tiny build"
+  echo
+  jq -r --argjson bins "$binaries" --arg doctor "${DOCTOR_FINDINGS:-not run}" '
+    def kib: if . >= 1048576 then "\(. / 1048576 * 100 | round / 100) MiB" else "\(. / 1024 * 10 | round / 10) KiB" end;
+    .[] as $i
+    | ($bins | map(select(.bin == $i.bin and .package == $i.package)) | .[0]) as $b
+    | "#### `\($i.image)`\n",
+      "| | |", "| --- | --- |",
+      "| binary | `\($i.bin)` (\($b.size) bytes, \($b.size | kib)) |",
+      "| image tarball | \($i.tarball_size) bytes (\($i.tarball_size | kib)) |",
+      "| compressed layer | \($i.compressed_size) bytes (\($i.compressed_size | kib)) |",
+      "| digest | `\($i.manifest_digest)` |",
+      "| SBOM components | \($i.sbom_components) |",
+      "| doctor findings | \($doctor) |",
+      ""' <<<"$images"
+  if [ "$images" = "[]" ]; then
+    echo "| binary | size | audited packages |"
+    echo "| --- | --- | --- |"
+    jq -r '.[] | "| `\(.bin)` | \(.size) bytes | \(.audited_packages) |"' <<<"$binaries"
+  fi
+} >>"${GITHUB_STEP_SUMMARY:-/dev/null}"
+echo "cargo tiny build: $(jq length <<<"$binaries") binaries, $(jq length <<<"$images") images"

