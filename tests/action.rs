@@ -302,6 +302,7 @@ fn action_linter_passes_here_and_catches_a_broken_action() {
         dir.path().join(".github/workflows/ci.yml"),
     )
     .unwrap();
+    std::fs::copy(repo().join("README.md"), dir.path().join("README.md")).unwrap();
     let action = std::fs::read_to_string(repo().join("action.yml")).unwrap();
     assert!(action.contains("inputs.load == 'true'"));
     std::fs::write(
