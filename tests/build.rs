@@ -8,7 +8,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{cargo_tiny, copy_tree, fixture_target_dir, repo, run, Run};
+use common::{
+    cargo_tiny, copy_tree, fixture_target_dir, limited_path, repo, run, rustup_home, Run,
+};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -367,31 +369,6 @@ fn bad_inputs_end_in_one_line_errors() {
 }
 
 /// A PATH holding only the tools a build needs, minus the ones a test takes away.
-fn limited_path(dir: &Path, without: &[&str]) -> String {
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    for tool in [
-        "cargo",
-        "rustc",
-        "rustup",
-        "cargo-auditable",
-        "cc",
-        "gcc",
-        "ld",
-        "as",
-        "ar",
-        "musl-gcc",
-    ] {
-        if without.contains(&tool) {
-            continue;
-        }
-        if let Ok(p) = which::which(tool) {
-            std::os::unix::fs::symlink(p, bin.join(tool)).unwrap();
-        }
-    }
-    bin.display().to_string()
-}
-
 #[test]
 fn missing_tools_are_diagnosed_before_building() {
     let tmp = tempfile::tempdir().unwrap();
@@ -434,11 +411,6 @@ fn missing_tools_are_diagnosed_before_building() {
         error_line(&r),
         "error: no C compiler for x86_64-unknown-linux-musl, and tiny-cc compile C code; help: install one with `apt-get install musl-tools` (or set CC_x86_64_unknown_linux_musl)"
     );
-}
-
-fn rustup_home() -> String {
-    std::env::var("RUSTUP_HOME")
-        .unwrap_or_else(|_| format!("{}/.rustup", std::env::var("HOME").unwrap()))
 }
 
 #[test]

@@ -314,3 +314,61 @@ fn fixed_reqwest_fixture_builds() {
         .env("CARGO_TARGET_DIR", common::fixture_target_dir()));
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// What `cargo tiny build` needs on the machine is a finding too: no cargo-auditable, no musl C
+/// compiler while the graph compiles C — errors with the command that fixes them.
+#[test]
+fn missing_tools_are_error_findings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("empty-cargo-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let r = run(cargo_tiny()
+        .env(
+            "PATH",
+            common::limited_path(&tmp.path().join("a"), &["cargo-auditable"]),
+        )
+        .env("CARGO_HOME", &home)
+        .env("RUSTUP_HOME", common::rustup_home())
+        .args(["doctor", "--offline", "--format", "json", "--manifest-path"])
+        .arg(common::repo().join("examples/hello/Cargo.toml")));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let findings: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let f = findings
+        .iter()
+        .find(|f| f["code"] == "toolchain-auditable")
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert_eq!(f["severity"], "error");
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .contains("cargo install cargo-auditable --locked"),
+        "{f}"
+    );
+    assert!(!findings.iter().any(|f| f["code"] == "toolchain-target"));
+
+    // tests/fixtures/cc compiles C through the cc crate; no musl-gcc on PATH.
+    let r = run(cargo_tiny()
+        .env(
+            "PATH",
+            common::limited_path(&tmp.path().join("b"), &["musl-gcc"]),
+        )
+        .env_remove("CC_x86_64_unknown_linux_musl")
+        .env_remove("TARGET_CC")
+        .args(["doctor", "--format", "github", "--manifest-path"])
+        .arg(common::repo().join("tests/fixtures/cc/Cargo.toml")));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.lines().any(|l| l.starts_with("::error::")
+            && l.contains(
+                "no C compiler for x86_64-unknown-linux-musl, and tiny-cc compile C code"
+            )
+            && l.contains("musl-tools")),
+        "{}",
+        r.stdout
+    );
+}

@@ -13,7 +13,9 @@ pub enum Severity {
 /// One problem (or note) with its fix and where to apply it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    /// Stable code: `tls-native` (known crate), `tls-native-unknown` (crate the knowledge base does not know).
+    /// Stable code: `tls-native`, `tls-native-unknown`, `native-links`, `crypto-two-providers`,
+    /// `certs-system-store`, `profile-size`, `profile-ignored`, `toolchain-target`,
+    /// `toolchain-auditable`, `toolchain-cc`.
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,

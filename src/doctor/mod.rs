@@ -65,6 +65,7 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
     findings.extend(crypto::check(&g));
     findings.extend(certs::check(&g));
     findings.extend(profile::check(&ws));
+    findings.extend(toolchain::check(&ws, &args.target, &g));
     shell.verbose(
         "Timing",
         format!(
@@ -75,10 +76,7 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
         ),
     );
     if args.format == crate::cli::ReportFormat::Human {
-        toolchain::report(shell, &args.target, ws.root().as_std_path(), &g);
-    }
-    if args.fix {
-        return apply_fixes(args, shell, &ws, &findings);
+        toolchain::report(shell, &args.target, ws.root().as_std_path());
     }
     if args.fix {
         return apply_fixes(args, shell, &ws, &findings);

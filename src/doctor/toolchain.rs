@@ -1,31 +1,70 @@
-//! The toolchain check: rustc/cargo, the musl target, a musl C compiler, cargo-auditable, container tools.
-//!
-//! These depend on the machine, not on the project, so they are printed as `-v` status lines (and the
-//! C-compiler need is tied to the graph) rather than being findings: the findings of a project are the
-//! same on every machine.
+//! The toolchain check: the musl target, cargo-auditable and a musl C compiler (when the graph
+//! compiles C) are findings — `cargo tiny build` fails without them, so they are errors with the
+//! command that fixes them. Versions of rustc/cargo/cargo-auditable and the container tools that can
+//! load the result are machine facts, not findings: `-v` prints them as status lines.
 
 use std::path::Path;
 
-use super::graph::{Graph, Node};
+use super::findings::{Finding, Severity};
+use super::graph::Graph;
 use crate::shell::Shell;
 use crate::toolchain;
+use crate::workspace::Workspace;
 
-/// Crates that compile C code for the target (need a musl C compiler).
-const NEEDS_CC: &[&str] = &[
-    "ring",
-    "aws-lc-sys",
-    "aws-lc-fips-sys",
-    "zstd-sys",
-    "libsqlite3-sys",
-    "libz-sys",
-];
-
-pub fn report(shell: &Shell, target: &str, dir: &Path, g: &Graph) {
-    let cc = toolchain::find_musl_cc(target);
-    if shell.verbosity() >= crate::shell::Verbosity::Verbose {
-        versions(shell, target, dir, cc.as_ref());
+/// Findings for what `cargo tiny build` needs on this machine.
+pub fn check(ws: &Workspace, target: &str, g: &Graph) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let finding = |code: &'static str, message: String, fix: Option<String>| Finding {
+        code,
+        severity: Severity::Error,
+        message,
+        path: Vec::new(),
+        fix,
+        file: None,
+        line: None,
+        edit: None,
+    };
+    if let Err(e) = toolchain::check_target_installed(target, ws.root().as_std_path()) {
+        let (message, hint) = describe(e);
+        out.push(finding("toolchain-target", message, hint));
     }
-    need_cc(shell, target, g, cc.is_some());
+    if let Err(e) = toolchain::check_cargo_auditable() {
+        let (message, hint) = describe(e);
+        out.push(finding("toolchain-auditable", message, hint));
+    }
+    if toolchain::find_musl_cc(target).is_none() {
+        // The crates of the real target graph that compile C (build-depend on cc/cmake or `links`).
+        let mut c: Vec<String> = crate::build::c_code_crates(ws)
+            .into_iter()
+            .filter(|name| g.nodes.iter().any(|n| n.name() == name))
+            .collect();
+        c.dedup();
+        if !c.is_empty() {
+            out.push(finding(
+                "toolchain-cc",
+                format!(
+                    "no C compiler for {target}, and {} compile C code",
+                    c.join(", ")
+                ),
+                Some(toolchain::musl_cc_hint(target)),
+            ));
+        }
+    }
+    out
+}
+
+fn describe(e: anyhow::Error) -> (String, Option<String>) {
+    match e.downcast::<crate::error::Failure>() {
+        Ok(f) => (f.message, f.hint),
+        Err(e) => (e.to_string(), None),
+    }
+}
+
+/// `-v`: the versions and tools found.
+pub fn report(shell: &Shell, target: &str, dir: &Path) {
+    if shell.verbosity() >= crate::shell::Verbosity::Verbose {
+        versions(shell, target, dir, toolchain::find_musl_cc(target).as_ref());
+    }
 }
 
 fn versions(shell: &Shell, target: &str, dir: &Path, cc: Option<&toolchain::CCompiler>) {
@@ -81,24 +120,5 @@ fn versions(shell: &Shell, target: &str, dir: &Path, cc: Option<&toolchain::CCom
                 format!("{tool}: {} (can load the image tarball)", p.display()),
             );
         }
-    }
-}
-
-fn need_cc(shell: &Shell, target: &str, g: &Graph, have_cc: bool) {
-    let needs: Vec<&str> = NEEDS_CC
-        .iter()
-        .copied()
-        .filter(|c| {
-            g.nodes
-                .iter()
-                .any(|n| matches!(n, Node::Package { name, .. } if name == c))
-        })
-        .collect();
-    if !needs.is_empty() && !have_cc {
-        shell.warn(format!(
-            "{} compile C code for {target} but no musl C compiler was found (install musl-tools or set {})",
-            needs.join(", "),
-            toolchain::cc_var(target)
-        ));
     }
 }

@@ -87,3 +87,35 @@ pub fn require_tool(program: &str, probe: &[&str]) -> bool {
     }
     ok
 }
+
+/// A directory of symlinks to the usual build tools, minus `without`: a PATH where those are missing.
+pub fn limited_path(dir: &Path, without: &[&str]) -> String {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in [
+        "cargo",
+        "rustc",
+        "rustup",
+        "cargo-auditable",
+        "cc",
+        "gcc",
+        "ld",
+        "as",
+        "ar",
+        "musl-gcc",
+    ] {
+        if without.contains(&tool) {
+            continue;
+        }
+        if let Ok(p) = which::which(tool) {
+            std::os::unix::fs::symlink(p, bin.join(tool)).unwrap();
+        }
+    }
+    bin.display().to_string()
+}
+
+/// Where rustup keeps toolchains (for a run with a changed HOME or CARGO_HOME).
+pub fn rustup_home() -> String {
+    std::env::var("RUSTUP_HOME")
+        .unwrap_or_else(|_| format!("{}/.rustup", std::env::var("HOME").unwrap()))
+}
