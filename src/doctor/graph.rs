@@ -1,5 +1,11 @@
 //! The activated dependency graph as cargo's real feature resolver sees it, parsed from
 //! `cargo tree --workspace -e normal,features --target T --prefix depth -f '{p}'` (deduped output).
+//!
+//! That forward tree has a blind spot: features a workspace member turns on through its *own*
+//! `[features]` (`default = ["git2/vendored-libgit2"]`) are edges out of the member's feature nodes,
+//! which a forward tree never prints. The inverted tree of the packages that matter (`-i openssl-sys
+//! -i libgit2-sys …`) prints them, ending in `member feature "default" (command-line)`; merging it
+//! (edges reversed, command-line features hung under their member) completes the graph.
 
 use std::collections::HashMap;
 
@@ -68,6 +74,51 @@ impl Graph {
         g
     }
 
+    /// Merges an inverted tree (`cargo tree -i … --prefix depth -f '{p}'`): a line at depth d+1 is a
+    /// dependent of the line above it at depth d, so the edge runs from it to that line.
+    pub fn merge_inverted(&mut self, text: &str) {
+        let mut stack: Vec<usize> = Vec::new();
+        for line in text.lines() {
+            let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                continue;
+            }
+            let depth: usize = line[..digits].parse().unwrap_or(0);
+            let rest = line[digits..].trim_end();
+            let rest = rest.strip_suffix(" (*)").unwrap_or(rest);
+            let (rest, command_line) = match rest.strip_suffix(" (command-line)") {
+                Some(r) => (r, true),
+                None => (rest, false),
+            };
+            let Some(node) = parse_node(rest) else {
+                continue;
+            };
+            let id = self.intern(node);
+            stack.truncate(depth);
+            if let Some(&dependency) = stack.last() {
+                if !self.edges[id].contains(&dependency) {
+                    self.edges[id].push(dependency);
+                }
+            }
+            if command_line {
+                // A feature the command line (or the default) asks of a member: reachable from it.
+                let member = self.nodes[id].name().to_string();
+                let roots: Vec<usize> = self
+                    .roots
+                    .iter()
+                    .copied()
+                    .filter(|&r| self.nodes[r].name() == member)
+                    .collect();
+                for r in roots {
+                    if !self.edges[r].contains(&id) {
+                        self.edges[r].push(id);
+                    }
+                }
+            }
+            stack.push(id);
+        }
+    }
+
     /// Shortest path (BFS) from `from` to any node satisfying `goal`.
     pub fn path(&self, from: usize, goal: impl Fn(usize) -> bool) -> Option<Vec<usize>> {
         let mut prev = vec![usize::MAX; self.nodes.len()];
@@ -126,5 +177,31 @@ mod tests {
             .unwrap();
         let p = g.path(g.roots[0], |n| n == nt).unwrap();
         assert_eq!(p.len(), 3);
+    }
+
+    #[test]
+    fn inverted_tree_adds_what_a_members_own_features_enable() {
+        let mut g = Graph::parse(
+            "0app v0.1.0 (/x)\n1git2 feature \"default\"\n2git2 v0.21.0\n3libgit2-sys v0.18.5\n",
+        );
+        let vendored = Node::Feature {
+            name: "libgit2-sys".into(),
+            feature: "vendored".into(),
+        };
+        assert!(
+            !g.index.contains_key(&vendored),
+            "invisible in a forward tree"
+        );
+        g.merge_inverted(concat!(
+            "0libgit2-sys v0.18.5\n",
+            "1libgit2-sys feature \"vendored\"\n",
+            "2git2 feature \"vendored-libgit2\"\n",
+            "3app feature \"vendored-libgit2\"\n",
+            "4app feature \"default\" (command-line)\n",
+        ));
+        let v = g.index[&vendored];
+        let p = g.path(g.roots[0], |n| n == v).unwrap();
+        let names: Vec<String> = p.iter().map(|&n| format!("{:?}", g.nodes[n])).collect();
+        assert_eq!(p.len(), 5, "{names:?}");
     }
 }

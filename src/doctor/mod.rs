@@ -53,13 +53,12 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
         format!("cargo metadata {:.3}s", t0.elapsed().as_secs_f64()),
     );
     let t1 = Instant::now();
-    let tree = tls::cargo_tree(&ws, args)?;
+    let g = tls::resolve_graph(&ws, args)?;
     shell.verbose(
         "Timing",
         format!("cargo tree {:.3}s", t1.elapsed().as_secs_f64()),
     );
     let t2 = Instant::now();
-    let g = graph::Graph::parse(&tree);
     let mut findings = tls::check(&ws, &g, &kb::KnowledgeBase::builtin());
     findings.extend(native::check(&ws, &g));
     findings.extend(crypto::check(&g));
@@ -90,10 +89,9 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
 }
 
 fn analyse(ws: &Workspace, args: &DoctorArgs) -> Result<Vec<findings::Finding>> {
-    let tree = tls::cargo_tree(ws, args)?;
     Ok(tls::check(
         ws,
-        &graph::Graph::parse(&tree),
+        &tls::resolve_graph(ws, args)?,
         &kb::KnowledgeBase::builtin(),
     ))
 }

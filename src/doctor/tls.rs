@@ -22,8 +22,35 @@ pub const NATIVE_TLS: &[&str] = &[
     "postgres-native-tls",
 ];
 
-/// `cargo tree` with the real feature resolver for the target, normal edges only.
-pub fn cargo_tree(ws: &Workspace, args: &DoctorArgs) -> Result<String> {
+/// The activated graph for the target: the forward tree, completed by the inverted tree of the
+/// packages the checks look at (see graph.rs for why).
+pub fn resolve_graph(ws: &Workspace, args: &DoctorArgs) -> Result<Graph> {
+    let mut g = Graph::parse(&cargo_tree(ws, args, &[])?);
+    let interesting = |p: &cargo_metadata::Package| {
+        let n = p.name.as_str();
+        NATIVE_TLS.contains(&n)
+            || p.links.is_some()
+            || matches!(
+                n,
+                "rustls" | "rustls-native-certs" | "webpki-roots" | "openssl-probe"
+            )
+    };
+    let specs: Vec<String> = ws
+        .metadata
+        .packages
+        .iter()
+        .filter(|p| interesting(p))
+        .map(|p| format!("{}@{}", p.name, p.version))
+        .collect();
+    if !specs.is_empty() {
+        g.merge_inverted(&cargo_tree(ws, args, &specs)?);
+    }
+    Ok(g)
+}
+
+/// `cargo tree` with the real feature resolver for the target, normal edges only; inverted on
+/// `invert` (package specs) when not empty.
+pub fn cargo_tree(ws: &Workspace, args: &DoctorArgs, invert: &[String]) -> Result<String> {
     let mut cmd = std::process::Command::new(crate::toolchain::cargo());
     cmd.args([
         "tree",
@@ -46,6 +73,9 @@ pub fn cargo_tree(ws: &Workspace, args: &DoctorArgs) -> Result<String> {
     }
     for p in &args.package {
         cmd.args(["-p", p]);
+    }
+    for spec in invert {
+        cmd.args(["-i", spec]);
     }
     let f = &args.features;
     if f.all_features {
@@ -194,7 +224,7 @@ pub fn check(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<Finding> {
         };
         // Shortest route per direct dependency, starting at the feature node the member enables.
         let mut best: Vec<(String, Vec<usize>)> = Vec::new();
-        for &child in &g.edges[root] {
+        for child in direct_dependencies(g, root, member) {
             let dep_name = g.nodes[child].name().to_string();
             let path = if bad(child) {
                 g.path(child, sys).or_else(|| Some(vec![child]))
@@ -228,6 +258,28 @@ pub fn check(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<Finding> {
             } else {
                 out.push(f);
             }
+        }
+    }
+    out
+}
+
+/// The nodes a member's dependency edges start at: its direct children, and the dependency
+/// features its own `[features]` turn on (reached through the member's feature nodes, which the
+/// graph has from the inverted tree's `(command-line)` lines).
+fn direct_dependencies(g: &Graph, root: usize, member: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut seen = vec![false; g.nodes.len()];
+    let mut queue: std::collections::VecDeque<usize> = g.edges[root].iter().copied().collect();
+    while let Some(n) = queue.pop_front() {
+        if std::mem::replace(&mut seen[n], true) {
+            continue;
+        }
+        match &g.nodes[n] {
+            Node::Feature { name, .. } if name == member => {
+                queue.extend(g.edges[n].iter().copied())
+            }
+            Node::Package { name, .. } if name == member => {}
+            _ => out.push(n),
         }
     }
     out
