@@ -11,7 +11,7 @@ const STATIC_FEATURE: &[(&str, &str)] = &[
     ("libsqlite3-sys", "bundled"),
     ("curl-sys", "static-curl"),
     ("libgit2-sys", "vendored"),
-    ("libssh2-sys", "vendored-openssl"),
+    ("pq-sys", "bundled"),
 ];
 
 /// links crates that build their C code from source anyway (need only a musl C compiler).
@@ -25,6 +25,9 @@ const BUILDS_FROM_SOURCE: &[&str] = &[
     "tikv-jemalloc-sys",
     "mimalloc-sys",
     "libmimalloc-sys",
+    // Builds libssh2 from source unless LIBSSH2_SYS_USE_PKG_CONFIG is set; the OpenSSL it needs on
+    // Unix is openssl-sys, which the tls check reports with its own path and fix.
+    "libssh2-sys",
 ];
 
 pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
