@@ -395,3 +395,16 @@ fn features_enabled_by_a_members_own_features_count() {
         "libgit2-sys/vendored is on (through the member's own default feature): {findings:?}"
     );
 }
+
+/// An inherited dependency (`reqwest = { workspace = true, … }`) is fixed in the root's
+/// `[workspace.dependencies]`, and the member line stays as it is.
+#[test]
+fn fix_workspace_dependency() {
+    let r = doctor("workspace-deps", &["--format", "json"]);
+    let f: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(f["code"], "tls-native");
+    assert_eq!(f["file"], "Cargo.toml", "the root manifest");
+    assert_eq!(f["line"], 10);
+    assert_agrees("workspace-deps");
+    fix_removes_openssl("workspace-deps");
+}

@@ -37,6 +37,8 @@ pub struct Finding {
 pub enum Edit {
     /// Replace the declaration of `key` in `[dependencies]` by the inline table `value`.
     Dependency { key: String, value: String },
+    /// The same in the root's `[workspace.dependencies]` (the member says `workspace = true`).
+    WorkspaceDependency { key: String, value: String },
     /// In `[features]`, replace `old` by `new` in the list of feature `feature`.
     FeatureValue {
         feature: String,

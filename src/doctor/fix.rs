@@ -15,9 +15,6 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String> {
         .map_err(|e| Failure::new(format!("cannot parse manifest: {e}")))?;
     match edit {
         Edit::Dependency { key, value } => {
-            let new: Value = value
-                .parse()
-                .map_err(|e| Failure::new(format!("bad replacement `{value}`: {e}")))?;
             let deps = doc
                 .get_mut("dependencies")
                 .and_then(Item::as_table_like_mut)
@@ -25,24 +22,18 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String> {
             let Some(item) = deps.get_mut(key) else {
                 crate::fail!("`{key}` is not declared in [dependencies]");
             };
-            match item {
-                Item::Value(v) => {
-                    let decor = v.decor().clone();
-                    *v = new;
-                    *v.decor_mut() = decor;
-                }
-                Item::Table(t) => {
-                    // [dependencies.key] table: rewrite its keys.
-                    let Value::InlineTable(it) = new else {
-                        crate::fail!("bad replacement")
-                    };
-                    t.clear();
-                    for (k, v) in it.iter() {
-                        t.insert(k, Item::Value(v.clone()));
-                    }
-                }
-                _ => crate::fail!("unexpected declaration of `{key}`"),
-            }
+            merge(item, key, value)?;
+        }
+        Edit::WorkspaceDependency { key, value } => {
+            let deps = doc
+                .get_mut("workspace")
+                .and_then(|w| w.get_mut("dependencies"))
+                .and_then(Item::as_table_like_mut)
+                .ok_or_else(|| Failure::new("no [workspace.dependencies] table"))?;
+            let Some(item) = deps.get_mut(key) else {
+                crate::fail!("`{key}` is not declared in [workspace.dependencies]");
+            };
+            merge(item, key, value)?;
         }
         Edit::FeatureValue { feature, old, new } => {
             let arr = doc
@@ -60,6 +51,67 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String> {
         }
     }
     Ok(doc.to_string())
+}
+
+/// Merges the replacement declaration `value` into the user's: `default-features` and `features`
+/// are set (under the spelling the user already uses), every other key — `version`, `path`, `git`,
+/// `optional`, `package`, … — and the formatting stay as they were. A plain `"0.12"` becomes an
+/// inline table.
+fn merge(item: &mut Item, key: &str, value: &str) -> Result<()> {
+    let new: Value = value
+        .parse()
+        .map_err(|e| Failure::new(format!("bad replacement `{value}`: {e}")))?;
+    let Value::InlineTable(new) = new else {
+        crate::fail!("bad replacement `{value}`")
+    };
+    if let Item::Value(Value::String(_)) = item {
+        let version = item.as_value().cloned().expect("a string value");
+        let decor = version.decor().clone();
+        let mut t = toml_edit::InlineTable::new();
+        t.insert("version", version.decorated("", ""));
+        let mut v = Value::InlineTable(t);
+        *v.decor_mut() = decor;
+        *item = Item::Value(v);
+    }
+    let table = item
+        .as_table_like_mut()
+        .ok_or_else(|| Failure::new(format!("unexpected declaration of `{key}`")))?;
+    // `default-features = false` reads best before `features`, as the printed fix line has it.
+    if new.contains_key("default-features")
+        && !table.contains_key("default-features")
+        && !table.contains_key("default_features")
+    {
+        table.remove("features");
+    }
+    for (k, v) in new.iter() {
+        let k = match k {
+            "default-features" if table.contains_key("default_features") => "default_features",
+            "version" => {
+                if !table.contains_key("version")
+                    && !table.contains_key("path")
+                    && !table.contains_key("git")
+                {
+                    table.insert("version", Item::Value(v.clone().decorated(" ", "")));
+                }
+                continue;
+            }
+            k => k,
+        };
+        match table.get_mut(k) {
+            Some(Item::Value(old)) => {
+                let decor = old.decor().clone();
+                *old = v.clone();
+                *old.decor_mut() = decor;
+            }
+            _ => {
+                table.insert(k, Item::Value(v.clone().decorated(" ", "")));
+            }
+        }
+    }
+    if let Some(t) = item.as_inline_table_mut() {
+        t.fmt();
+    }
+    Ok(())
 }
 
 /// The new text of every manifest the findings' edits touch: path → (old, new).
@@ -100,6 +152,44 @@ mod tests {
         assert_eq!(
             out,
             "[dependencies]\n# http\nreqwest = { version = \"0.12\", default-features = false, features = [\"rustls-tls\"] } # client\nserde = \"1\"\n"
+        );
+    }
+
+    #[test]
+    fn keeps_the_users_other_keys() {
+        let e = |v: &str| Edit::Dependency {
+            key: "reqwest".into(),
+            value: v.into(),
+        };
+        let rep = "{ version = \"0.12\", default-features = false, features = [\"rustls-tls\", \"json\"] }";
+        // A plain version string.
+        assert_eq!(
+            apply("[dependencies]\nreqwest = \"0.12.4\" # pinned\n", &e(rep)).unwrap(),
+            "[dependencies]\nreqwest = { version = \"0.12.4\", default-features = false, features = [\"rustls-tls\", \"json\"] } # pinned\n"
+        );
+        // optional, a rename and the underscore spelling survive.
+        assert_eq!(
+            apply("[dependencies]\nhttp = { package = \"reqwest\", version = \"0.12\", optional = true, default_features = true }\n", &Edit::Dependency { key: "http".into(), value: rep.into() }).unwrap(),
+            "[dependencies]\nhttp = { package = \"reqwest\", version = \"0.12\", optional = true, default_features = false, features = [\"rustls-tls\", \"json\"] }\n"
+        );
+        // A [dependencies.reqwest] table keeps its comments and a git source gets no version.
+        let text = "[dependencies.reqwest]\n# upstream main\ngit = \"https://github.com/seanmonstar/reqwest\"\nfeatures = [\"json\"]\n";
+        assert_eq!(
+            apply(text, &e(rep)).unwrap(),
+            "[dependencies.reqwest]\n# upstream main\ngit = \"https://github.com/seanmonstar/reqwest\"\ndefault-features = false\nfeatures = [\"rustls-tls\", \"json\"]\n"
+        );
+    }
+
+    #[test]
+    fn workspace_dependency_is_patched_in_the_root() {
+        let text = "[workspace]\nmembers = [\"app\"]\n\n[workspace.dependencies]\n# shared client\nreqwest = { version = \"0.12\", features = [\"json\"] }\n";
+        let e = Edit::WorkspaceDependency {
+            key: "reqwest".into(),
+            value: "{ version = \"0.12\", default-features = false, features = [\"rustls-tls\", \"json\"] }".into(),
+        };
+        assert_eq!(
+            apply(text, &e).unwrap(),
+            "[workspace]\nmembers = [\"app\"]\n\n[workspace.dependencies]\n# shared client\nreqwest = { version = \"0.12\", default-features = false, features = [\"rustls-tls\", \"json\"] }\n"
         );
     }
 }

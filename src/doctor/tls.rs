@@ -370,7 +370,7 @@ fn finding(
         }
     }
     let target = gs.last().map(|l| l.0.clone()).unwrap_or_default();
-    let file = owner.manifest_path.to_string();
+    let mut file = owner.manifest_path.to_string();
     let text = std::fs::read_to_string(&file).unwrap_or_default();
     let Some((dname, _, dfeats)) = gs.get(direct) else {
         return Finding {
@@ -417,8 +417,20 @@ fn finding(
                     let _ = enabled;
                     let l = fix_line(&key, d, e);
                     let value = l.split_once(" = ").map(|x| x.1.to_string()).unwrap_or_default();
-                    edit = Some(Edit::Dependency { key: key.clone(), value });
-                    ("tls-native", Some(l))
+                    if inherits(&text, &key) {
+                        // `workspace = true`: default-features can only be turned off in the root's
+                        // [workspace.dependencies]; the member's own features stay in the member.
+                        let root = ws.root().join("Cargo.toml").to_string();
+                        let root_text = std::fs::read_to_string(&root).unwrap_or_default();
+                        let value = without_features(&value, &member_only_features(&text, &root_text, &key));
+                        line = dep_line(&root_text, &key);
+                        file = root;
+                        edit = Some(Edit::WorkspaceDependency { key: key.clone(), value: value.clone() });
+                        ("tls-native", Some(format!("in [workspace.dependencies]: {key} = {value} (members keep `workspace = true`)")))
+                    } else {
+                        edit = Some(Edit::Dependency { key: key.clone(), value });
+                        ("tls-native", Some(l))
+                    }
                 }
             }
         }
@@ -442,6 +454,59 @@ fn finding(
         line,
         edit,
     }
+}
+
+/// Whether the manifest declares `key` in [dependencies] with `workspace = true`.
+fn inherits(text: &str, key: &str) -> bool {
+    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
+        return false;
+    };
+    doc.get("dependencies")
+        .and_then(|d| d.get(key))
+        .and_then(|i| i.get("workspace"))
+        .and_then(toml_edit::Item::as_bool)
+        == Some(true)
+}
+
+fn declared_features(item: Option<&toml_edit::Item>) -> Vec<String> {
+    item.and_then(|i| i.get("features"))
+        .and_then(toml_edit::Item::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Features the member adds to an inherited dependency that the workspace entry does not list.
+fn member_only_features(member: &str, root: &str, key: &str) -> Vec<String> {
+    let parse = |t: &str| t.parse::<toml_edit::DocumentMut>().ok();
+    let (Some(m), Some(r)) = (parse(member), parse(root)) else {
+        return Vec::new();
+    };
+    let ws = declared_features(
+        r.get("workspace")
+            .and_then(|w| w.get("dependencies"))
+            .and_then(|d| d.get(key)),
+    );
+    declared_features(m.get("dependencies").and_then(|d| d.get(key)))
+        .into_iter()
+        .filter(|f| !ws.contains(f))
+        .collect()
+}
+
+/// The inline table `value` with `drop` removed from its `features`.
+fn without_features(value: &str, drop: &[String]) -> String {
+    let Ok(toml_edit::Value::InlineTable(mut t)) = value.parse::<toml_edit::Value>() else {
+        return value.to_string();
+    };
+    if let Some(toml_edit::Value::Array(a)) = t.get_mut("features") {
+        a.retain(|v| !v.as_str().is_some_and(|f| drop.iter().any(|d| d == f)));
+        a.fmt();
+    }
+    t.fmt();
+    t.to_string().trim().to_string()
 }
 
 /// 1-based line of feature `name` in the `[features]` table.
