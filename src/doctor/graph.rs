@@ -49,14 +49,7 @@ impl Graph {
     pub fn parse(text: &str) -> Graph {
         let mut g = Graph::default();
         let mut stack: Vec<usize> = Vec::new();
-        for line in text.lines() {
-            let digits = line.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                continue;
-            }
-            let depth: usize = line[..digits].parse().unwrap_or(0);
-            let rest = line[digits..].trim_end();
-            let rest = rest.strip_suffix(" (*)").unwrap_or(rest);
+        for (depth, rest) in depth_lines(text) {
             let Some(node) = parse_node(rest) else {
                 continue;
             };
@@ -78,14 +71,7 @@ impl Graph {
     /// dependent of the line above it at depth d, so the edge runs from it to that line.
     pub fn merge_inverted(&mut self, text: &str) {
         let mut stack: Vec<usize> = Vec::new();
-        for line in text.lines() {
-            let digits = line.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                continue;
-            }
-            let depth: usize = line[..digits].parse().unwrap_or(0);
-            let rest = line[digits..].trim_end();
-            let rest = rest.strip_suffix(" (*)").unwrap_or(rest);
+        for (depth, rest) in depth_lines(text) {
             let (rest, command_line) = match rest.strip_suffix(" (command-line)") {
                 Some(r) => (r, true),
                 None => (rest, false),
@@ -144,6 +130,19 @@ impl Graph {
         }
         None
     }
+}
+
+/// `--prefix depth` lines as (depth, node text without the `(*)` dedup mark).
+fn depth_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines().filter_map(|line| {
+        let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let depth: usize = line[..digits].parse().ok()?;
+        let rest = line[digits..].trim_end();
+        Some((depth, rest.strip_suffix(" (*)").unwrap_or(rest)))
+    })
 }
 
 fn parse_node(s: &str) -> Option<Node> {

@@ -39,15 +39,20 @@ pub fn run(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
     })
 }
 
-fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
-    let t0 = Instant::now();
-    let ws = Workspace::load(&LoadOptions {
+/// The workspace as doctor reads it: the user's features and resolve flags, for the target.
+fn load_workspace(args: &DoctorArgs) -> Result<Workspace> {
+    Workspace::load(&LoadOptions {
         manifest_path: args.common.manifest_path.clone(),
         features: args.features.clone(),
         resolve: args.resolve.clone(),
         target: Some(args.target.clone()),
         no_deps: false,
-    })?;
+    })
+}
+
+fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
+    let t0 = Instant::now();
+    let ws = load_workspace(args)?;
     shell.verbose(
         "Timing",
         format!("cargo metadata {:.3}s", t0.elapsed().as_secs_f64()),
@@ -128,14 +133,7 @@ fn apply_fixes(
         return Ok(0);
     }
     // Re-resolve: cargo metadata must read the manifests, and the paths must be gone.
-    let reload = Workspace::load(&LoadOptions {
-        manifest_path: args.common.manifest_path.clone(),
-        features: args.features.clone(),
-        resolve: args.resolve.clone(),
-        target: Some(args.target.clone()),
-        no_deps: false,
-    })
-    .and_then(|ws| analyse(&ws, args));
+    let reload = load_workspace(args).and_then(|ws| analyse(&ws, args));
     match reload {
         Err(e) => {
             for (file, (old, _)) in &plan {
