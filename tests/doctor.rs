@@ -408,3 +408,14 @@ fn fix_workspace_dependency() {
     assert_agrees("workspace-deps");
     fix_removes_openssl("workspace-deps");
 }
+
+/// A dependency in `[target.'cfg(…)'.dependencies]` is found, located and fixed in that table.
+#[test]
+fn fix_target_specific_dependency() {
+    let r = doctor("target-table", &["--format", "json"]);
+    let f: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(f["code"], "tls-native");
+    assert_eq!(f["line"], 10);
+    assert_agrees("target-table");
+    fix_removes_openssl("target-table");
+}

@@ -35,10 +35,14 @@ pub struct Finding {
 /// A manifest edit `--fix` can apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edit {
-    /// Replace the declaration of `key` in `[dependencies]` by the inline table `value`.
-    Dependency { key: String, value: String },
-    /// The same in the root's `[workspace.dependencies]` (the member says `workspace = true`).
-    WorkspaceDependency { key: String, value: String },
+    /// Merge the inline table `value` into the declaration of `key` in the dependency table at
+    /// `table`: `["dependencies"]`, `["target", "cfg(unix)", "dependencies"]`, or the root's
+    /// `["workspace", "dependencies"]` (when the member says `workspace = true`).
+    Dependency {
+        table: Vec<String>,
+        key: String,
+        value: String,
+    },
     /// In `[features]`, replace `old` by `new` in the list of feature `feature`.
     FeatureValue {
         feature: String,

@@ -14,24 +14,17 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String> {
         .parse()
         .map_err(|e| Failure::new(format!("cannot parse manifest: {e}")))?;
     match edit {
-        Edit::Dependency { key, value } => {
-            let deps = doc
-                .get_mut("dependencies")
+        Edit::Dependency { table, key, value } => {
+            let name = format!("[{}]", table.join("."));
+            let mut item = Some(doc.as_item_mut());
+            for part in table {
+                item = item.and_then(|i| child_mut(i, part));
+            }
+            let deps = item
                 .and_then(Item::as_table_like_mut)
-                .ok_or_else(|| Failure::new("no [dependencies] table"))?;
+                .ok_or_else(|| Failure::new(format!("no {name} table")))?;
             let Some(item) = deps.get_mut(key) else {
-                crate::fail!("`{key}` is not declared in [dependencies]");
-            };
-            merge(item, key, value)?;
-        }
-        Edit::WorkspaceDependency { key, value } => {
-            let deps = doc
-                .get_mut("workspace")
-                .and_then(|w| w.get_mut("dependencies"))
-                .and_then(Item::as_table_like_mut)
-                .ok_or_else(|| Failure::new("no [workspace.dependencies] table"))?;
-            let Some(item) = deps.get_mut(key) else {
-                crate::fail!("`{key}` is not declared in [workspace.dependencies]");
+                crate::fail!("`{key}` is not declared in {name}");
             };
             merge(item, key, value)?;
         }
@@ -51,6 +44,18 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String> {
         }
     }
     Ok(doc.to_string())
+}
+
+/// `item[key]`, where a `cfg(…)` key matches however the user spaced it (cargo metadata prints
+/// `cfg(not(target_arch = "wasm32"))` for `'cfg(not(target_arch="wasm32"))'`).
+fn child_mut<'a>(item: &'a mut Item, key: &str) -> Option<&'a mut Item> {
+    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    let table = item.as_table_like_mut()?;
+    let found = table
+        .iter()
+        .map(|(k, _)| k.to_string())
+        .find(|k| k == key || squash(k) == squash(key))?;
+    table.get_mut(&found)
 }
 
 /// Merges the replacement declaration `value` into the user's: `default-features` and `features`
@@ -144,6 +149,7 @@ mod tests {
         let text =
             "[dependencies]\n# http\nreqwest = { version = \"0.12\" } # client\nserde = \"1\"\n";
         let e = Edit::Dependency {
+            table: vec!["dependencies".into()],
             key: "reqwest".into(),
             value: "{ version = \"0.12\", default-features = false, features = [\"rustls-tls\"] }"
                 .into(),
@@ -158,6 +164,7 @@ mod tests {
     #[test]
     fn keeps_the_users_other_keys() {
         let e = |v: &str| Edit::Dependency {
+            table: vec!["dependencies".into()],
             key: "reqwest".into(),
             value: v.into(),
         };
@@ -169,7 +176,7 @@ mod tests {
         );
         // optional, a rename and the underscore spelling survive.
         assert_eq!(
-            apply("[dependencies]\nhttp = { package = \"reqwest\", version = \"0.12\", optional = true, default_features = true }\n", &Edit::Dependency { key: "http".into(), value: rep.into() }).unwrap(),
+            apply("[dependencies]\nhttp = { package = \"reqwest\", version = \"0.12\", optional = true, default_features = true }\n", &Edit::Dependency { table: vec!["dependencies".into()], key: "http".into(), value: rep.into() }).unwrap(),
             "[dependencies]\nhttp = { package = \"reqwest\", version = \"0.12\", optional = true, default_features = false, features = [\"rustls-tls\", \"json\"] }\n"
         );
         // A [dependencies.reqwest] table keeps its comments and a git source gets no version.
@@ -181,9 +188,29 @@ mod tests {
     }
 
     #[test]
+    fn target_specific_tables() {
+        let text = "[target.'cfg(not(target_arch=\"wasm32\"))'.dependencies]\nreqwest = \"0.12\"\n";
+        let e = Edit::Dependency {
+            table: vec![
+                "target".into(),
+                "cfg(not(target_arch = \"wasm32\"))".into(),
+                "dependencies".into(),
+            ],
+            key: "reqwest".into(),
+            value: "{ version = \"0.12\", default-features = false, features = [\"rustls-tls\"] }"
+                .into(),
+        };
+        assert_eq!(
+            apply(text, &e).unwrap(),
+            "[target.'cfg(not(target_arch=\"wasm32\"))'.dependencies]\nreqwest = { version = \"0.12\", default-features = false, features = [\"rustls-tls\"] }\n"
+        );
+    }
+
+    #[test]
     fn workspace_dependency_is_patched_in_the_root() {
         let text = "[workspace]\nmembers = [\"app\"]\n\n[workspace.dependencies]\n# shared client\nreqwest = { version = \"0.12\", features = [\"json\"] }\n";
-        let e = Edit::WorkspaceDependency {
+        let e = Edit::Dependency {
+            table: vec!["workspace".into(), "dependencies".into()],
             key: "reqwest".into(),
             value: "{ version = \"0.12\", default-features = false, features = [\"rustls-tls\", \"json\"] }".into(),
         };

@@ -417,18 +417,24 @@ fn finding(
                     let _ = enabled;
                     let l = fix_line(&key, d, e);
                     let value = l.split_once(" = ").map(|x| x.1.to_string()).unwrap_or_default();
-                    if inherits(&text, &key) {
+                    // Where the member declares it: [dependencies] or [target.'cfg(…)'.dependencies].
+                    let mut table: Vec<String> = d.target.iter().map(|t| t.to_string()).collect();
+                    if !table.is_empty() {
+                        table.insert(0, "target".into());
+                    }
+                    table.push("dependencies".into());
+                    if inherits(&text, &table, &key) {
                         // `workspace = true`: default-features can only be turned off in the root's
                         // [workspace.dependencies]; the member's own features stay in the member.
                         let root = ws.root().join("Cargo.toml").to_string();
                         let root_text = std::fs::read_to_string(&root).unwrap_or_default();
-                        let value = without_features(&value, &member_only_features(&text, &root_text, &key));
+                        let value = without_features(&value, &member_only_features(&text, &table, &root_text, &key));
                         line = dep_line(&root_text, &key);
                         file = root;
-                        edit = Some(Edit::WorkspaceDependency { key: key.clone(), value: value.clone() });
+                        edit = Some(Edit::Dependency { table: vec!["workspace".into(), "dependencies".into()], key: key.clone(), value: value.clone() });
                         ("tls-native", Some(format!("in [workspace.dependencies]: {key} = {value} (members keep `workspace = true`)")))
                     } else {
-                        edit = Some(Edit::Dependency { key: key.clone(), value });
+                        edit = Some(Edit::Dependency { table, key: key.clone(), value });
                         ("tls-native", Some(l))
                     }
                 }
@@ -456,13 +462,31 @@ fn finding(
     }
 }
 
-/// Whether the manifest declares `key` in [dependencies] with `workspace = true`.
-fn inherits(text: &str, key: &str) -> bool {
+/// The declaration of `key` in the dependency table at `table`.
+fn declaration<'a>(
+    doc: &'a toml_edit::DocumentMut,
+    table: &[String],
+    key: &str,
+) -> Option<&'a toml_edit::Item> {
+    // `cfg(…)` keys match however the user spaced them, as in fix.rs.
+    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    let mut item = doc.as_item();
+    for part in table {
+        let t = item.as_table_like()?;
+        item = t
+            .iter()
+            .find(|(k, _)| *k == part.as_str() || squash(k) == squash(part))?
+            .1;
+    }
+    item.get(key)
+}
+
+/// Whether the manifest declares `key` in `table` with `workspace = true`.
+fn inherits(text: &str, table: &[String], key: &str) -> bool {
     let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
         return false;
     };
-    doc.get("dependencies")
-        .and_then(|d| d.get(key))
+    declaration(&doc, table, key)
         .and_then(|i| i.get("workspace"))
         .and_then(toml_edit::Item::as_bool)
         == Some(true)
@@ -480,7 +504,7 @@ fn declared_features(item: Option<&toml_edit::Item>) -> Vec<String> {
 }
 
 /// Features the member adds to an inherited dependency that the workspace entry does not list.
-fn member_only_features(member: &str, root: &str, key: &str) -> Vec<String> {
+fn member_only_features(member: &str, table: &[String], root: &str, key: &str) -> Vec<String> {
     let parse = |t: &str| t.parse::<toml_edit::DocumentMut>().ok();
     let (Some(m), Some(r)) = (parse(member), parse(root)) else {
         return Vec::new();
@@ -490,7 +514,7 @@ fn member_only_features(member: &str, root: &str, key: &str) -> Vec<String> {
             .and_then(|w| w.get("dependencies"))
             .and_then(|d| d.get(key)),
     );
-    declared_features(m.get("dependencies").and_then(|d| d.get(key)))
+    declared_features(declaration(&m, table, key))
         .into_iter()
         .filter(|f| !ws.contains(f))
         .collect()
