@@ -419,3 +419,15 @@ fn fix_target_specific_dependency() {
     assert_agrees("target-table");
     fix_removes_openssl("target-table");
 }
+
+/// `-p` narrows the graph: a member that does not reach OpenSSL is clean even though the lockfile
+/// (and another member) has it, and the selected member that does is still reported.
+#[test]
+fn package_selection_narrows_the_graph() {
+    let r = doctor("lib-feature", &["-p", "net", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("\"tls-"), "{}", r.stdout);
+    let r = doctor("lib-feature", &["-p", "app", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("\"tls-native\""), "{}", r.stdout);
+}

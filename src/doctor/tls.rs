@@ -35,11 +35,20 @@ pub fn resolve_graph(ws: &Workspace, args: &DoctorArgs) -> Result<Graph> {
                 "rustls" | "rustls-native-certs" | "webpki-roots" | "openssl-probe"
             )
     };
+    // Only packages the forward tree has: `-i` on a package outside the selected graph (say, with
+    // `-p`) is an error, and every activated package is in the forward tree (its feature edges are
+    // what may be missing).
+    let in_graph = |p: &cargo_metadata::Package| {
+        g.index.contains_key(&Node::Package {
+            name: p.name.to_string(),
+            version: p.version.to_string(),
+        })
+    };
     let specs: Vec<String> = ws
         .metadata
         .packages
         .iter()
-        .filter(|p| interesting(p))
+        .filter(|p| interesting(p) && in_graph(p))
         .map(|p| format!("{}@{}", p.name, p.version))
         .collect();
     if !specs.is_empty() {
