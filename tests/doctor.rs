@@ -431,3 +431,25 @@ fn package_selection_narrows_the_graph() {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("\"tls-native\""), "{}", r.stdout);
 }
+
+/// Vendored OpenSSL (openssl-sys's `vendored` feature) links statically: the path is a warning with
+/// the reason, not an error, so following the "vendor OpenSSL" advice turns doctor green.
+#[test]
+fn vendored_openssl_is_a_warning() {
+    let r = doctor("openssl-vendored", &["--format", "json"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let f: serde_json::Value = serde_json::from_str(
+        r.stdout
+            .lines()
+            .find(|l| l.contains("\"tls-"))
+            .unwrap_or_else(|| panic!("{}", r.stdout)),
+    )
+    .unwrap();
+    assert_eq!(f["severity"], "warning");
+    assert!(f["message"].as_str().unwrap().contains("vendored"), "{f}");
+    let r = doctor(
+        "openssl-vendored",
+        &["--format", "json", "--deny", "warnings"],
+    );
+    assert_eq!(r.code, 1, "--deny warnings");
+}

@@ -269,6 +269,24 @@ pub fn check(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<Finding> {
             }
         }
     }
+    // With OpenSSL vendored (openssl-sys's `vendored` feature, e.g. through `openssl/vendored` or
+    // `git2/vendored-openssl`) the build works: OpenSSL is compiled from source and linked
+    // statically. Still worth knowing — it costs size and a C toolchain — but not an error.
+    let vendored = g.index.contains_key(&Node::Feature {
+        name: "openssl-sys".into(),
+        feature: "vendored".into(),
+    }) || g
+        .nodes
+        .iter()
+        .any(|n| matches!(n, Node::Package { name, .. } if name == "openssl-src"));
+    if vendored {
+        for f in &mut out {
+            f.severity = Severity::Warning;
+            f.message.push_str(
+                "; it is vendored here (openssl-sys/vendored): built from source and linked statically, at the cost of size and a C toolchain (musl-gcc, perl, make)",
+            );
+        }
+    }
     out
 }
 
