@@ -282,9 +282,8 @@ pub fn check(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<Finding> {
     if vendored {
         for f in &mut out {
             f.severity = Severity::Warning;
-            f.message.push_str(
-                "; it is vendored here (openssl-sys/vendored): built from source and linked statically, at the cost of size and a C toolchain (musl-gcc, perl, make)",
-            );
+            f.message = f.message.replace(" (OpenSSL does not link statically for musl)", "")
+                + ", vendored (openssl-sys/vendored): built from source and linked statically, at the cost of size and a C toolchain (musl-gcc, perl, make)";
         }
     }
     out
