@@ -136,6 +136,18 @@ pub struct CCompiler {
 }
 
 /// The apt package to suggest for a musl C compiler.
+/// The failure when `crates` compile C for `target` and no musl C compiler was found.
+pub fn no_musl_cc(target: &str, crates: &[String]) -> Failure {
+    let listed = match crates.len() {
+        1..=3 => crates.join(", "),
+        n => format!("{} and {} more", crates[..3].join(", "), n - 3),
+    };
+    Failure::new(format!(
+        "no C compiler for {target}, and {listed} compile C code"
+    ))
+    .hint(musl_cc_hint(target))
+}
+
 pub fn musl_cc_hint(target: &str) -> String {
     let arch = target.split('-').next().unwrap_or_default();
     if arch == std::env::consts::ARCH {

@@ -89,12 +89,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
         Some(cc) if cc.from_env.is_none() => env.push((toolchain::cc_var(target), cc.program)),
         Some(_) => {}
         None if !c_crates.is_empty() => {
-            return Err(Failure::new(format!(
-                "no C compiler for {target}, and {} compile C code",
-                list_some(&c_crates)
-            ))
-            .hint(toolchain::musl_cc_hint(target))
-            .into());
+            return Err(toolchain::no_musl_cc(target, &c_crates).into());
         }
         None => {}
     }
@@ -231,14 +226,6 @@ pub fn c_code_crates(ws: &Workspace) -> Vec<String> {
     out.sort();
     out.dedup();
     out
-}
-
-fn list_some(names: &[String]) -> String {
-    match names.len() {
-        0 => String::new(),
-        1..=3 => names.join(", "),
-        n => format!("{} and {} more", names[..3].join(", "), n - 3),
-    }
 }
 
 /// Runs the compile and verifies each binary.

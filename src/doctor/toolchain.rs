@@ -34,20 +34,13 @@ pub fn check(ws: &Workspace, target: &str, g: &Graph) -> Vec<Finding> {
     }
     if toolchain::find_musl_cc(target).is_none() {
         // The crates of the real target graph that compile C (build-depend on cc/cmake or `links`).
-        let mut c: Vec<String> = crate::build::c_code_crates(ws)
+        let c: Vec<String> = crate::build::c_code_crates(ws)
             .into_iter()
             .filter(|name| g.nodes.iter().any(|n| n.name() == name))
             .collect();
-        c.dedup();
         if !c.is_empty() {
-            out.push(finding(
-                "toolchain-cc",
-                format!(
-                    "no C compiler for {target}, and {} compile C code",
-                    c.join(", ")
-                ),
-                Some(toolchain::musl_cc_hint(target)),
-            ));
+            let f = toolchain::no_musl_cc(target, &c);
+            out.push(finding("toolchain-cc", f.message, f.hint));
         }
     }
     out
