@@ -45,31 +45,16 @@ impl Graph {
         i
     }
 
-    /// Parse cargo tree's `--prefix depth -f '{p}'` output.
-    pub fn parse(text: &str) -> Graph {
-        let mut g = Graph::default();
-        let mut stack: Vec<usize> = Vec::new();
-        for (depth, rest) in depth_lines(text) {
-            let Some(node) = parse_node(rest) else {
-                continue;
-            };
-            let id = g.intern(node);
-            stack.truncate(depth);
-            if let Some(&parent) = stack.last() {
-                if !g.edges[parent].contains(&id) {
-                    g.edges[parent].push(id);
-                }
-            } else if !g.roots.contains(&id) {
-                g.roots.push(id);
-            }
-            stack.push(id);
+    fn add_edge(&mut self, from: usize, to: usize) {
+        if !self.edges[from].contains(&to) {
+            self.edges[from].push(to);
         }
-        g
     }
 
-    /// Merges an inverted tree (`cargo tree -i … --prefix depth -f '{p}'`): a line at depth d+1 is a
-    /// dependent of the line above it at depth d, so the edge runs from it to that line.
-    pub fn merge_inverted(&mut self, text: &str) {
+    /// Walks cargo tree's `--prefix depth -f '{p}'` output: for every node line, `visit` gets the
+    /// line's node, the node on the line it hangs under (none at depth 0), and whether it carries
+    /// cargo's ` (command-line)` mark.
+    fn walk(&mut self, text: &str, mut visit: impl FnMut(&mut Graph, usize, Option<usize>, bool)) {
         let mut stack: Vec<usize> = Vec::new();
         for (depth, rest) in depth_lines(text) {
             let (rest, command_line) = match rest.strip_suffix(" (command-line)") {
@@ -81,28 +66,43 @@ impl Graph {
             };
             let id = self.intern(node);
             stack.truncate(depth);
-            if let Some(&dependency) = stack.last() {
-                if !self.edges[id].contains(&dependency) {
-                    self.edges[id].push(dependency);
-                }
+            visit(self, id, stack.last().copied(), command_line);
+            stack.push(id);
+        }
+    }
+
+    /// Parse a forward tree: each line depends on the line it hangs under.
+    pub fn parse(text: &str) -> Graph {
+        let mut g = Graph::default();
+        g.walk(text, |g, id, parent, _| match parent {
+            Some(parent) => g.add_edge(parent, id),
+            None if !g.roots.contains(&id) => g.roots.push(id),
+            None => {}
+        });
+        g
+    }
+
+    /// Merges an inverted tree (`cargo tree -i …`): a line is a dependent of the line it hangs
+    /// under, so the edge runs from it to that line. A feature marked `(command-line)` is one the
+    /// command line (or the default) asks of a member: it is made reachable from that member.
+    pub fn merge_inverted(&mut self, text: &str) {
+        self.walk(text, |g, id, dependency, command_line| {
+            if let Some(dependency) = dependency {
+                g.add_edge(id, dependency);
             }
             if command_line {
-                // A feature the command line (or the default) asks of a member: reachable from it.
-                let member = self.nodes[id].name().to_string();
-                let roots: Vec<usize> = self
+                let member = g.nodes[id].name().to_string();
+                let roots: Vec<usize> = g
                     .roots
                     .iter()
                     .copied()
-                    .filter(|&r| self.nodes[r].name() == member)
+                    .filter(|&r| g.nodes[r].name() == member)
                     .collect();
                 for r in roots {
-                    if !self.edges[r].contains(&id) {
-                        self.edges[r].push(id);
-                    }
+                    g.add_edge(r, id);
                 }
             }
-            stack.push(id);
-        }
+        });
     }
 
     /// Shortest path (BFS) from `from` to any node satisfying `goal`.
