@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -98,15 +97,7 @@ impl Runner {
 
 /// The image manifest digest recorded in a tarball: index.json → the nested index → its first entry.
 fn manifest_digest_in(tarball: &Path) -> String {
-    let mut files = BTreeMap::new();
-    let mut archive = tar::Archive::new(std::fs::File::open(tarball).unwrap());
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let name = entry.path().unwrap().display().to_string();
-        let mut data = Vec::new();
-        entry.read_to_end(&mut data).unwrap();
-        files.insert(name, data);
-    }
+    let files = tar_files(&std::fs::read(tarball).unwrap());
     let json = |name: &str| -> Value { serde_json::from_slice(&files[name]).unwrap() };
     let blob = |digest: &str| format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
     let index = json("index.json");

@@ -99,20 +99,6 @@ fn certs() -> &'static Built {
     CERTS.get_or_init(|| build_ok(&repo().join("tests/fixtures/certs"), "certs", &[]))
 }
 
-/// The files of a tarball (or an uncompressed layer), by path.
-fn tar_files(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut a = tar::Archive::new(bytes);
-    for e in a.entries().unwrap() {
-        let mut e = e.unwrap();
-        let path = e.path().unwrap().display().to_string();
-        let mut data = Vec::new();
-        e.read_to_end(&mut data).unwrap();
-        out.insert(path, data);
-    }
-    out
-}
-
 fn sha256(data: &[u8]) -> String {
     cargo_tiny::image::sha256(data)
 }
@@ -513,36 +499,31 @@ fn podman_loads_and_runs_the_image() {
         .arg(&b.tarball));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("hello:0.1.0"), "{}", r.stdout);
-    let r = run(std::process::Command::new("podman").args([
-        "--runtime",
-        "/usr/sbin/runc",
-        "run",
-        "--rm",
-        "--ulimit",
-        "nofile=20000:20000",
-        "--ulimit",
-        "nproc=4096:4096",
-        "--network",
-        "none",
-        "localhost/hello:0.1.0",
-    ]));
+    // The recipe of ../shared/ENGINES.md: runc, explicit ulimits, no network.
+    let podman_run = |args: &[&str]| {
+        run(std::process::Command::new("podman")
+            .args([
+                "--runtime",
+                "/usr/sbin/runc",
+                "run",
+                "--rm",
+                "--ulimit",
+                "nofile=20000:20000",
+                "--ulimit",
+                "nproc=4096:4096",
+                "--network",
+                "none",
+            ])
+            .args(args))
+    };
+    let r = podman_run(&["localhost/hello:0.1.0"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout.trim(), GREETING);
-    let r = run(std::process::Command::new("podman").args([
-        "--runtime",
-        "/usr/sbin/runc",
-        "run",
-        "--rm",
-        "--ulimit",
-        "nofile=20000:20000",
-        "--ulimit",
-        "nproc=4096:4096",
-        "--network",
-        "none",
+    let r = podman_run(&[
         "--entrypoint",
         "/usr/local/bin/hello",
         "localhost/hello:0.1.0",
-    ]));
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
