@@ -1,7 +1,7 @@
 //! File writes at the edge: atomic replacement, and unified diffs for `--dry-run`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
@@ -30,6 +30,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     tmp.persist(path).map_err(|e| unwritable(e.error))?;
     Ok(())
+}
+
+/// `path` as a user can paste it: relative to the current directory when inside it, else as is.
+pub fn shown_path(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|c| path.strip_prefix(c).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
 }
 
 /// A unified diff of `old` → `new`, with `a/` and `b/` headers naming `name`.

@@ -210,8 +210,6 @@ pub fn run(
     let lockfile = std::fs::read_to_string(ws.root().join("Cargo.lock")).ok();
     let arch = arch_of(target)?;
     let created = source_date::rfc3339(date.epoch);
-    let cwd = std::env::current_dir().ok();
-
     for p in plans {
         let b = binaries
             .iter()
@@ -283,13 +281,8 @@ pub fn run(
         })?;
         let tarball_size = archive::publish(&img, date.epoch.max(0) as u64, &p.tarball, &p.sbom)?;
 
-        // Paths as the user can paste them: relative to the current directory when inside it.
         let shown = |path: &std::path::Path| {
-            let rel = cwd
-                .as_deref()
-                .and_then(|c| path.strip_prefix(c).ok())
-                .unwrap_or(path);
-            shell_word(&rel.display().to_string())
+            shell_word(&crate::fsutil::shown_path(path).display().to_string())
         };
         let reference = img.reference();
         let commands = |tarball: String| {

@@ -286,13 +286,7 @@ fn openssl_hint(ws: &Workspace, err: anyhow::Error) -> anyhow::Error {
 
 /// Human summary line or JSON object for one binary.
 pub fn report_binary(b: &Binary, plan: &Plan, shell: &Shell, json: bool) -> Result<()> {
-    // As the user can paste it: relative to the current directory when inside it.
-    let cwd = std::env::current_dir().ok();
-    let shown = cwd
-        .as_deref()
-        .and_then(|c| b.path.as_std_path().strip_prefix(c).ok())
-        .unwrap_or(b.path.as_std_path())
-        .display();
+    let shown = crate::fsutil::shown_path(b.path.as_std_path());
     if json {
         let msg = BinaryMessage {
             reason: "binary",
@@ -314,7 +308,7 @@ pub fn report_binary(b: &Binary, plan: &Plan, shell: &Shell, json: bool) -> Resu
         format!(
             "{} {} ({} bytes, {}), static, {} audited package{}",
             b.target.bin,
-            shown,
+            shown.display(),
             b.size,
             human_size(b.size),
             n,
