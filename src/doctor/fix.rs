@@ -49,13 +49,19 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String> {
 /// `item[key]`, where a `cfg(…)` key matches however the user spaced it (cargo metadata prints
 /// `cfg(not(target_arch = "wasm32"))` for `'cfg(not(target_arch="wasm32"))'`).
 fn child_mut<'a>(item: &'a mut Item, key: &str) -> Option<&'a mut Item> {
-    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
     let table = item.as_table_like_mut()?;
     let found = table
         .iter()
         .map(|(k, _)| k.to_string())
-        .find(|k| k == key || squash(k) == squash(key))?;
+        .find(|k| same_key(k, key))?;
     table.get_mut(&found)
+}
+
+/// Table keys that name the same thing: equal but for whitespace (`cfg(unix)` keys).
+pub fn same_key(a: &str, b: &str) -> bool {
+    a.chars()
+        .filter(|c| !c.is_whitespace())
+        .eq(b.chars().filter(|c| !c.is_whitespace()))
 }
 
 /// Merges the replacement declaration `value` into the user's: `default-features` and `features`

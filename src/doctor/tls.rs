@@ -494,15 +494,11 @@ fn declaration<'a>(
     table: &[String],
     key: &str,
 ) -> Option<&'a toml_edit::Item> {
-    // `cfg(…)` keys match however the user spaced them, as in fix.rs.
-    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    // `cfg(…)` keys match however the user spaced them, as --fix matches them.
     let mut item = doc.as_item();
     for part in table {
         let t = item.as_table_like()?;
-        item = t
-            .iter()
-            .find(|(k, _)| *k == part.as_str() || squash(k) == squash(part))?
-            .1;
+        item = t.iter().find(|(k, _)| super::fix::same_key(k, part))?.1;
     }
     item.get(key)
 }
