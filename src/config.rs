@@ -57,6 +57,9 @@ pub struct ExtraFile {
     pub source: PathBuf,
     /// Absolute path in the image.
     pub dest: String,
+    /// The source, opened (without following symlinks) when it was checked: the image gets these
+    /// bytes, whatever a build script later does to the path.
+    pub opened: crate::image::source::OpenedSource,
 }
 
 /// The validated image configuration of one package.
@@ -76,6 +79,8 @@ pub struct TinyConfig {
     pub ca_certificates: CaCertificates,
     /// Sorted by destination.
     pub files: Vec<ExtraFile>,
+    /// Where `files` was set: `[package.metadata.tiny] of /p/Cargo.toml` (empty when not set).
+    pub files_from: String,
 }
 
 impl Default for TinyConfig {
@@ -92,6 +97,7 @@ impl Default for TinyConfig {
             stop_signal: None,
             ca_certificates: CaCertificates::Auto,
             files: Vec::new(),
+            files_from: String::new(),
         }
     }
 }
@@ -115,6 +121,11 @@ pub struct Source<'a> {
 }
 
 impl Source<'_> {
+    /// `[package.metadata.tiny] of /p/Cargo.toml`, as error messages name it.
+    pub fn origin(&self) -> String {
+        format!("{} of {}", self.section, self.manifest)
+    }
+
     fn dir(&self) -> &Utf8Path {
         self.manifest.parent().unwrap_or(Utf8Path::new("."))
     }
@@ -237,7 +248,9 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
             }
             "workdir" => {
                 let s = string(src, k, value)?;
-                check_image_path(&s).map_err(|w| src.err(k, w, PATH_HINT))?;
+                if s != "/" {
+                    check_image_path(&s).map_err(|w| src.err(k, w, PATH_HINT))?;
+                }
                 cfg.workdir = Some(s);
             }
             "stop-signal" => {
@@ -266,7 +279,10 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
                     }
                 };
             }
-            "files" => cfg.files = files(src, value)?,
+            "files" => {
+                cfg.files = files(src, value)?;
+                cfg.files_from = src.origin();
+            }
             _ => {
                 return Err(src.err(
                     k,
@@ -280,13 +296,27 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
 }
 
 fn string(src: &Source<'_>, key: &str, v: &Value) -> Result<String> {
-    v.as_str().map(str::to_owned).ok_or_else(|| {
+    let s = v.as_str().map(str::to_owned).ok_or_else(|| {
         src.err(
             key,
             format!("expected a string, found {v}"),
             "quote the value",
         )
-    })
+    })?;
+    no_nul(src, key, &s)?;
+    Ok(s)
+}
+
+/// NUL cannot pass through the engines' C strings (env, labels, argv): refused everywhere.
+fn no_nul(src: &Source<'_>, key: &str, s: &str) -> Result<()> {
+    if s.contains('\0') {
+        return Err(src.err(
+            key,
+            format!("{s:?} contains a NUL character"),
+            "remove the \\u0000 escape",
+        ));
+    }
+    Ok(())
 }
 
 fn string_table(src: &Source<'_>, key: &str, v: &Value) -> Result<BTreeMap<String, String>> {
@@ -298,7 +328,10 @@ fn string_table(src: &Source<'_>, key: &str, v: &Value) -> Result<BTreeMap<Strin
         ));
     };
     t.iter()
-        .map(|(k, v)| Ok((k.clone(), string(src, &format!("{key}.{k}"), v)?)))
+        .map(|(k, v)| {
+            no_nul(src, key, k)?;
+            Ok((k.clone(), string(src, &format!("{key}.{k}"), v)?))
+        })
         .collect()
 }
 
@@ -355,7 +388,13 @@ fn files(src: &Source<'_>, v: &Value) -> Result<Vec<ExtraFile>> {
                 "list each file separately; directories are not copied",
             ));
         }
-        out.push(ExtraFile { source: real, dest });
+        let opened = crate::image::source::OpenedSource::open(&real)
+            .map_err(|w| src.err(&key, format!("source {source}: {w}"), "check the file"))?;
+        out.push(ExtraFile {
+            source: real,
+            dest,
+            opened,
+        });
     }
     // A file cannot also be a directory of another file.
     for a in &out {
@@ -373,7 +412,7 @@ fn files(src: &Source<'_>, v: &Value) -> Result<Vec<ExtraFile>> {
     Ok(out)
 }
 
-/// Paths the image layer always holds (the binary's path is checked separately).
+/// Paths the image layer always holds (the whole tree is checked in [`crate::image::paths`]).
 pub const RESERVED: &[&str] = &["/etc/passwd", "/etc/group", "/tmp", "/usr/local/bin"];
 
 /// An absolute, normalised path in the image: `/`-rooted, no `.`/`..`, no empty components.
@@ -402,29 +441,45 @@ pub fn check_image_path(p: &str) -> Result<(), String> {
     if p.len() > 200 {
         return Err(format!("{p:?} is longer than 200 bytes"));
     }
+    crate::image::paths::fits_tar(p)?;
     Ok(())
 }
 
-/// A repository name as registries accept it (lowercase path components).
+/// A repository name as the distribution reference grammar accepts it (docker/distribution
+/// `reference/regexp.go`): an optional registry host (`host[:port]/`, with a `.` or `:`, or
+/// `localhost`), then lowercase path components separated by `/`, each `[a-z0-9]+` joined by
+/// `.`, `_`, `__` or runs of `-`; at most 255 characters.
 pub fn check_name(n: &str) -> Result<String, String> {
-    let ok_component = |c: &str| {
-        !c.is_empty()
-            && c.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-            && c.as_bytes()[0].is_ascii_alphanumeric()
-            && c.as_bytes()[c.len() - 1].is_ascii_alphanumeric()
-    };
-    // A registry host may carry a port and dots: `localhost:5000/app`.
-    let mut parts: Vec<&str> = n.split('/').collect();
-    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
-        let host = parts.remove(0);
-        let (h, port) = host.split_once(':').unwrap_or((host, "0"));
-        if h.is_empty() || port.parse::<u16>().is_err() {
-            return Err(format!("`{n}` has an invalid registry host"));
+    use std::sync::OnceLock;
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        let domain_component = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+        let domain = format!(
+            r"(?:{domain_component}(?:\.{domain_component})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+        );
+        let path_component = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*";
+        regex::Regex::new(&format!(
+            r"^(?:({domain})/)?({path_component}(?:/{path_component})*)$"
+        ))
+        .expect("the reference grammar compiles")
+    });
+    let bad = || format!("`{n}` is not a valid image name");
+    let caps = re.captures(n).ok_or_else(bad)?;
+    if let Some(host) = caps.get(1) {
+        let host = host.as_str();
+        // A first component that is not host-like is a path component (`team/app`).
+        let host_like = host.contains(['.', ':']) || host == "localhost";
+        if !host_like && !re.is_match(&n[..host.len()]) {
+            return Err(bad());
+        }
+        if let Some((_, port)) = host.rsplit_once(':').filter(|_| !host.ends_with(']')) {
+            if port.parse::<u16>().is_err() {
+                return Err(format!("`{n}` has an invalid registry port {port}"));
+            }
         }
     }
-    if n.len() > 255 || !parts.iter().all(|c| ok_component(c)) {
-        return Err(format!("`{n}` is not a valid image name"));
+    if caps[2].len() > 255 {
+        return Err(format!("`{n}` is longer than 255 characters"));
     }
     Ok(n.to_string())
 }
@@ -454,9 +509,16 @@ pub fn split_reference(r: &str) -> (String, Option<String>) {
     }
 }
 
-/// A tag from a package version: semver build metadata (`+`) is not allowed in tags.
-pub fn tag_from_version(v: &str) -> String {
-    v.replace('+', "-")
+/// A tag from a package version: semver build metadata (`+`) is not allowed in tags, so it
+/// becomes `-`; a version longer than a tag can be (128) is refused (the caller hints at `tag`).
+pub fn tag_from_version(v: &str) -> Result<String, String> {
+    let t = v.replace('+', "-");
+    check_tag(&t).map_err(|_| {
+        format!(
+            "the tag derived from version {v} is not a valid image tag (at most 128 of `A-Za-z0-9_.-`)"
+        )
+    })?;
+    Ok(t)
 }
 
 /// A default image name from a bin name (image names are lowercase; `_` is allowed inside).
@@ -471,9 +533,13 @@ pub fn parse_user(u: &str) -> Result<String, String> {
         _ => {}
     }
     let (uid, gid) = u.split_once(':').unwrap_or((u, u));
-    match (uid.parse::<u32>(), gid.parse::<u32>()) {
-        (Ok(uid), Ok(gid)) => Ok(format!("{uid}:{gid}")),
-        _ => Err(format!("`{u}` is not a user")),
+    // runc and the kernel's uid_t take at most 2^31-1 (a larger one wraps to a negative id).
+    let id = |s: &str| s.parse::<u32>().ok().filter(|n| *n <= i32::MAX as u32);
+    match (id(uid), id(gid)) {
+        (Some(uid), Some(gid)) => Ok(format!("{uid}:{gid}")),
+        _ => Err(format!(
+            "`{u}` is not a user (numeric ids go from 0 to 2147483647)"
+        )),
     }
 }
 
@@ -608,6 +674,77 @@ mod tests {
     }
 
     #[test]
+    fn names_follow_the_distribution_grammar() {
+        for ok in [
+            "api",
+            "team/api",
+            "a.b_c__d--e/f",
+            "localhost/app",
+            "localhost:5000/team/app",
+            "registry.example.com/x",
+            "Registry.Example.com:443/x",
+            "[::1]:5000/app",
+        ] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "Api",
+            "a..b",
+            "a___b",
+            "a._b",
+            "-a",
+            "a-",
+            "a//b",
+            "/a",
+            "a/",
+            "Team/app",
+            "localhost:99999/app",
+            "",
+        ] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        assert!(check_name(&"a".repeat(256)).is_err());
+        assert!(check_name(&"a".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn engine_limits_are_refused_up_front() {
+        assert!(message(json!({"tag": "a".repeat(129)})).contains("`tag`"));
+        assert!(load(json!({"tag": "_x.Y-1"})).is_ok());
+        assert!(message(json!({"tag": ".x"})).contains("`tag`"));
+        assert!(message(json!({"tag": "1+2"})).contains("`tag`"));
+        assert!(load(json!({"user": "2147483647:0"})).is_ok());
+        for u in ["2147483648", "0:2147483648", "4294967295"] {
+            assert!(message(json!({"user": u})).contains("`user`"), "{u}");
+        }
+        for (key, v) in [
+            ("env", json!({"A": "x\u{0}y"})),
+            ("env", json!({"A\u{0}B": "x"})),
+            ("labels", json!({"k": "\u{0}"})),
+            ("labels", json!({"k\u{0}": "v"})),
+            ("cmd", json!(["a\u{0}b"])),
+        ] {
+            let m = message(json!({ key: v }));
+            assert!(
+                m.contains(&format!("`{key}"))
+                    && m.contains("NUL")
+                    && m.contains("/nowhere/pkg/Cargo.toml"),
+                "{m}"
+            );
+        }
+        assert_eq!(
+            load(json!({"workdir": "/"})).unwrap().workdir.as_deref(),
+            Some("/")
+        );
+        assert!(
+            message(json!({"workdir": format!("/{}", "d".repeat(101))})).contains("at most 100")
+        );
+        assert_eq!(tag_from_version("1.0.0+build.5").unwrap(), "1.0.0-build.5");
+        let long = format!("1.0.0-{}", "rc".repeat(70));
+        assert!(tag_from_version(&long).unwrap_err().contains("128"));
+    }
+
+    #[test]
     fn cli_overrides_win() {
         let meta = json!({"tiny": {"user": "root", "ca-certificates": "never"}});
         let c = resolve(
@@ -642,6 +779,6 @@ mod tests {
             ("localhost:5000/app".into(), Some("v1".into()))
         );
         assert!(check_name("localhost:5000/team/app").is_ok());
-        assert_eq!(tag_from_version("1.0.0+build.5"), "1.0.0-build.5");
+        assert_eq!(tag_from_version("1.0.0+build.5").unwrap(), "1.0.0-build.5");
     }
 }

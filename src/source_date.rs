@@ -15,6 +15,9 @@ pub struct SourceDate {
     pub origin: &'static str,
 }
 
+/// 9999-12-31T23:59:59Z: the last second a four-digit RFC 3339 year can write.
+pub const MAX_EPOCH: i64 = 253_402_300_799;
+
 /// `SOURCE_DATE_EPOCH` (as given), else git HEAD's commit time in `root`, else 0.
 pub fn source_date(env: Option<&str>, root: &Path) -> Result<SourceDate> {
     if let Some(v) = env.filter(|v| !v.is_empty()) {
@@ -28,6 +31,13 @@ pub fn source_date(env: Option<&str>, root: &Path) -> Result<SourceDate> {
                     "set it to a Unix timestamp, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)",
                 )
             })?;
+        if epoch > MAX_EPOCH {
+            return Err(Failure::new(format!(
+                "SOURCE_DATE_EPOCH={v} is after 9999-12-31T23:59:59Z, which an RFC 3339 `created` cannot hold"
+            ))
+            .hint("set it to a Unix timestamp, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)")
+            .into());
+        }
         return Ok(SourceDate {
             epoch,
             origin: "SOURCE_DATE_EPOCH",
@@ -105,6 +115,10 @@ mod tests {
         let d = source_date(Some("1700000000"), Path::new("/")).unwrap();
         assert_eq!(d.epoch, 1_700_000_000);
         assert!(source_date(Some("yesterday"), Path::new("/")).is_err());
+        assert_eq!(rfc3339(MAX_EPOCH), "9999-12-31T23:59:59Z");
+        assert!(source_date(Some("253402300799"), Path::new("/")).is_ok());
+        let e = source_date(Some("253402300800"), Path::new("/")).unwrap_err();
+        assert!(format!("{e:#}").contains("9999-12-31"), "{e:#}");
         let none = source_date(None, Path::new("/")).unwrap();
         assert_eq!(none.epoch, 0);
     }

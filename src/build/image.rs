@@ -100,25 +100,24 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
             Failure::new(format!("image name of bin `{}`: {w}", t.bin))
                 .hint("set name = \"…\" in [package.metadata.tiny] or pass --image NAME[:TAG]")
         })?;
-        let tag = cfg
-            .tag
-            .clone()
-            .unwrap_or_else(|| config::tag_from_version(&pkg.version.to_string()));
-        let bin_path = format!("{}/{}", image::BIN_DIR, t.bin);
-        if let Some(f) = cfg.files.iter().find(|f| f.dest == bin_path) {
-            crate::fail!(
-                hint = "pick another path in the image",
-                "`files.\"{}\"` in [package.metadata.tiny] of {}: the binary goes there",
-                f.dest,
-                pkg.manifest_path
-            );
-        }
+        let tag = match &cfg.tag {
+            Some(t) => t.clone(),
+            None => config::tag_from_version(&pkg.version.to_string()).map_err(|w| {
+                Failure::new(format!(
+                    "image tag of bin `{}` ({}): {w}",
+                    t.bin, pkg.manifest_path
+                ))
+                .hint("set tag = \"…\" in [package.metadata.tiny] or pass --image NAME:TAG")
+            })?,
+        };
+        image::paths::check_files(&cfg, &t.bin, pkg.manifest_path.as_str())?;
         let file_name = name.rsplit('/').next().unwrap_or(&name).to_string();
         let tarball = match &args.output {
             Some(o) => std::path::absolute(o)?,
             None => target_dir.join("tiny").join(format!("{file_name}.tar")),
         };
         let sbom = sbom_path(&tarball);
+        archive::check_outputs(&tarball, &sbom, args.output.is_some())?;
         if let Some(other) = out.iter().find(|p| p.tarball == tarball) {
             crate::fail!(
                 hint = "give them different names with name = \"…\" in [package.metadata.tiny]",
@@ -227,14 +226,17 @@ pub fn run(
         };
         let mut files = Vec::new();
         for f in &p.config.files {
-            use std::os::unix::fs::PermissionsExt;
-            let meta = std::fs::metadata(&f.source)?;
-            let mode = if meta.permissions().mode() & 0o111 != 0 {
-                0o755
-            } else {
-                0o644
-            };
-            files.push((f.dest.clone(), mode, std::fs::read(&f.source)?));
+            // From the handle opened when the configuration was checked, never the path again.
+            let data = f.opened.read().map_err(|e| {
+                Failure::new(format!(
+                    "`files.\"{}\"` in {}: cannot read {}: {e}",
+                    f.dest,
+                    p.config.files_from,
+                    f.source.display()
+                ))
+                .hint("keep the file in place while cargo tiny build runs")
+            })?;
+            files.push((f.dest.clone(), f.opened.mode, data));
         }
 
         let sbom = sbom::build(&SbomInput {

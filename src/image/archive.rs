@@ -42,31 +42,151 @@ pub fn tarball(image: &Image, mtime: u64) -> Result<Vec<u8>> {
     super::layer::tar(&tree, mtime)
 }
 
-/// Writes the tarball and the SBOM: each to a temp file in its directory, then renamed. When anything
-/// fails, neither file is left at its path.
+/// Checks, before anything is compiled, that the tarball and the SBOM beside it can be written:
+/// neither is a directory, their directory is not a file, and an explicit `--output` does not name a
+/// file that is not an image tarball (a careless `-o Cargo.toml` must not destroy the manifest).
+pub fn check_outputs(tar_path: &Path, sbom_path: &Path, explicit: bool) -> Result<()> {
+    let flag = if explicit { "--output " } else { "image path " };
+    for (what, path) in [("tarball", tar_path), ("SBOM", sbom_path)] {
+        if path.is_dir() {
+            crate::fail!(
+                hint = "give --output a file path, e.g. --output out/app.tar",
+                "{flag}{}: the {what} path {} is a directory",
+                tar_path.display(),
+                path.display()
+            );
+        }
+        let mut up = path.parent();
+        while let Some(dir) = up.filter(|d| !d.as_os_str().is_empty()) {
+            if dir.exists() {
+                if !dir.is_dir() {
+                    crate::fail!(
+                        hint = "choose another path with --output",
+                        "{flag}{}: {} is not a directory",
+                        tar_path.display(),
+                        dir.display()
+                    );
+                }
+                break;
+            }
+            up = dir.parent();
+        }
+    }
+    if explicit && tar_path.is_file() && !is_tarball(tar_path) {
+        crate::fail!(
+            hint = "remove it first, or choose another path with --output",
+            "--output {} names an existing file that is not an image tarball",
+            tar_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Whether `path` starts with a ustar header (what every tarball cargo-tiny writes does).
+fn is_tarball(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 512];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head[257..262] == b"ustar"
+}
+
+/// Writes the tarball and the SBOM: each to a temp file in its directory, then renamed (the tarball
+/// first). When anything fails, neither new file is left at its path, and a file that was there
+/// before and was not replaced is left alone. Temp files of earlier runs that were killed are swept;
+/// SIGINT/SIGTERM/SIGHUP are held while temp files exist, so an interrupt removes them before the
+/// process ends.
 pub fn publish(image: &Image, mtime: u64, tar_path: &Path, sbom_path: &Path) -> Result<u64> {
     let bytes = tarball(image, mtime)?;
+    for p in [tar_path, sbom_path] {
+        sweep_stale_temps(dir_of(p));
+    }
+    let _held = HeldSignals::hold();
     let sbom_tmp = temp_with(sbom_path, &image.sbom.data)?;
     let tar_tmp = temp_with(tar_path, &bytes)?;
-    let _ = std::fs::remove_file(tar_path);
-    sbom_tmp
-        .persist(sbom_path)
-        .map_err(|e| cannot_write(sbom_path, e.error))?;
-    if let Err(e) = tar_tmp.persist(tar_path) {
-        let _ = std::fs::remove_file(sbom_path);
-        return Err(cannot_write(tar_path, e.error));
+    tar_tmp
+        .persist(tar_path)
+        .map_err(|e| cannot_write(tar_path, e.error))?;
+    if let Err(e) = sbom_tmp.persist(sbom_path) {
+        let _ = std::fs::remove_file(tar_path);
+        return Err(cannot_write(sbom_path, e.error));
     }
     Ok(bytes.len() as u64)
 }
 
-fn temp_with(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
-    let dir = path
-        .parent()
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
+        .unwrap_or_else(|| Path::new("."))
+}
+
+/// `.cargo-tiny-<pid>-…`: the prefix of our temp files, with the pid that owns them.
+fn temp_prefix() -> String {
+    format!(".cargo-tiny-{}-", std::process::id())
+}
+
+/// Removes `.cargo-tiny-<pid>-*.tmp` files in `dir` whose process no longer runs (a run that was
+/// killed with SIGKILL, or a crash).
+pub fn sweep_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".cargo-tiny-"))
+            .filter(|n| n.ends_with(".tmp"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP blocked while alive; on drop (after the temp files are persisted or
+/// removed) they are unblocked, and one that arrived meanwhile takes effect then.
+struct HeldSignals {
+    old: libc::sigset_t,
+}
+
+impl HeldSignals {
+    fn hold() -> HeldSignals {
+        // SAFETY: plain sigset manipulation on local values; pthread_sigmask only changes this
+        // thread's mask.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::sigaddset(&mut set, s);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            HeldSignals { old }
+        }
+    }
+}
+
+impl Drop for HeldSignals {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved in `hold`.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
+        }
+    }
+}
+
+fn temp_with(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
+    let dir = dir_of(path);
     std::fs::create_dir_all(dir).map_err(|e| cannot_write(path, e))?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".cargo-tiny-")
+        .prefix(&temp_prefix())
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| cannot_write(path, e))?;
@@ -131,5 +251,55 @@ mod tests {
             3,
             "no temp files left"
         );
+    }
+
+    #[test]
+    fn outputs_are_checked_and_an_old_sbom_survives_a_failed_publish() {
+        let cfg = TinyConfig::default();
+        let img = super::super::build(&super::super::tests::input(&cfg)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let old_sbom = dir.path().join("out.cdx.json");
+        std::fs::write(&old_sbom, "keep me").unwrap();
+        let m = format!("{:#}", check_outputs(&out, &old_sbom, true).unwrap_err());
+        assert!(
+            m.contains("is a directory") && m.contains("--output"),
+            "{m}"
+        );
+        // Even without the check, publishing over a directory fails and leaves the old SBOM.
+        assert!(publish(&img, 0, &out, &old_sbom).is_err());
+        assert_eq!(std::fs::read_to_string(&old_sbom).unwrap(), "keep me");
+        let manifest = dir.path().join("Cargo.toml");
+        std::fs::write(&manifest, "[package]\n").unwrap();
+        let m = format!(
+            "{:#}",
+            check_outputs(&manifest, &dir.path().join("Cargo.toml.cdx.json"), true).unwrap_err()
+        );
+        assert!(m.contains("not an image tarball"), "{m}");
+        let m = format!(
+            "{:#}",
+            check_outputs(&manifest.join("x.tar"), &manifest.join("x.cdx.json"), true).unwrap_err()
+        );
+        assert!(m.contains("is not a directory"), "{m}");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 3, "out/, out.cdx.json, Cargo.toml: {names:?}");
+    }
+
+    #[test]
+    fn stale_temp_files_of_dead_runs_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = dir.path().join(format!(".cargo-tiny-{dead}-abc123.tmp"));
+        let mine = dir.path().join(format!("{}x.tmp", temp_prefix()));
+        let other = dir.path().join(".cargo-tiny-notapid.tmp");
+        for p in [&stale, &mine, &other] {
+            std::fs::write(p, "").unwrap();
+        }
+        sweep_stale_temps(dir.path());
+        assert!(!stale.exists());
+        assert!(mine.exists() && other.exists());
     }
 }

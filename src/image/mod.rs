@@ -7,6 +7,8 @@
 pub mod archive;
 pub mod certs;
 pub mod layer;
+pub mod paths;
+pub mod source;
 
 use std::collections::BTreeMap;
 
@@ -182,7 +184,9 @@ pub fn tree(input: &ImageInput<'_>) -> layer::Tree {
 pub fn build(input: &ImageInput<'_>) -> Result<Image> {
     let cfg = input.config;
     let created = crate::source_date::rfc3339(input.created);
-    let layer = layer::build(&tree(input), input.created.max(0) as u64)?;
+    let tree = tree(input);
+    paths::check_tree(&tree)?;
+    let layer = layer::build(&tree, input.created.max(0) as u64)?;
     let layer_blob = Blob::new(LAYER_GZIP, layer.compressed);
     let sbom = Blob::new(CYCLONEDX, input.sbom.clone());
 
