@@ -10,14 +10,16 @@ set -euo pipefail
 
 args=(--message-format json --manifest-path "${INPUT_MANIFEST_PATH:-Cargo.toml}" --target "${INPUT_TARGET:-x86_64-unknown-linux-musl}")
 packages_in="${INPUT_PACKAGE:-}"
-read -r -a packages <<<"${packages_in//,/ }"
+# -d '': every line (a multi-line `with:` value), not only the first.
+read -r -d '' -a packages <<<"${packages_in//,/ }" || true
 for p in "${packages[@]}"; do args+=(-p "$p"); done
 bins_in="${INPUT_BIN:-}"
-read -r -a bins <<<"${bins_in//,/ }"
+read -r -d '' -a bins <<<"${bins_in//,/ }" || true
 for b in "${bins[@]}"; do args+=(--bin "$b"); done
 if [ -n "${INPUT_IMAGE:-}" ]; then args+=(--image "$INPUT_IMAGE"); fi
-# Extra arguments, split on whitespace like a command line without quotes (no globbing, no expansion).
-read -r -a extra <<<"${INPUT_ARGS:-}"
+# Extra arguments, split on whitespace (spaces, tabs and newlines: `args: |` with one flag per line)
+# like a command line without quotes (no globbing, no expansion).
+read -r -d '' -a extra <<<"${INPUT_ARGS:-}" || true
 args+=("${extra[@]}")
 
 messages="$(mktemp)"

@@ -8,7 +8,8 @@ set -euo pipefail
 
 args=(--manifest-path "${INPUT_MANIFEST_PATH:-Cargo.toml}" --target "${INPUT_TARGET:-x86_64-unknown-linux-musl}")
 packages_in="${INPUT_PACKAGE:-}"
-read -r -a packages <<<"${packages_in//,/ }"
+# -d '': every line (a multi-line `with:` value), not only the first.
+read -r -d '' -a packages <<<"${packages_in//,/ }" || true
 for p in "${packages[@]}"; do args+=(-p "$p"); done
 if [ "${INPUT_DENY_WARNINGS:-false}" = true ]; then args+=(--deny warnings); fi
 

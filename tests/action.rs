@@ -305,3 +305,50 @@ fn action_linter_passes_here_and_catches_a_broken_action() {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("property \"lod\""), "{}", r.stdout);
 }
+
+/// `args: |`, `package: |` and `bin: |` with one value per line: every line reaches cargo tiny,
+/// not only the first (a second, unknown bin or package must be the one the error names).
+#[test]
+fn multi_line_inputs_are_all_passed() {
+    let r = Runner::new();
+    let hello = "examples/hello/Cargo.toml";
+    for (var, value, named) in [
+        ("INPUT_BIN", "hello\nno-such-bin\n", "no-such-bin"),
+        ("INPUT_PACKAGE", "hello\n  no-such-pkg", "no-such-pkg"),
+        (
+            "INPUT_ARGS",
+            "--locked\n--bin\nno-such-bin2",
+            "no-such-bin2",
+        ),
+    ] {
+        let s = r.step("build.sh", &[("INPUT_MANIFEST_PATH", hello), (var, value)]);
+        assert_ne!(s.code, 0, "{var}: {}", s.stderr);
+        assert!(
+            s.stderr.contains(&format!("`{named}`")),
+            "{var}={value:?} lost its later lines:\n{}",
+            s.stderr
+        );
+    }
+    let s = r.step(
+        "doctor.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", hello),
+            ("INPUT_PACKAGE", "hello\nno-such-pkg"),
+        ],
+    );
+    assert_ne!(s.code, 0);
+    assert!(s.stderr.contains("no-such-pkg"), "{}{}", s.stdout, s.stderr);
+
+    // A multi-line `args` with a flag on each line, end to end: --no-image on the second line.
+    r.reset();
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", hello),
+            ("INPUT_ARGS", "--locked\n--no-image\n"),
+        ],
+    );
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    assert!(s.stdout.contains("--locked --no-image"), "{}", s.stdout);
+    assert_eq!(r.outputs()["images"], "[]");
+}

@@ -66,7 +66,7 @@ pub fn github(findings: &[Finding], root: &Path) -> String {
         };
         let mut loc = String::new();
         if let Some(file) = &f.file {
-            loc.push_str(&format!(" file={}", rel(file, root)));
+            loc.push_str(&format!(" file={}", escape_property(&rel(file, root))));
             if let Some(l) = f.line {
                 loc.push_str(&format!(",line={l}"));
             }
@@ -78,12 +78,46 @@ pub fn github(findings: &[Finding], root: &Path) -> String {
         if let Some(fix) = &f.fix {
             msg.push_str(&format!(". Fix: {fix}"));
         }
-        s.push_str(&format!(
-            "::{level}{loc}::{}\n",
-            msg.replace('%', "%25").replace('\n', "%0A")
-        ));
+        s.push_str(&format!("::{level}{loc}::{}\n", escape_data(&msg)));
     }
     s
+}
+
+/// A workflow command's message, escaped per GitHub's rules: `%`, CR and LF.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value (`file=`, `line=`): the data escapes, then `:` and `,`.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_command_values_are_escaped() {
+        let f = Finding {
+            code: "x",
+            severity: Severity::Error,
+            message: "50% of\r\nlines, a:b".into(),
+            path: Vec::new(),
+            fix: None,
+            file: Some("/r/we,ird:dir/100%/Cargo.toml".into()),
+            line: Some(3),
+            edit: None,
+        };
+        let out = github(&[f], Path::new("/r"));
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert!(
+            out.starts_with("::error file=we%2Cird%3Adir/100%25/Cargo.toml,line=3::50%25 of%0D%0Alines, a:b (x)"),
+            "{out}"
+        );
+    }
 }
 
 pub fn human(findings: &[Finding], root: &Path, color: bool) -> String {
