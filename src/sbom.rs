@@ -221,14 +221,7 @@ fn purl_of(
         }
         (Source::Local, _) => {
             let rel = dir
-                .and_then(|d| d.strip_prefix(root).ok())
-                .map(|r| {
-                    if r.as_str().is_empty() {
-                        ".".to_string()
-                    } else {
-                        r.to_string()
-                    }
-                })
+                .map(|d| relative_to(d, root))
                 .unwrap_or_else(|| ".".into());
             Some(("download_url", format!("file:{rel}")))
         }
@@ -237,6 +230,22 @@ fn purl_of(
     match qualifier {
         Some((k, v)) => format!("{base}?{k}={}", encode(&v)),
         None => base,
+    }
+}
+
+/// `dir` relative to `root`, with `..` for a directory outside it (a path dependency next to the
+/// workspace is `../outer`): never an absolute path of this machine.
+fn relative_to(dir: &Utf8Path, root: &Utf8Path) -> String {
+    use cargo_metadata::camino::Utf8Component;
+    let d: Vec<Utf8Component> = dir.components().collect();
+    let r: Vec<Utf8Component> = root.components().collect();
+    let common = d.iter().zip(&r).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; r.len() - common];
+    parts.extend(d[common..].iter().map(|c| c.as_str()));
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
     }
 }
 
@@ -375,6 +384,15 @@ mod tests {
                 root
             ),
             "pkg:cargo/x@0.1.0?download_url=file:crates/x"
+        );
+        // A path dependency outside the workspace: relative with `..`, never `file:.`.
+        assert_eq!(
+            purl_of(&pkg("local"), None, Some(Utf8Path::new("/outer/x")), root),
+            "pkg:cargo/x@0.1.0?download_url=file:../outer/x"
+        );
+        assert_eq!(
+            purl_of(&pkg("local"), None, Some(root), root),
+            "pkg:cargo/x@0.1.0?download_url=file:."
         );
         assert_eq!(
             purl_of(&pkg("crates.io"), None, None, root),

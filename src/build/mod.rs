@@ -185,18 +185,31 @@ fn check_profile_defined(
 /// `--remap-path-prefix` for the workspace, `$CARGO_HOME` and an outside target dir, so that the
 /// binary carries no path of this machine. Later flags win in rustc, so the most specific goes last.
 fn remap_flags(ws: &Workspace, env: rustflags::Env, target_dir: Option<&PathBuf>) -> Vec<String> {
-    let mut pairs: Vec<(String, &str)> = Vec::new();
+    let mut pairs: Vec<(String, String)> = Vec::new();
     if let Some(home) = rustflags::cargo_home(env) {
-        pairs.push((home.display().to_string(), "/cargo"));
+        pairs.push((home.display().to_string(), "/cargo".into()));
     }
-    pairs.push((ws.root().to_string(), "/workspace"));
+    pairs.push((ws.root().to_string(), "/workspace".into()));
     let target = target_dir
         .and_then(|d| std::path::absolute(d).ok())
         .map(|d| d.display().to_string())
         .unwrap_or_else(|| ws.target_dir().to_string());
     if !target.starts_with(ws.root().as_str()) {
-        pairs.push((target, "/target"));
+        pairs.push((target, "/target".into()));
     }
+    // Path dependencies outside the workspace: cargo passes their absolute paths to rustc.
+    for p in &ws.metadata.packages {
+        if p.source.is_some() {
+            continue;
+        }
+        if let Some(dir) = p.manifest_path.parent() {
+            if !dir.starts_with(ws.root()) {
+                pairs.push((dir.to_string(), format!("/path/{}-{}", p.name, p.version)));
+            }
+        }
+    }
+    // rustc applies the last matching flag: the most specific (longest) prefix goes last.
+    pairs.sort_by_key(|(from, _)| from.len());
     pairs
         .into_iter()
         .flat_map(|(from, to)| ["--remap-path-prefix".to_string(), format!("{from}={to}")])
