@@ -343,16 +343,6 @@ fn files(src: &Source<'_>, v: &Value) -> Result<Vec<ExtraFile>> {
     for (dest, source) in table {
         let key = format!("files.\"{dest}\"");
         check_image_path(&dest).map_err(|w| src.err(&key, w, PATH_HINT))?;
-        if RESERVED
-            .iter()
-            .any(|r| dest == *r || r.starts_with(&format!("{dest}/")))
-        {
-            return Err(src.err(
-                &key,
-                format!("{dest} is written by cargo-tiny itself"),
-                "pick another path in the image",
-            ));
-        }
         if Path::new(&source).is_absolute() {
             return Err(src.err(
                 &key,
@@ -411,9 +401,6 @@ fn files(src: &Source<'_>, v: &Value) -> Result<Vec<ExtraFile>> {
     }
     Ok(out)
 }
-
-/// Paths the image layer always holds (the whole tree is checked in [`crate::image::paths`]).
-pub const RESERVED: &[&str] = &["/etc/passwd", "/etc/group", "/tmp", "/usr/local/bin"];
 
 /// An absolute, normalised path in the image: `/`-rooted, no `.`/`..`, no empty components.
 pub fn check_image_path(p: &str) -> Result<(), String> {
@@ -637,8 +624,7 @@ mod tests {
         assert!(message(json!({"stop-signal": "TERM"})).contains("`stop-signal`"));
         assert!(message(json!({"name": "Api"})).contains("`name`"));
         assert!(message(json!({"files": {"/etc/x/../y": "a"}})).contains("files"));
-        let m = message(json!({"files": {"/etc/passwd": "a"}}));
-        assert!(m.contains("written by cargo-tiny"), "{m}");
+        // Destinations against the image's own tree: crate::image::paths (it knows the bin name).
     }
 
     #[test]

@@ -95,31 +95,6 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn workflow_command_values_are_escaped() {
-        let f = Finding {
-            code: "x",
-            severity: Severity::Error,
-            message: "50% of\r\nlines, a:b".into(),
-            path: Vec::new(),
-            fix: None,
-            file: Some("/r/we,ird:dir/100%/Cargo.toml".into()),
-            line: Some(3),
-            edit: None,
-        };
-        let out = github(&[f], Path::new("/r"));
-        assert_eq!(out.lines().count(), 1, "{out}");
-        assert!(
-            out.starts_with("::error file=we%2Cird%3Adir/100%25/Cargo.toml,line=3::50%25 of%0D%0Alines, a:b (x)"),
-            "{out}"
-        );
-    }
-}
-
 pub fn human(findings: &[Finding], root: &Path, color: bool) -> String {
     let st = |s: anstyle::Style| if color { s } else { anstyle::Style::new() };
     let mut s = String::new();
@@ -168,4 +143,29 @@ pub fn human(findings: &[Finding], root: &Path, color: bool) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_command_values_are_escaped() {
+        let f = Finding {
+            code: "x",
+            severity: Severity::Error,
+            message: "50% of\r\nlines, a:b".into(),
+            path: Vec::new(),
+            fix: None,
+            file: Some("/r/we,ird:dir/100%/Cargo.toml".into()),
+            line: Some(3),
+            edit: None,
+        };
+        let out = github(&[f], Path::new("/r"));
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert!(
+            out.starts_with("::error file=we%2Cird%3Adir/100%25/Cargo.toml,line=3::50%25 of%0D%0Alines, a:b (x)"),
+            "{out}"
+        );
+    }
 }
