@@ -88,11 +88,15 @@ fn merge(item: &mut Item, key: &str, value: &str) -> Result<()> {
         .as_table_like_mut()
         .ok_or_else(|| Failure::new(format!("unexpected declaration of `{key}`")))?;
     // `default-features = false` reads best before `features`, as the printed fix line has it.
+    // The moved `features` keeps its decor (an inline `# note` after the value).
+    let mut moved_decor = None;
     if new.contains_key("default-features")
         && !table.contains_key("default-features")
         && !table.contains_key("default_features")
     {
-        table.remove("features");
+        if let Some(Item::Value(v)) = table.remove("features") {
+            moved_decor = Some(v.decor().clone());
+        }
     }
     for (k, v) in new.iter() {
         let k = match k {
@@ -115,7 +119,13 @@ fn merge(item: &mut Item, key: &str, value: &str) -> Result<()> {
                 *old.decor_mut() = decor;
             }
             _ => {
-                table.insert(k, Item::Value(v.clone().decorated(" ", "")));
+                let mut v = v.clone().decorated(" ", "");
+                if k == "features" {
+                    if let Some(d) = moved_decor.take() {
+                        *v.decor_mut() = d;
+                    }
+                }
+                table.insert(k, Item::Value(v));
             }
         }
     }
@@ -135,8 +145,10 @@ pub fn plan(findings: &[Finding]) -> Result<BTreeMap<String, (String, String)>> 
         let entry = match out.get(file) {
             Some(e) => e.clone(),
             None => {
-                let t = std::fs::read_to_string(file)
-                    .map_err(|e| Failure::new(format!("cannot read {file}: {e}")))?;
+                // BOM and CRLF stripped here, put back on write (crate::manifest_file).
+                let t = crate::manifest_file::ManifestFile::read(std::path::Path::new(file), false)
+                    .map_err(|e| Failure::new(format!("cannot read {file}: {e:#}")))?
+                    .text;
                 (t.clone(), t)
             }
         };
@@ -190,6 +202,21 @@ mod tests {
         assert_eq!(
             apply(text, &e(rep)).unwrap(),
             "[dependencies.reqwest]\n# upstream main\ngit = \"https://github.com/seanmonstar/reqwest\"\ndefault-features = false\nfeatures = [\"rustls-tls\", \"json\"]\n"
+        );
+    }
+
+    #[test]
+    fn an_inline_comment_after_a_rewritten_value_stays() {
+        let text =
+            "[dependencies.reqwest]\nversion = \"0.12\" # pinned\nfeatures = [\"json\"] # note\n";
+        let e = Edit::Dependency {
+            table: vec!["dependencies".into()],
+            key: "reqwest".into(),
+            value: "{ version = \"0.12\", default-features = false, features = [\"rustls-tls\", \"json\"] }".into(),
+        };
+        assert_eq!(
+            apply(text, &e).unwrap(),
+            "[dependencies.reqwest]\nversion = \"0.12\" # pinned\ndefault-features = false\nfeatures = [\"rustls-tls\", \"json\"] # note\n"
         );
     }
 

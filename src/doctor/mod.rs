@@ -117,7 +117,22 @@ fn apply_fixes(
             found.iter().any(|f| f.severity == Severity::Error),
         ));
     }
-    for (file, (old, new)) in &plan {
+    // Every manifest in the user's style (BOM, CRLF, through a symlink), and a read-only one refused
+    // before any is written (crate::manifest_file).
+    let mut files = Vec::new();
+    for (file, (old, _)) in &plan {
+        let m =
+            crate::manifest_file::ManifestFile::read(std::path::Path::new(file), !args.dry_run)?;
+        if m.text != *old {
+            crate::fail!(
+                hint = "run `cargo tiny doctor --fix` again",
+                "{} changed on disk while it was being fixed; nothing written",
+                m.shown()
+            );
+        }
+        files.push(m);
+    }
+    for ((file, (old, new)), m) in plan.iter().zip(&files) {
         let name = std::path::Path::new(file)
             .strip_prefix(root)
             .map(|p| p.display().to_string())
@@ -125,7 +140,7 @@ fn apply_fixes(
         if args.dry_run {
             print!("{}", crate::fsutil::unified_diff(old, new, &name));
         } else {
-            crate::fsutil::write_atomic(std::path::Path::new(file), new.as_bytes())?;
+            m.write(new, "cargo tiny doctor --fix")?;
             shell.status("Fixed", &name);
         }
     }
@@ -136,8 +151,8 @@ fn apply_fixes(
     let reload = load_workspace(args).and_then(|ws| analyse(&ws, args));
     match reload {
         Err(e) => {
-            for (file, (old, _)) in &plan {
-                crate::fsutil::write_atomic(std::path::Path::new(file), old.as_bytes())?;
+            for m in &files {
+                m.restore()?;
             }
             Err(e.context("cargo could not read the fixed manifests; restored the originals"))
         }

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::cli::InitArgs;
-use crate::error::Failure;
 use crate::profile::SizeProfile;
 use crate::shell::Shell;
 use crate::workspace::{LoadOptions, Workspace};
@@ -74,8 +73,9 @@ pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
         .clone()
         .unwrap_or_else(|| "release".to_string());
     let sp = SizeProfile::new(name, args.panic_abort);
-    let original = read_manifest(&root, args.dry_run)?;
-    let text = original.clone();
+    // The user's file, in the user's style: BOM, CRLF and a symlink are kept (crate::manifest_file).
+    let file = read_manifest(&root, args.dry_run)?;
+    let text = file.text.clone();
     let patch = patch::patch(&text, &sp, args.force)?;
 
     for k in &patch.kept {
@@ -96,7 +96,7 @@ pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
         return Ok(());
     }
     check(&text, &patch)?;
-    check_with_cargo(&patch.new_text, &sp)?;
+    check_with_cargo(&patch.new_text, &sp, !patch.kept.is_empty() && !args.force)?;
 
     let display_name = root
         .file_name()
@@ -114,7 +114,7 @@ pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
         );
         return Ok(());
     }
-    write_if_unchanged(&root, &original, &patch.new_text)?;
+    file.write(&patch.new_text, "cargo tiny init")?;
     shell.status(
         "Patched",
         format!(
@@ -165,12 +165,9 @@ fn member_has_profile(text: &str) -> bool {
 }
 
 /// Reads the manifest, refusing what is not a writable Cargo manifest.
-fn read_manifest(path: &Path, dry_run: bool) -> Result<String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::new(format!("cannot read {}: {e}", path.display()))
-            .hint("check the path given to --manifest-path")
-    })?;
-    let doc: toml_edit::DocumentMut = match text.replace("\r\n", "\n").parse() {
+fn read_manifest(path: &Path, dry_run: bool) -> Result<crate::manifest_file::ManifestFile> {
+    let file = crate::manifest_file::ManifestFile::read(path, false)?;
+    let doc: toml_edit::DocumentMut = match file.text.replace("\r\n", "\n").parse() {
         Ok(d) => d,
         Err(_) => crate::fail!(
             hint = "fix the TOML syntax first (`cargo metadata` shows the error)",
@@ -185,15 +182,10 @@ fn read_manifest(path: &Path, dry_run: bool) -> Result<String> {
             path.display()
         );
     }
-    let meta = std::fs::metadata(path)?;
-    if !dry_run && meta.permissions().readonly() {
-        crate::fail!(
-            hint = "make it writable (chmod u+w), or use --dry-run to see the change",
-            "{} is read-only",
-            path.display()
-        );
+    if !dry_run {
+        file.check_writable()?;
     }
-    Ok(text)
+    Ok(file)
 }
 
 /// The new text re-parses and every item outside `[profile]` is unchanged.
@@ -209,11 +201,11 @@ pub fn check(old: &str, p: &Patch) -> Result<()> {
     Ok(())
 }
 
-/// Cargo accepts the patched profiles: `cargo metadata --no-deps` on a scratch package with the new
-/// `[profile]` table. A scratch package in its own directory, not a copy of the manifest: a copy
+/// Cargo accepts the patched profiles: `cargo check --offline` (which validates profiles; `cargo
+/// metadata` does not, e.g. `inherits` in `dev`) on a scratch package with the new `[profile]` table. A scratch package in its own directory, not a copy of the manifest: a copy
 /// next to the real one would be found by (or break) workspace discovery, and a copy elsewhere would
 /// lose its members and path dependencies. The rest of the manifest is unchanged (see [`check`]).
-fn check_with_cargo(new_text: &str, sp: &SizeProfile) -> Result<()> {
+fn check_with_cargo(new_text: &str, sp: &SizeProfile, force_would_help: bool) -> Result<()> {
     let doc: toml_edit::DocumentMut = new_text.replace("\r\n", "\n").parse()?;
     let mut scratch = toml_edit::DocumentMut::new();
     let mut pkg = toml_edit::Table::new();
@@ -239,24 +231,28 @@ fn check_with_cargo(new_text: &str, sp: &SizeProfile) -> Result<()> {
     std::fs::write(dir.path().join("Cargo.toml"), scratch.to_string())?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
-        .args([
-            "metadata",
-            "--no-deps",
-            "--format-version",
-            "1",
-            "--offline",
-            "--manifest-path",
-        ])
+        .args(["check", "--offline", "--quiet", "--manifest-path"])
         .arg(dir.path().join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", dir.path().join("target"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("RUSTC_WRAPPER")
         .output()
-        .context("cannot run `cargo metadata` to check the patched manifest")?;
+        .context("cannot run `cargo check` to check the patched manifest")?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        crate::fail!(
-            hint = format!(
+        // --force only helps when a value of the user's was kept (it would be replaced).
+        let hint = if force_would_help {
+            format!(
                 "fix [profile.{}] by hand, or rerun with --force",
                 sp.profile
-            ),
+            )
+        } else {
+            format!("fix [profile.{}] by hand", sp.profile)
+        };
+        crate::fail!(
+            hint = hint,
             "cargo rejects the patched profile ({}); nothing written",
             crate::workspace::cargo_error_line(&stderr)
         );
@@ -286,8 +282,13 @@ mod tests {
     #[test]
     fn cargo_rejects_an_invalid_profile() {
         let sp = SizeProfile::new("release", false);
-        let err = check_with_cargo("[profile.release]\nopt-level = \"q\"\n", &sp).unwrap_err();
+        let err =
+            check_with_cargo("[profile.release]\nopt-level = \"q\"\n", &sp, false).unwrap_err();
         assert!(err.to_string().contains("cargo rejects"), "{err}");
-        check_with_cargo("profile = { release = { lto = true } }\n", &sp).unwrap();
+        check_with_cargo("profile = { release = { lto = true } }\n", &sp, false).unwrap();
+        // `cargo metadata` accepts this one; cargo check (and so a build) does not.
+        let err =
+            check_with_cargo("[profile.dev]\ninherits = \"release\"\n", &sp, false).unwrap_err();
+        assert!(format!("{err:#}").contains("inherits"), "{err:#}");
     }
 }

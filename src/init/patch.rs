@@ -41,11 +41,16 @@ impl Patch {
     }
 }
 
+/// Cargo's root profiles: `inherits` must not be specified in them.
+pub const ROOT_PROFILES: &[&str] = &["dev", "release"];
+
 /// The keys `init` writes for `sp`: `inherits = "release"` first for a custom profile, then the size
 /// settings from [`SizeProfile::settings`] (the same ones `cargo tiny build` passes as `--config`).
+/// `dev` and `release` are cargo's root profiles, where `inherits` is an error: they get the
+/// settings alone.
 pub fn manifest_settings(sp: &SizeProfile) -> Vec<Setting> {
     let mut v = Vec::new();
-    if sp.profile != "release" {
+    if !ROOT_PROFILES.contains(&sp.profile.as_str()) {
         v.push(Setting {
             key: "inherits",
             value: Value::Str("release"),
