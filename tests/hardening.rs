@@ -362,15 +362,7 @@ fn build_script_swaps_cannot_smuggle_an_outside_file_into_the_image() {
         assert_eq!(r.stdout.trim(), "hi from /");
         let _ = run(std::process::Command::new("docker").args(["rmi", &reference]));
     }
-    if require_tool("podman", &["--version"]) {
-        let r = run(std::process::Command::new("podman")
-            .args(["load", "-i"])
-            .arg(&out));
-        assert_eq!(r.code, 0, "podman load: {}{}", r.stdout, r.stderr);
-        let _ =
-            run(std::process::Command::new("podman")
-                .args(["rmi", &format!("localhost/{reference}")]));
-    }
+    engines_load(&out, &reference);
 }
 
 /// Class 5: a path dependency outside the workspace leaves no host path in the binary (what

@@ -768,6 +768,8 @@ files = { "/etc/hello/greeting.txt" = "conf/greeting.txt" }
         "always, from the workspace"
     );
     assert!(out.with_file_name("greeter.cdx.json").is_file());
+    // An image with `files`: the engines load it.
+    engines_load(&out, "localhost:5000/team/greeter:v2");
 }
 
 /// Two clones of the same commit, in different directories: `created` is the commit time, the

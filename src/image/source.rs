@@ -104,6 +104,17 @@ mod tests {
     }
 
     #[test]
+    fn a_file_too_large_for_a_tar_entry_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("huge.bin");
+        // Sparse: no disk space used.
+        let f = std::fs::File::create(&p).unwrap();
+        f.set_len(MAX_SIZE + 1).unwrap();
+        let e = OpenedSource::open(&p).unwrap_err();
+        assert!(e.contains("at most 8589934591 bytes"), "{e}");
+    }
+
+    #[test]
     fn permission_bits_are_kept() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();

@@ -134,3 +134,21 @@ pub fn tar_files(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
     }
     out
 }
+
+/// `docker load` and `podman load` of `tarball` (each when the engine works here; skipped locally,
+/// a failure in CI), asserting that both accept it and list `reference`; the loaded images are
+/// removed again.
+pub fn engines_load(tarball: &Path, reference: &str) {
+    if require_tool("docker", &["info"]) {
+        let r = run(Command::new("docker").args(["load", "-i"]).arg(tarball));
+        assert_eq!(r.code, 0, "docker load: {}{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains(reference), "docker load: {}", r.stdout);
+        let _ = run(Command::new("docker").args(["rmi", reference]));
+    }
+    if require_tool("podman", &["--version"]) {
+        let r = run(Command::new("podman").args(["load", "-i"]).arg(tarball));
+        assert_eq!(r.code, 0, "podman load: {}{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains(reference), "podman load: {}", r.stdout);
+        let _ = run(Command::new("podman").args(["rmi", reference]));
+    }
+}
