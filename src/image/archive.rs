@@ -127,7 +127,7 @@ fn temp_prefix() -> String {
 }
 
 /// Removes `.cargo-tiny-<pid>-*.tmp` files in `dir` whose process no longer runs (a run that was
-/// killed with SIGKILL, or a crash).
+/// killed with SIGKILL, or a crash), and `.cargo-tiny-*.tmp` files without a pid that are a day old.
 pub fn sweep_stale_temps(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -141,10 +141,17 @@ pub fn sweep_stale_temps(dir: &Path) {
         else {
             continue;
         };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
+        let stale = match rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) {
+            Some(pid) => pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists(),
+            // Without a pid (cargo-tiny 0.1, or another writer): only when a day old.
+            None => e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(86_400)),
         };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+        if stale {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -286,6 +293,26 @@ mod tests {
         assert_eq!(names.len(), 3, "out/, out.cdx.json, Cargo.toml: {names:?}");
     }
 
+    /// A signal that arrives while temp files exist takes effect only once they are gone.
+    #[test]
+    fn signals_are_held_while_temp_files_exist() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static GOT: AtomicBool = AtomicBool::new(false);
+        extern "C" fn on_hup(_: libc::c_int) {
+            GOT.store(true, Ordering::SeqCst);
+        }
+        // SAFETY: a handler that only stores an atomic; the signal goes to this thread only.
+        unsafe {
+            libc::signal(libc::SIGHUP, on_hup as *const () as libc::sighandler_t);
+            let held = HeldSignals::hold();
+            libc::pthread_kill(libc::pthread_self(), libc::SIGHUP);
+            assert!(!GOT.load(Ordering::SeqCst), "delivered while held");
+            drop(held);
+            assert!(GOT.load(Ordering::SeqCst), "delivered once released");
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
+        }
+    }
+
     #[test]
     fn stale_temp_files_of_dead_runs_are_swept() {
         let dir = tempfile::tempdir().unwrap();
@@ -295,11 +322,19 @@ mod tests {
         let stale = dir.path().join(format!(".cargo-tiny-{dead}-abc123.tmp"));
         let mine = dir.path().join(format!("{}x.tmp", temp_prefix()));
         let other = dir.path().join(".cargo-tiny-notapid.tmp");
-        for p in [&stale, &mine, &other] {
+        let old = dir.path().join(".cargo-tiny-AbCdEf.tmp");
+        for p in [&stale, &mine, &other, &old] {
             std::fs::write(p, "").unwrap();
         }
+        let two_days = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(two_days)
+            .unwrap();
         sweep_stale_temps(dir.path());
-        assert!(!stale.exists());
+        assert!(!stale.exists() && !old.exists());
         assert!(mine.exists() && other.exists());
     }
 }
