@@ -47,6 +47,14 @@ pub fn tarball(image: &Image, mtime: u64) -> Result<Vec<u8>> {
 /// file that is not an image tarball (a careless `-o Cargo.toml` must not destroy the manifest).
 pub fn check_outputs(tar_path: &Path, sbom_path: &Path, explicit: bool) -> Result<()> {
     let flag = if explicit { "--output " } else { "image path " };
+    use std::os::unix::ffi::OsStrExt;
+    if tar_path.as_os_str().as_bytes().ends_with(b"/") {
+        crate::fail!(
+            hint = "give --output a file path, e.g. --output out/app.tar",
+            "{flag}{} names a directory",
+            tar_path.display()
+        );
+    }
     for (what, path) in [("tarball", tar_path), ("SBOM", sbom_path)] {
         if path.is_dir() {
             crate::fail!(
