@@ -254,6 +254,15 @@ fn unusable_output_paths_are_refused_and_nothing_beside_them_is_touched() {
     assert!(r.stderr.contains("not an image tarball"), "{}", r.stderr);
     assert_eq!(std::fs::read(&manifest).unwrap(), before);
 
+    // A path ending in `/` (a directory that does not exist yet).
+    let mut slash = dir.path().join("newdir").into_os_string();
+    slash.push("/");
+    let r = build(&manifest, Path::new(&slash), &[], &[]);
+    assert!(r.code != 0 && r.code != 101, "{}", r.stderr);
+    assert!(r.stderr.contains("names a directory"), "{}", r.stderr);
+    assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
+    assert!(!dir.path().join("newdir").exists());
+
     // The tarball's directory is a file.
     let r = build(
         &manifest,
