@@ -179,6 +179,26 @@ fn values_engines_refuse_and_paths_the_image_holds_are_refused_up_front() {
         assert_refused(what, &r, &expect, &manifest, &before, &out);
     }
 
+    // A default image name derived from a bin name the grammar refuses (`a___b`).
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = package(&dir.path().join("app"), "app", "0.1.0", "");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "[package.metadata.tiny]",
+        "[[bin]]\nname = \"a___b\"\npath = \"src/main.rs\"\n\n[package.metadata.tiny]",
+    );
+    std::fs::write(&manifest, &text).unwrap();
+    let out = dir.path().join("out").join("app.tar");
+    let r = build(&manifest, &out, &[], &[]);
+    let m = manifest.display().to_string();
+    assert_refused(
+        "bin name",
+        &r,
+        &["bin `a___b`", "set name", &m],
+        &manifest,
+        text.as_bytes(),
+        &out,
+    );
+
     // SOURCE_DATE_EPOCH past 9999-12-31T23:59:59Z.
     let dir = tempfile::tempdir().unwrap();
     let manifest = package(&dir.path().join("app"), "app", "0.1.0", "");

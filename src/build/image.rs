@@ -97,8 +97,11 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
             .clone()
             .unwrap_or_else(|| config::name_from_bin(&t.bin));
         config::check_name(&name).map_err(|w| {
-            Failure::new(format!("image name of bin `{}`: {w}", t.bin))
-                .hint("set name = \"…\" in [package.metadata.tiny] or pass --image NAME[:TAG]")
+            Failure::new(format!(
+                "image name of bin `{}` ({}): {w}",
+                t.bin, pkg.manifest_path
+            ))
+            .hint("set name = \"…\" in [package.metadata.tiny] or pass --image NAME[:TAG]")
         })?;
         let tag = match &cfg.tag {
             Some(t) => t.clone(),
