@@ -124,6 +124,9 @@ pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
             summary(&patch)
         ),
     );
+    if sp.panic_abort {
+        crate::doctor::pid1::note_panic_as_pid1(shell);
+    }
     if sp.profile != "release" {
         shell.note(
             "Build",

@@ -1,0 +1,202 @@
+//! The `pid1-signals` check: a binary that installs no SIGTERM handler cannot be stopped gracefully
+//! as PID 1 of a FROM-scratch image (the kernel gives PID 1 no default signal actions: SIGTERM and
+//! SIGINT are ignored, `docker stop` / `podman stop` / Kubernetes wait the grace period, then SIGKILL).
+//!
+//! Decided by both the graph and the sources: a signal API counts only when the member's own code
+//! calls it (found with `syn` in its module trees) *and* the graph provides it (tokio's `signal`
+//! feature, the ctrlc crate …); a crate in the graph that is never called handles nothing. Servers
+//! that install the handlers themselves (actix-server, rocket, pingora) count from the graph alone.
+
+use super::findings::{Finding, Severity};
+use super::graph::Graph;
+use super::scratch::{self, Member};
+use super::sources;
+use crate::shell::Shell;
+use crate::workspace::Workspace;
+
+/// A signal API: the path prefix the sources name, the crate (and feature) the graph must have.
+struct Api {
+    path: &'static str,
+    krate: &'static str,
+    feature: Option<&'static str>,
+}
+
+const APIS: &[Api] = &[
+    Api {
+        path: "tokio::signal",
+        krate: "tokio",
+        feature: Some("signal"),
+    },
+    Api {
+        path: "signal_hook",
+        krate: "signal-hook",
+        feature: None,
+    },
+    Api {
+        path: "signal_hook_tokio",
+        krate: "signal-hook-tokio",
+        feature: None,
+    },
+    Api {
+        path: "signal_hook_async_std",
+        krate: "signal-hook-async-std",
+        feature: None,
+    },
+    Api {
+        path: "signal_hook_registry",
+        krate: "signal-hook-registry",
+        feature: None,
+    },
+    Api {
+        path: "ctrlc",
+        krate: "ctrlc",
+        feature: None,
+    },
+    Api {
+        path: "async_ctrlc",
+        krate: "async-ctrlc",
+        feature: None,
+    },
+    Api {
+        path: "async_signal",
+        krate: "async-signal",
+        feature: None,
+    },
+    Api {
+        path: "actix_rt::signal",
+        krate: "actix-rt",
+        feature: None,
+    },
+    Api {
+        path: "nix::sys::signal::sigaction",
+        krate: "nix",
+        feature: Some("signal"),
+    },
+    Api {
+        path: "nix::sys::signal::signal",
+        krate: "nix",
+        feature: Some("signal"),
+    },
+    Api {
+        path: "libc::signal",
+        krate: "libc",
+        feature: None,
+    },
+    Api {
+        path: "libc::sigaction",
+        krate: "libc",
+        feature: None,
+    },
+];
+
+/// Named paths (last segments) that mean SIGTERM is among the handled signals.
+const TERM: &[&str] = &[
+    "SignalKind::terminate",
+    "SIGTERM",
+    "TERM_SIGNALS",
+    "Signal::Term",
+];
+/// … that mean SIGINT (Ctrl-C) is.
+const INT: &[&str] = &[
+    "ctrl_c",
+    "set_handler",
+    "try_set_handler",
+    "SignalKind::interrupt",
+    "SIGINT",
+    "Signal::Int",
+    "CtrlC",
+];
+
+/// Crates that install SIGTERM handlers themselves when they serve (graceful shutdown built in).
+const HANDLES_ITSELF: &[&str] = &["actix-server", "rocket", "pingora-core"];
+
+/// What a panic looks like as PID 1 with `panic = "abort"` (printed by `--panic-abort`, `--size max`).
+pub const PANIC_AS_PID1: &str = "with panic = \"abort\", a panic as PID 1 of a FROM-scratch image prints its message, then the container exits with 139 (SIGSEGV), not 134 (SIGABRT): PID 1 ignores SIGABRT, so musl's abort() ends in a crash instruction; unwinding (the default) exits with 101";
+
+/// Prints [`PANIC_AS_PID1`] as a cargo-style note; call it once per command.
+pub fn note_panic_as_pid1(shell: &Shell) {
+    shell.note("Note", PANIC_AS_PID1);
+}
+
+/// Which signals the member's own code handles, as far as the sources tell.
+#[derive(Debug, PartialEq, Eq)]
+enum Handled {
+    /// No signal API is called.
+    Nothing,
+    /// Only SIGINT (`tokio::signal::ctrl_c`, `ctrlc` without its `termination` feature).
+    InterruptOnly,
+    /// SIGTERM, a server that handles it, or signals the sources do not name literally.
+    Terminate,
+}
+
+fn handled(g: &Graph, m: &Member<'_>, scan: &sources::Scan) -> Handled {
+    if HANDLES_ITSELF.iter().any(|c| m.has_crate(g, c)) {
+        return Handled::Terminate;
+    }
+    let used: Vec<&Api> = APIS
+        .iter()
+        .filter(|a| {
+            scan.names(a.path)
+                && match a.feature {
+                    Some(f) => m.has_feature(g, a.krate, f),
+                    None => m.has_crate(g, a.krate),
+                }
+        })
+        .collect();
+    if used.is_empty() {
+        return Handled::Nothing;
+    }
+    let ctrlc_term =
+        used.iter().any(|a| a.krate == "ctrlc") && m.has_feature(g, "ctrlc", "termination");
+    if ctrlc_term || TERM.iter().any(|t| scan.names_suffix(t)) {
+        return Handled::Terminate;
+    }
+    if INT.iter().any(|t| scan.names_suffix(t)) {
+        return Handled::InterruptOnly;
+    }
+    // A signal API with signals the sources compute: give it the benefit of the doubt.
+    Handled::Terminate
+}
+
+fn is_sigint(s: &str) -> bool {
+    matches!(
+        s.trim().to_ascii_uppercase().as_str(),
+        "SIGINT" | "INT" | "2"
+    )
+}
+
+const FIX: &str = "handle SIGTERM: with tokio, `tokio::signal::unix::signal(SignalKind::terminate())` (tokio's `signal` feature); without, the ctrlc crate with its `termination` feature (README: \"pid1-signals\"); or run the container with an init: `docker run --init`, `podman run --init`";
+
+pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for m in scratch::members(ws, g) {
+        let stop = scratch::image_config(ws, m.package).and_then(|c| c.stop_signal);
+        for bin in m.bins() {
+            let roots = scratch::own_roots(ws, g, &m, Some(bin));
+            let scan = sources::scan(&roots);
+            let (message, fix) = match handled(g, &m, &scan) {
+                Handled::Terminate => continue,
+                Handled::InterruptOnly if stop.as_deref().is_some_and(is_sigint) => continue,
+                Handled::Nothing => (
+                    format!("bin `{}` installs no signal handler: as PID 1 of a FROM-scratch image it ignores SIGTERM, so `docker stop`, `podman stop` and Kubernetes wait their whole grace period, then SIGKILL it (exit 137) mid-request", bin.name),
+                    FIX.to_string(),
+                ),
+                Handled::InterruptOnly => (
+                    format!("bin `{}` handles only SIGINT (Ctrl-C): `docker stop`, `podman stop` and Kubernetes send SIGTERM, which PID 1 ignores, so they wait their grace period, then SIGKILL it (exit 137)", bin.name),
+                    format!("set stop-signal = \"SIGINT\" in [package.metadata.tiny], or also {FIX}"),
+                ),
+            };
+            out.push(Finding {
+                code: "pid1-signals",
+                severity: Severity::Warning,
+                message,
+                path: vec![m.package.name.to_string(), format!("bin {}", bin.name)],
+                fix: Some(fix),
+                file: Some(bin.src_path.to_string()),
+                line: None,
+                edit: None,
+            });
+        }
+    }
+    out
+}

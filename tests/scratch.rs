@@ -1,0 +1,191 @@
+//! doctor's FROM-scratch checks (`pid1-signals`, `missing-program`, `host-files`) on the fixture
+//! workspace tests/fixtures/scratch (one Cargo.lock), and the behaviour they predict, in podman.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{cargo_tiny, fixture_target_dir, require_tool, run};
+use serde_json::Value;
+
+fn workspace() -> PathBuf {
+    common::repo().join("tests/fixtures/scratch")
+}
+
+fn doctor(package: &str, extra: &[&str]) -> common::Run {
+    run(cargo_tiny()
+        .args(["doctor", "--color", "never", "--locked", "--manifest-path"])
+        .arg(workspace().join("Cargo.toml"))
+        .args(["-p", package])
+        .args(extra))
+}
+
+/// The JSON findings of `package` with `code`.
+fn findings(package: &str, code: &str) -> Vec<Value> {
+    let r = doctor(package, &["--format", "json"]);
+    assert_eq!(r.code, 0, "{package}: {}", r.stderr);
+    r.stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|f| f["code"] == code)
+        .collect()
+}
+
+#[test]
+fn tokio_server_without_a_handler_warns() {
+    let f = findings("server-nosig", "pid1-signals");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["severity"], "warning");
+    assert_eq!(f[0]["file"], "server-nosig/src/main.rs");
+    let m = f[0]["message"].as_str().unwrap();
+    assert!(
+        m.contains("bin `server-nosig`") && m.contains("SIGTERM"),
+        "{m}"
+    );
+    // --deny warnings turns it into a failing exit code; the human output names the fix.
+    let r = doctor("server-nosig", &["--deny", "warnings"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("warning[pid1-signals]"), "{}", r.stderr);
+    assert!(r.stderr.contains("SignalKind::terminate()"), "{}", r.stderr);
+}
+
+#[test]
+fn sigterm_handler_or_ctrl_c_with_sigint_stop_signal_is_no_warning() {
+    for p in ["server-sigterm", "server-ctrlc"] {
+        assert!(findings(p, "pid1-signals").is_empty(), "{p}");
+    }
+}
+
+#[test]
+fn ctrl_c_alone_warns_that_sigterm_is_not_handled() {
+    let f = findings("ctrlc-only", "pid1-signals");
+    assert_eq!(f.len(), 1, "{f:?}");
+    let m = f[0]["message"].as_str().unwrap();
+    assert!(m.contains("only SIGINT"), "{m}");
+    assert!(
+        f[0]["fix"].as_str().unwrap().contains("stop-signal"),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn ping_is_a_missing_program_with_its_source_line() {
+    let f = findings("runs-ping", "missing-program");
+    // Command::new("ping") in src/probe.rs:4; the one in #[cfg(test)] is not in the binary.
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["file"], "runs-ping/src/probe.rs");
+    assert_eq!(f[0]["line"], 4);
+    assert!(
+        f[0]["message"].as_str().unwrap().contains("`ping`"),
+        "{f:?}"
+    );
+    let r = doctor("runs-ping", &["--format", "github"]);
+    assert!(
+        r.stdout.lines().any(|l| l.starts_with("::warning file=")
+            && l.contains("runs-ping/src/probe.rs,line=4::")
+            && l.contains("`ping`")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn programs_shipped_with_files_are_no_warning() {
+    assert!(findings("runs-shipped", "missing-program").is_empty());
+}
+
+#[test]
+fn host_time_zone_database_warns() {
+    let f = findings("local-time", "host-files");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["path"], serde_json::json!(["local-time", "chrono"]));
+    assert!(
+        f[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/usr/share/zoneinfo"),
+        "{f:?}"
+    );
+    assert!(findings("server-nosig", "host-files").is_empty());
+}
+
+/// Builds the image of workspace member `package` into `dir`, loads it into podman, returns its name.
+fn podman_image(package: &str, dir: &std::path::Path) -> String {
+    let tarball = dir.join(format!("{package}.tar"));
+    let r = run(cargo_tiny()
+        .args(["build", "--locked", "--manifest-path"])
+        .arg(workspace().join("Cargo.toml"))
+        .args(["-p", package, "--target-dir"])
+        .arg(fixture_target_dir())
+        .arg("--output")
+        .arg(&tarball));
+    assert_eq!(r.code, 0, "build of {package}: {}", r.stderr);
+    let r = run(Command::new("podman").args(["load", "-i"]).arg(&tarball));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    format!("localhost/{package}:0.1.0")
+}
+
+/// Runs `image` detached (ENGINES.md's recipe), waits until it says it listens, `podman stop -t 2`,
+/// and returns the exit code podman recorded.
+fn stop_exit_code(image: &str) -> i64 {
+    let name = format!(
+        "tiny-pid1-{}-{}",
+        std::process::id(),
+        image.replace(['/', ':'], "-")
+    );
+    let r = run(Command::new("podman").args([
+        "--runtime",
+        "/usr/sbin/runc",
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--ulimit",
+        "nofile=20000:20000",
+        "--ulimit",
+        "nproc=4096:4096",
+        "--network",
+        "none",
+        image,
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Readiness, not timing: the servers print "listening" once their handler is installed.
+    let mut ready = false;
+    for _ in 0..600 {
+        let logs = run(Command::new("podman").args(["logs", &name]));
+        if logs.stderr.contains("listening") || logs.stdout.contains("listening") {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let stop = run(Command::new("podman").args(["stop", "-t", "2", &name]));
+    let code =
+        run(Command::new("podman").args(["inspect", "--format", "{{.State.ExitCode}}", &name]));
+    let logs = run(Command::new("podman").args(["logs", &name]));
+    run(Command::new("podman").args(["rm", "-f", &name]));
+    assert!(ready, "{image} never said it listens: {}", logs.stderr);
+    assert_eq!(stop.code, 0, "{}", stop.stderr);
+    code.stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("podman inspect: {}{}", code.stdout, code.stderr))
+}
+
+#[test]
+fn podman_stop_kills_the_handlerless_server_and_the_fixed_ones_exit_cleanly() {
+    if !require_tool("podman", &["--version"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let nosig = podman_image("server-nosig", dir.path());
+    let sigterm = podman_image("server-sigterm", dir.path());
+    let ctrlc = podman_image("server-ctrlc", dir.path());
+    // PID 1 without a handler ignores SIGTERM: podman waits 2 s, then SIGKILLs (128 + 9).
+    assert_eq!(stop_exit_code(&nosig), 137);
+    // With a SIGTERM handler it ends by itself, and so does the Ctrl-C one, whose image has
+    // StopSignal SIGINT (stop-signal in its [package.metadata.tiny]).
+    assert_eq!(stop_exit_code(&sigterm), 0);
+    assert_eq!(stop_exit_code(&ctrlc), 0);
+}
