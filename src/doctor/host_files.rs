@@ -8,6 +8,8 @@ use serde::Deserialize;
 
 use super::findings::{Finding, Severity};
 use super::graph::{Graph, Node};
+use super::{scratch, sources};
+use crate::workspace::Workspace;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +23,9 @@ pub struct Entry {
     /// Not reported when one of these crates is reported.
     #[serde(default)]
     pub reported_by: Vec<String>,
+    /// Paths of the APIs that read the files: named by the workspace's own code → warning, else info.
+    #[serde(default)]
+    pub calls: Vec<String>,
     pub reads: Vec<String>,
     pub symptom: String,
     pub fix: String,
@@ -38,11 +43,17 @@ impl HostFiles {
     }
 }
 
-pub fn check(g: &Graph) -> Vec<Finding> {
-    check_with(g, &HostFiles::builtin())
+pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
+    let mut roots = Vec::new();
+    for m in scratch::members(ws, g) {
+        roots.extend(scratch::own_roots(ws, g, &m, None));
+        roots.extend(m.bins().map(|b| b.src_path.clone().into_std_path_buf()));
+    }
+    check_with(g, &HostFiles::builtin(), &sources::scan(&roots))
 }
 
-pub fn check_with(g: &Graph, kb: &HostFiles) -> Vec<Finding> {
+/// `own`: the workspace's own sources, to tell whether its code calls the API that reads the files.
+pub fn check_with(g: &Graph, kb: &HostFiles, own: &sources::Scan) -> Vec<Finding> {
     let feature_on = |name: &str, f: &str| {
         g.index.contains_key(&Node::Feature {
             name: name.into(),
@@ -88,11 +99,23 @@ pub fn check_with(g: &Graph, kb: &HostFiles) -> Vec<Finding> {
             .as_deref()
             .map(|f| format!(" (feature `{f}`)"))
             .unwrap_or_default();
+        let called = e.calls.is_empty() || e.calls.iter().any(|c| own.names(c));
+        let (severity, note) = if called {
+            (Severity::Warning, String::new())
+        } else {
+            (
+                Severity::Info,
+                format!(
+                    " (your code does not call {}; a dependency may)",
+                    e.calls.join(" / ")
+                ),
+            )
+        };
         out.push(Finding {
             code: "host-files",
-            severity: Severity::Warning,
+            severity,
             message: format!(
-                "{} v{version}{via} reads {} at run time, which a FROM-scratch image does not have: {}",
+                "{} v{version}{via} reads {} at run time, which a FROM-scratch image does not have: {}{note}",
                 e.name,
                 e.reads.join(", "),
                 e.symptom
@@ -133,10 +156,21 @@ mod tests {
             "3jiff v0.2.20\n",
             "2jiff feature \"tzdb-bundle-always\"\n",
         ));
-        let codes: Vec<String> = check(&g).iter().map(|f| f.path.join(">")).collect();
+        let kb = HostFiles::builtin();
+        let mut own = sources::Scan::default();
+        own.paths.insert("chrono::Local::now".into());
+        let found = check_with(&g, &kb, &own);
+        let codes: Vec<String> = found.iter().map(|f| f.path.join(">")).collect();
         // chrono reported (it brings iana-time-zone, not reported twice); jiff bundles its database.
         assert_eq!(codes, vec!["app>chrono".to_string()]);
+        assert_eq!(found[0].severity, Severity::Warning);
+        // Not called by the workspace's own code: an info.
+        let found = check_with(&g, &kb, &sources::Scan::default());
+        assert_eq!(found[0].severity, Severity::Info);
         let g = Graph::parse("0app v0.1.0 (/x)\n1chrono v0.4.45\n");
-        assert!(check(&g).is_empty(), "chrono without `clock` reads no file");
+        assert!(
+            check_with(&g, &kb, &own).is_empty(),
+            "chrono without `clock` reads no file"
+        );
     }
 }

@@ -78,7 +78,7 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
     // What breaks only FROM scratch.
     findings.extend(pid1::check(&ws, &g));
     findings.extend(programs::check(&ws, &g));
-    findings.extend(host_files::check(&g));
+    findings.extend(host_files::check(&ws, &g));
     shell.verbose(
         "Timing",
         format!(
