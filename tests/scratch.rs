@@ -189,3 +189,81 @@ fn podman_stop_kills_the_handlerless_server_and_the_fixed_ones_exit_cleanly() {
     assert_eq!(stop_exit_code(&sigterm), 0);
     assert_eq!(stop_exit_code(&ctrlc), 0);
 }
+
+/// `cargo tiny build -p panics` (extra flags), the build's run.
+fn build_panics(extra: &[&str]) -> common::Run {
+    let r = run(cargo_tiny()
+        .args(["build", "--locked", "--manifest-path"])
+        .arg(workspace().join("Cargo.toml"))
+        .args(["-p", "panics", "--target-dir"])
+        .arg(fixture_target_dir())
+        .args(extra));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r
+}
+
+#[test]
+fn panic_abort_says_once_what_a_panic_looks_like_as_pid1() {
+    let note = "a panic as PID 1";
+    let r = build_panics(&["--panic-abort", "--no-image"]);
+    assert_eq!(r.stderr.matches(note).count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("exits with 139"), "{}", r.stderr);
+    // init says it too (here with --dry-run, on a copy), and only with --panic-abort.
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_tree(&workspace(), dir.path());
+    let init = |extra: &[&str]| {
+        run(cargo_tiny()
+            .args(["init", "--dry-run", "--manifest-path"])
+            .arg(dir.path().join("Cargo.toml"))
+            .args(extra))
+    };
+    let r = init(&["--panic-abort"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr.matches(note).count(), 1, "{}", r.stderr);
+    let r = init(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr.matches(note).count(), 0, "{}", r.stderr);
+}
+
+#[test]
+fn podman_shows_a_panic_as_pid1_exits_139_with_panic_abort() {
+    if !require_tool("podman", &["--version"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let image = |extra: &[&str], name: &str| {
+        let tarball = dir.path().join(format!("{name}.tar"));
+        let mut args = extra.to_vec();
+        let out = tarball.display().to_string();
+        let reference = format!("{name}:0.1.0");
+        args.extend(["--output", &out, "--image", &reference]);
+        build_panics(&args);
+        let r = run(Command::new("podman").args(["load", "-i"]).arg(&tarball));
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        format!("localhost/{reference}")
+    };
+    let podman_run = |image: &str| {
+        run(Command::new("podman").args([
+            "--runtime",
+            "/usr/sbin/runc",
+            "run",
+            "--rm",
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=4096:4096",
+            "--network",
+            "none",
+            image,
+        ]))
+    };
+    let abort = image(&["--panic-abort"], "tiny-panics-abort");
+    let r = podman_run(&abort);
+    // The message, then SIGSEGV (128 + 11): PID 1 ignores the SIGABRT of abort().
+    assert!(r.stderr.contains("boom"), "{}", r.stderr);
+    assert_eq!(r.code, 139, "{}", r.stderr);
+    let unwind = image(&[], "tiny-panics-unwind");
+    let r = podman_run(&unwind);
+    assert!(r.stderr.contains("boom"), "{}", r.stderr);
+    assert_eq!(r.code, 101, "{}", r.stderr);
+}

@@ -435,6 +435,16 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
 
     fn visit_macro(&mut self, m: &'ast syn::Macro) {
         self.macro_paths(m.tokens.clone());
+        // Macros whose body is expressions (`vec![…]`, `println!("…", …)`, `assert!(…)`): visited
+        // as code, so that a `Command::new("…")` in them counts.
+        let exprs = m.parse_body_with(
+            syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated,
+        );
+        if let Ok(exprs) = exprs {
+            for e in &exprs {
+                self.visit_expr(e);
+            }
+        }
         syn::visit::visit_macro(self, m);
     }
 
@@ -504,6 +514,31 @@ mod tests {
             vec![("ping".to_string(), 4), ("/bin/sh".to_string(), 1)]
         );
         assert_eq!(s.files.len(), 3);
+    }
+
+    #[test]
+    fn aliases_module_paths_and_macro_bodies() {
+        let s = scan_text(&[(
+            "main.rs",
+            "use std::process;\nuse tokio::process::Command as Cmd;\nmod gone;\n\
+             fn main() {\n    let _ = process::Command::new(\"git\");\n    let _ = Cmd::new(\"sh\");\n\
+             let v = vec![std::process::Command::new(\"curl\")];\n}\n",
+        )]);
+        let progs: Vec<&str> = s.programs.iter().map(|p| p.program.as_str()).collect();
+        assert_eq!(progs, ["git", "sh", "curl"]);
+    }
+
+    #[test]
+    fn unparsable_files_are_skipped_not_fatal() {
+        let s = scan_text(&[
+            (
+                "main.rs",
+                "mod broken;\nfn main() { std::process::Command::new(\"ok\"); }\n",
+            ),
+            ("broken.rs", "fn ( {"),
+        ]);
+        assert_eq!(s.programs.len(), 1);
+        assert_eq!(s.unreadable.len(), 1);
     }
 
     #[test]
