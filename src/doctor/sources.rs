@@ -5,8 +5,10 @@
 //!
 //! Used by the FROM-scratch checks ([`super::pid1`], [`super::programs`]).
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use proc_macro2::{TokenStream, TokenTree};
 use syn::visit::Visit;
@@ -68,35 +70,67 @@ pub fn scan(roots: &[PathBuf]) -> Scan {
     scan
 }
 
+/// What one file names and runs, and the module files it declares (file, their module dir).
+struct FileScan {
+    paths: BTreeSet<String>,
+    programs: Vec<ProgramCall>,
+    children: Vec<(PathBuf, PathBuf)>,
+}
+
+/// (file, module dir) → what it holds (`None`: unreadable).
+type Parsed = HashMap<(PathBuf, PathBuf), Option<Rc<FileScan>>>;
+
+thread_local! {
+    /// Files parsed once per run: every check and every binary of a package reads the same modules.
+    static PARSED: RefCell<Parsed> = RefCell::default();
+}
+
+fn parse_one(file: &Path, module_dir: &Path) -> Option<Rc<FileScan>> {
+    let key = (file.to_path_buf(), module_dir.to_path_buf());
+    if let Some(hit) = PARSED.with(|c| c.borrow().get(&key).cloned()) {
+        return hit;
+    }
+    let result = std::fs::read_to_string(file)
+        .ok()
+        .and_then(|text| syn::parse_file(&text).ok())
+        .map(|ast| {
+            let mut uses = UseCollector::default();
+            uses.visit_file(&ast);
+            let mut local = Scan::default();
+            local.paths.extend(uses.paths);
+            let mut v = FileVisitor {
+                file,
+                module_dir: module_dir.to_path_buf(),
+                aliases: uses.aliases,
+                globs: uses.globs,
+                scan: &mut local,
+                children: Vec::new(),
+            };
+            v.visit_file(&ast);
+            let children = std::mem::take(&mut v.children);
+            Rc::new(FileScan {
+                paths: local.paths,
+                programs: local.programs,
+                children,
+            })
+        });
+    PARSED.with(|c| c.borrow_mut().insert(key, result.clone()));
+    result
+}
+
 fn scan_file(file: &Path, module_dir: &Path, scan: &mut Scan, seen: &mut BTreeSet<PathBuf>) {
     if !seen.insert(file.to_path_buf()) {
         return;
     }
-    let parsed = std::fs::read_to_string(file)
-        .ok()
-        .and_then(|text| syn::parse_file(&text).ok());
-    let Some(ast) = parsed else {
+    let Some(parsed) = parse_one(file, module_dir) else {
         scan.unreadable.push(file.to_path_buf());
         return;
     };
     scan.files.push(file.to_path_buf());
-    let mut uses = UseCollector::default();
-    uses.visit_file(&ast);
-    let mut v = FileVisitor {
-        file,
-        module_dir: module_dir.to_path_buf(),
-        aliases: uses.aliases,
-        globs: uses.globs,
-        scan,
-        children: Vec::new(),
-    };
-    for path in uses.paths {
-        v.scan.paths.insert(path);
-    }
-    v.visit_file(&ast);
-    let children = std::mem::take(&mut v.children);
-    for (child, dir) in children {
-        scan_file(&child, &dir, scan, seen);
+    scan.paths.extend(parsed.paths.iter().cloned());
+    scan.programs.extend(parsed.programs.iter().cloned());
+    for (child, dir) in &parsed.children {
+        scan_file(child, dir, scan, seen);
     }
 }
 
