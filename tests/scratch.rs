@@ -96,6 +96,13 @@ fn programs_shipped_with_files_are_no_warning() {
 }
 
 #[test]
+fn stop_signal_sigkill_says_no_graceful_stop_is_needed() {
+    assert!(findings("runs-shipped", "pid1-signals").is_empty());
+    // The same kind of one-shot program without it is reported.
+    assert_eq!(findings("runs-ping", "pid1-signals").len(), 1);
+}
+
+#[test]
 fn host_time_zone_database_warns() {
     let f = findings("local-time", "host-files");
     assert_eq!(f.len(), 1, "{f:?}");

@@ -158,19 +158,31 @@ fn handled(g: &Graph, m: &Member<'_>, scan: &sources::Scan) -> Handled {
     Handled::Terminate
 }
 
-fn is_sigint(s: &str) -> bool {
-    matches!(
-        s.trim().to_ascii_uppercase().as_str(),
-        "SIGINT" | "INT" | "2"
-    )
+/// `name` (`SIGINT`), without its `SIG` prefix, or its `number`, in any case.
+fn is_signal(s: &str, name: &str, number: &str) -> bool {
+    let s = s.trim().to_ascii_uppercase();
+    s == name || s == name.trim_start_matches("SIG") || s == number
 }
 
-const FIX: &str = "handle SIGTERM: with tokio, `tokio::signal::unix::signal(SignalKind::terminate())` (tokio's `signal` feature); without, the ctrlc crate with its `termination` feature (README: \"pid1-signals\"); or run the container with an init: `docker run --init`, `podman run --init`";
+fn is_sigint(s: &str) -> bool {
+    is_signal(s, "SIGINT", "2")
+}
+
+/// `stop-signal = "SIGKILL"`: the image says it needs no graceful stop (a CLI, a batch job);
+/// `docker stop` kills it at once.
+fn is_sigkill(s: &str) -> bool {
+    is_signal(s, "SIGKILL", "9")
+}
+
+const FIX: &str = "handle SIGTERM (tokio: `signal(SignalKind::terminate())` with tokio's `signal` feature; else the ctrlc crate with its `termination` feature; README: pid1-signals), or run the container with an init (`docker run --init`); a program that needs no graceful stop: stop-signal = \"SIGKILL\" in [package.metadata.tiny]";
 
 pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
     let mut out = Vec::new();
     for m in scratch::members(ws, g) {
         let stop = scratch::image_config(ws, m.package).and_then(|c| c.stop_signal);
+        if stop.as_deref().is_some_and(is_sigkill) {
+            continue;
+        }
         for bin in m.bins() {
             let roots = scratch::own_roots(ws, g, &m, Some(bin));
             let scan = sources::scan(&roots);
@@ -178,7 +190,7 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
                 Handled::Terminate => continue,
                 Handled::InterruptOnly if stop.as_deref().is_some_and(is_sigint) => continue,
                 Handled::Nothing => (
-                    format!("bin `{}` installs no signal handler: as PID 1 of a FROM-scratch image it ignores SIGTERM, so `docker stop`, `podman stop` and Kubernetes wait their whole grace period, then SIGKILL it (exit 137) mid-request", bin.name),
+                    format!("bin `{}` installs no signal handler: as PID 1 of a FROM-scratch image it ignores SIGTERM, so `docker stop`, `podman stop` and Kubernetes wait their whole grace period, then SIGKILL it (exit 137)", bin.name),
                     FIX.to_string(),
                 ),
                 Handled::InterruptOnly => (
@@ -199,4 +211,18 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stop_signal_spellings() {
+        for s in ["SIGINT", "sigint", "INT", "2"] {
+            assert!(super::is_sigint(s), "{s}");
+        }
+        for s in ["SIGKILL", "KILL", "9"] {
+            assert!(super::is_sigkill(s), "{s}");
+        }
+        assert!(!super::is_sigint("SIGTERM") && !super::is_sigkill("SIGTERM"));
+    }
 }
