@@ -24,10 +24,7 @@ pub fn image_has(program: &str, bin: &str, cfg: &TinyConfig) -> bool {
             || cfg.files.iter().any(|f| f.dest == program);
     }
     if program.contains('/') {
-        // Relative to the working directory (default `/`).
-        let wd = cfg.workdir.as_deref().unwrap_or("/").trim_end_matches('/');
-        let rel = program.trim_start_matches("./");
-        let abs = format!("{wd}/{rel}");
+        let abs = workdir_path(program, cfg);
         return abs == own || cfg.files.iter().any(|f| f.dest == abs);
     }
     let path = cfg
@@ -39,6 +36,12 @@ pub fn image_has(program: &str, bin: &str, cfg: &TinyConfig) -> bool {
         let candidate = format!("{}/{program}", dir.trim_end_matches('/'));
         candidate == own || cfg.files.iter().any(|f| f.dest == candidate)
     })
+}
+
+/// A relative path (`./tool`, `bin/tool`) in the image: under the working directory (default `/`).
+fn workdir_path(program: &str, cfg: &TinyConfig) -> String {
+    let wd = cfg.workdir.as_deref().unwrap_or("/").trim_end_matches('/');
+    format!("{wd}/{}", program.trim_start_matches("./"))
 }
 
 pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
@@ -53,13 +56,28 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
         for bin in m.bins() {
             let scan = sources::scan(&scratch::own_roots(ws, g, m, Some(bin)));
             for call in scan.programs {
-                if image_has(&call.program, &bin.name, &cfg) || reported.contains(&call) {
+                // An empty name fails on every machine, not only FROM scratch.
+                if call.program.is_empty()
+                    || image_has(&call.program, &bin.name, &cfg)
+                    || reported.contains(&call)
+                {
                     continue;
                 }
-                let how = if call.program.starts_with('/') {
-                    format!("runs `{}`", call.program)
+                let (how, dest) = if call.program.starts_with('/') {
+                    (format!("runs `{}`", call.program), call.program.clone())
+                } else if call.program.contains('/') {
+                    (
+                        format!(
+                            "runs `{}` (relative to the working directory)",
+                            call.program
+                        ),
+                        workdir_path(&call.program, &cfg),
+                    )
                 } else {
-                    format!("runs `{}` by name", call.program)
+                    (
+                        format!("runs `{}` by name", call.program),
+                        format!("{BIN_DIR}/{}", call.program),
+                    )
                 };
                 out.push(Finding {
                     code: "missing-program",
@@ -72,11 +90,6 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
                     fix: Some(format!(
                         "do it in Rust (a crate instead of the program), or ship a static `{name}` with files = {{ \"{dest}\" = \"path/to/{name}\" }} in [package.metadata.tiny]",
                         name = call.program.rsplit('/').next().unwrap_or(&call.program),
-                        dest = if call.program.starts_with('/') {
-                            call.program.clone()
-                        } else {
-                            format!("{BIN_DIR}/{}", call.program.trim_start_matches("./"))
-                        }
                     )),
                     file: Some(call.file.display().to_string()),
                     line: Some(call.line),
@@ -113,6 +126,9 @@ mod tests {
             "FROM scratch has no shell"
         );
         assert!(!image_has("other-bin", "app", &cfg));
+        assert!(!image_has("./tool", "app", &cfg));
+        cfg.workdir = Some("/usr/local/bin".into());
+        assert!(image_has("./tool", "app", &cfg), "relative to the workdir");
         cfg.files[0].dest = "/opt/tool".into();
         assert!(!image_has("tool", "app", &cfg), "not on PATH");
         cfg.env.insert("PATH".into(), "/opt:/usr/local/bin".into());

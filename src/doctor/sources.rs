@@ -513,9 +513,7 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, text).unwrap();
         }
-        let s = scan(&[dir.path().join(files[0].0)]);
-        std::mem::forget(dir);
-        s
+        scan(&[dir.path().join(files[0].0)])
     }
 
     #[test]
@@ -573,6 +571,18 @@ mod tests {
         ]);
         assert_eq!(s.programs.len(), 1);
         assert_eq!(s.unreadable.len(), 1);
+    }
+
+    #[test]
+    fn module_cycles_and_non_utf8_files_end() {
+        let s = scan_text(&[
+            ("main.rs", "#[path = \"main.rs\"]\nmod again;\nmod bytes;\nfn main() { std::process::Command::new(\"x\"); }\n"),
+            ("bytes.rs", "\u{0}"),
+        ]);
+        assert_eq!(s.programs.len(), 1);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("main.rs"), b"fn main() {}\n\xff\xfe").unwrap();
+        assert_eq!(scan(&[dir.path().join("main.rs")]).unreadable.len(), 1);
     }
 
     #[test]
