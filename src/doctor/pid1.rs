@@ -9,7 +9,7 @@
 
 use super::findings::{Finding, Severity};
 use super::graph::Graph;
-use super::scratch::{self, Member};
+use super::scratch;
 use super::sources;
 use crate::shell::Shell;
 use crate::workspace::Workspace;
@@ -129,8 +129,14 @@ enum Handled {
     Terminate,
 }
 
-fn handled(g: &Graph, m: &Member<'_>, scan: &sources::Scan) -> Handled {
-    if HANDLES_ITSELF.iter().any(|c| m.has_crate(g, c)) {
+/// `has_crate(name)` / `has_feature(name, feature)`: what the member's graph activates.
+fn handled(
+    has_crate: &dyn Fn(&str) -> bool,
+    has_feature: &dyn Fn(&str, &str) -> bool,
+    scan: &sources::Scan,
+) -> Handled {
+    // actix-server's own handlers are off after `.disable_signals()`.
+    if HANDLES_ITSELF.iter().any(|c| has_crate(c)) && !scan.methods.contains("disable_signals") {
         return Handled::Terminate;
     }
     let used: Vec<&Api> = APIS
@@ -138,16 +144,15 @@ fn handled(g: &Graph, m: &Member<'_>, scan: &sources::Scan) -> Handled {
         .filter(|a| {
             scan.names(a.path)
                 && match a.feature {
-                    Some(f) => m.has_feature(g, a.krate, f),
-                    None => m.has_crate(g, a.krate),
+                    Some(f) => has_feature(a.krate, f),
+                    None => has_crate(a.krate),
                 }
         })
         .collect();
     if used.is_empty() {
         return Handled::Nothing;
     }
-    let ctrlc_term =
-        used.iter().any(|a| a.krate == "ctrlc") && m.has_feature(g, "ctrlc", "termination");
+    let ctrlc_term = used.iter().any(|a| a.krate == "ctrlc") && has_feature("ctrlc", "termination");
     if ctrlc_term || TERM.iter().any(|t| scan.names_suffix(t)) {
         return Handled::Terminate;
     }
@@ -186,7 +191,12 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
         for bin in m.bins() {
             let roots = scratch::own_roots(ws, g, &m, Some(bin));
             let scan = sources::scan(&roots);
-            let (message, fix) = match handled(g, &m, &scan) {
+            let verdict = handled(
+                &|c: &str| m.has_crate(g, c),
+                &|c: &str, f: &str| m.has_feature(g, c, f),
+                &scan,
+            );
+            let (message, fix) = match verdict {
                 Handled::Terminate => continue,
                 Handled::InterruptOnly if stop.as_deref().is_some_and(is_sigint) => continue,
                 Handled::Nothing => (
@@ -215,14 +225,70 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The verdict on `main.rs` = `code`, with a graph of `crates` and `features` (`crate/feature`).
+    fn verdict(code: &str, crates: &[&str], features: &[&str]) -> Handled {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("main.rs");
+        std::fs::write(&main, code).unwrap();
+        let scan = sources::scan(&[main]);
+        handled(
+            &|c: &str| crates.contains(&c),
+            &|c: &str, f: &str| features.contains(&format!("{c}/{f}").as_str()),
+            &scan,
+        )
+    }
+
+    #[test]
+    fn the_sources_and_the_graph_decide_together() {
+        let term = "use tokio::signal::unix::{signal, SignalKind};\n\
+                    async fn w() { signal(SignalKind::terminate()).unwrap().recv().await; }";
+        let tokio = &["tokio"][..];
+        assert_eq!(verdict(term, tokio, &["tokio/signal"]), Handled::Terminate);
+        // The code alone does not compile without the feature: the graph must provide it.
+        assert_eq!(verdict(term, tokio, &[]), Handled::Nothing);
+        // The feature alone (no call from the member's code) handles nothing.
+        assert_eq!(
+            verdict("fn main() {}", tokio, &["tokio/signal"]),
+            Handled::Nothing
+        );
+        let ctrl_c = "async fn w() { tokio::select! { _ = tokio::signal::ctrl_c() => {} } }";
+        assert_eq!(
+            verdict(ctrl_c, tokio, &["tokio/signal"]),
+            Handled::InterruptOnly
+        );
+        let ctrlc = "fn main() { ctrlc::set_handler(|| std::process::exit(0)).unwrap(); }";
+        assert_eq!(verdict(ctrlc, &["ctrlc"], &[]), Handled::InterruptOnly);
+        assert_eq!(
+            verdict(ctrlc, &["ctrlc"], &["ctrlc/termination"]),
+            Handled::Terminate
+        );
+        let hook = "use signal_hook::consts::TERM_SIGNALS;\n\
+                    fn main() { for s in TERM_SIGNALS { signal_hook::flag::register(*s, f()); } }";
+        assert_eq!(verdict(hook, &["signal-hook"], &[]), Handled::Terminate);
+        // Sending SIGTERM is not handling it.
+        let kill = "use nix::sys::signal::{kill, Signal};\n\
+                    fn main() { kill(p(), Signal::SIGTERM).unwrap(); }";
+        assert_eq!(verdict(kill, &["nix"], &["nix/signal"]), Handled::Nothing);
+    }
+
+    #[test]
+    fn servers_that_handle_sigterm_themselves() {
+        let actix = &["actix-server"][..];
+        assert_eq!(verdict("fn main() {}", actix, &[]), Handled::Terminate);
+        let off = "fn main() { HttpServer::new(app).disable_signals().run(); }";
+        assert_eq!(verdict(off, actix, &[]), Handled::Nothing);
+    }
+
     #[test]
     fn stop_signal_spellings() {
         for s in ["SIGINT", "sigint", "INT", "2"] {
-            assert!(super::is_sigint(s), "{s}");
+            assert!(is_sigint(s), "{s}");
         }
         for s in ["SIGKILL", "KILL", "9"] {
-            assert!(super::is_sigkill(s), "{s}");
+            assert!(is_sigkill(s), "{s}");
         }
-        assert!(!super::is_sigint("SIGTERM") && !super::is_sigkill("SIGTERM"));
+        assert!(!is_sigint("SIGTERM") && !is_sigkill("SIGTERM"));
     }
 }

@@ -27,6 +27,8 @@ pub struct Scan {
     /// Every path named, `::`-joined and resolved through the file's `use` items (`signal` after
     /// `use tokio::signal::unix::signal` is `tokio::signal::unix::signal`); use trees themselves too.
     pub paths: BTreeSet<String>,
+    /// Names of the methods called (`disable_signals` of `server.disable_signals()`).
+    pub methods: BTreeSet<String>,
     pub programs: Vec<ProgramCall>,
     /// Files read (for tests and `-v`).
     pub files: Vec<PathBuf>,
@@ -73,6 +75,7 @@ pub fn scan(roots: &[PathBuf]) -> Scan {
 /// What one file names and runs, and the module files it declares (file, their module dir).
 struct FileScan {
     paths: BTreeSet<String>,
+    methods: BTreeSet<String>,
     programs: Vec<ProgramCall>,
     children: Vec<(PathBuf, PathBuf)>,
 }
@@ -110,6 +113,7 @@ fn parse_one(file: &Path, module_dir: &Path) -> Option<Rc<FileScan>> {
             let children = std::mem::take(&mut v.children);
             Rc::new(FileScan {
                 paths: local.paths,
+                methods: local.methods,
                 programs: local.programs,
                 children,
             })
@@ -128,6 +132,7 @@ fn scan_file(file: &Path, module_dir: &Path, scan: &mut Scan, seen: &mut BTreeSe
     };
     scan.files.push(file.to_path_buf());
     scan.paths.extend(parsed.paths.iter().cloned());
+    scan.methods.extend(parsed.methods.iter().cloned());
     scan.programs.extend(parsed.programs.iter().cloned());
     for (child, dir) in &parsed.children {
         scan_file(child, dir, scan, seen);
@@ -354,8 +359,16 @@ impl FileVisitor<'_> {
                 current.clear();
             }
         };
+        // After a `.`: a method (or field) name, `t.recv()`.
+        let mut dot = false;
         for tt in tokens {
             match tt {
+                TokenTree::Ident(i) if dot => {
+                    flush(self, &mut current);
+                    self.scan.methods.insert(i.to_string());
+                    dot = false;
+                    colons = 0;
+                }
                 TokenTree::Ident(i) => {
                     if colons != 2 {
                         flush(self, &mut current);
@@ -364,14 +377,21 @@ impl FileVisitor<'_> {
                     colons = 0;
                 }
                 TokenTree::Punct(p) if p.as_char() == ':' => colons += 1,
+                TokenTree::Punct(p) if p.as_char() == '.' => {
+                    flush(self, &mut current);
+                    colons = 0;
+                    dot = true;
+                }
                 TokenTree::Group(g) => {
                     flush(self, &mut current);
                     colons = 0;
+                    dot = false;
                     self.macro_paths(g.stream());
                 }
                 _ => {
                     flush(self, &mut current);
                     colons = 0;
+                    dot = false;
                 }
             }
         }
@@ -482,6 +502,11 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
         syn::visit::visit_macro(self, m);
     }
 
+    fn visit_expr_method_call(&mut self, c: &'ast syn::ExprMethodCall) {
+        self.scan.methods.insert(c.method.to_string());
+        syn::visit::visit_expr_method_call(self, c);
+    }
+
     fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
         if let syn::Expr::Path(f) = &*c.func {
             if self.is_command_new(&segments(&f.path)) {
@@ -526,6 +551,7 @@ mod tests {
         )]);
         assert!(s.names("tokio::signal::unix::SignalKind::terminate"));
         assert!(s.names("tokio::signal::ctrl_c"), "{:?}", s.paths);
+        assert!(s.methods.contains("recv") && s.methods.contains("unwrap"));
     }
 
     #[test]
