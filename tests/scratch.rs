@@ -135,27 +135,30 @@ fn podman_image(package: &str, dir: &std::path::Path) -> String {
 
 /// Runs `image` detached (ENGINES.md's recipe), waits until it says it listens, `podman stop -t 2`,
 /// and returns the exit code podman recorded.
-fn stop_exit_code(image: &str) -> i64 {
+fn stop_exit_code(image: &str, extra: &[&str]) -> i64 {
     let name = format!(
-        "tiny-pid1-{}-{}",
+        "tiny-pid1-{}-{}{}",
         std::process::id(),
-        image.replace(['/', ':'], "-")
+        image.replace(['/', ':'], "-"),
+        extra.join("")
     );
-    let r = run(Command::new("podman").args([
-        "--runtime",
-        "/usr/sbin/runc",
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--ulimit",
-        "nofile=20000:20000",
-        "--ulimit",
-        "nproc=4096:4096",
-        "--network",
-        "none",
-        image,
-    ]));
+    let r = run(Command::new("podman")
+        .args([
+            "--runtime",
+            "/usr/sbin/runc",
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=4096:4096",
+            "--network",
+            "none",
+        ])
+        .args(extra)
+        .arg(image));
     assert_eq!(r.code, 0, "{}", r.stderr);
     // Readiness, not timing: the servers print "listening" once their handler is installed.
     let mut ready = false;
@@ -190,11 +193,14 @@ fn podman_stop_kills_the_handlerless_server_and_the_fixed_ones_exit_cleanly() {
     let sigterm = podman_image("server-sigterm", dir.path());
     let ctrlc = podman_image("server-ctrlc", dir.path());
     // PID 1 without a handler ignores SIGTERM: podman waits 2 s, then SIGKILLs (128 + 9).
-    assert_eq!(stop_exit_code(&nosig), 137);
+    assert_eq!(stop_exit_code(&nosig, &[]), 137);
+    // The other fix: an init as PID 1 (podman's catatonit) forwards SIGTERM to the server, which,
+    // no longer PID 1, gets the default action and ends by it (128 + 15).
+    assert_eq!(stop_exit_code(&nosig, &["--init"]), 143);
     // With a SIGTERM handler it ends by itself, and so does the Ctrl-C one, whose image has
     // StopSignal SIGINT (stop-signal in its [package.metadata.tiny]).
-    assert_eq!(stop_exit_code(&sigterm), 0);
-    assert_eq!(stop_exit_code(&ctrlc), 0);
+    assert_eq!(stop_exit_code(&sigterm, &[]), 0);
+    assert_eq!(stop_exit_code(&ctrlc, &[]), 0);
 }
 
 /// `cargo tiny build -p panics` (extra flags), the build's run.
