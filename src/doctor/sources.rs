@@ -399,6 +399,24 @@ impl FileVisitor<'_> {
     }
 }
 
+/// The value of a `cfg!(…)` condition (also negated with `!`) for a Linux non-test build.
+fn cfg_macro_value(cond: &syn::Expr) -> Option<bool> {
+    match cond {
+        syn::Expr::Macro(m) if m.mac.path.is_ident("cfg") => m
+            .mac
+            .parse_body::<syn::Meta>()
+            .ok()
+            .map(|meta| eval_cfg(&meta)),
+        syn::Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Not(_),
+            expr,
+            ..
+        }) => cfg_macro_value(expr).map(|v| !v),
+        syn::Expr::Paren(p) => cfg_macro_value(&p.expr),
+        _ => None,
+    }
+}
+
 fn segments(p: &syn::Path) -> Vec<String> {
     p.segments.iter().map(|s| s.ident.to_string()).collect()
 }
@@ -502,6 +520,19 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
         syn::visit::visit_macro(self, m);
     }
 
+    /// `if cfg!(windows) { Command::new("cmd") } else { … }`: only the branch a Linux build keeps.
+    fn visit_expr_if(&mut self, e: &'ast syn::ExprIf) {
+        match cfg_macro_value(&e.cond) {
+            Some(true) => self.visit_block(&e.then_branch),
+            Some(false) => {
+                if let Some((_, other)) = &e.else_branch {
+                    self.visit_expr(other);
+                }
+            }
+            None => syn::visit::visit_expr_if(self, e),
+        }
+    }
+
     fn visit_expr_method_call(&mut self, c: &'ast syn::ExprMethodCall) {
         self.scan.methods.insert(c.method.to_string());
         syn::visit::visit_expr_method_call(self, c);
@@ -584,6 +615,18 @@ mod tests {
         )]);
         let progs: Vec<&str> = s.programs.iter().map(|p| p.program.as_str()).collect();
         assert_eq!(progs, ["git", "sh", "curl"]);
+    }
+
+    #[test]
+    fn cfg_macro_branches_for_other_platforms_are_skipped() {
+        let s = scan_text(&[(
+            "main.rs",
+            "fn main() {\n    let c = if cfg!(target_os = \"windows\") { std::process::Command::new(\"cmd\") }\n\
+             else { std::process::Command::new(\"sh\") };\n\
+             if !cfg!(unix) { std::process::Command::new(\"never\"); }\n}\n",
+        )]);
+        let progs: Vec<&str> = s.programs.iter().map(|p| p.program.as_str()).collect();
+        assert_eq!(progs, ["sh"]);
     }
 
     #[test]
