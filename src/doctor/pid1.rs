@@ -27,6 +27,12 @@ const APIS: &[Api] = &[
         krate: "tokio",
         feature: Some("signal"),
     },
+    // tokio 0.1's signal crate.
+    Api {
+        path: "tokio_signal",
+        krate: "tokio-signal",
+        feature: None,
+    },
     Api {
         path: "signal_hook",
         krate: "signal-hook",
