@@ -116,7 +116,9 @@ const INT: &[&str] = &[
 /// Crates that install SIGTERM handlers themselves when they serve (graceful shutdown built in).
 const HANDLES_ITSELF: &[&str] = &["actix-server", "rocket", "pingora-core"];
 
-/// What a panic looks like as PID 1 with `panic = "abort"` (printed by `--panic-abort`, `--size max`).
+/// What a panic looks like as PID 1 with `panic = "abort"`: printed once whenever the size profile
+/// sets it (`build`/`init --panic-abort`; any other flag that does, such as a `--size max`, gets it
+/// through `SizeProfile::panic_abort` or by calling [`note_panic_as_pid1`]).
 pub const PANIC_AS_PID1: &str = "with panic = \"abort\", a panic as PID 1 of a FROM-scratch image prints its message, then the container exits with 139 (SIGSEGV), not 134 (SIGABRT): PID 1 ignores SIGABRT, so musl's abort() ends in a crash instruction; unwinding (the default) exits with 101";
 
 /// Prints [`PANIC_AS_PID1`] as a cargo-style note; call it once per command.
