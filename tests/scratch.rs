@@ -117,8 +117,8 @@ fn host_time_zone_database_warns() {
     assert!(findings("server-nosig", "host-files").is_empty());
 }
 
-/// Builds the image of workspace member `package` into `dir`, loads it into podman, returns its name.
-fn podman_image(package: &str, dir: &std::path::Path) -> String {
+/// Builds the image tarball of workspace member `package` into `dir`.
+fn image_tarball(package: &str, dir: &std::path::Path) -> PathBuf {
     let tarball = dir.join(format!("{package}.tar"));
     let r = run(cargo_tiny()
         .args(["build", "--locked", "--manifest-path"])
@@ -128,79 +128,99 @@ fn podman_image(package: &str, dir: &std::path::Path) -> String {
         .arg("--output")
         .arg(&tarball));
     assert_eq!(r.code, 0, "build of {package}: {}", r.stderr);
-    let r = run(Command::new("podman").args(["load", "-i"]).arg(&tarball));
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    format!("localhost/{package}:0.1.0")
+    tarball
 }
 
-/// Runs `image` detached (ENGINES.md's recipe), waits until it says it listens, `podman stop -t 2`,
-/// and returns the exit code podman recorded.
-fn stop_exit_code(image: &str, extra: &[&str]) -> i64 {
+/// Loads `tarball` into `engine` (podman or docker); returns the image name it got.
+fn load(engine: &str, tarball: &std::path::Path, package: &str) -> String {
+    let r = run(Command::new(engine).args(["load", "-i"]).arg(tarball));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    match engine {
+        "podman" => format!("localhost/{package}:0.1.0"),
+        _ => format!("{package}:0.1.0"),
+    }
+}
+
+/// Runs `image` detached in `engine` (ENGINES.md's recipes), waits until it says it listens,
+/// `ENGINE stop -t 2`, and returns the exit code the engine recorded.
+fn stop_exit_code(engine: &str, image: &str, extra: &[&str]) -> i64 {
     let name = format!(
         "tiny-pid1-{}-{}{}",
         std::process::id(),
         image.replace(['/', ':'], "-"),
         extra.join("")
     );
-    let r = run(Command::new("podman")
-        .args([
-            "--runtime",
-            "/usr/sbin/runc",
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--ulimit",
-            "nofile=20000:20000",
-            "--ulimit",
-            "nproc=4096:4096",
-            "--network",
-            "none",
-        ])
+    let mut cmd = Command::new(engine);
+    if engine == "podman" {
+        cmd.args(["--runtime", "/usr/sbin/runc", "run", "-d"])
+            .args([
+                "--ulimit",
+                "nofile=20000:20000",
+                "--ulimit",
+                "nproc=4096:4096",
+            ]);
+    } else {
+        cmd.args(["run", "-d"]);
+    }
+    let r = run(cmd
+        .args(["--name", &name, "--network", "none"])
         .args(extra)
         .arg(image));
     assert_eq!(r.code, 0, "{}", r.stderr);
     // Readiness, not timing: the servers print "listening" once their handler is installed.
     let mut ready = false;
     for _ in 0..600 {
-        let logs = run(Command::new("podman").args(["logs", &name]));
+        let logs = run(Command::new(engine).args(["logs", &name]));
         if logs.stderr.contains("listening") || logs.stdout.contains("listening") {
             ready = true;
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let stop = run(Command::new("podman").args(["stop", "-t", "2", &name]));
+    let stop = run(Command::new(engine).args(["stop", "-t", "2", &name]));
     let code =
-        run(Command::new("podman").args(["inspect", "--format", "{{.State.ExitCode}}", &name]));
-    let logs = run(Command::new("podman").args(["logs", &name]));
-    run(Command::new("podman").args(["rm", "-f", &name]));
+        run(Command::new(engine).args(["inspect", "--format", "{{.State.ExitCode}}", &name]));
+    let logs = run(Command::new(engine).args(["logs", &name]));
+    run(Command::new(engine).args(["rm", "-f", &name]));
     assert!(ready, "{image} never said it listens: {}", logs.stderr);
     assert_eq!(stop.code, 0, "{}", stop.stderr);
     code.stdout
         .trim()
         .parse()
-        .unwrap_or_else(|_| panic!("podman inspect: {}{}", code.stdout, code.stderr))
+        .unwrap_or_else(|_| panic!("{engine} inspect: {}{}", code.stdout, code.stderr))
+}
+
+/// The handler-less server is killed after the grace period; with an init, or with its SIGTERM or
+/// (with StopSignal SIGINT) Ctrl-C handler, it ends by itself.
+fn stop_outcomes(engine: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let image = |package: &str| load(engine, &image_tarball(package, dir.path()), package);
+    let nosig = image("server-nosig");
+    let sigterm = image("server-sigterm");
+    let ctrlc = image("server-ctrlc");
+    // PID 1 without a handler ignores SIGTERM: the engine waits 2 s, then SIGKILLs (128 + 9).
+    assert_eq!(stop_exit_code(engine, &nosig, &[]), 137);
+    // The other fix: an init as PID 1 (podman's catatonit, docker's tini) forwards SIGTERM to the
+    // server, which, no longer PID 1, gets the default action and ends by it (128 + 15).
+    assert_eq!(stop_exit_code(engine, &nosig, &["--init"]), 143);
+    // With a SIGTERM handler it ends by itself, and so does the Ctrl-C one, whose image has
+    // StopSignal SIGINT (stop-signal in its [package.metadata.tiny]).
+    assert_eq!(stop_exit_code(engine, &sigterm, &[]), 0);
+    assert_eq!(stop_exit_code(engine, &ctrlc, &[]), 0);
 }
 
 #[test]
 fn podman_stop_kills_the_handlerless_server_and_the_fixed_ones_exit_cleanly() {
-    if !require_tool("podman", &["--version"]) {
-        return;
+    if require_tool("podman", &["--version"]) {
+        stop_outcomes("podman");
     }
-    let dir = tempfile::tempdir().unwrap();
-    let nosig = podman_image("server-nosig", dir.path());
-    let sigterm = podman_image("server-sigterm", dir.path());
-    let ctrlc = podman_image("server-ctrlc", dir.path());
-    // PID 1 without a handler ignores SIGTERM: podman waits 2 s, then SIGKILLs (128 + 9).
-    assert_eq!(stop_exit_code(&nosig, &[]), 137);
-    // The other fix: an init as PID 1 (podman's catatonit) forwards SIGTERM to the server, which,
-    // no longer PID 1, gets the default action and ends by it (128 + 15).
-    assert_eq!(stop_exit_code(&nosig, &["--init"]), 143);
-    // With a SIGTERM handler it ends by itself, and so does the Ctrl-C one, whose image has
-    // StopSignal SIGINT (stop-signal in its [package.metadata.tiny]).
-    assert_eq!(stop_exit_code(&sigterm, &[]), 0);
-    assert_eq!(stop_exit_code(&ctrlc, &[]), 0);
+}
+
+#[test]
+fn docker_stop_kills_the_handlerless_server_and_the_fixed_ones_exit_cleanly() {
+    if require_tool("docker", &["info"]) {
+        stop_outcomes("docker");
+    }
 }
 
 /// `cargo tiny build -p panics` (extra flags), the build's run.
