@@ -245,6 +245,9 @@ pub fn c_code_crates(ws: &Workspace) -> Vec<String> {
 pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>> {
     if let Some(sp) = &plan.size_profile {
         shell.status("Profile", sp);
+        if sp.panic_abort {
+            crate::doctor::pid1::note_panic_as_pid1(shell);
+        }
     } else {
         shell.status(
             "Profile",

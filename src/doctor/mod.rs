@@ -10,10 +10,15 @@ pub mod crypto;
 pub mod findings;
 pub mod fix;
 pub mod graph;
+pub mod host_files;
 pub mod kb;
 pub mod native;
+pub mod pid1;
 pub mod profile;
+pub mod programs;
 pub mod report;
+pub mod scratch;
+pub mod sources;
 pub mod tls;
 pub mod toolchain;
 
@@ -70,6 +75,10 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
     findings.extend(certs::check(&g));
     findings.extend(profile::check(&ws));
     findings.extend(toolchain::check(&ws, &args.target, &g));
+    // What breaks only FROM scratch.
+    findings.extend(pid1::check(&ws, &g));
+    findings.extend(programs::check(&ws, &g));
+    findings.extend(host_files::check(&ws, &g));
     shell.verbose(
         "Timing",
         format!(

@@ -102,6 +102,9 @@ pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "Cargo.toml".into());
+    if sp.panic_abort {
+        crate::doctor::pid1::note_panic_as_pid1(shell);
+    }
     if args.dry_run {
         shell.print_err(crate::fsutil::unified_diff(
             &text,
