@@ -16,6 +16,7 @@ use crate::error::Failure;
 pub const KEYS: &[&str] = &[
     "name",
     "tag",
+    "tags",
     "cmd",
     "env",
     "ports",
@@ -64,6 +65,8 @@ pub struct ExtraFile {
 pub struct TinyConfig {
     pub name: Option<String>,
     pub tag: Option<String>,
+    /// Extra tags written by `--push` (`tags = [...]`).
+    pub tags: Vec<String>,
     pub cmd: Vec<String>,
     pub env: BTreeMap<String, String>,
     /// `8080/tcp`, `53/udp`.
@@ -83,6 +86,7 @@ impl Default for TinyConfig {
         TinyConfig {
             name: None,
             tag: None,
+            tags: Vec::new(),
             cmd: Vec::new(),
             env: BTreeMap::new(),
             ports: Vec::new(),
@@ -192,6 +196,17 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
                 let s = string(src, k, value)?;
                 check_tag(&s).map_err(|w| src.err(k, w, TAG_HINT))?;
                 cfg.tag = Some(s);
+            }
+            "tags" => {
+                let Some(items) = value.as_array() else {
+                    return Err(src.err(k, "expected an array of strings", TAG_HINT));
+                };
+                cfg.tags = Vec::new();
+                for v in items {
+                    let t = string(src, k, v)?;
+                    check_tag(&t).map_err(|w| src.err(k, w, TAG_HINT))?;
+                    cfg.tags.push(t);
+                }
             }
             "cmd" => {
                 let Some(items) = value.as_array() else {
