@@ -411,7 +411,7 @@ impl<'a> Session<'a> {
                 s => format!("credentials from {s}"),
             };
             Failure::new(format!(
-                "unauthorized: {host} refused to let us {what} in {name} ({creds})"
+                "unauthorized: {host} refused access to {name} (to {what}; {creds})"
             ))
             .hint(format!(
                 "run `docker login {host}` (or `podman login {host}`) with an account that may push to {name}, or set $DOCKER_CONFIG / $REGISTRY_AUTH_FILE"

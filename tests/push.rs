@@ -1,0 +1,543 @@
+//! `cargo tiny build --push` and `cargo tiny push` against Debian's `docker-registry` (distribution
+//! 2.8, no referrers API) on 127.0.0.1: same digest as the tarball, pulled back and run by podman, the
+//! SBOM under the OCI 1.1 fallback tag, no re-upload, other referrers kept, TLS + Basic auth with
+//! credentials from docker's config.json and from a credential helper.
+//!
+//! Each test starts its own registry on a free loopback port and stops it when done. Engine tests skip
+//! locally when a tool is missing and fail in CI (`CI=true`).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+
+use common::*;
+use serde_json::{json, Value};
+
+const GREETING: &str = "Hello, world! (a static Rust binary, FROM scratch)";
+
+/// One cargo-tiny build at a time in the shared fixture target dir.
+static BUILD: Mutex<()> = Mutex::new(());
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `docker-registry serve` process, killed on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Registry {
+    /// `extra` is appended to the config (TLS and auth).
+    fn start(extra: impl Fn(u16) -> String) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n{}",
+                dir.path().join("data").display(),
+                extra(port)
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let up = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(up, "docker-registry did not start on 127.0.0.1:{port}");
+        Registry {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn plain() -> Registry {
+        Registry::start(|port| format!("http:\n  addr: 127.0.0.1:{port}\n"))
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// One plain-HTTP request: status and body.
+    fn http(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            self.host(),
+            body.len()
+        )
+        .unwrap();
+        s.write_all(body).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&out[..split]).to_string();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        assert!(
+            !head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked"),
+            "{head}"
+        );
+        (status, out[split + 4..].to_vec())
+    }
+
+    fn get_json(&self, path: &str) -> Value {
+        let (status, body) = self.http("GET", path, "application/json", b"");
+        assert_eq!(
+            status,
+            200,
+            "GET {path}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        serde_json::from_slice(&body).unwrap()
+    }
+}
+
+/// The JSON messages of a run, by reason.
+fn message(r: &Run, reason: &str) -> Value {
+    r.stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|m| m["reason"] == reason)
+        .unwrap_or_else(|| panic!("no {reason} message in:\n{}\n{}", r.stdout, r.stderr))
+}
+
+/// examples/hello copied into `dir` and built with `extra` flags; the tarball goes to dir/out/hello.tar.
+fn build_hello(dir: &Path, extra: &[&str]) -> (Run, PathBuf) {
+    let root = dir.join("hello");
+    copy_tree(&repo().join("examples/hello"), &root);
+    let tarball = dir.join("out/hello.tar");
+    let mut cmd = cargo_tiny();
+    cmd.args(["build", "--message-format", "json", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(fixture_target_dir())
+        .arg("--output")
+        .arg(&tarball)
+        .args(extra);
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    (run(&mut cmd), tarball)
+}
+
+/// `cargo tiny push` with a credential environment of our own (never the user's files).
+fn push(tarball: &Path, args: &[&str], home: &Path, envs: &[(&str, &str)]) -> Run {
+    let mut cmd = cargo_tiny();
+    cmd.arg("push")
+        .arg(tarball)
+        .args(args)
+        .args(["--message-format", "json"])
+        .env("HOME", home)
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .envs(envs.iter().copied());
+    run(&mut cmd)
+}
+
+fn tools(list: &[&str]) -> bool {
+    list.iter().all(|t| require_tool(t, &["--version"]))
+}
+
+#[test]
+fn build_push_gives_the_tarball_digest_pulls_back_runs_and_lists_the_sbom_in_the_fallback_tag() {
+    if !tools(&["docker-registry", "skopeo", "podman"]) {
+        return;
+    }
+    let reg = Registry::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("{}/hello", reg.host());
+    let (r, tarball) = build_hello(dir.path(), &["--image", &name, "--push", "--tag", "latest"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let image = message(&r, "image");
+    let digest = image["manifest_digest"].as_str().unwrap().to_string();
+    let pushed = &image["pushed"];
+    assert_eq!(pushed["reference"], format!("{name}:0.1.0"));
+    assert_eq!(pushed["digest"], digest.as_str());
+    assert_eq!(pushed["referrers"], "fallback-tag");
+    assert_eq!(pushed["uploaded_blobs"], 4, "{pushed}");
+    assert!(pushed["uploaded_bytes"].as_u64().unwrap() > 100_000);
+    assert!(
+        r.stderr.contains(&format!("Pushed {name}:0.1.0@{digest}")),
+        "{}",
+        r.stderr
+    );
+
+    // skopeo sees the tarball's digest under both tags.
+    for tag in ["0.1.0", "latest"] {
+        let s = run(Command::new("skopeo").args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{name}:{tag}"),
+        ]));
+        assert_eq!(s.code, 0, "{}", s.stderr);
+        let v: Value = serde_json::from_str(&s.stdout).unwrap();
+        assert_eq!(v["Digest"], digest.as_str(), "{tag}");
+    }
+
+    // The fallback tag is an index listing the SBOM manifest, whose blob is hello.cdx.json.
+    let tag = digest.replace(':', "-");
+    let index = reg.get_json(&format!("/v2/hello/manifests/{tag}"));
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{index}");
+    assert_eq!(entries[0]["digest"], pushed["sbom_digest"]);
+    assert_eq!(entries[0]["artifactType"], "application/vnd.cyclonedx+json");
+    let sbom_manifest = reg.get_json(&format!(
+        "/v2/hello/manifests/{}",
+        entries[0]["digest"].as_str().unwrap()
+    ));
+    assert_eq!(sbom_manifest["subject"]["digest"], digest.as_str());
+    let (status, blob) = reg.http(
+        "GET",
+        &format!(
+            "/v2/hello/blobs/{}",
+            sbom_manifest["layers"][0]["digest"].as_str().unwrap()
+        ),
+        "application/json",
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        blob,
+        std::fs::read(dir.path().join("out/hello.cdx.json")).unwrap()
+    );
+
+    // Pulled back into an OCI directory, the copy runs under podman.
+    let oci = dir.path().join("pulled");
+    let s = run(Command::new("skopeo").args([
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{name}:0.1.0"),
+        &format!("oci:{}:pulled", oci.display()),
+    ]));
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    let local = format!("localhost/cargo-tiny-push-test:{}", reg.port);
+    let s = run(Command::new("skopeo").args([
+        "copy",
+        &format!("oci:{}:pulled", oci.display()),
+        &format!("containers-storage:{local}"),
+    ]));
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    let s = run(Command::new("podman").args([
+        "--runtime",
+        "/usr/sbin/runc",
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=20000:20000",
+        "--ulimit",
+        "nproc=4096:4096",
+        "--network",
+        "none",
+        &local,
+    ]));
+    let _ = run(Command::new("podman").args(["rmi", "-f", &local]));
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    assert_eq!(s.stdout.trim(), GREETING);
+
+    // `cargo tiny push` of the tarball: the same digest, nothing uploaded again.
+    let home = dir.path().join("home");
+    let again = push(&tarball, &[], &home, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let p = &message(&again, "pushed")["pushed"];
+    assert_eq!(p["digest"], digest.as_str());
+    assert_eq!(p["uploaded_blobs"], 0, "{p}");
+    assert_eq!(p["uploaded_bytes"], 0);
+    assert_eq!(p["existing_blobs"], 4);
+
+    // To another repository of the same registry: every blob is mounted, none uploaded.
+    let other = push(&tarball, &[&format!("{}/copy:v1", reg.host())], &home, &[]);
+    assert_eq!(other.code, 0, "{}", other.stderr);
+    let p = &message(&other, "pushed")["pushed"];
+    assert_eq!(p["digest"], digest.as_str());
+    assert_eq!(
+        (p["mounted_blobs"].as_u64(), p["uploaded_blobs"].as_u64()),
+        (Some(4), Some(0)),
+        "{p}"
+    );
+}
+
+#[test]
+fn another_referrer_in_the_fallback_index_is_kept() {
+    if !tools(&["docker-registry"]) {
+        return;
+    }
+    let reg = Registry::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let (r, tarball) = build_hello(dir.path(), &["--image", &format!("{}/hello", reg.host())]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let home = dir.path().join("home");
+    let first = push(&tarball, &[], &home, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let pushed = message(&first, "pushed")["pushed"].clone();
+    let digest = pushed["digest"].as_str().unwrap();
+    let subject = reg.get_json(&format!("/v2/hello/manifests/{digest}"));
+
+    // A signing tool's referrer (config and layer: the empty blob, already in the repository)…
+    let empty = json!({"mediaType": "application/vnd.oci.empty.v1+json", "size": 2,
+        "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"});
+    let sig = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.signature.v1",
+        "config": empty, "layers": [empty],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest,
+            "size": serde_json::to_vec(&subject).unwrap().len()},
+    }))
+    .unwrap();
+    let sig_digest = format!("sha256:{}", sha256_hex(&sig));
+    let (status, body) = reg.http(
+        "PUT",
+        &format!("/v2/hello/manifests/{sig_digest}"),
+        "application/vnd.oci.image.manifest.v1+json",
+        &sig,
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    // …which rewrote the fallback index with only itself, as a client that does not merge would.
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sig_digest,
+            "size": sig.len(), "artifactType": "application/vnd.example.signature.v1"}],
+    }))
+    .unwrap();
+    let tag = digest.replace(':', "-");
+    let (status, body) = reg.http(
+        "PUT",
+        &format!("/v2/hello/manifests/{tag}"),
+        "application/vnd.oci.image.index.v1+json",
+        &index,
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+
+    let again = push(&tarball, &[], &home, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let listed: Vec<String> = reg.get_json(&format!("/v2/hello/manifests/{tag}"))["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["digest"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            sig_digest,
+            pushed["sbom_digest"].as_str().unwrap().to_string()
+        ]
+    );
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn tls_and_basic_auth_need_the_ca_and_credentials_from_config_json_or_a_helper() {
+    if !tools(&["docker-registry", "skopeo"])
+        || !require_tool("openssl", &["version"])
+        || !require_tool("htpasswd", &["-nbB", "u", "p"])
+    {
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let c = certs.path();
+    let sh = |script: &str| {
+        let r = run(Command::new("sh").arg("-ec").arg(script).current_dir(c));
+        assert_eq!(r.code, 0, "{script}: {}", r.stderr);
+    };
+    // A CA, and a server certificate for 127.0.0.1 it signs.
+    sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=cargo-tiny test CA' 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -keyout key.pem -out srv.csr -subj '/CN=127.0.0.1' 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
+        openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cert.pem -days 2 -extfile ext.cnf 2>/dev/null
+        htpasswd -Bbn pusher s3cret > htpasswd");
+    let reg = Registry::start(|port| {
+        format!(
+            "http:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {0}/cert.pem\n    key: {0}/key.pem\nauth:\n  htpasswd:\n    realm: test\n    path: {0}/htpasswd\n",
+            c.display()
+        )
+    });
+    let host = reg.host();
+    let dir = tempfile::tempdir().unwrap();
+    let (r, tarball) = build_hello(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let digest = message(&r, "image")["manifest_digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let home = dir.path().join("home");
+    let ca = c.join("ca.pem").display().to_string();
+    let dest = format!("{host}/hello:1");
+
+    // Without --registry-ca: the TLS failure, said so.
+    let r = push(&tarball, &[&dest], &home, &[]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.starts_with("error: TLS failure talking to"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--registry-ca"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+
+    // Without credentials: unauthorized, with the fix.
+    let r = push(&tarball, &[&dest, "--registry-ca", &ca], &home, &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.starts_with("error: unauthorized"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("docker login {host}")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    // The failed push wrote no tag.
+    let s = run(Command::new("skopeo").args([
+        "inspect",
+        "--creds",
+        "pusher:s3cret",
+        "--cert-dir",
+        &c.display().to_string(),
+        &format!("docker://{dest}"),
+    ]));
+    assert_ne!(s.code, 0);
+
+    // Credentials in docker's config.json ($DOCKER_CONFIG), as `docker login` writes them.
+    let docker = dir.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        json!({"auths": {&host: {"auth": "cHVzaGVyOnMzY3JldA=="}}}).to_string(),
+    )
+    .unwrap();
+    let docker_config = docker.display().to_string();
+    let r = push(
+        &tarball,
+        &[&dest, "--registry-ca", &ca],
+        &home,
+        &[("DOCKER_CONFIG", &docker_config)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(message(&r, "pushed")["pushed"]["digest"], digest.as_str());
+
+    // skopeo wants the CA as ca.crt in a directory.
+    let skopeo_certs = dir.path().join("skopeo-certs");
+    std::fs::create_dir_all(&skopeo_certs).unwrap();
+    std::fs::copy(c.join("ca.pem"), skopeo_certs.join("ca.crt")).unwrap();
+    let s = run(Command::new("skopeo").args([
+        "inspect",
+        "--creds",
+        "pusher:s3cret",
+        "--cert-dir",
+        &skopeo_certs.display().to_string(),
+        &format!("docker://{dest}"),
+    ]));
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    let v: Value = serde_json::from_str(&s.stdout).unwrap();
+    assert_eq!(v["Digest"], digest.as_str());
+
+    // A credential helper on PATH (`credsStore`), speaking the docker-credential protocol.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-cargotinytest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread host\nif [ \"$1\" = get ] && [ \"$host\" = {host} ]; then\n  echo '{{\"ServerURL\":\"{host}\",\"Username\":\"pusher\",\"Secret\":\"s3cret\"}}'\n  exit 0\nfi\necho 'credentials not found in native keychain'\nexit 1\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(
+        store.join("config.json"),
+        r#"{"credsStore":"cargotinytest"}"#,
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let r = push(
+        &tarball,
+        &[&format!("{host}/helped:2"), "--registry-ca", &ca],
+        &home,
+        &[
+            ("DOCKER_CONFIG", &store.display().to_string()),
+            ("PATH", &path),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(message(&r, "pushed")["pushed"]["digest"], digest.as_str());
+}
+
+#[test]
+fn push_refuses_names_without_a_registry_host_before_building() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, tarball) = build_hello(dir.path(), &["--image", "api", "--push"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: cannot push `api`: the image name has no registry host"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("ghcr.io/acme/api"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("Compiling"),
+        "fails before the compile: {}",
+        r.stderr
+    );
+    assert!(!tarball.exists());
+    let (r, _) = build_hello(dir.path(), &["--tag", "latest"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("--tag is for pushing"), "{}", r.stderr);
+}
+
+#[test]
+fn push_of_a_missing_or_foreign_tarball_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let r = push(&dir.path().join("nope.tar"), &["127.0.0.1:1/x"], &home, &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.starts_with("error: cannot open"), "{}", r.stderr);
+    let junk = dir.path().join("junk.tar");
+    std::fs::write(&junk, b"definitely not a tarball").unwrap();
+    let r = push(&junk, &["127.0.0.1:1/x"], &home, &[]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("cargo tiny build"), "{}", r.stderr);
+}
