@@ -573,6 +573,14 @@ mod tests {
     }
 
     #[test]
+    fn extra_push_tags_are_validated_tags() {
+        let c = load(json!({"tags": ["latest", "1.4"]})).unwrap();
+        assert_eq!(c.tags, ["latest", "1.4"]);
+        assert!(message(json!({"tags": ["-bad"]})).contains("`tags`"));
+        assert!(message(json!({"tags": "latest"})).contains("expected an array"));
+    }
+
+    #[test]
     fn errors_name_the_key_and_the_manifest() {
         let m = message(json!({"ports": [70000]}));
         assert!(

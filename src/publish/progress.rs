@@ -66,6 +66,10 @@ impl<'a> Progress<'a> {
     }
 
     pub fn start(&self, size: u64) -> Task {
+        if self.live.is_some() {
+            // Clear the live line before a status line.
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
+        }
         self.shell
             .status("Uploading", format!("blob of {}", human_size(size)));
         if let Some(c) = &self.live {
