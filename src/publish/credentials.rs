@@ -3,8 +3,9 @@
 //! Files, first match wins (podman's order, which also reads docker's file):
 //! `$REGISTRY_AUTH_FILE`, `${XDG_RUNTIME_DIR}/containers/auth.json`, then docker's
 //! `$DOCKER_CONFIG/config.json` (default `~/.docker/config.json`). In each file, for the registry host:
-//! `credHelpers.<host>` (run `docker-credential-<helper> get`), then `auths.<host>` (base64
-//! `user:password` in `auth`, or `username`/`password`), then `credsStore` (a helper for every host).
+//! `credHelpers.<host>` (run `docker-credential-<helper> get`), then `credsStore` (a helper for every
+//! host, as docker uses it), then `auths.<host>` (base64 `user:password` in `auth`, `username`/`password`,
+//! or an `identitytoken`).
 //! Nothing found is anonymous access; the sources tried are kept for the unauthorized message.
 
 use std::io::Write;
@@ -110,6 +111,14 @@ pub fn lookup(doc: &Value, host: &str) -> Result<Option<(Found, &'static str)>, 
     if let Some(h) = entry(doc.get("credHelpers"), host).and_then(Value::as_str) {
         return Ok(Some((Found::Helper(h.to_string()), "credHelpers")));
     }
+    // As docker does: with a store, the store holds the secrets (`auths` keeps empty entries).
+    if let Some(s) = doc
+        .get("credsStore")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        return Ok(Some((Found::Helper(s.to_string()), "credsStore")));
+    }
     if let Some(a) = entry(doc.get("auths"), host) {
         if let Some(t) = a
             .get("identitytoken")
@@ -139,13 +148,6 @@ pub fn lookup(doc: &Value, host: &str) -> Result<Option<(Found, &'static str)>, 
         ) {
             return Ok(Some((Found::Basic(u.into(), p.into()), "auths")));
         }
-    }
-    if let Some(s) = doc
-        .get("credsStore")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    {
-        return Ok(Some((Found::Helper(s.to_string()), "credsStore")));
     }
     Ok(None)
 }
@@ -291,7 +293,7 @@ mod tests {
     }
 
     #[test]
-    fn cred_helpers_win_over_auths_and_creds_store_is_the_default() {
+    fn cred_helpers_then_the_store_then_auths_as_docker_reads_them() {
         let doc = json!({
             "auths": {"ghcr.io": {"auth": "YTpi"}, "quay.io": {}},
             "credHelpers": {"ghcr.io": "gh"},
@@ -301,10 +303,15 @@ mod tests {
             lookup(&doc, "ghcr.io").unwrap(),
             Some((Found::Helper("gh".into()), "credHelpers"))
         );
-        // An empty entry (what `docker login` leaves with a store) defers to the store.
+        // With a store, `auths` entries (empty ones, as `docker login` leaves them) are not read.
         assert_eq!(
             lookup(&doc, "quay.io").unwrap(),
             Some((Found::Helper("desktop".into()), "credsStore"))
+        );
+        let no_store = json!({"auths": {"quay.io": {"auth": "YTpi"}}});
+        assert_eq!(
+            lookup(&no_store, "quay.io").unwrap().unwrap().0,
+            Found::Basic("a".into(), "b".into())
         );
     }
 
