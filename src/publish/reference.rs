@@ -62,7 +62,9 @@ const HOST_HINT: &str =
 /// The destination of an image name and tag; the name must carry a registry host.
 pub fn destination(name: &str, tag: &str) -> Result<Destination> {
     config::check_name(name).map_err(|w| {
-        crate::error::Failure::new(format!("cannot push to `{name}`: {w}")).hint(HOST_HINT)
+        crate::error::Failure::new(format!("cannot push to `{name}`: {w}")).hint(
+            "image names are lowercase letters, digits and `.`, `_`, `-` between `/`, after a registry host, e.g. ghcr.io/acme/api",
+        )
     })?;
     config::check_tag(tag).map_err(|w| {
         crate::error::Failure::new(format!("cannot push to `{name}:{tag}`: {w}")).hint(

@@ -428,6 +428,14 @@ impl<'a> Session<'a> {
                 codes.join(", ")
             ))
             .hint("the registry may not accept OCI manifests or artifacts; report it with `cargo tiny build -v` output")
+        } else if self.scheme == "http" && status == Some(400) {
+            // What a TLS server answers a plain-HTTP request with.
+            Failure::new(format!(
+                "{host} refused a plain-HTTP request (400 Bad Request): it speaks HTTPS"
+            ))
+            .hint(format!(
+                "drop --insecure-registry {host}; pass --registry-ca FILE when its certificate is not signed by a system root"
+            ))
         } else if is_tls(&chain) {
             Failure::new(format!("TLS failure talking to {host}: {}", last_cause(&chain)))
                 .hint(format!(
