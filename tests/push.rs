@@ -248,13 +248,33 @@ fn another_referrer_in_the_fallback_index_is_kept() {
         .iter()
         .map(|d| d["digest"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(
-        listed,
-        [
-            sig_digest,
-            pushed["sbom_digest"].as_str().unwrap().to_string()
-        ]
-    );
+    let sbom_digest = pushed["sbom_digest"].as_str().unwrap().to_string();
+    assert_eq!(listed, [sig_digest.clone(), sbom_digest.clone()]);
+
+    // An independent reader of the referrers tag schema (oras-project's Rust client, whose referrers
+    // call falls back to the `sha256-<hex>` tag on a 404 from the referrers API) finds both.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = oci_client::Client::new(oci_client::client::ClientConfig {
+        protocol: oci_client::client::ClientProtocol::Http,
+        ..Default::default()
+    });
+    let subject = oci_client::Reference::with_digest(reg.host(), "hello".into(), digest.into());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (all, sboms) = rt.block_on(async {
+        (
+            client.pull_referrers(&subject, None).await.unwrap(),
+            client
+                .pull_referrers(&subject, Some("application/vnd.cyclonedx+json"))
+                .await
+                .unwrap(),
+        )
+    });
+    assert_eq!(all.manifests.len(), 2);
+    assert_eq!(sboms.manifests.len(), 1);
+    assert_eq!(sboms.manifests[0].digest, sbom_digest);
 }
 
 fn sha256_hex(data: &[u8]) -> String {
