@@ -460,3 +460,67 @@ fn push_of_a_missing_or_foreign_tarball_is_one_line() {
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     assert!(r.stderr.contains("cargo tiny build"), "{}", r.stderr);
 }
+
+#[test]
+fn large_layers_are_streamed_in_chunks_with_a_progress_line() {
+    if !tools(&["docker-registry"]) {
+        return;
+    }
+    let reg = Registry::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("big");
+    copy_tree(&repo().join("examples/hello"), &root);
+    // 3 MB that gzip cannot shrink (xorshift): a layer of several 1 MiB chunks.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let data: Vec<u8> = (0..3_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(root.join("blob.bin"), &data).unwrap();
+    let mut manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    manifest.push_str("\n[package.metadata.tiny]\nfiles = { \"/data/blob\" = \"blob.bin\" }\n");
+    std::fs::write(root.join("Cargo.toml"), manifest).unwrap();
+    let name = format!("{}/big", reg.host());
+    let mut cmd = cargo_tiny();
+    cmd.args(["build", "--message-format", "json", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(fixture_target_dir())
+        .arg("--output")
+        .arg(dir.path().join("big.tar"))
+        .args(["--image", &name, "--push"]);
+    let r = {
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        run(&mut cmd)
+    };
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let image = message(&r, "image");
+    let layer = image["compressed_size"].as_u64().unwrap();
+    assert!(layer > 3_000_000, "{image}");
+    assert!(
+        r.stderr.contains("Uploading blob of 3.0"),
+        "a status line for the large layer:\n{}",
+        r.stderr
+    );
+    assert!(image["pushed"]["uploaded_bytes"].as_u64().unwrap() > layer);
+    // The registry checked the assembled chunks against the digest; the manifest names that blob.
+    let m = reg.get_json(&format!(
+        "/v2/big/manifests/{}",
+        image["manifest_digest"].as_str().unwrap()
+    ));
+    let (status, blob) = reg.http(
+        "GET",
+        &format!(
+            "/v2/big/blobs/{}",
+            m["layers"][0]["digest"].as_str().unwrap()
+        ),
+        "application/json",
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(blob.len() as u64, layer);
+}
