@@ -524,3 +524,153 @@ fn large_layers_are_streamed_in_chunks_with_a_progress_line() {
     assert_eq!(status, 200);
     assert_eq!(blob.len() as u64, layer);
 }
+
+/// A token server for the registry's `auth.token`: answers `GET /token?scope=…&service=…` with a JWT
+/// (RS256, signed with `openssl dgst`, its certificate in the `x5c` header) granting pull and push on
+/// the scope's repository, only to `pusher:s3cret` (Basic). Runs until the test process ends.
+fn token_server(key: PathBuf, cert_der: Vec<u8>) -> u16 {
+    use base64::Engine;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let std64 = base64::engine::general_purpose::STANDARD;
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            use std::io::{BufRead, Write};
+            let mut reader = std::io::BufReader::new(s.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut authorized = false;
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                let expected = format!("basic {}", std64.encode("pusher:s3cret"));
+                if h.to_ascii_lowercase().trim()
+                    == format!("authorization: {}", expected.to_ascii_lowercase())
+                {
+                    authorized = true;
+                }
+            }
+            let target = request_line.split(' ').nth(1).unwrap_or("").to_string();
+            let repo = target
+                .split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix("scope=repository"))
+                .and_then(|v| {
+                    v.trim_start_matches("%3A")
+                        .trim_start_matches(':')
+                        .split([':', '%'])
+                        .next()
+                })
+                .unwrap_or("")
+                .to_string();
+            if !authorized {
+                let _ = s.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let header = json!({"alg": "RS256", "typ": "JWT", "x5c": [std64.encode(&cert_der)]});
+            let claims = json!({"iss": "cargo-tiny-test-issuer", "sub": "pusher", "aud": "cargo-tiny-test",
+                "exp": now + 600, "nbf": now - 10, "iat": now, "jti": format!("{now}-{repo}"),
+                "access": [{"type": "repository", "name": repo, "actions": ["pull", "push"]}]});
+            let signing_input = format!(
+                "{}.{}",
+                b64.encode(header.to_string()),
+                b64.encode(claims.to_string())
+            );
+            let mut openssl = Command::new("openssl")
+                .args(["dgst", "-sha256", "-sign"])
+                .arg(&key)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            openssl
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(signing_input.as_bytes())
+                .unwrap();
+            let sig = openssl.wait_with_output().unwrap().stdout;
+            let token = format!("{signing_input}.{}", b64.encode(sig));
+            let body =
+                json!({"token": token, "access_token": token, "expires_in": 600}).to_string();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn bearer_token_auth_follows_the_www_authenticate_challenge() {
+    if !tools(&["docker-registry"]) || !require_tool("openssl", &["version"]) {
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let c = certs.path();
+    let r = run(Command::new("sh").arg("-ec").arg(
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout token.key -out token.pem -days 2 -subj '/CN=token signer' 2>/dev/null
+         openssl x509 -in token.pem -outform DER -out token.der",
+    ).current_dir(c));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let token_port = token_server(
+        c.join("token.key"),
+        std::fs::read(c.join("token.der")).unwrap(),
+    );
+    let reg = Registry::start(|port| {
+        format!(
+            "http:\n  addr: 127.0.0.1:{port}\nauth:\n  token:\n    realm: http://127.0.0.1:{token_port}/token\n    service: cargo-tiny-test\n    issuer: cargo-tiny-test-issuer\n    rootcertbundle: {}\n",
+            c.join("token.pem").display()
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (r, tarball) = build_hello(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let home = dir.path().join("home");
+    let dest = format!("{}/hello:1", reg.host());
+
+    // Anonymous: the token server refuses, and so the push is unauthorized.
+    let r = push(&tarball, &[&dest], &home, &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.starts_with("error: unauthorized"), "{}", r.stderr);
+
+    // podman's auth.json ($REGISTRY_AUTH_FILE): Basic credentials for the token realm, then the
+    // bearer token for every registry request, the hand-written referrer PUT included.
+    let auth = dir.path().join("auth.json");
+    std::fs::write(
+        &auth,
+        json!({"auths": {reg.host(): {"auth": "cHVzaGVyOnMzY3JldA=="}}}).to_string(),
+    )
+    .unwrap();
+    let auth_file = auth.display().to_string();
+    let r = push(
+        &tarball,
+        &[&dest],
+        &home,
+        &[("REGISTRY_AUTH_FILE", &auth_file)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let p = &message(&r, "pushed")["pushed"];
+    assert_eq!(p["referrers"], "fallback-tag");
+    assert_eq!(p["uploaded_blobs"], 4);
+    let again = push(
+        &tarball,
+        &[&dest],
+        &home,
+        &[("REGISTRY_AUTH_FILE", &auth_file)],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(message(&again, "pushed")["pushed"]["uploaded_blobs"], 0);
+}
