@@ -674,3 +674,109 @@ fn bearer_token_auth_follows_the_www_authenticate_challenge() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(message(&again, "pushed")["pushed"]["uploaded_blobs"], 0);
 }
+
+/// A proxy in front of a registry that answers like a registry with the referrers API: the PUT of a
+/// manifest with a `subject` gets an `OCI-Subject` header. One request per connection.
+fn referrers_api_proxy(upstream: u16) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut client) = stream else { continue };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 65536];
+            let head_end = loop {
+                let n = client.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                req.extend_from_slice(&buf[..n]);
+                // Not HTTP (cargo-tiny's TLS probe): answer as Go's plain-HTTP server does.
+                if !req[0].is_ascii_uppercase() {
+                    let _ =
+                        client.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+                    break None;
+                }
+                if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(i + 4);
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&req[..head_end]).to_string();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            while req.len() < head_end + length {
+                let n = client.read(&mut buf).unwrap();
+                req.extend_from_slice(&buf[..n]);
+            }
+            let body = &req[head_end..];
+            let mut lines: Vec<&str> = head.trim_end().split("\r\n").collect();
+            lines.retain(|l| !l.to_ascii_lowercase().starts_with("connection:"));
+            let forwarded = format!("{}\r\nConnection: close\r\n\r\n", lines.join("\r\n"));
+            let mut up = std::net::TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+            up.write_all(forwarded.as_bytes()).unwrap();
+            up.write_all(body).unwrap();
+            let mut resp = Vec::new();
+            up.read_to_end(&mut resp).unwrap();
+            let is_manifest_put = lines[0].starts_with("PUT ") && lines[0].contains("/manifests/");
+            let subject = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v["subject"]["digest"].as_str().map(str::to_owned))
+                .filter(|_| is_manifest_put);
+            if let Some(digest) = subject.filter(|_| resp.starts_with(b"HTTP/1.1 201")) {
+                let eol = resp.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+                resp.splice(eol..eol, format!("OCI-Subject: {digest}\r\n").into_bytes());
+            }
+            let _ = client.write_all(&resp);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_registry_that_answers_oci_subject_gets_no_fallback_tag() {
+    if !tools(&["docker-registry"]) {
+        return;
+    }
+    let reg = Registry::plain();
+    let proxy = referrers_api_proxy(reg.port);
+    let dir = tempfile::tempdir().unwrap();
+    let (r, tarball) = build_hello(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let home = dir.path().join("home");
+    let r = push(
+        &tarball,
+        &[&format!("127.0.0.1:{proxy}/hello:1")],
+        &home,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let p = &message(&r, "pushed")["pushed"];
+    assert_eq!(p["referrers"], "api", "{p}");
+    assert!(
+        r.stderr.contains("indexed by the registry's referrers API"),
+        "{}",
+        r.stderr
+    );
+    // The SBOM manifest is there; no fallback tag was written.
+    let sbom = reg.get_json(&format!(
+        "/v2/hello/manifests/{}",
+        p["sbom_digest"].as_str().unwrap()
+    ));
+    assert_eq!(sbom["subject"]["digest"], p["digest"]);
+    let tag = p["digest"].as_str().unwrap().replace(':', "-");
+    let (status, _) = reg.http(
+        "GET",
+        &format!("/v2/hello/manifests/{tag}"),
+        "application/json",
+        b"",
+    );
+    assert_eq!(status, 404);
+}

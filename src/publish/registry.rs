@@ -101,8 +101,14 @@ impl<'a> Session<'a> {
             "http"
         } else if reference::is_loopback(host) {
             // As docker does for loopback registries: HTTPS when the registry speaks it, else HTTP.
-            match raw.get(format!("https://{host}/v2/")).send().await {
-                Err(e) if speaks_plain_http(&e) => "http",
+            // A TLS server answers a ClientHello at once; one that stays silent is not one.
+            match raw
+                .get(format!("https://{host}/v2/"))
+                .timeout(Duration::from_secs(3))
+                .send()
+                .await
+            {
+                Err(e) if speaks_plain_http(&e) || e.is_timeout() => "http",
                 _ => "https",
             }
         } else {
