@@ -675,9 +675,19 @@ fn bearer_token_auth_follows_the_www_authenticate_challenge() {
     assert_eq!(message(&again, "pushed")["pushed"]["uploaded_blobs"], 0);
 }
 
-/// A proxy in front of a registry that answers like a registry with the referrers API: the PUT of a
-/// manifest with a `subject` gets an `OCI-Subject` header. One request per connection.
-fn referrers_api_proxy(upstream: u16) -> u16 {
+/// What the test proxy does with one request.
+enum Hook {
+    Forward,
+    /// Send these bytes instead of forwarding.
+    Answer(&'static [u8]),
+    /// Close the connection without an answer (a connection reset, to the client).
+    HangUp,
+}
+
+/// A proxy in front of a registry, one request per connection. `hook` sees each request line and
+/// decides; a forwarded PUT of a manifest with a `subject` gets an `OCI-Subject` header when
+/// `oci_subject` is set (what a registry with the referrers API answers).
+fn proxy(upstream: u16, oci_subject: bool, hook: impl Fn(&str) -> Hook + Send + 'static) -> u16 {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -718,6 +728,14 @@ fn referrers_api_proxy(upstream: u16) -> u16 {
             }
             let body = &req[head_end..];
             let mut lines: Vec<&str> = head.trim_end().split("\r\n").collect();
+            match hook(lines[0]) {
+                Hook::Forward => {}
+                Hook::Answer(bytes) => {
+                    let _ = client.write_all(bytes);
+                    continue;
+                }
+                Hook::HangUp => continue,
+            }
             lines.retain(|l| !l.to_ascii_lowercase().starts_with("connection:"));
             let forwarded = format!("{}\r\nConnection: close\r\n\r\n", lines.join("\r\n"));
             let mut up = std::net::TcpStream::connect(("127.0.0.1", upstream)).unwrap();
@@ -729,7 +747,7 @@ fn referrers_api_proxy(upstream: u16) -> u16 {
             let subject = serde_json::from_slice::<Value>(body)
                 .ok()
                 .and_then(|v| v["subject"]["digest"].as_str().map(str::to_owned))
-                .filter(|_| is_manifest_put);
+                .filter(|_| oci_subject && is_manifest_put);
             if let Some(digest) = subject.filter(|_| resp.starts_with(b"HTTP/1.1 201")) {
                 let eol = resp.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
                 resp.splice(eol..eol, format!("OCI-Subject: {digest}\r\n").into_bytes());
@@ -746,7 +764,7 @@ fn a_registry_that_answers_oci_subject_gets_no_fallback_tag() {
         return;
     }
     let reg = Registry::plain();
-    let proxy = referrers_api_proxy(reg.port);
+    let proxy = proxy(reg.port, true, |_| Hook::Forward);
     let dir = tempfile::tempdir().unwrap();
     let (r, tarball) = build_hello(dir.path(), &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -779,4 +797,81 @@ fn a_registry_that_answers_oci_subject_gets_no_fallback_tag() {
         b"",
     );
     assert_eq!(status, 404);
+}
+
+#[test]
+fn throttling_server_errors_and_resets_are_retried_and_a_failed_push_keeps_the_tag() {
+    if !tools(&["docker-registry"]) {
+        return;
+    }
+    let reg = Registry::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let (r, tarball) = build_hello(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let home = dir.path().join("home");
+
+    // The first blob HEAD is throttled, the first upload start answered 503, the first manifest PUT
+    // reset: each is retried, and the push goes through.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<&'static str>::new()));
+    let log = seen.clone();
+    let flaky = proxy(reg.port, false, move |line| {
+        let mut seen = log.lock().unwrap();
+        let kind = if line.starts_with("HEAD ") && line.contains("/blobs/") {
+            "head"
+        } else if line.starts_with("POST ") {
+            "upload"
+        } else if line.starts_with("PUT ") && line.contains("/manifests/") {
+            "manifest"
+        } else {
+            return Hook::Forward;
+        };
+        let first = !seen.contains(&kind);
+        seen.push(kind);
+        match (kind, first) {
+            ("head", true) => Hook::Answer(
+                b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            ),
+            ("upload", true) => Hook::Answer(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            ),
+            ("manifest", true) => Hook::HangUp,
+            _ => Hook::Forward,
+        }
+    });
+    let dest = format!("127.0.0.1:{flaky}/hello:1");
+    let r = push(&tarball, &[&dest], &home, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let digest = message(&r, "pushed")["pushed"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(seen.lock().unwrap().len() > 6, "the hooks ran");
+    let (status, body) = reg.http("GET", "/v2/hello/manifests/1", "application/json", b"");
+    assert_eq!(status, 200);
+    assert_eq!(sha256_hex(&body), digest.trim_start_matches("sha256:"));
+
+    // Another image, pushed to the same tag through a registry whose uploads always fail: the push
+    // fails with one line, and the tag still names the first image.
+    let broken = proxy(reg.port, false, |line| {
+        if line.starts_with("POST ") {
+            Hook::Answer(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        } else {
+            Hook::Forward
+        }
+    });
+    let second = dir.path().join("second");
+    let (r, other) = build_hello(&second, &["--image", "other:2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = push(
+        &other,
+        &[&format!("127.0.0.1:{broken}/hello:1")],
+        &home,
+        &[],
+    );
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("failed to upload blob"), "{}", r.stderr);
+    let (status, body) = reg.http("GET", "/v2/hello/manifests/1", "application/json", b"");
+    assert_eq!(status, 200);
+    assert_eq!(sha256_hex(&body), digest.trim_start_matches("sha256:"));
 }
