@@ -2,10 +2,12 @@
 # The action's build step: `cargo tiny build --message-format json`, then outputs and a job summary
 # from the JSON messages on stdout (cargo's and cargo-tiny's human output stay on stderr, in the log).
 # Inputs (env): INPUT_MANIFEST_PATH, INPUT_PACKAGE, INPUT_BIN, INPUT_TARGET, INPUT_IMAGE, INPUT_ARGS,
-#   DOCTOR_FINDINGS (the doctor step's summary, empty when doctor did not run).
+#   DOCTOR_FINDINGS (the doctor step's summary, empty when doctor did not run), INPUT_PUSH (true: --push),
+#   INPUT_TAGS (extra tags for --push, spaces or commas).
 # Outputs ($GITHUB_OUTPUT), of the first image (see `images` for all of them): tarball, digest, sbom,
 #   image, binary-size (bytes), image-size (bytes of the tarball); images: a JSON array of every
-#   `"reason":"image"` message; binaries: the same for `"reason":"binary"`.
+#   `"reason":"image"` message; binaries: the same for `"reason":"binary"`; with push: pushed (every
+#   pushed reference@digest, one per line) and pushed-digest (of the first image).
 set -euo pipefail
 
 args=(--message-format json --manifest-path "${INPUT_MANIFEST_PATH:-Cargo.toml}" --target "${INPUT_TARGET:-x86_64-unknown-linux-musl}")
@@ -21,6 +23,15 @@ if [ -n "${INPUT_IMAGE:-}" ]; then args+=(--image "$INPUT_IMAGE"); fi
 # like a command line without quotes (no globbing, no expansion).
 read -r -d '' -a extra <<<"${INPUT_ARGS:-}" || true
 args+=("${extra[@]}")
+if [ "${INPUT_PUSH:-false}" = "true" ]; then
+  args+=(--push)
+  tags_in="${INPUT_TAGS:-}"
+  read -r -a tags <<<"${tags_in//,/ }"
+  for t in "${tags[@]}"; do args+=(--tag "$t"); done
+elif [ -n "${INPUT_TAGS:-}" ]; then
+  echo "::error::the tags input needs push: true"
+  exit 1
+fi
 
 messages="$(mktemp)"
 trap 'rm -f "$messages"' EXIT
@@ -42,6 +53,10 @@ binary_size=$(jq -r --arg b "$first_bin" '[.[] | select(.bin == $b)][0].size // 
   echo "image-size=$(jq -r '.tarball_size // empty' <<<"$first")"
   echo "images=$images"
   echo "binaries=$binaries"
+  echo "pushed-digest=$(jq -r '.pushed.digest // empty' <<<"$first")"
+  echo "pushed<<CARGO_TINY_EOF"
+  jq -r '.[] | select(.pushed) | .pushed.tags[] as $t | "\($t)@\(.pushed.digest)"' <<<"$images"
+  echo "CARGO_TINY_EOF"
 } >>"${GITHUB_OUTPUT:-/dev/null}"
 
 # Job summary: one table per image (or per binary with --no-image).
@@ -60,6 +75,11 @@ binary_size=$(jq -r --arg b "$first_bin" '[.[] | select(.bin == $b)][0].size // 
       "| digest | `\($i.manifest_digest)` |",
       "| SBOM components | \($i.sbom_components) |",
       "| doctor findings | \($doctor) |",
+      (if $i.pushed then
+        ($i.pushed.tags[] | "| pushed | `\(.)@\($i.pushed.digest)` |"),
+        "| SBOM referrer | `\($i.pushed.sbom_digest)` (\($i.pushed.referrers)) |",
+        "| uploaded | \($i.pushed.uploaded_blobs) blobs, \($i.pushed.uploaded_bytes) bytes |"
+      else empty end),
       ""' <<<"$images"
   if [ "$images" = "[]" ]; then
     echo "| binary | size | audited packages |"

@@ -38,6 +38,46 @@ pub enum Command {
     /// Install what `cargo tiny build` needs on the Rust side (musl target, cargo-auditable)
     #[command(after_help = SETUP_EXAMPLES)]
     Setup(SetupArgs),
+    /// Push an image tarball written by `cargo tiny build` to a registry, with its SBOM as a referrer
+    #[command(after_help = PUSH_EXAMPLES)]
+    Push(PushArgs),
+}
+
+const PUSH_EXAMPLES: &str = "Examples:
+  cargo tiny push target/tiny/api.tar                     to the name:tag it was built as
+  cargo tiny push target/tiny/api.tar ghcr.io/acme/api:1.2 --tag latest
+  cargo tiny push api.tar localhost:5000/api              plain HTTP: loopback registries only
+  cargo tiny push api.tar registry.lan/api --registry-ca ca.pem";
+
+/// How to reach registries (`build --push` and `push`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct RegistryArgs {
+    /// Also push under this tag (repeatable; adds to `tags = [...]` in [package.metadata.tiny])
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tag: Vec<String>,
+    /// Trust this PEM CA for registry TLS, besides the system roots (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Vec<PathBuf>,
+    /// Reach this registry host[:port] over plain HTTP (loopback hosts may use HTTP without it)
+    #[arg(long, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The image tarball an earlier `cargo tiny build` wrote
+    #[arg(value_name = "TARBALL")]
+    pub tarball: PathBuf,
+    /// Where to push: HOST/NAME[:TAG] (default: the name:tag the image was built as)
+    #[arg(value_name = "REFERENCE")]
+    pub reference: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Output format for machine-readable results on stdout
+    #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
 }
 
 const BUILD_EXAMPLES: &str = "Examples:
@@ -46,7 +86,8 @@ const BUILD_EXAMPLES: &str = "Examples:
   cargo tiny build --no-image               only the static binaries, no tarball
   cargo tiny build --bin api --image ghcr.io/me/api:1.2 -o api.tar
   cargo tiny build --message-format json    one JSON object per binary/image on stdout
-  cargo tiny build --target aarch64-unknown-linux-musl";
+  cargo tiny build --target aarch64-unknown-linux-musl
+  cargo tiny build --push --image ghcr.io/acme/api --tag latest";
 
 const DOCTOR_EXAMPLES: &str = "Examples:
   cargo tiny doctor                         human report, exit 1 when a build would fail
@@ -221,6 +262,11 @@ pub struct BuildArgs {
     /// User the image runs as: nonroot (65532, the default), root, or UID[:GID]
     #[arg(long, value_name = "USER", conflicts_with = "no_image")]
     pub user: Option<String>,
+    /// Push every image to its registry (the image name must carry a host, e.g. ghcr.io/acme/api)
+    #[arg(long, conflicts_with = "no_image")]
+    pub push: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

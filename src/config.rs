@@ -16,6 +16,7 @@ use crate::error::Failure;
 pub const KEYS: &[&str] = &[
     "name",
     "tag",
+    "tags",
     "cmd",
     "env",
     "ports",
@@ -67,6 +68,8 @@ pub struct ExtraFile {
 pub struct TinyConfig {
     pub name: Option<String>,
     pub tag: Option<String>,
+    /// Extra tags written by `--push` (`tags = [...]`).
+    pub tags: Vec<String>,
     pub cmd: Vec<String>,
     pub env: BTreeMap<String, String>,
     /// `8080/tcp`, `53/udp`.
@@ -88,6 +91,7 @@ impl Default for TinyConfig {
         TinyConfig {
             name: None,
             tag: None,
+            tags: Vec::new(),
             cmd: Vec::new(),
             env: BTreeMap::new(),
             ports: Vec::new(),
@@ -203,6 +207,17 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
                 let s = string(src, k, value)?;
                 check_tag(&s).map_err(|w| src.err(k, w, TAG_HINT))?;
                 cfg.tag = Some(s);
+            }
+            "tags" => {
+                let Some(items) = value.as_array() else {
+                    return Err(src.err(k, "expected an array of strings", TAG_HINT));
+                };
+                cfg.tags = Vec::new();
+                for v in items {
+                    let t = string(src, k, v)?;
+                    check_tag(&t).map_err(|w| src.err(k, w, TAG_HINT))?;
+                    cfg.tags.push(t);
+                }
             }
             "cmd" => {
                 let Some(items) = value.as_array() else {
@@ -608,6 +623,14 @@ mod tests {
         assert_eq!(c.ports, ["53/udp", "8080/tcp"]);
         assert_eq!(c.user, "0:0");
         assert_eq!(c.cmd, ["--port", "8080"]);
+    }
+
+    #[test]
+    fn extra_push_tags_are_validated_tags() {
+        let c = load(json!({"tags": ["latest", "1.4"]})).unwrap();
+        assert_eq!(c.tags, ["latest", "1.4"]);
+        assert!(message(json!({"tags": ["-bad"]})).contains("`tags`"));
+        assert!(message(json!({"tags": "latest"})).contains("expected an array"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod image;
 pub mod init;
 pub mod manifest_file;
 pub mod profile;
+pub mod publish;
 pub mod sbom;
 pub mod setup;
 pub mod shell;
@@ -43,6 +44,7 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
         Command::Doctor(a) => (a.common.verbosity(), a.common.color),
         Command::Init(a) => (a.common.verbosity(), a.common.color),
         Command::Setup(a) => (a.common.verbosity(), a.common.color),
+        Command::Push(a) => (a.common.verbosity(), a.common.color),
     };
     let shell = Shell::new(verbosity, color);
     match run(&cli, &shell) {
@@ -61,6 +63,7 @@ fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
         Command::Setup(a) => setup::run(a, shell).map(|_| 0),
         Command::Doctor(a) => doctor::run(a, shell),
         Command::Init(a) => init::run(a, shell).map(|_| 0),
+        Command::Push(a) => publish::command::run(a, shell).map(|_| 0),
     }
 }
 

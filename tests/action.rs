@@ -67,6 +67,8 @@ impl Runner {
             "INPUT_BIN",
             "INPUT_IMAGE",
             "INPUT_VERSION",
+            "INPUT_PUSH",
+            "INPUT_TAGS",
         ] {
             cmd.env_remove(var);
         }
@@ -353,4 +355,74 @@ fn multi_line_inputs_are_all_passed() {
     assert_eq!(s.code, 0, "{}", s.stderr);
     assert!(s.stdout.contains("--locked --no-image"), "{}", s.stdout);
     assert_eq!(r.outputs()["images"], "[]");
+}
+
+#[test]
+fn build_step_pushes_with_extra_tags_and_reports_references_and_digests() {
+    if !require_tool("docker-registry", &["--version"]) {
+        return;
+    }
+    let reg = common::registry::Registry::plain();
+    let r = Runner::new();
+    let tarball = r.dir.path().join("hello.tar");
+    let image = format!("{}/hello", reg.host());
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", "examples/hello/Cargo.toml"),
+            ("INPUT_IMAGE", &image),
+            ("INPUT_PUSH", "true"),
+            ("INPUT_TAGS", "latest, edge"),
+            ("INPUT_ARGS", &format!("--output {}", tarball.display())),
+        ],
+    );
+    assert_eq!(s.code, 0, "build.sh push:\n{}", s.stderr);
+    let digest = manifest_digest_in(&tarball);
+    assert_eq!(r.outputs()["pushed-digest"], digest);
+    let output = std::fs::read_to_string(r.dir.path().join("output")).unwrap();
+    let pushed: Vec<&str> = output
+        .split("pushed<<CARGO_TINY_EOF\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| *l != "CARGO_TINY_EOF")
+        .collect();
+    let want: Vec<String> = ["0.1.0", "latest", "edge"]
+        .iter()
+        .map(|t| format!("{image}:{t}@{digest}"))
+        .collect();
+    assert_eq!(pushed, want);
+    let summary = r.summary();
+    for w in &want {
+        assert!(
+            summary.contains(&format!("| pushed | `{w}` |")),
+            "{summary}"
+        );
+    }
+    assert!(summary.contains("(fallback-tag) |"), "{summary}");
+    // Every tag is in the registry, naming the tarball's manifest.
+    for t in ["0.1.0", "latest", "edge"] {
+        let m = reg.get_json(&format!("/v2/hello/manifests/{t}"));
+        assert_eq!(
+            m["config"]["mediaType"],
+            "application/vnd.oci.image.config.v1+json"
+        );
+    }
+
+    // `tags` without `push` is a mistake, said so.
+    r.reset();
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", "examples/hello/Cargo.toml"),
+            ("INPUT_TAGS", "latest"),
+        ],
+    );
+    assert_ne!(s.code, 0);
+    assert!(
+        s.stdout
+            .contains("::error::the tags input needs push: true"),
+        "{}",
+        s.stdout
+    );
 }

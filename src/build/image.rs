@@ -27,6 +27,8 @@ pub struct ImagePlan {
     pub tag: String,
     pub tarball: PathBuf,
     pub sbom: PathBuf,
+    /// With `--push`: the registry destination.
+    pub push: Option<crate::publish::command::PushPlan>,
 }
 
 fn arch_of(target: &str) -> Result<(&'static str, Option<&'static str>)> {
@@ -59,6 +61,22 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
                     bins.len()
                 );
             }
+        }
+    }
+    if !args.push {
+        let r = &args.registry;
+        if let Some(flag) = [
+            ("--tag", !r.tag.is_empty()),
+            ("--registry-ca", !r.registry_ca.is_empty()),
+            ("--insecure-registry", !r.insecure_registry.is_empty()),
+        ]
+        .iter()
+        .find_map(|(f, set)| set.then_some(f))
+        {
+            crate::fail!(
+                hint = "add --push, or drop the flag",
+                "{flag} is for pushing to a registry"
+            );
         }
     }
     let mut overrides = Overrides {
@@ -130,7 +148,18 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
                 tarball.display()
             );
         }
+        let push = if args.push {
+            Some(crate::publish::command::plan(
+                &name,
+                &tag,
+                &cfg.tags,
+                &args.registry,
+            )?)
+        } else {
+            None
+        };
         out.push(ImagePlan {
+            push,
             target: t.clone(),
             config: cfg,
             name,
@@ -186,6 +215,9 @@ pub struct ImageMessage<'a> {
     pub user: &'a str,
     pub load: BTreeMap<&'static str, String>,
     pub run: BTreeMap<&'static str, String>,
+    /// With `--push`: what was pushed where.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pushed: Option<crate::publish::Pushed>,
 }
 
 /// Builds and writes one image per binary.
@@ -285,6 +317,15 @@ pub fn run(
             sbom: sbom.json,
         })?;
         let tarball_size = archive::publish(&img, date.epoch.max(0) as u64, &p.tarball, &p.sbom)?;
+        // The registry publisher takes the same image value.
+        let pushed = match &p.push {
+            Some(plan) => Some(crate::publish::command::push(
+                &crate::publish::Artifact::from_image(&img)?,
+                plan,
+                shell,
+            )?),
+            None => None,
+        };
 
         let shown = |path: &std::path::Path| {
             shell_word(&crate::fsutil::shown_path(path).display().to_string())
@@ -334,6 +375,7 @@ pub fn run(
                 // Absolute paths for machines.
                 load: commands(shell_word(&p.tarball.display().to_string())).0,
                 run: commands(String::new()).1,
+                pushed,
             };
             println!("{}", serde_json::to_string(&msg)?);
         }

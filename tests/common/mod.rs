@@ -2,6 +2,8 @@
 //! checks that skip locally but fail in CI.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,0 +1,392 @@
+//! Registry credentials where docker and podman keep them.
+//!
+//! Files, first match wins (podman's order, which also reads docker's file):
+//! `$REGISTRY_AUTH_FILE`, `${XDG_RUNTIME_DIR}/containers/auth.json`, then docker's
+//! `$DOCKER_CONFIG/config.json` (default `~/.docker/config.json`). In each file, for the registry host:
+//! `credHelpers.<host>` (run `docker-credential-<helper> get`), then `credsStore` (a helper for every
+//! host, as docker uses it), then `auths.<host>` (base64 `user:password` in `auth`, `username`/`password`,
+//! or an `identitytoken`).
+//! Nothing found is anonymous access; the sources tried are kept for the unauthorized message.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::Result;
+use base64::Engine;
+use oci_client::secrets::RegistryAuth;
+use serde_json::Value;
+
+use crate::error::Failure;
+
+/// Where credential files are looked for (the process environment, or a test's).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub registry_auth_file: Option<PathBuf>,
+    pub xdg_runtime_dir: Option<PathBuf>,
+    pub docker_config: Option<PathBuf>,
+    pub home: Option<PathBuf>,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        Env {
+            registry_auth_file: var("REGISTRY_AUTH_FILE"),
+            xdg_runtime_dir: var("XDG_RUNTIME_DIR"),
+            docker_config: var("DOCKER_CONFIG"),
+            home: var("HOME"),
+        }
+    }
+
+    /// The credential files, in the order they are read.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut v = Vec::new();
+        if let Some(f) = &self.registry_auth_file {
+            v.push(f.clone());
+        }
+        if let Some(d) = &self.xdg_runtime_dir {
+            v.push(d.join("containers/auth.json"));
+        }
+        match (&self.docker_config, &self.home) {
+            (Some(d), _) => v.push(d.join("config.json")),
+            (None, Some(h)) => v.push(h.join(".docker/config.json")),
+            (None, None) => {}
+        }
+        v
+    }
+}
+
+/// The credentials for one registry, and where they came from.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub auth: RegistryAuth,
+    /// `auths in /root/.docker/config.json`, `docker-credential-pass`, or `none`.
+    pub source: String,
+    /// The files that were read (for the unauthorized message).
+    pub tried: Vec<String>,
+}
+
+/// The keys a file may use for a host: docker writes `host`, `https://host`, and Docker Hub's legacy
+/// `https://index.docker.io/v1/`.
+fn keys_for(host: &str) -> Vec<String> {
+    let mut v = vec![
+        host.to_string(),
+        format!("https://{host}"),
+        format!("http://{host}"),
+        format!("https://{host}/v1/"),
+        format!("https://{host}/v2/"),
+    ];
+    if matches!(
+        host,
+        "docker.io" | "index.docker.io" | "registry-1.docker.io"
+    ) {
+        v.push("https://index.docker.io/v1/".into());
+        v.push("docker.io".into());
+    }
+    v
+}
+
+fn entry<'a>(map: Option<&'a Value>, host: &str) -> Option<&'a Value> {
+    let map = map?.as_object()?;
+    keys_for(host).iter().find_map(|k| map.get(k))
+}
+
+/// What one config file says about a host.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    /// Run `docker-credential-<name> get`.
+    Helper(String),
+    Basic(String, String),
+    /// An `identitytoken` (an OAuth refresh token), used as a bearer token.
+    Token(String),
+}
+
+/// Reads one `config.json` / `auth.json` document for `host`.
+pub fn lookup(doc: &Value, host: &str) -> Result<Option<(Found, &'static str)>, String> {
+    if let Some(h) = entry(doc.get("credHelpers"), host).and_then(Value::as_str) {
+        return Ok(Some((Found::Helper(h.to_string()), "credHelpers")));
+    }
+    // As docker does: with a store, the store holds the secrets (`auths` keeps empty entries).
+    if let Some(s) = doc
+        .get("credsStore")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        return Ok(Some((Found::Helper(s.to_string()), "credsStore")));
+    }
+    if let Some(a) = entry(doc.get("auths"), host) {
+        if let Some(t) = a
+            .get("identitytoken")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        {
+            return Ok(Some((Found::Token(t.to_string()), "auths")));
+        }
+        if let Some(b64) = a
+            .get("auth")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|_| format!("`auths.\"{host}\".auth` is not base64"))?;
+            let text = String::from_utf8(raw)
+                .map_err(|_| format!("`auths.\"{host}\".auth` is not UTF-8"))?;
+            let (u, p) = text
+                .split_once(':')
+                .ok_or_else(|| format!("`auths.\"{host}\".auth` is not `user:password`"))?;
+            return Ok(Some((Found::Basic(u.into(), p.into()), "auths")));
+        }
+        if let (Some(u), Some(p)) = (
+            a.get("username").and_then(Value::as_str),
+            a.get("password").and_then(Value::as_str),
+        ) {
+            return Ok(Some((Found::Basic(u.into(), p.into()), "auths")));
+        }
+    }
+    Ok(None)
+}
+
+/// Runs `docker-credential-<helper> get` with the host on stdin.
+pub fn run_helper(helper: &str, host: &str) -> Result<Option<RegistryAuth>> {
+    let program = format!("docker-credential-{helper}");
+    let hint = format!(
+        "install {program} on PATH, or remove `{helper}` from the credential file and run `docker login {host}`"
+    );
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Failure::new(format!("cannot run {program}: {e}")).hint(hint.clone()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // The helper may exit before reading; its answer decides.
+        let _ = stdin.write_all(host.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Failure::new(format!("cannot run {program}: {e}")).hint(hint.clone()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        // The protocol's answer for "no credentials for this host".
+        if stdout.contains("credentials not found") {
+            return Ok(None);
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let why = [stdout.trim(), stderr.trim()]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .unwrap_or("no output")
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        crate::fail!(hint = hint, "{program} get failed for {host}: {why}");
+    }
+    let v: Value = serde_json::from_str(&stdout).map_err(|e| {
+        Failure::new(format!(
+            "{program} get answered something that is not JSON: {e}"
+        ))
+        .hint(hint.clone())
+    })?;
+    let user = v.get("Username").and_then(Value::as_str).unwrap_or("");
+    let secret = v.get("Secret").and_then(Value::as_str).unwrap_or("");
+    Ok(match (user, secret) {
+        (_, "") => None,
+        // Helpers return identity tokens under this user name.
+        ("<token>", t) => Some(RegistryAuth::Bearer(t.to_string())),
+        (u, s) => Some(RegistryAuth::Basic(u.to_string(), s.to_string())),
+    })
+}
+
+/// The credentials for `host`.
+pub fn for_host(env: &Env, host: &str) -> Result<Credentials> {
+    let mut tried = Vec::new();
+    for file in env.files() {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => crate::fail!(
+                hint = "make the file readable, or point $DOCKER_CONFIG / $REGISTRY_AUTH_FILE elsewhere",
+                "cannot read {}: {e}",
+                file.display()
+            ),
+        };
+        tried.push(file.display().to_string());
+        let doc: Value = serde_json::from_str(&text).map_err(|e| bad_file(&file, e))?;
+        let found = lookup(&doc, host).map_err(|w| bad_file(&file, w))?;
+        let Some((found, key)) = found else { continue };
+        let auth = match found {
+            Found::Basic(u, p) => Some(RegistryAuth::Basic(u, p)),
+            Found::Token(t) => Some(RegistryAuth::Bearer(t)),
+            Found::Helper(h) => match run_helper(&h, host)? {
+                Some(a) => Some(a),
+                None if key == "credsStore" => {
+                    tried.push(format!("docker-credential-{h}"));
+                    None
+                }
+                None => crate::fail!(
+                    hint = format!("run `docker login {host}`"),
+                    "docker-credential-{h} (credHelpers in {}) has no credentials for {host}",
+                    file.display()
+                ),
+            },
+        };
+        if let Some(auth) = auth {
+            let source = format!("{key} in {}", file.display());
+            return Ok(Credentials {
+                auth,
+                source,
+                tried,
+            });
+        }
+    }
+    Ok(Credentials {
+        auth: RegistryAuth::Anonymous,
+        source: "none".into(),
+        tried,
+    })
+}
+
+fn bad_file(file: &Path, what: impl std::fmt::Display) -> anyhow::Error {
+    Failure::new(format!("credential file {}: {what}", file.display()))
+        .hint("fix or remove the file, or log in again with `docker login` / `podman login`")
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn auths_entry_decodes_base64_user_password() {
+        // base64("user:pa:ss")
+        let doc = json!({"auths": {"ghcr.io": {"auth": "dXNlcjpwYTpzcw=="}}});
+        assert_eq!(
+            lookup(&doc, "ghcr.io").unwrap(),
+            Some((Found::Basic("user".into(), "pa:ss".into()), "auths"))
+        );
+        assert_eq!(lookup(&doc, "quay.io").unwrap(), None);
+    }
+
+    #[test]
+    fn keys_with_scheme_and_docker_hub_legacy_key_match() {
+        let doc = json!({"auths": {
+            "https://localhost:5000": {"username": "u", "password": "p"},
+            "https://index.docker.io/v1/": {"auth": "YTpi"}
+        }});
+        assert_eq!(
+            lookup(&doc, "localhost:5000").unwrap().unwrap().0,
+            Found::Basic("u".into(), "p".into())
+        );
+        assert_eq!(
+            lookup(&doc, "docker.io").unwrap().unwrap().0,
+            Found::Basic("a".into(), "b".into())
+        );
+    }
+
+    #[test]
+    fn cred_helpers_then_the_store_then_auths_as_docker_reads_them() {
+        let doc = json!({
+            "auths": {"ghcr.io": {"auth": "YTpi"}, "quay.io": {}},
+            "credHelpers": {"ghcr.io": "gh"},
+            "credsStore": "desktop"
+        });
+        assert_eq!(
+            lookup(&doc, "ghcr.io").unwrap(),
+            Some((Found::Helper("gh".into()), "credHelpers"))
+        );
+        // With a store, `auths` entries (empty ones, as `docker login` leaves them) are not read.
+        assert_eq!(
+            lookup(&doc, "quay.io").unwrap(),
+            Some((Found::Helper("desktop".into()), "credsStore"))
+        );
+        let no_store = json!({"auths": {"quay.io": {"auth": "YTpi"}}});
+        assert_eq!(
+            lookup(&no_store, "quay.io").unwrap().unwrap().0,
+            Found::Basic("a".into(), "b".into())
+        );
+    }
+
+    #[test]
+    fn identity_tokens_and_broken_entries() {
+        let doc = json!({"auths": {"r.io": {"auth": "YTpi", "identitytoken": "tok"}}});
+        assert_eq!(
+            lookup(&doc, "r.io").unwrap().unwrap().0,
+            Found::Token("tok".into())
+        );
+        let bad = json!({"auths": {"r.io": {"auth": "!!"}}});
+        assert!(lookup(&bad, "r.io").unwrap_err().contains("not base64"));
+        // base64("nocolon")
+        let bad = json!({"auths": {"r.io": {"auth": "bm9jb2xvbg=="}}});
+        assert!(lookup(&bad, "r.io").unwrap_err().contains("user:password"));
+    }
+
+    #[test]
+    fn files_in_podman_order_then_docker() {
+        let env = Env {
+            registry_auth_file: Some("/a/auth.json".into()),
+            xdg_runtime_dir: Some("/run/user/0".into()),
+            docker_config: None,
+            home: Some("/root".into()),
+        };
+        assert_eq!(
+            env.files(),
+            [
+                PathBuf::from("/a/auth.json"),
+                "/run/user/0/containers/auth.json".into(),
+                "/root/.docker/config.json".into()
+            ]
+        );
+        let env = Env {
+            docker_config: Some("/d".into()),
+            home: Some("/root".into()),
+            ..Default::default()
+        };
+        assert_eq!(env.files(), [PathBuf::from("/d/config.json")]);
+    }
+
+    #[test]
+    fn first_file_with_an_entry_wins_and_missing_files_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let podman = dir.path().join("auth.json");
+        std::fs::write(&podman, r#"{"auths":{"other.io":{"auth":"YTpi"}}}"#).unwrap();
+        std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+        std::fs::write(
+            dir.path().join("docker/config.json"),
+            r#"{"auths":{"r.io":{"auth":"dTpw"}}}"#,
+        )
+        .unwrap();
+        let env = Env {
+            registry_auth_file: Some(podman),
+            xdg_runtime_dir: Some(dir.path().join("nowhere")),
+            docker_config: Some(dir.path().join("docker")),
+            home: None,
+        };
+        let c = for_host(&env, "r.io").unwrap();
+        assert_eq!(c.auth, RegistryAuth::Basic("u".into(), "p".into()));
+        assert!(c.source.starts_with("auths in "), "{}", c.source);
+        assert_eq!(c.tried.len(), 2);
+        let none = for_host(&env, "x.io").unwrap();
+        assert_eq!(none.auth, RegistryAuth::Anonymous);
+    }
+
+    #[test]
+    fn a_file_that_is_not_json_is_a_one_line_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), "{").unwrap();
+        let env = Env {
+            docker_config: Some(dir.path().into()),
+            ..Default::default()
+        };
+        let e = format!("{:#}", for_host(&env, "r.io").unwrap_err());
+        assert!(e.starts_with("credential file "), "{e}");
+    }
+}
