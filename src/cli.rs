@@ -221,6 +221,9 @@ pub struct BuildArgs {
     /// User the image runs as: nonroot (65532, the default), root, or UID[:GID]
     #[arg(long, value_name = "USER", conflicts_with = "no_image")]
     pub user: Option<String>,
+    /// Layer compression: gzip (default, level 9), gzip-max (zopfli, slower, smaller), zstd (podman/skopeo/containerd; not docker 20.10)
+    #[arg(long, value_enum, value_name = "ALGO", conflicts_with = "no_image")]
+    pub compression: Option<crate::image::Compression>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
