@@ -16,6 +16,7 @@ pub mod profile;
 pub mod sbom;
 pub mod setup;
 pub mod shell;
+pub mod size_max;
 pub mod source_date;
 pub mod toolchain;
 pub mod workspace;
