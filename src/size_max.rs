@@ -101,13 +101,15 @@ impl Nightly {
                 .args(args)
                 .current_dir(dir)
                 .env_remove("RUSTC")
+                .env("RUSTUP_AUTO_INSTALL", "0")
                 .output()
                 .ok()?;
             out.status
                 .success()
                 .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
         };
-        let (Some(version), Some(sysroot)) = (rustc(&["--version"]), rustc(&["--print", "sysroot"]))
+        let (Some(version), Some(sysroot)) =
+            (rustc(&["--version"]), rustc(&["--print", "sysroot"]))
         else {
             return Err(Failure::new(format!(
                 "--size max needs the `{toolchain}` toolchain, and it is not installed"
@@ -143,7 +145,12 @@ impl Nightly {
             .hint(setup_hint(target))
             .into());
         };
-        if !sysroot.join("lib/rustlib").join(target).join("lib").is_dir() {
+        if !sysroot
+            .join("lib/rustlib")
+            .join(target)
+            .join("lib")
+            .is_dir()
+        {
             return Err(Failure::new(format!(
                 "the `{toolchain}` toolchain has no standard library for `{target}` (its C runtime objects link the static binary)"
             ))
@@ -215,6 +222,80 @@ impl Nightly {
             self.immediate_abort.describe()
         )
     }
+}
+
+/// The rustup commands `cargo tiny setup --size max` runs: the nightly toolchain (minimal profile)
+/// with rust-src and the targets, or only the pieces an installed nightly lacks.
+pub fn setup_commands(
+    targets: &[String],
+    dir: &Path,
+    shell: &crate::shell::Shell,
+) -> Result<Vec<Vec<String>>> {
+    if which::which("rustup").is_err() {
+        crate::fail!(
+            hint = "install Rust with rustup (https://rustup.rs); --size max runs a nightly toolchain through it",
+            "rustup is not on PATH, so the nightly toolchain cannot be installed"
+        );
+    }
+    let toolchain = toolchain_name();
+    let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let sysroot = std::process::Command::new("rustup")
+        .args(["run", &toolchain, "rustc", "--print", "sysroot"])
+        .current_dir(dir)
+        .env_remove("RUSTC")
+        .env("RUSTUP_AUTO_INSTALL", "0")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let Some(sysroot) = sysroot else {
+        let mut c = owned(&[
+            "rustup",
+            "toolchain",
+            "install",
+            &toolchain,
+            "--profile",
+            "minimal",
+            "--component",
+            "rust-src",
+        ]);
+        for t in targets {
+            c.push("--target".into());
+            c.push(t.clone());
+        }
+        return Ok(vec![c]);
+    };
+    let mut commands = Vec::new();
+    if sysroot
+        .join("lib/rustlib/src/rust/library/std/Cargo.toml")
+        .is_file()
+    {
+        shell.status("Fresh", format!("rust-src for {toolchain}"));
+    } else {
+        commands.push(owned(&[
+            "rustup",
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            &toolchain,
+        ]));
+    }
+    let missing: Vec<&String> = targets
+        .iter()
+        .filter(|t| !sysroot.join("lib/rustlib").join(t).join("lib").is_dir())
+        .collect();
+    if missing.is_empty() {
+        shell.status(
+            "Fresh",
+            format!("target {} for {toolchain}", targets.join(", ")),
+        );
+    } else {
+        let mut c = owned(&["rustup", "target", "add", "--toolchain", &toolchain]);
+        c.extend(missing.into_iter().cloned());
+        commands.push(c);
+    }
+    Ok(commands)
 }
 
 /// The one warning `--size max` prints: what immediate-abort panics give up.
@@ -292,10 +373,7 @@ mod tests {
             .unwrap_err()
             .downcast::<Failure>()
             .unwrap();
-        assert!(f
-            .hint
-            .unwrap()
-            .contains("`cargo tiny setup --size max`"));
+        assert!(f.hint.unwrap().contains("`cargo tiny setup --size max`"));
         let empty = tempfile::tempdir().unwrap();
         let e = format!(
             "{:#}",
