@@ -74,7 +74,7 @@ impl Compression {
         match self {
             Compression::Gzip => "miniz_oxide level 9".into(),
             Compression::GzipMax => format!("zopfli, {ZOPFLI_ITERATIONS} iterations"),
-            Compression::Zstd => format!("zstd level {ZSTD_LEVEL}"),
+            Compression::Zstd => format!("libzstd level {ZSTD_LEVEL}"),
         }
     }
 
