@@ -262,7 +262,11 @@ pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>
     shell.verbose(
         "Running",
         format!(
-            "cargo {}",
+            "{}cargo {}",
+            plan.size_max
+                .as_ref()
+                .map(|n| format!("rustup run {} ", n.toolchain))
+                .unwrap_or_default(),
             plan.cargo_args()
                 .iter()
                 .map(|a| a.to_string_lossy())
