@@ -56,12 +56,13 @@ prepare() {
 build() {
   local name="$1" label="$2" tdir="$3"
   shift 3
-  local out="$work/out/$name-${label// /_}.tar" start end json
+  local out="$work/out/$name-${label// /_}.tar" start end json shown="$name"
+  [ "$name" = crate ] && shown="$crate (crates.io)"
   mkdir -p "$work/out"
   start=$(date +%s%N)
   if ! json="$(cd "$work/$name" && "$tiny" tiny build -q --message-format json --target-dir "$tdir" \
     -o "$out" "$@" 2>"$work/err")"; then
-    printf '| %s | %s | – | – | – | – | %s |\n' "$name" "$label" "$(grep -m1 '^error' "$work/err" || tail -1 "$work/err")"
+    printf '| %s | %s | – | – | – | – | %s |\n' "$shown" "$label" "$(grep -m1 '^error' "$work/err" || tail -1 "$work/err")"
     return
   fi
   end=$(date +%s%N)
@@ -72,7 +73,7 @@ build() {
   local ratio=""
   if [ "$label" = default ]; then base_layer=$layer; fi
   ratio=$(awk -v a="$layer" -v b="${base_layer:-$layer}" 'BEGIN { printf "%.3f", a / b }')
-  printf '| %s | %s | %d | %d | %s | %d | %.1f s |\n' "$name" "$label" "$bin" "$layer" "$ratio" "$tarball" \
+  printf '| %s | %s | %d | %d | %s | %d | %.1f s |\n' "$shown" "$label" "$bin" "$layer" "$ratio" "$tarball" \
     "$(awk -v s="$start" -v e="$end" 'BEGIN { print (e - s) / 1e9 }')"
 }
 
