@@ -386,3 +386,68 @@ fn http_service_after_doctor_fix_builds_static_audited_and_runs() {
     assert!(logs.contains("listening on :8080"), "logs: {logs}");
     assert_eq!(state.stdout.trim(), "true", "still serving");
 }
+
+/// A nightly without rust-src: a copy of the installed nightly (hard links, in a RUSTUP_HOME of its
+/// own) with `lib/rustlib/src` removed. The build stops before compiling, with one line naming setup.
+#[test]
+fn a_nightly_without_rust_src_is_one_line_naming_setup() {
+    if !require_nightly() {
+        return;
+    }
+    let which = |tool: &str, toolchain: &str| {
+        let out = std::process::Command::new("rustup")
+            .args(["which", "--toolchain", toolchain, tool])
+            .output()
+            .unwrap();
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    };
+    let nightly_rustc = which("rustc", "nightly");
+    let sysroot = nightly_rustc.parent().unwrap().parent().unwrap();
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let home = tmp.path().join("rustup");
+    std::fs::create_dir_all(home.join("toolchains")).unwrap();
+    let copy = home.join("toolchains/nightly-without-src");
+    let linked = std::process::Command::new("cp")
+        .arg("-al")
+        .arg(sysroot)
+        .arg(&copy)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !linked {
+        eprintln!("SKIPPED: cannot hard-link the nightly toolchain into the target dir");
+        return;
+    }
+    std::fs::remove_dir_all(copy.join("lib/rustlib/src")).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("hello");
+    copy_tree(&repo().join("examples/hello"), &root);
+    let tarball = dir.path().join("out.tar");
+    let r = run(cargo_tiny()
+        .args(["build", "--size", "max", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(dir.path().join("target"))
+        .arg("--output")
+        .arg(&tarball)
+        // The stable tools by absolute path: this RUSTUP_HOME has no default toolchain.
+        .env("CARGO", which("cargo", "stable"))
+        .env("RUSTC", which("rustc", "stable"))
+        .env("RUSTUP_HOME", &home)
+        .env("CARGO_TINY_NIGHTLY", "nightly-without-src"));
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(
+        errors[0].contains("no rust-src component")
+            && errors[0].contains("cargo tiny setup --size max"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
+    assert!(!tarball.exists());
+}
