@@ -299,7 +299,8 @@ pub fn setup_commands(
 }
 
 /// The one warning `--size max` prints: what immediate-abort panics give up.
-pub const WARNING: &str = "--size max: panics abort immediately — a panic kills the process (SIGABRT, exit 134) without a message, a backtrace, unwinding or running Drop; std is rebuilt from source by a nightly toolchain";
+/// (Checked: a panic in such a binary ends it with an illegal-instruction trap, exit status 132.)
+pub const WARNING: &str = "--size max: panics abort immediately — a panic kills the process (a trap: SIGILL, exit status 132) without a message, a backtrace, unwinding or running Drop; std is rebuilt from source by a nightly toolchain";
 
 #[cfg(test)]
 mod tests {
