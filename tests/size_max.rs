@@ -451,3 +451,54 @@ fn a_nightly_without_rust_src_is_one_line_naming_setup() {
     assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
     assert!(!tarball.exists());
 }
+
+/// What the warning says a panic does: the process dies at once, by a trap, printing nothing.
+#[test]
+fn a_panic_under_size_max_kills_the_process_without_a_message() {
+    if !require_nightly() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("panicker");
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[package]\nname = \"panicker\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("src/main.rs"),
+        "fn main() {\n    println!(\"before\");\n    let v: Vec<u8> = Vec::new();\n    let i = std::env::args().count();\n    println!(\"{}\", v[i]);\n}\n",
+    )
+    .unwrap();
+    let r = {
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        run(cargo_tiny()
+            .args([
+                "build",
+                "--size",
+                "max",
+                "--no-image",
+                "--message-format",
+                "json",
+            ])
+            .arg("--manifest-path")
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(nightly_target_dir()))
+    };
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m: Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    let out = std::process::Command::new(m["path"].as_str().unwrap())
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "before\n");
+    assert!(out.stderr.is_empty(), "no panic message: {:?}", out.stderr);
+    assert_eq!(
+        out.status.signal(),
+        Some(4),
+        "killed by SIGILL: {:?}",
+        out.status
+    );
+}
