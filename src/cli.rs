@@ -87,6 +87,8 @@ const BUILD_EXAMPLES: &str = "Examples:
   cargo tiny build --bin api --image ghcr.io/me/api:1.2 -o api.tar
   cargo tiny build --message-format json    one JSON object per binary/image on stdout
   cargo tiny build --target aarch64-unknown-linux-musl
+  cargo tiny build --compression zstd       smaller layer for podman/containerd (not docker 20.10)
+  cargo tiny build --size max               nightly: rebuild std for size, immediate-abort panics
   cargo tiny build --push --image ghcr.io/acme/api --tag latest";
 
 const DOCTOR_EXAMPLES: &str = "Examples:
@@ -101,7 +103,8 @@ const INIT_EXAMPLES: &str = "Examples:
 
 const SETUP_EXAMPLES: &str = "Examples:
   cargo tiny setup                          rustup target add + cargo install cargo-auditable
-  cargo tiny setup --target aarch64-unknown-linux-musl";
+  cargo tiny setup --target aarch64-unknown-linux-musl
+  cargo tiny setup --size max               also nightly + rust-src for `build --size max`";
 
 /// Flags every subcommand shares.
 #[derive(Debug, Args, Clone)]
@@ -244,6 +247,9 @@ pub struct BuildArgs {
     /// Build with the profile exactly as the manifest defines it
     #[arg(long)]
     pub no_size_profile: bool,
+    /// How far to go for size: profile (default) or max (nightly: rebuild std for size, immediate-abort panics)
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = crate::size_max::Size::Profile, conflicts_with = "no_size_profile")]
+    pub size: crate::size_max::Size,
     /// Output format for machine-readable results on stdout
     #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
@@ -267,6 +273,9 @@ pub struct BuildArgs {
     pub push: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// Layer compression: gzip (default, level 9), gzip-max (zopfli, slower, smaller), zstd (podman/skopeo/containerd; not docker 20.10)
+    #[arg(long, value_enum, value_name = "ALGO", conflicts_with = "no_image")]
+    pub compression: Option<crate::image::Compression>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -335,6 +344,9 @@ pub struct SetupArgs {
     /// Target triple(s) to install
     #[arg(long, value_name = "TRIPLE", default_values_t = [DEFAULT_TARGET.to_string()])]
     pub target: Vec<String>,
+    /// With max: also the nightly toolchain with rust-src and the targets, for `build --size max`
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = crate::size_max::Size::Profile)]
+    pub size: crate::size_max::Size,
     /// Print the commands, run nothing
     #[arg(long)]
     pub dry_run: bool,

@@ -11,6 +11,7 @@ use cargo_metadata::camino::Utf8Path;
 use serde_json::Value;
 
 use crate::error::Failure;
+pub use crate::image::Compression;
 
 /// The keys `[package.metadata.tiny]` accepts.
 pub const KEYS: &[&str] = &[
@@ -26,6 +27,7 @@ pub const KEYS: &[&str] = &[
     "stop-signal",
     "ca-certificates",
     "files",
+    "compression",
 ];
 
 /// Whether the image gets `/etc/ssl/certs/ca-certificates.crt`.
@@ -84,6 +86,8 @@ pub struct TinyConfig {
     pub files: Vec<ExtraFile>,
     /// Where `files` was set: `[package.metadata.tiny] of /p/Cargo.toml` (empty when not set).
     pub files_from: String,
+    /// How the layer is compressed.
+    pub compression: Compression,
 }
 
 impl Default for TinyConfig {
@@ -102,6 +106,7 @@ impl Default for TinyConfig {
             ca_certificates: CaCertificates::Auto,
             files: Vec::new(),
             files_from: String::new(),
+            compression: Compression::Gzip,
         }
     }
 }
@@ -113,6 +118,7 @@ pub struct Overrides {
     pub tag: Option<String>,
     pub user: Option<String>,
     pub ca_certificates: Option<CaCertificates>,
+    pub compression: Option<Compression>,
 }
 
 /// One `[*.metadata.tiny]` table and where it came from.
@@ -173,6 +179,9 @@ pub fn resolve(sources: &[Source<'_>], cli: &Overrides) -> Result<TinyConfig> {
     }
     if let Some(c) = cli.ca_certificates {
         cfg.ca_certificates = c;
+    }
+    if let Some(c) = cli.compression {
+        cfg.compression = c;
     }
     Ok(cfg)
 }
@@ -297,6 +306,16 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
             "files" => {
                 cfg.files = files(src, value)?;
                 cfg.files_from = src.origin();
+            }
+            "compression" => {
+                let s = string(src, k, value)?;
+                cfg.compression = Compression::parse(&s).ok_or_else(|| {
+                    src.err(
+                        k,
+                        format!("`{s}` is not one of gzip, gzip-max, zstd"),
+                        "use \"gzip\" (the default), \"gzip-max\" or \"zstd\"",
+                    )
+                })?;
             }
             _ => {
                 return Err(src.err(
@@ -644,6 +663,9 @@ mod tests {
         assert!(message(json!({"workdir": "/a/../b"})).contains("`workdir`"));
         assert!(message(json!({"user": "bob"})).contains("`user`"));
         assert!(message(json!({"ca-certificates": "sometimes"})).contains("`ca-certificates`"));
+        let m = message(json!({"compression": "xz"}));
+        assert!(m.contains("`compression`") && m.contains("gzip-max"), "{m}");
+        assert!(message(json!({"compression": 9})).contains("`compression`"));
         assert!(message(json!({"stop-signal": "TERM"})).contains("`stop-signal`"));
         assert!(message(json!({"name": "Api"})).contains("`name`"));
         assert!(message(json!({"files": {"/etc/x/../y": "a"}})).contains("files"));
@@ -755,7 +777,8 @@ mod tests {
 
     #[test]
     fn cli_overrides_win() {
-        let meta = json!({"tiny": {"user": "root", "ca-certificates": "never"}});
+        let meta =
+            json!({"tiny": {"user": "root", "ca-certificates": "never", "compression": "zstd"}});
         let c = resolve(
             &[Source {
                 section: "[package.metadata.tiny]",
@@ -771,6 +794,20 @@ mod tests {
         .unwrap();
         assert_eq!(c.user, NONROOT);
         assert_eq!(c.ca_certificates, CaCertificates::Always);
+        assert_eq!(c.compression, Compression::Zstd, "kept from the manifest");
+        let c = resolve(
+            &[Source {
+                section: "[package.metadata.tiny]",
+                manifest: Utf8Path::new("/p/Cargo.toml"),
+                metadata: &meta,
+            }],
+            &Overrides {
+                compression: Some(Compression::GzipMax),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.compression, Compression::GzipMax);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod publish;
 pub mod sbom;
 pub mod setup;
 pub mod shell;
+pub mod size_max;
 pub mod source_date;
 pub mod toolchain;
 pub mod workspace;

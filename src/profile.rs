@@ -80,12 +80,22 @@ pub const PANIC_ABORT: Setting = Setting {
     shown: "abort",
 };
 
+/// With `--size max` on nightlies that spell immediate-abort as a panic strategy (it replaces
+/// `panic = "abort"`; cargo accepts it behind `-Zpanic-immediate-abort`).
+pub const PANIC_IMMEDIATE_ABORT: Setting = Setting {
+    key: "panic",
+    value: Value::Str("immediate-abort"),
+    shown: "immediate-abort",
+};
+
 /// The size profile applied to one cargo profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SizeProfile {
     /// The cargo profile name (`release`, or a custom one).
     pub profile: String,
     pub panic_abort: bool,
+    /// `panic = "immediate-abort"` instead of `"abort"` (`--size max`; nightly only).
+    pub immediate_abort: bool,
 }
 
 impl SizeProfile {
@@ -93,13 +103,22 @@ impl SizeProfile {
         SizeProfile {
             profile: profile.into(),
             panic_abort,
+            immediate_abort: false,
         }
+    }
+
+    /// The same profile with `panic = "immediate-abort"`.
+    pub fn with_immediate_abort(mut self) -> Self {
+        self.immediate_abort = true;
+        self
     }
 
     /// The settings, in the order they are written.
     pub fn settings(&self) -> Vec<Setting> {
         let mut v = SIZE_SETTINGS.to_vec();
-        if self.panic_abort {
+        if self.immediate_abort {
+            v.push(PANIC_IMMEDIATE_ABORT);
+        } else if self.panic_abort {
             v.push(PANIC_ABORT);
         }
         v
@@ -144,6 +163,12 @@ mod tests {
         assert_eq!(
             SizeProfile::new("tiny", true).to_string(),
             "tiny [opt-level=z lto=fat codegen-units=1 strip=symbols panic=abort]"
+        );
+        assert_eq!(
+            SizeProfile::new("release", true)
+                .with_immediate_abort()
+                .to_string(),
+            "release [opt-level=z lto=fat codegen-units=1 strip=symbols panic=immediate-abort]"
         );
     }
 

@@ -37,6 +37,9 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
             format!("target {} installed", args.target.join(", ")),
         );
     }
+    if args.size == crate::size_max::Size::Max {
+        commands.extend(crate::size_max::setup_commands(&args.target, &dir, shell)?);
+    }
     match toolchain::find_cargo_auditable() {
         Some(p) => shell.status("Fresh", format!("cargo-auditable ({})", p.display())),
         None => commands.push(

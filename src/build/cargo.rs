@@ -22,7 +22,16 @@ pub struct Executable {
 /// stderr; its JSON messages on stdout are read for the executables it produced.
 pub fn run(plan: &Plan) -> Result<Vec<Executable>> {
     let cargo = crate::toolchain::cargo();
-    let mut cmd = Command::new(&cargo);
+    let mut cmd = match &plan.size_max {
+        // `--size max`: the nightly's cargo through rustup, which also points `rustc` at the nightly
+        // (a RUSTC inherited from the stable cargo that runs us would rebuild std with stable).
+        Some(n) => {
+            let mut c = Command::new("rustup");
+            c.args(["run", &n.toolchain, "cargo"]).env_remove("RUSTC");
+            c
+        }
+        None => Command::new(&cargo),
+    };
     cmd.args(plan.cargo_args())
         .envs(plan.cargo_env())
         .env_remove("RUSTFLAGS")

@@ -82,6 +82,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
     let mut overrides = Overrides {
         user: args.user.clone(),
         ca_certificates: args.ca_certificates,
+        compression: args.compression,
         ..Default::default()
     };
     if let Some(r) = &args.image {
@@ -206,6 +207,8 @@ pub struct ImageMessage<'a> {
     pub created: String,
     pub tarball_size: u64,
     pub compressed_size: u64,
+    pub compression: &'static str,
+    pub layer_media_type: &'a str,
     pub uncompressed_size: u64,
     pub sbom_path: String,
     pub sbom_digest: &'a str,
@@ -303,7 +306,7 @@ pub fn run(
         put("authors", Some(pkg.authors.join(", ")));
         put("documentation", pkg.documentation.clone());
 
-        let img = image::build(&ImageInput {
+        let input = ImageInput {
             name: p.name.clone(),
             tag: p.tag.clone(),
             bin: p.target.bin.clone(),
@@ -315,7 +318,16 @@ pub fn run(
             created: date.epoch,
             annotations,
             sbom: sbom.json,
-        })?;
+        };
+        let compress_started = std::time::Instant::now();
+        let img = image::build(&input)?;
+        if img.compression != image::Compression::Gzip {
+            let took = compress_started.elapsed();
+            shell.status(
+                "Compressed",
+                image::compression::summary(&input, &img, took)?,
+            );
+        }
         let tarball_size = archive::publish(&img, date.epoch.max(0) as u64, &p.tarball, &p.sbom)?;
         // The registry publisher takes the same image value.
         let pushed = match &p.push {
@@ -332,10 +344,13 @@ pub fn run(
         };
         let reference = img.reference();
         let commands = |tarball: String| {
-            let load = BTreeMap::from([
+            let mut load = BTreeMap::from([
                 ("docker", format!("docker load -i {tarball}")),
                 ("podman", format!("podman load -i {tarball}")),
             ]);
+            if !img.compression.docker_loads() {
+                load.remove("docker");
+            }
             // Publish exposed ports on the same host port: `-p 8080:8080`, `-p 53:53/udp`.
             let publish: String = p
                 .config
@@ -347,10 +362,13 @@ pub fn run(
                     None => format!("-p {port}:{port} "),
                 })
                 .collect();
-            let run = BTreeMap::from([
+            let mut run = BTreeMap::from([
                 ("docker", format!("docker run --rm {publish}{reference}")),
                 ("podman", format!("podman run --rm {publish}{reference}")),
             ]);
+            if !img.compression.docker_loads() {
+                run.remove("docker");
+            }
             (load, run)
         };
         if json {
@@ -365,6 +383,8 @@ pub fn run(
                 created: created.clone(),
                 tarball_size,
                 compressed_size: img.layer.size(),
+                compression: img.compression.as_str(),
+                layer_media_type: &img.layer.media_type,
                 uncompressed_size: img.uncompressed_size,
                 sbom_path: p.sbom.display().to_string(),
                 sbom_digest: &img.sbom.digest,
@@ -390,10 +410,11 @@ pub fn run(
         shell.status(
             "Image",
             format!(
-                "{reference} {} ({} tarball, layer {} gzip / {} tar), {}",
+                "{reference} {} ({} tarball, layer {} {} / {} tar), {}",
                 shown(&p.tarball),
                 human_size(tarball_size),
                 human_size(img.layer.size()),
+                img.compression.format(),
                 human_size(img.uncompressed_size),
                 img.manifest.digest
             ),
@@ -408,7 +429,20 @@ pub fn run(
             ),
         );
         let (load, run) = commands(shown(&p.tarball));
-        shell.note("Run", format!("{} && {}", load["docker"], run["docker"]));
+        if img.compression.docker_loads() {
+            shell.note("Run", format!("{} && {}", load["docker"], run["docker"]));
+        } else {
+            shell.note(
+                "Run",
+                format!(
+                    "{} && {} ({} layers load in {})",
+                    load["podman"],
+                    run["podman"],
+                    img.compression.format(),
+                    img.compression.engines()
+                ),
+            );
+        }
     }
     shell.verbose(
         "Timing",

@@ -81,7 +81,13 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
 
     // Tools, before anything is built.
     let root = ws.root().as_std_path();
-    toolchain::check_target_installed(target, root)?;
+    let size_max = match args.size {
+        crate::size_max::Size::Max => Some(crate::size_max::Nightly::detect(target, root)?),
+        crate::size_max::Size::Profile => {
+            toolchain::check_target_installed(target, root)?;
+            None
+        }
+    };
     toolchain::check_cargo_auditable()?;
     let mut env = Vec::new();
     let c_crates = c_code_crates(ws);
@@ -127,10 +133,20 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
     let mut flags = user.flags;
     flags.extend(["-C".to_string(), "target-feature=+crt-static".to_string()]);
     flags.extend(remap_flags(ws, &getenv, args.target_dir.as_ref()));
+    if let Some(n) = &size_max {
+        flags.extend(n.rustflags());
+    }
 
     check_profile_defined(ws, &args.profile, &getenv, &cwd)?;
-    let size_profile =
-        (!args.no_size_profile).then(|| SizeProfile::new(&args.profile, args.panic_abort));
+    let size_profile = (!args.no_size_profile).then(|| {
+        let sp = SizeProfile::new(&args.profile, args.panic_abort || size_max.is_some());
+        match &size_max {
+            Some(n) if n.immediate_abort == crate::size_max::ImmediateAbort::PanicStrategy => {
+                sp.with_immediate_abort()
+            }
+            _ => sp,
+        }
+    });
     Ok(Plan {
         bins,
         manifest_path: ws.manifest_path.clone(),
@@ -147,6 +163,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
             _ => args.common.verbose.saturating_sub(1) as i8,
         },
         color: args.common.color.as_str(),
+        size_max,
     })
 }
 
@@ -243,6 +260,10 @@ pub fn c_code_crates(ws: &Workspace) -> Vec<String> {
 
 /// Runs the compile and verifies each binary.
 pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>> {
+    if let Some(n) = &plan.size_max {
+        shell.warn(crate::size_max::WARNING);
+        shell.status("Nightly", n.describe());
+    }
     if let Some(sp) = &plan.size_profile {
         shell.status("Profile", sp);
         if sp.panic_abort {
@@ -257,7 +278,11 @@ pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>
     shell.verbose(
         "Running",
         format!(
-            "cargo {}",
+            "{}cargo {}",
+            plan.size_max
+                .as_ref()
+                .map(|n| format!("rustup run {} ", n.toolchain))
+                .unwrap_or_default(),
             plan.cargo_args()
                 .iter()
                 .map(|a| a.to_string_lossy())

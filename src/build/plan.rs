@@ -142,12 +142,17 @@ pub struct Plan {
     /// `-v` count to pass to cargo, or -1 for `--quiet`.
     pub cargo_verbosity: i8,
     pub color: &'static str,
+    /// `--size max`: the checked nightly toolchain that rebuilds std.
+    pub size_max: Option<crate::size_max::Nightly>,
 }
 
 impl Plan {
     /// Arguments after `cargo`: `auditable build …`.
     pub fn cargo_args(&self) -> Vec<OsString> {
         let mut a: Vec<String> = vec!["auditable".into(), "build".into()];
+        if let Some(n) = &self.size_max {
+            a.extend(n.cargo_flags());
+        }
         a.push("--manifest-path".into());
         a.push(self.manifest_path.to_string());
         let mut pkgs: Vec<&str> = Vec::new();

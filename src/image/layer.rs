@@ -1,14 +1,15 @@
-//! The image's one layer: a tar built from hand-made ustar headers, then gzip with a fixed header.
+//! The image's one layer: a tar built from hand-made ustar headers, then compressed as chosen
+//! ([`Compression`]: gzip, gzip-max or zstd, each with fixed headers).
 //!
 //! Deterministic by construction: entries sorted by path with every parent directory listed, the same
 //! mtime on every entry, explicit uid/gid with empty user and group names, no PAX records. The `tar`
 //! crate's own path-based appends copy host metadata, so they are not used.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use anyhow::{Context, Result};
-use flate2::{Compression, GzBuilder};
+
+pub use super::compression::Compression;
 use sha2::{Digest, Sha256};
 
 /// One file or directory of the layer.
@@ -81,8 +82,9 @@ impl Tree {
 /// A built layer: the compressed blob and what the image config and manifest say about it.
 #[derive(Debug, Clone)]
 pub struct Layer {
-    /// The gzip stream (the blob).
+    /// The compressed stream (the blob).
     pub compressed: Vec<u8>,
+    pub compression: Compression,
     /// `sha256:` of the uncompressed tar (the config's `diff_ids`).
     pub diff_id: String,
     pub uncompressed_size: u64,
@@ -116,15 +118,9 @@ pub fn tar(tree: &Tree, mtime: u64) -> Result<Vec<u8>> {
     Ok(b.into_inner()?)
 }
 
-/// gzip at level 9 with a fixed header (no name, mtime 0, OS unknown). The bytes depend on the
-/// deflate backend, which Cargo.toml pins to flate2's `rust_backend` (miniz_oxide).
+/// gzip at level 9 with a fixed header (see [`super::compression::gzip`]).
 pub fn gzip(data: &[u8]) -> Result<Vec<u8>> {
-    let mut gz = GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(Vec::new(), Compression::best());
-    gz.write_all(data)?;
-    Ok(gz.finish()?)
+    super::compression::gzip(data)
 }
 
 pub fn sha256(data: &[u8]) -> String {
@@ -137,11 +133,19 @@ pub fn sha256(data: &[u8]) -> String {
     s
 }
 
-/// Builds the layer of `tree`.
-pub fn build(tree: &Tree, mtime: u64) -> Result<Layer> {
+impl Layer {
+    /// The OCI media type of the blob.
+    pub fn media_type(&self) -> &'static str {
+        self.compression.media_type()
+    }
+}
+
+/// Builds the layer of `tree`, compressed with `compression`.
+pub fn build(tree: &Tree, mtime: u64, compression: Compression) -> Result<Layer> {
     let raw = tar(tree, mtime)?;
     Ok(Layer {
-        compressed: gzip(&raw)?,
+        compressed: compression.compress(&raw)?,
+        compression,
         diff_id: sha256(&raw),
         uncompressed_size: raw.len() as u64,
     })
@@ -197,11 +201,26 @@ mod tests {
 
     #[test]
     fn same_tree_same_digest() {
-        let a = build(&sample(), 0).unwrap();
-        let b = build(&sample(), 0).unwrap();
+        let a = build(&sample(), 0, Compression::Gzip).unwrap();
+        let b = build(&sample(), 0, Compression::Gzip).unwrap();
         assert_eq!(a.compressed, b.compressed);
-        assert_ne!(build(&sample(), 1).unwrap().diff_id, a.diff_id);
+        assert_ne!(
+            build(&sample(), 1, Compression::Gzip).unwrap().diff_id,
+            a.diff_id
+        );
         // Pinned: a change of deflate backend or header shows up here.
         assert_eq!(&a.compressed[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255]);
+    }
+
+    #[test]
+    fn compression_changes_the_blob_not_the_diff_id() {
+        let gz = build(&sample(), 0, Compression::Gzip).unwrap();
+        for c in [Compression::GzipMax, Compression::Zstd] {
+            let l = build(&sample(), 0, c).unwrap();
+            assert_eq!(l.diff_id, gz.diff_id, "{c}: same tar");
+            assert_ne!(l.compressed, gz.compressed, "{c}: other bytes");
+            assert_eq!(l.media_type(), c.media_type());
+            assert_eq!(l.compressed, build(&sample(), 0, c).unwrap().compressed);
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod certs;
+pub mod compression;
 pub mod layer;
 pub mod paths;
 pub mod source;
@@ -16,12 +17,12 @@ use anyhow::Result;
 use serde_json::{json, Map, Value};
 
 use crate::config::TinyConfig;
+pub use compression::{Compression, LAYER_GZIP, LAYER_ZSTD};
 pub use layer::sha256;
 
 pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub const EMPTY: &str = "application/vnd.oci.empty.v1+json";
 pub const CYCLONEDX: &str = "application/vnd.cyclonedx+json";
 
@@ -104,6 +105,8 @@ pub struct Image {
     pub tag: String,
     pub config: Blob,
     pub layer: Blob,
+    /// How `layer` is compressed (its media type says the same).
+    pub compression: Compression,
     pub diff_id: String,
     pub uncompressed_size: u64,
     pub manifest: Blob,
@@ -186,8 +189,8 @@ pub fn build(input: &ImageInput<'_>) -> Result<Image> {
     let created = crate::source_date::rfc3339(input.created);
     let tree = tree(input);
     paths::check_tree(&tree)?;
-    let layer = layer::build(&tree, input.created.max(0) as u64)?;
-    let layer_blob = Blob::new(LAYER_GZIP, layer.compressed);
+    let layer = layer::build(&tree, input.created.max(0) as u64, cfg.compression)?;
+    let layer_blob = Blob::new(layer.media_type(), layer.compressed);
     let sbom = Blob::new(CYCLONEDX, input.sbom.clone());
 
     let reference = format!("{}:{}", input.name, input.tag);
@@ -305,6 +308,7 @@ pub fn build(input: &ImageInput<'_>) -> Result<Image> {
         tag: input.tag.clone(),
         config: config_blob,
         layer: layer_blob,
+        compression: layer.compression,
         diff_id: layer.diff_id,
         uncompressed_size: layer.uncompressed_size,
         manifest,
