@@ -219,7 +219,7 @@ pub fn run(
         let binary = std::fs::read(&b.path)?;
         let binary_digest = image::sha256(&binary);
 
-        let ca = certs::decide(p.config.ca_certificates, &b.audit);
+        let ca = certs::decide(p.config.ca_certificates, &b.exact);
         let ca_bundle = if ca.include {
             Some(certs::read_host_bundle(&ca.reason)?)
         } else {
@@ -238,7 +238,7 @@ pub fn run(
         }
 
         let sbom = sbom::build(&SbomInput {
-            audit: &b.audit,
+            audit: &b.exact,
             packages: &ws.metadata.packages,
             root: ws.root(),
             lockfile: lockfile.as_deref(),

@@ -1,6 +1,7 @@
 //! `cargo tiny build`, compile stage: Workspace → Plan → verified static binaries.
 
 pub mod cargo;
+pub mod compiled;
 pub mod image;
 pub mod plan;
 pub mod rustflags;
@@ -31,6 +32,10 @@ pub struct Binary {
     pub size: u64,
     /// The dependency list read back out of the binary.
     pub audit: VersionInfo,
+    /// `audit` with only the packages this build compiled (what the SBOM lists).
+    pub exact: VersionInfo,
+    /// Packages in `audit` this build never compiled.
+    pub uncompiled: Vec<auditable_serde::Package>,
 }
 
 impl Binary {
@@ -53,6 +58,16 @@ pub struct BinaryMessage<'a> {
     #[serde(rename = "static")]
     pub is_static: bool,
     pub audited_packages: usize,
+    /// Packages in the audit data that the build never compiled (left out of the SBOM).
+    pub uncompiled_packages: Vec<UncompiledPackage<'a>>,
+}
+
+/// A package of the audit data that was never compiled.
+#[derive(Debug, Serialize)]
+pub struct UncompiledPackage<'a> {
+    pub name: &'a str,
+    pub version: String,
+    pub source: String,
 }
 
 /// The workspace load options a build uses.
@@ -249,7 +264,8 @@ pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>
                 .join(" ")
         ),
     );
-    let executables = cargo::run(plan).map_err(|e| openssl_hint(ws, e))?;
+    let output = cargo::run(plan).map_err(|e| openssl_hint(ws, e))?;
+    let executables = &output.executables;
     let mut out = Vec::new();
     for target in &plan.bins {
         let exe = executables
@@ -261,12 +277,15 @@ pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>
             })?;
         let (_, audit) = verify::verify(exe.path.as_std_path(), &target.bin, &plan.target)?;
         let size = std::fs::metadata(&exe.path)?.len();
+        let exact = compiled::reconcile(&audit, &ws.metadata.packages, &output.compiled);
         out.push(Binary {
             target: target.clone(),
             version: ws.package(&target.package_id).version.to_string(),
             path: exe.path.clone(),
             size,
             audit,
+            exact: exact.info,
+            uncompiled: exact.uncompiled,
         });
     }
     Ok(out)
@@ -299,6 +318,18 @@ pub fn report_binary(b: &Binary, plan: &Plan, shell: &Shell, json: bool) -> Resu
             size: b.size,
             is_static: true,
             audited_packages: b.audit.packages.len(),
+            uncompiled_packages: b
+                .uncompiled
+                .iter()
+                .map(|p| UncompiledPackage {
+                    name: &p.name,
+                    version: p.version.to_string(),
+                    source: serde_json::to_value(&p.source)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                })
+                .collect(),
         };
         println!("{}", serde_json::to_string(&msg)?);
     }
@@ -315,6 +346,15 @@ pub fn report_binary(b: &Binary, plan: &Plan, shell: &Shell, json: bool) -> Resu
             if n == 1 { "" } else { "s" }
         ),
     );
+    if !b.uncompiled.is_empty() {
+        shell.note(
+            "Audit",
+            format!(
+                "{} (left out of the SBOM)",
+                compiled::uncompiled_line(&b.uncompiled)
+            ),
+        );
+    }
     Ok(())
 }
 
