@@ -3,6 +3,7 @@
 pub mod cargo;
 pub mod compiled;
 pub mod image;
+pub mod image_cache;
 pub mod plan;
 pub mod rustflags;
 pub mod verify;
