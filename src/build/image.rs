@@ -39,9 +39,22 @@ fn arch_of(target: &str) -> Result<(&'static str, Option<&'static str>)> {
     })
 }
 
+/// The source date, looked up once per process for a given root and `SOURCE_DATE_EPOCH` (the plan
+/// checks it before the compile, the image stage uses it after: one `git log`, not two).
 fn source_date_of(ws: &Workspace) -> Result<source_date::SourceDate> {
+    type Memo = (String, Option<String>, source_date::SourceDate);
+    static MEMO: std::sync::Mutex<Option<Memo>> = std::sync::Mutex::new(None);
     let env = std::env::var("SOURCE_DATE_EPOCH").ok();
-    source_date::source_date(env.as_deref(), ws.root().as_std_path())
+    let root = ws.root().to_string();
+    let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((r, e, d)) = memo.as_ref() {
+        if *r == root && *e == env {
+            return Ok(d.clone());
+        }
+    }
+    let date = source_date::source_date(env.as_deref(), ws.root().as_std_path())?;
+    *memo = Some((root, env, date.clone()));
+    Ok(date)
 }
 
 /// Resolves and validates the configuration of every image.

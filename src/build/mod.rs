@@ -82,7 +82,7 @@ pub fn load_options(args: &BuildArgs) -> LoadOptions {
     }
 }
 
-/// Plans the compile: target checks, bin selection, tools, rustflags. Spawns only `rustc --print`.
+/// Plans the compile: target checks, bin selection, tools, rustflags. Spawns only one `rustc --print`.
 pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
     let target = args.target.as_str();
     let bins = plan::select_bins(
@@ -97,7 +97,9 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
 
     // Tools, before anything is built.
     let root = ws.root().as_std_path();
-    toolchain::check_target_installed(target, root)?;
+    // One rustc spawn for both the sysroot and the target's cfg.
+    let (sysroot, cfg_text) = toolchain::sysroot_and_cfg(target, root)?;
+    toolchain::check_target_in_sysroot(target, &sysroot)?;
     toolchain::check_cargo_auditable()?;
     let mut env = Vec::new();
     let c_crates = c_code_crates(ws);
@@ -129,11 +131,6 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
 
     // The user's rustflags, then ours.
     let cwd = std::env::current_dir()?;
-    let cfg_text = toolchain::capture(
-        &toolchain::rustc(),
-        &["--print", "cfg", "--target", target],
-        root,
-    )?;
     let getenv = |k: &str| std::env::var(k).ok();
     let user = rustflags::user_rustflags(&getenv, &cwd, target, &rustflags::parse_cfgs(&cfg_text))?;
     shell.verbose(
@@ -157,6 +154,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
         resolve: args.resolve.clone(),
         target_dir: args.target_dir.clone(),
         rustflags: flags,
+        sbom_precursor: is_nightly(&sysroot),
         env,
         cargo_verbosity: match shell.verbosity() {
             Verbosity::Quiet => -1,
@@ -164,6 +162,26 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
         },
         color: args.common.color.as_str(),
     })
+}
+
+/// Whether the cargo that will build is a nightly one, told by rustup's toolchain directory name
+/// (`…/toolchains/nightly-…`), with no extra spawn: the directory of `$CARGO` when cargo gave us its
+/// own path (`cargo +nightly tiny build`), else rustc's sysroot (both go through the same rustup
+/// proxy then). Another nightly goes undetected and builds as on stable (the SBOM is exact either way).
+fn is_nightly(sysroot: &str) -> bool {
+    let cargo = toolchain::cargo();
+    let dir = if cargo.is_absolute() {
+        // …/toolchains/<name>/bin/cargo
+        cargo
+            .parent()
+            .and_then(|bin| bin.parent())
+            .map(PathBuf::from)
+    } else {
+        Some(PathBuf::from(sysroot))
+    };
+    dir.as_deref()
+        .and_then(|d| d.file_name())
+        .is_some_and(|n| n.to_string_lossy().starts_with("nightly"))
 }
 
 /// A custom `--profile` must be defined (in the root manifest or a cargo config file), or cargo fails
