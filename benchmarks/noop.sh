@@ -26,7 +26,8 @@ src=$(cargo metadata --format-version 1 --manifest-path "$work/fetch/Cargo.toml"
   jq -r --arg n "$crate" '.packages[] | select(.name == $n) | .manifest_path' | xargs dirname)
 cp -r "$src" "$work/project"
 cd "$work/project"
-cargo fetch --locked -q
+# The published lock may name a version the registry index here does not have (yet): then resolve anew.
+cargo fetch -q 2>/dev/null || { rm -f Cargo.lock; cargo fetch -q; }
 
 ms() { echo "($2 - $1) / 1000000" | bc; }
 now() { date +%s%N; }
@@ -61,6 +62,8 @@ bin_bytes=$(( $(stat -c %s "$work/t-tiny/$target/release/flamegraph") + $(stat -
 echo "project: $crate $version (2 binaries, $(grep -c '^name = ' Cargo.lock) packages in Cargo.lock, ${bin_bytes} bytes of binaries)"
 echo "cold cargo tiny build (2 images):                  $(ms "$cold_tiny_s" "$cold_tiny_e") ms"
 echo "cold hand recipe (cargo auditable build + tar.gz): $(ms "$cold_hand_s" "$cold_hand_e") ms"
+echo "audit data vs compiled: $(grep -h 'Audit' "$work/tiny.log" | sed 's/^ *Audit //' | sort -u | tr '\n' ' ')"
+grep -q 'Audit' "$work/tiny.log" || echo "  (every package of the audit data was compiled)"
 
 noop_tiny=$(median_ms "$tiny" tiny build -q --target-dir "$work/t-tiny")
 noop_tiny_noimg=$(median_ms "$tiny" tiny build -q --no-image --target-dir "$work/t-tiny")
