@@ -62,8 +62,11 @@ bin_bytes=$(( $(stat -c %s "$work/t-tiny/$target/release/flamegraph") + $(stat -
 echo "project: $crate $version (2 binaries, $(grep -c '^name = ' Cargo.lock) packages in Cargo.lock, ${bin_bytes} bytes of binaries)"
 echo "cold cargo tiny build (2 images):                  $(ms "$cold_tiny_s" "$cold_tiny_e") ms"
 echo "cold hand recipe (cargo auditable build + tar.gz): $(ms "$cold_hand_s" "$cold_hand_e") ms"
-echo "audit data vs compiled: $(grep -h 'Audit' "$work/tiny.log" | sed 's/^ *Audit //' | sort -u | tr '\n' ' ')"
-grep -q 'Audit' "$work/tiny.log" || echo "  (every package of the audit data was compiled)"
+if grep -q ' Audit ' "$work/tiny.log"; then
+  echo "audit data vs compiled: $(grep -h ' Audit ' "$work/tiny.log" | sed 's/^ *Audit //' | sort -u | tr '\n' ' ')"
+else
+  echo "audit data vs compiled: every package of the audit data was compiled"
+fi
 
 noop_tiny=$(median_ms "$tiny" tiny build -q --target-dir "$work/t-tiny")
 noop_tiny_noimg=$(median_ms "$tiny" tiny build -q --no-image --target-dir "$work/t-tiny")
