@@ -167,12 +167,14 @@ fn uuid_from(digest: &str) -> String {
 
 /// The metadata package an audit entry stands for: same name, version and kind of source.
 fn find<'a>(packages: &'a [Package], p: &auditable_serde::Package) -> Option<&'a Package> {
-    let version = p.version.to_string();
-    packages.iter().find(|m| {
-        m.name.as_str() == p.name
-            && m.version.to_string() == version
-            && source_kind(m.source.as_ref().map(|s| s.repr.as_str())) == p.source
-    })
+    packages.iter().find(|m| same_package(m, p))
+}
+
+/// Whether a metadata package and an audit entry are the same: name, version and kind of source.
+pub fn same_package(m: &Package, p: &auditable_serde::Package) -> bool {
+    m.name.as_str() == p.name
+        && m.version == p.version
+        && source_kind(m.source.as_ref().map(|s| s.repr.as_str())) == p.source
 }
 
 fn source_kind(repr: Option<&str>) -> Source {

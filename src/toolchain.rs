@@ -57,7 +57,24 @@ pub fn check_musl_target(target: &str) -> Result<()> {
 /// The standard library for `target` is installed in the active toolchain.
 pub fn check_target_installed(target: &str, dir: &Path) -> Result<()> {
     let sysroot = capture(&rustc(), &["--print", "sysroot"], dir)?;
-    let lib = Path::new(sysroot.trim())
+    check_target_in_sysroot(target, sysroot.trim())
+}
+
+/// `rustc --print sysroot --print cfg --target T` in one spawn: the sysroot (first line) and the cfg
+/// text, for callers that need both.
+pub fn sysroot_and_cfg(target: &str, dir: &Path) -> Result<(String, String)> {
+    let out = capture(
+        &rustc(),
+        &["--print", "sysroot", "--print", "cfg", "--target", target],
+        dir,
+    )?;
+    let (sysroot, cfg) = out.split_once('\n').unwrap_or((&out, ""));
+    Ok((sysroot.trim().to_string(), cfg.to_string()))
+}
+
+/// The standard library for `target` is in `sysroot`.
+pub fn check_target_in_sysroot(target: &str, sysroot: &str) -> Result<()> {
+    let lib = Path::new(sysroot)
         .join("lib/rustlib")
         .join(target)
         .join("lib");

@@ -18,9 +18,18 @@ pub struct Executable {
     pub path: Utf8PathBuf,
 }
 
+/// What one cargo run produced.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    pub executables: Vec<Executable>,
+    /// Every package with a unit compiled (or fresh) in this build, for the target and the host.
+    pub compiled: super::compiled::Compiled,
+}
+
 /// Runs the plan's cargo command. Cargo's human output (progress, diagnostics) goes straight to our
-/// stderr; its JSON messages on stdout are read for the executables it produced.
-pub fn run(plan: &Plan) -> Result<Vec<Executable>> {
+/// stderr; its JSON messages on stdout are read for the executables it produced and the packages it
+/// compiled.
+pub fn run(plan: &Plan) -> Result<Output> {
     let cargo = crate::toolchain::cargo();
     let mut cmd = match &plan.size_max {
         // `--size max`: the nightly's cargo through rustup, which also points `rustc` at the nightly
@@ -44,9 +53,11 @@ pub fn run(plan: &Plan) -> Result<Vec<Executable>> {
     })?;
     let stdout = child.stdout.take().context("cargo stdout")?;
     let mut executables = Vec::new();
+    let mut compiled = super::compiled::Compiled::default();
     for message in Message::parse_stream(BufReader::new(stdout)) {
         let message = message.context("reading cargo's JSON messages")?;
         if let Message::CompilerArtifact(a) = message {
+            compiled.record(&a, &plan.target);
             if let (Some(exe), true) = (a.executable, a.target.is_bin()) {
                 executables.push(Executable {
                     package_id: a.package_id,
@@ -66,5 +77,8 @@ pub fn run(plan: &Plan) -> Result<Vec<Executable>> {
                 .into(),
         );
     }
-    Ok(executables)
+    Ok(Output {
+        executables,
+        compiled,
+    })
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::plan::BinTarget;
-use super::Binary;
+use super::{image_cache, Binary};
 use crate::cli::BuildArgs;
 use crate::config::{self, Overrides, Source, TinyConfig};
 use crate::error::Failure;
@@ -27,6 +27,8 @@ pub struct ImagePlan {
     pub tag: String,
     pub tarball: PathBuf,
     pub sbom: PathBuf,
+    /// The image cache record (see `image_cache`).
+    pub cache: PathBuf,
     /// With `--push`: the registry destination.
     pub push: Option<crate::publish::command::PushPlan>,
 }
@@ -39,9 +41,22 @@ fn arch_of(target: &str) -> Result<(&'static str, Option<&'static str>)> {
     })
 }
 
+/// The source date, looked up once per process for a given root and `SOURCE_DATE_EPOCH` (the plan
+/// checks it before the compile, the image stage uses it after: one `git log`, not two).
 fn source_date_of(ws: &Workspace) -> Result<source_date::SourceDate> {
+    type Memo = (String, Option<String>, source_date::SourceDate);
+    static MEMO: std::sync::Mutex<Option<Memo>> = std::sync::Mutex::new(None);
     let env = std::env::var("SOURCE_DATE_EPOCH").ok();
-    source_date::source_date(env.as_deref(), ws.root().as_std_path())
+    let root = ws.root().to_string();
+    let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((r, e, d)) = memo.as_ref() {
+        if *r == root && *e == env {
+            return Ok(d.clone());
+        }
+    }
+    let date = source_date::source_date(env.as_deref(), ws.root().as_std_path())?;
+    *memo = Some((root, env, date.clone()));
+    Ok(date)
 }
 
 /// Resolves and validates the configuration of every image.
@@ -165,6 +180,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
             config: cfg,
             name,
             tag,
+            cache: super::image_cache::record_path(&target_dir, &tarball),
             tarball,
             sbom,
         });
@@ -218,12 +234,186 @@ pub struct ImageMessage<'a> {
     pub user: &'a str,
     pub load: BTreeMap<&'static str, String>,
     pub run: BTreeMap<&'static str, String>,
+    /// The tarball already held this image (every input unchanged) and was not rewritten.
+    pub reused: bool,
     /// With `--push`: what was pushed where.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pushed: Option<crate::publish::Pushed>,
 }
 
-/// Builds and writes one image per binary.
+/// What the build stage shares with every image job.
+struct Context<'a> {
+    ws: &'a Workspace,
+    revision: Option<String>,
+    lockfile: Option<String>,
+    arch: (&'static str, Option<&'static str>),
+    created: String,
+    epoch: i64,
+}
+
+/// One image, written or reused.
+struct Done {
+    ca: certs::Decision,
+    written: image_cache::Written,
+    sbom_packages: usize,
+    reused: bool,
+    /// The image value when it was built now (the registry publisher takes it); `None` when reused.
+    image: Option<image::Image>,
+    /// The status line of a non-default compression (what it cost and bought).
+    compressed: Option<String>,
+}
+
+/// Reads one image's inputs and makes its SBOM; then reuses the image written last time when every
+/// input is the same, or builds and writes it.
+fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
+    let pkg = cx.ws.package(&p.target.package_id);
+    let binary = std::fs::read(&b.path)?;
+    let binary_digest = image::sha256(&binary);
+
+    let ca = certs::decide(p.config.ca_certificates, &b.exact);
+    let ca_bundle = if ca.include {
+        Some(certs::read_host_bundle(&ca.reason)?)
+    } else {
+        None
+    };
+    let mut files = Vec::new();
+    for f in &p.config.files {
+        // From the handle opened when the configuration was checked, never the path again.
+        let data = f.opened.read().map_err(|e| {
+            Failure::new(format!(
+                "`files.\"{}\"` in {}: cannot read {}: {e}",
+                f.dest,
+                p.config.files_from,
+                f.source.display()
+            ))
+            .hint("keep the file in place while cargo tiny build runs")
+        })?;
+        files.push((f.dest.clone(), f.opened.mode, data));
+    }
+
+    let sbom = sbom::build(&SbomInput {
+        audit: &b.exact,
+        packages: &cx.ws.metadata.packages,
+        root: cx.ws.root(),
+        lockfile: cx.lockfile.as_deref(),
+        bin: &p.target.bin,
+        binary_digest: &binary_digest,
+        created: &cx.created,
+    })?;
+
+    let mut annotations = BTreeMap::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+            annotations.insert(
+                format!("org.opencontainers.image.{k}"),
+                v.trim().to_string(),
+            );
+        }
+    };
+    put("title", Some(p.name.clone()));
+    put("description", pkg.description.clone());
+    put("version", Some(pkg.version.to_string()));
+    put("revision", cx.revision.clone());
+    put("source", pkg.repository.clone());
+    put("url", pkg.homepage.clone());
+    put("licenses", pkg.license.clone());
+    put("authors", Some(pkg.authors.join(", ")));
+    put("documentation", pkg.documentation.clone());
+
+    let input = ImageInput {
+        name: p.name.clone(),
+        tag: p.tag.clone(),
+        bin: p.target.bin.clone(),
+        binary,
+        arch: cx.arch,
+        config: &p.config,
+        files,
+        ca_bundle,
+        created: cx.epoch,
+        annotations,
+        sbom: sbom.json,
+    };
+    let mtime = cx.epoch.max(0) as u64;
+    let key = image_cache::key(&input, mtime);
+    if let Some(written) = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sbom) {
+        return Ok(Done {
+            ca,
+            written,
+            sbom_packages: sbom.packages,
+            reused: true,
+            image: None,
+            compressed: None,
+        });
+    }
+    let compress_started = std::time::Instant::now();
+    let img = image::build(&input)?;
+    let compressed = if img.compression != image::Compression::Gzip {
+        let took = compress_started.elapsed();
+        Some(image::compression::summary(&input, &img, took)?)
+    } else {
+        None
+    };
+    let tarball_size = archive::publish(&img, mtime, &p.tarball, &p.sbom)?;
+    let written = image_cache::Written {
+        reference: img.reference(),
+        manifest_digest: img.manifest.digest.clone(),
+        config_digest: img.config.digest.clone(),
+        sbom_digest: img.sbom.digest.clone(),
+        compressed_size: img.layer.size(),
+        uncompressed_size: img.uncompressed_size,
+        compression: img.compression,
+        layer_media_type: img.layer.media_type.clone(),
+        tarball_size,
+        tarball_digest: image::sha256(&std::fs::read(&p.tarball)?),
+        sbom_file_digest: img.sbom.digest.clone(),
+    };
+    image_cache::store(&p.cache, &key, &written);
+    Ok(Done {
+        ca,
+        written,
+        sbom_packages: sbom.packages,
+        reused: false,
+        image: Some(img),
+        compressed,
+    })
+}
+
+/// Runs `make` for every image, several at a time (compression is the costly part), results in order.
+fn make_all(cx: &Context<'_>, jobs: &[(&ImagePlan, &Binary)]) -> Vec<Result<Done>> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(jobs.len());
+    if workers <= 1 {
+        return jobs.iter().map(|(p, b)| make(cx, p, b)).collect();
+    }
+    // Workers inherit this thread's signal mask: with SIGINT/SIGTERM/SIGHUP held here too, no thread
+    // can be killed by one while a worker has temp files; it takes effect once every image is written.
+    let _held = archive::HeldSignals::hold();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Done>>>> =
+        jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((p, b)) = jobs.get(i) else { break };
+                let r = make(cx, p, b);
+                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(|| Err(anyhow::anyhow!("an image job did not finish")))
+        })
+        .collect()
+}
+
+/// Builds and writes one image per binary (or reuses the one already written when nothing changed).
 pub fn run(
     ws: &Workspace,
     plans: &[ImagePlan],
@@ -243,112 +433,60 @@ pub fn run(
             date.origin
         ),
     );
-    let revision = source_date::git_revision(root);
-    let lockfile = std::fs::read_to_string(ws.root().join("Cargo.lock")).ok();
-    let arch = arch_of(target)?;
-    let created = source_date::rfc3339(date.epoch);
+    let cx = Context {
+        ws,
+        revision: source_date::git_revision(root),
+        lockfile: std::fs::read_to_string(ws.root().join("Cargo.lock")).ok(),
+        arch: arch_of(target)?,
+        created: source_date::rfc3339(date.epoch),
+        epoch: date.epoch,
+    };
+    let created = cx.created.clone();
+    let mut jobs = Vec::new();
     for p in plans {
         let b = binaries
             .iter()
             .find(|b| b.target == p.target)
             .ok_or_else(|| anyhow::anyhow!("no binary built for `{}`", p.target.bin))?;
-        let pkg = ws.package(&p.target.package_id);
-        let binary = std::fs::read(&b.path)?;
-        let binary_digest = image::sha256(&binary);
-
-        let ca = certs::decide(p.config.ca_certificates, &b.audit);
-        let ca_bundle = if ca.include {
-            Some(certs::read_host_bundle(&ca.reason)?)
-        } else {
-            None
-        };
-        let mut files = Vec::new();
-        for f in &p.config.files {
-            // From the handle opened when the configuration was checked, never the path again.
-            let data = f.opened.read().map_err(|e| {
-                Failure::new(format!(
-                    "`files.\"{}\"` in {}: cannot read {}: {e}",
-                    f.dest,
-                    p.config.files_from,
-                    f.source.display()
-                ))
-                .hint("keep the file in place while cargo tiny build runs")
-            })?;
-            files.push((f.dest.clone(), f.opened.mode, data));
+        jobs.push((p, b));
+    }
+    let results = make_all(&cx, &jobs);
+    let mut reused = 0;
+    for ((p, _), done) in jobs.iter().zip(results) {
+        let Done {
+            ca,
+            written: w,
+            sbom_packages,
+            reused: was_reused,
+            image: built,
+            compressed,
+        } = done?;
+        reused += usize::from(was_reused);
+        if let Some(line) = compressed {
+            shell.status("Compressed", line);
         }
-
-        let sbom = sbom::build(&SbomInput {
-            audit: &b.audit,
-            packages: &ws.metadata.packages,
-            root: ws.root(),
-            lockfile: lockfile.as_deref(),
-            bin: &p.target.bin,
-            binary_digest: &binary_digest,
-            created: &created,
-        })?;
-
-        let mut annotations = BTreeMap::new();
-        let mut put = |k: &str, v: Option<String>| {
-            if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
-                annotations.insert(
-                    format!("org.opencontainers.image.{k}"),
-                    v.trim().to_string(),
-                );
-            }
-        };
-        put("title", Some(p.name.clone()));
-        put("description", pkg.description.clone());
-        put("version", Some(pkg.version.to_string()));
-        put("revision", revision.clone());
-        put("source", pkg.repository.clone());
-        put("url", pkg.homepage.clone());
-        put("licenses", pkg.license.clone());
-        put("authors", Some(pkg.authors.join(", ")));
-        put("documentation", pkg.documentation.clone());
-
-        let input = ImageInput {
-            name: p.name.clone(),
-            tag: p.tag.clone(),
-            bin: p.target.bin.clone(),
-            binary,
-            arch,
-            config: &p.config,
-            files,
-            ca_bundle,
-            created: date.epoch,
-            annotations,
-            sbom: sbom.json,
-        };
-        let compress_started = std::time::Instant::now();
-        let img = image::build(&input)?;
-        if img.compression != image::Compression::Gzip {
-            let took = compress_started.elapsed();
-            shell.status(
-                "Compressed",
-                image::compression::summary(&input, &img, took)?,
-            );
-        }
-        let tarball_size = archive::publish(&img, date.epoch.max(0) as u64, &p.tarball, &p.sbom)?;
-        // The registry publisher takes the same image value.
+        // The registry publisher takes the image value, or, when it was reused, the tarball (the same
+        // bytes: the cache checked them).
         let pushed = match &p.push {
-            Some(plan) => Some(crate::publish::command::push(
-                &crate::publish::Artifact::from_image(&img)?,
-                plan,
-                shell,
-            )?),
+            Some(plan) => {
+                let artifact = match &built {
+                    Some(img) => crate::publish::Artifact::from_image(img)?,
+                    None => crate::publish::layout::read(&p.tarball)?.artifact,
+                };
+                Some(crate::publish::command::push(&artifact, plan, shell)?)
+            }
             None => None,
         };
-
         let shown = |path: &std::path::Path| {
             shell_word(&crate::fsutil::shown_path(path).display().to_string())
         };
-        let reference = img.reference();
+        let reference = &w.reference;
         let commands = |tarball: String| {
             let mut load = BTreeMap::from([
                 ("docker", format!("docker load -i {tarball}")),
                 ("podman", format!("podman load -i {tarball}")),
             ]);
-            if !img.compression.docker_loads() {
+            if !w.compression.docker_loads() {
                 load.remove("docker");
             }
             // Publish exposed ports on the same host port: `-p 8080:8080`, `-p 53:53/udp`.
@@ -366,7 +504,7 @@ pub fn run(
                 ("docker", format!("docker run --rm {publish}{reference}")),
                 ("podman", format!("podman run --rm {publish}{reference}")),
             ]);
-            if !img.compression.docker_loads() {
+            if !w.compression.docker_loads() {
                 run.remove("docker");
             }
             (load, run)
@@ -378,23 +516,24 @@ pub fn run(
                 bin: &p.target.bin,
                 image: reference.clone(),
                 path: p.tarball.display().to_string(),
-                manifest_digest: &img.manifest.digest,
-                config_digest: &img.config.digest,
+                manifest_digest: &w.manifest_digest,
+                config_digest: &w.config_digest,
                 created: created.clone(),
-                tarball_size,
-                compressed_size: img.layer.size(),
-                compression: img.compression.as_str(),
-                layer_media_type: &img.layer.media_type,
-                uncompressed_size: img.uncompressed_size,
+                tarball_size: w.tarball_size,
+                compressed_size: w.compressed_size,
+                compression: w.compression.as_str(),
+                layer_media_type: &w.layer_media_type,
+                uncompressed_size: w.uncompressed_size,
                 sbom_path: p.sbom.display().to_string(),
-                sbom_digest: &img.sbom.digest,
-                sbom_components: sbom.packages,
+                sbom_digest: &w.sbom_digest,
+                sbom_components: sbom_packages,
                 ca_certificates: ca.include,
                 ca_certificates_reason: &ca.reason,
                 user: &p.config.user,
                 // Absolute paths for machines.
                 load: commands(shell_word(&p.tarball.display().to_string())).0,
                 run: commands(String::new()).1,
+                reused: was_reused,
                 pushed,
             };
             println!("{}", serde_json::to_string(&msg)?);
@@ -410,13 +549,14 @@ pub fn run(
         shell.status(
             "Image",
             format!(
-                "{reference} {} ({} tarball, layer {} {} / {} tar), {}",
+                "{reference} {} ({} tarball, layer {} {} / {} tar), {}{}",
                 shown(&p.tarball),
-                human_size(tarball_size),
-                human_size(img.layer.size()),
-                img.compression.format(),
-                human_size(img.uncompressed_size),
-                img.manifest.digest
+                human_size(w.tarball_size),
+                human_size(w.compressed_size),
+                w.compression.format(),
+                human_size(w.uncompressed_size),
+                w.manifest_digest,
+                if was_reused { ", unchanged" } else { "" }
             ),
         );
         shell.status(
@@ -424,12 +564,12 @@ pub fn run(
             format!(
                 "{} (CycloneDX 1.5, {} package{}, attached as an OCI referrer)",
                 shown(&p.sbom),
-                sbom.packages,
-                if sbom.packages == 1 { "" } else { "s" }
+                sbom_packages,
+                if sbom_packages == 1 { "" } else { "s" }
             ),
         );
         let (load, run) = commands(shown(&p.tarball));
-        if img.compression.docker_loads() {
+        if w.compression.docker_loads() {
             shell.note("Run", format!("{} && {}", load["docker"], run["docker"]));
         } else {
             shell.note(
@@ -438,8 +578,8 @@ pub fn run(
                     "{} && {} ({} layers load in {})",
                     load["podman"],
                     run["podman"],
-                    img.compression.format(),
-                    img.compression.engines()
+                    w.compression.format(),
+                    w.compression.engines()
                 ),
             );
         }
@@ -447,8 +587,9 @@ pub fn run(
     shell.verbose(
         "Timing",
         format!(
-            "images written {:.0} ms after cargo finished",
-            started.elapsed().as_secs_f64() * 1000.0
+            "images written {:.0} ms after cargo finished ({reused} of {} unchanged and reused)",
+            started.elapsed().as_secs_f64() * 1000.0,
+            jobs.len()
         ),
     );
     Ok(())

@@ -1,7 +1,9 @@
 //! `cargo tiny build`, compile stage: Workspace → Plan → verified static binaries.
 
 pub mod cargo;
+pub mod compiled;
 pub mod image;
+pub mod image_cache;
 pub mod plan;
 pub mod rustflags;
 pub mod verify;
@@ -31,6 +33,10 @@ pub struct Binary {
     pub size: u64,
     /// The dependency list read back out of the binary.
     pub audit: VersionInfo,
+    /// `audit` with only the packages this build compiled (what the SBOM lists).
+    pub exact: VersionInfo,
+    /// Packages in `audit` this build never compiled.
+    pub uncompiled: Vec<auditable_serde::Package>,
 }
 
 impl Binary {
@@ -53,6 +59,16 @@ pub struct BinaryMessage<'a> {
     #[serde(rename = "static")]
     pub is_static: bool,
     pub audited_packages: usize,
+    /// Packages in the audit data that the build never compiled (left out of the SBOM).
+    pub uncompiled_packages: Vec<UncompiledPackage<'a>>,
+}
+
+/// A package of the audit data that was never compiled.
+#[derive(Debug, Serialize)]
+pub struct UncompiledPackage<'a> {
+    pub name: &'a str,
+    pub version: String,
+    pub source: String,
 }
 
 /// The workspace load options a build uses.
@@ -66,7 +82,7 @@ pub fn load_options(args: &BuildArgs) -> LoadOptions {
     }
 }
 
-/// Plans the compile: target checks, bin selection, tools, rustflags. Spawns only `rustc --print`.
+/// Plans the compile: target checks, bin selection, tools, rustflags. Spawns only one `rustc --print`.
 pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
     let target = args.target.as_str();
     let bins = plan::select_bins(
@@ -83,11 +99,14 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
     let root = ws.root().as_std_path();
     let size_max = match args.size {
         crate::size_max::Size::Max => Some(crate::size_max::Nightly::detect(target, root)?),
-        crate::size_max::Size::Profile => {
-            toolchain::check_target_installed(target, root)?;
-            None
-        }
+        crate::size_max::Size::Profile => None,
     };
+    // One rustc spawn for both the sysroot and the target's cfg.
+    let (sysroot, cfg_text) = toolchain::sysroot_and_cfg(target, root)?;
+    if size_max.is_none() {
+        // --size max builds std from the nightly's rust-src (checked by `Nightly::detect`).
+        toolchain::check_target_in_sysroot(target, &sysroot)?;
+    }
     toolchain::check_cargo_auditable()?;
     let mut env = Vec::new();
     let c_crates = c_code_crates(ws);
@@ -119,11 +138,6 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
 
     // The user's rustflags, then ours.
     let cwd = std::env::current_dir()?;
-    let cfg_text = toolchain::capture(
-        &toolchain::rustc(),
-        &["--print", "cfg", "--target", target],
-        root,
-    )?;
     let getenv = |k: &str| std::env::var(k).ok();
     let user = rustflags::user_rustflags(&getenv, &cwd, target, &rustflags::parse_cfgs(&cfg_text))?;
     shell.verbose(
@@ -157,6 +171,8 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
         resolve: args.resolve.clone(),
         target_dir: args.target_dir.clone(),
         rustflags: flags,
+        // The nightly of `--size max` writes precursor files too.
+        sbom_precursor: size_max.is_some() || is_nightly(&sysroot),
         env,
         cargo_verbosity: match shell.verbosity() {
             Verbosity::Quiet => -1,
@@ -165,6 +181,26 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
         color: args.common.color.as_str(),
         size_max,
     })
+}
+
+/// Whether the cargo that will build is a nightly one, told by rustup's toolchain directory name
+/// (`…/toolchains/nightly-…`), with no extra spawn: the directory of `$CARGO` when cargo gave us its
+/// own path (`cargo +nightly tiny build`), else rustc's sysroot (both go through the same rustup
+/// proxy then). Another nightly goes undetected and builds as on stable (the SBOM is exact either way).
+fn is_nightly(sysroot: &str) -> bool {
+    let cargo = toolchain::cargo();
+    let dir = if cargo.is_absolute() {
+        // …/toolchains/<name>/bin/cargo
+        cargo
+            .parent()
+            .and_then(|bin| bin.parent())
+            .map(PathBuf::from)
+    } else {
+        Some(PathBuf::from(sysroot))
+    };
+    dir.as_deref()
+        .and_then(|d| d.file_name())
+        .is_some_and(|n| n.to_string_lossy().starts_with("nightly"))
 }
 
 /// A custom `--profile` must be defined (in the root manifest or a cargo config file), or cargo fails
@@ -290,7 +326,8 @@ pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>
                 .join(" ")
         ),
     );
-    let executables = cargo::run(plan).map_err(|e| openssl_hint(ws, e))?;
+    let output = cargo::run(plan).map_err(|e| openssl_hint(ws, e))?;
+    let executables = &output.executables;
     let mut out = Vec::new();
     for target in &plan.bins {
         let exe = executables
@@ -302,12 +339,15 @@ pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>
             })?;
         let (_, audit) = verify::verify(exe.path.as_std_path(), &target.bin, &plan.target)?;
         let size = std::fs::metadata(&exe.path)?.len();
+        let exact = compiled::reconcile(&audit, &ws.metadata.packages, &output.compiled);
         out.push(Binary {
             target: target.clone(),
             version: ws.package(&target.package_id).version.to_string(),
             path: exe.path.clone(),
             size,
             audit,
+            exact: exact.info,
+            uncompiled: exact.uncompiled,
         });
     }
     Ok(out)
@@ -340,6 +380,18 @@ pub fn report_binary(b: &Binary, plan: &Plan, shell: &Shell, json: bool) -> Resu
             size: b.size,
             is_static: true,
             audited_packages: b.audit.packages.len(),
+            uncompiled_packages: b
+                .uncompiled
+                .iter()
+                .map(|p| UncompiledPackage {
+                    name: &p.name,
+                    version: p.version.to_string(),
+                    source: serde_json::to_value(&p.source)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                })
+                .collect(),
         };
         println!("{}", serde_json::to_string(&msg)?);
     }
@@ -356,6 +408,15 @@ pub fn report_binary(b: &Binary, plan: &Plan, shell: &Shell, json: bool) -> Resu
             if n == 1 { "" } else { "s" }
         ),
     );
+    if !b.uncompiled.is_empty() {
+        shell.note(
+            "Audit",
+            format!(
+                "{} (left out of the SBOM)",
+                compiled::uncompiled_line(&b.uncompiled)
+            ),
+        );
+    }
     Ok(())
 }
 

@@ -139,6 +139,9 @@ pub struct Plan {
     pub rustflags: Vec<String>,
     /// Extra environment for cargo (C compiler, linker).
     pub env: Vec<(String, String)>,
+    /// Nightly cargo: ask it for SBOM precursor files (`-Zsbom`, `build.sbom`), which cargo-auditable
+    /// (0.7+) reads instead of `cargo metadata`, so that the embedded audit data is exact too.
+    pub sbom_precursor: bool,
     /// `-v` count to pass to cargo, or -1 for `--quiet`.
     pub cargo_verbosity: i8,
     pub color: &'static str,
@@ -183,6 +186,9 @@ impl Plan {
         }
         if let Some(sp) = &self.size_profile {
             a.extend(sp.config_overrides());
+        }
+        if self.sbom_precursor {
+            a.extend(["-Zsbom".into(), "--config".into(), "build.sbom=true".into()]);
         }
         a.push("--message-format".into());
         a.push("json-render-diagnostics".into());

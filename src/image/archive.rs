@@ -167,12 +167,12 @@ pub fn sweep_stale_temps(dir: &Path) {
 
 /// SIGINT, SIGTERM and SIGHUP blocked while alive; on drop (after the temp files are persisted or
 /// removed) they are unblocked, and one that arrived meanwhile takes effect then.
-struct HeldSignals {
+pub(crate) struct HeldSignals {
     old: libc::sigset_t,
 }
 
 impl HeldSignals {
-    fn hold() -> HeldSignals {
+    pub(crate) fn hold() -> HeldSignals {
         // SAFETY: plain sigset manipulation on local values; pthread_sigmask only changes this
         // thread's mask.
         unsafe {

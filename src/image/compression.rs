@@ -24,7 +24,10 @@ pub const ZSTD_LEVEL: i32 = 19;
 pub const ZOPFLI_ITERATIONS: u64 = 5;
 
 /// The layer's compression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Compression {
     /// gzip level 9: every engine loads it (the default)
     #[default]

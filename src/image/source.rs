@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub const MAX_SIZE: u64 = 0o777_7777_7777;
 
 /// An open regular file and what was checked about it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OpenedSource {
     file: Arc<File>,
     pub dev: u64,
@@ -31,6 +31,17 @@ impl PartialEq for OpenedSource {
 }
 
 impl Eq for OpenedSource {}
+
+/// Without the handle (its fd number) or the inode: what is shown, and hashed into the image cache
+/// key, is what the image gets of the file besides its bytes.
+impl std::fmt::Debug for OpenedSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedSource")
+            .field("mode", &format_args!("{:o}", self.mode))
+            .field("size", &self.size)
+            .finish()
+    }
+}
 
 impl OpenedSource {
     /// Opens `path` (no symlink as its last component), checks that it is a regular file that fits

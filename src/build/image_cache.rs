@@ -1,0 +1,229 @@
+//! Reusing an image whose inputs are unchanged: a no-op `cargo tiny build` neither recompresses the
+//! layer nor rewrites the tarball.
+//!
+//! The key is a digest of everything [`crate::image::build`] and the tarball publisher are a function
+//! of: the whole [`ImageInput`] (its byte fields by digest: the binary, the `files` sources' contents,
+//! the CA bundle, the SBOM, which itself covers the audit data and the source date), the tarball mtime,
+//! the layer encoding and the tool (version and executable). The record, in
+//! `<target-dir>/tiny/.cache/`, holds the key, the digests of the files written and what is reported
+//! about them. A hit needs the same key *and* both files on disk still holding the recorded bytes;
+//! anything else rebuilds.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::image::{sha256, Compression, ImageInput};
+
+/// Bumped when the record's meaning changes.
+const FORMAT: u32 = 2;
+
+/// What is reported about a written image: the cache record's payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    pub reference: String,
+    pub manifest_digest: String,
+    pub config_digest: String,
+    pub sbom_digest: String,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    pub compression: Compression,
+    pub layer_media_type: String,
+    pub tarball_size: u64,
+    /// `sha256:` of the tarball file and of the SBOM file.
+    pub tarball_digest: String,
+    pub sbom_file_digest: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    format: u32,
+    key: String,
+    written: Written,
+}
+
+/// The cache record's path for a tarball: one per output path, under the target dir.
+pub fn record_path(target_dir: &Path, tarball: &Path) -> PathBuf {
+    let id = sha256(tarball.as_os_str().as_encoded_bytes());
+    target_dir
+        .join("tiny")
+        .join(".cache")
+        .join(format!("{}.json", &id["sha256:".len()..][..32]))
+}
+
+/// The tool's identity: version, and size and mtime of the running executable (so that a rebuilt
+/// cargo-tiny of the same version does not reuse images an older build of it wrote).
+fn tool_identity() -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or_default();
+            format!("{}:{mtime}", m.len())
+        })
+        .unwrap_or_default();
+    format!("{}+{exe}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The key of an image: a digest over every input. New fields of [`ImageInput`] are covered
+/// automatically (its `Debug` form is hashed, with the byte fields swapped for their digests).
+pub fn key(input: &ImageInput<'_>, mtime: u64) -> String {
+    let mut shape = input.clone();
+    shape.binary = Vec::new();
+    shape.files = Vec::new();
+    shape.ca_bundle = None;
+    shape.sbom = Vec::new();
+    let files: Vec<(String, u32, String)> = input
+        .files
+        .iter()
+        .map(|(dest, mode, data)| (dest.clone(), *mode, sha256(data)))
+        .collect();
+    let text = format!(
+        "format {FORMAT}\ntool {}\nlayer {}\nmtime {mtime}\nbinary {}\nfiles {files:?}\nca {:?}\nsbom {}\ninput {shape:?}\n",
+        tool_identity(),
+        input.config.compression.as_str(),
+        sha256(&input.binary),
+        input.ca_bundle.as_deref().map(sha256),
+        sha256(&input.sbom),
+    );
+    sha256(text.as_bytes())
+}
+
+fn file_digest(path: &Path) -> Option<String> {
+    std::fs::read(path).ok().map(|b| sha256(&b))
+}
+
+/// The recorded image when `key` matches and the tarball and SBOM on disk are the ones recorded.
+pub fn lookup(record: &Path, key: &str, tarball: &Path, sbom: &Path) -> Option<Written> {
+    let text = std::fs::read(record).ok()?;
+    let r: Record = serde_json::from_slice(&text).ok()?;
+    if r.format != FORMAT || r.key != key {
+        return None;
+    }
+    let size = std::fs::metadata(tarball).ok()?.len();
+    if size != r.written.tarball_size
+        || file_digest(tarball)? != r.written.tarball_digest
+        || file_digest(sbom)? != r.written.sbom_file_digest
+    {
+        return None;
+    }
+    Some(r.written)
+}
+
+/// Records a written image. The cache is an optimisation: failing to write it is not an error (the
+/// next build rebuilds), and a stale record is removed first so it can never match.
+pub fn store(record: &Path, key: &str, written: &Written) {
+    let _ = std::fs::remove_file(record);
+    let Some(dir) = record.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let Ok(json) = serde_json::to_vec(&Record {
+        format: FORMAT,
+        key: key.to_string(),
+        written: written.clone(),
+    }) else {
+        return;
+    };
+    if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
+        use std::io::Write;
+        if tmp.write_all(&json).is_ok() {
+            let _ = tmp.persist(record);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TinyConfig;
+    use std::collections::BTreeMap;
+
+    fn input(cfg: &TinyConfig) -> ImageInput<'_> {
+        ImageInput {
+            name: "app".into(),
+            tag: "1.0.0".into(),
+            bin: "app".into(),
+            binary: b"\x7fELF binary".to_vec(),
+            arch: ("amd64", None),
+            config: cfg,
+            files: vec![("/etc/app.toml".into(), 0o644, b"a = 1".to_vec())],
+            ca_bundle: None,
+            created: 0,
+            annotations: BTreeMap::new(),
+            sbom: b"{}".to_vec(),
+        }
+    }
+
+    #[test]
+    fn every_input_changes_the_key() {
+        let cfg = TinyConfig::default();
+        let base = key(&input(&cfg), 0);
+        assert_eq!(base, key(&input(&cfg), 0), "deterministic");
+        let mut changed = Vec::new();
+        let mut i = input(&cfg);
+        i.binary.push(0);
+        changed.push(key(&i, 0));
+        let mut i = input(&cfg);
+        i.files[0].2 = b"a = 2".to_vec();
+        changed.push(key(&i, 0));
+        let mut i = input(&cfg);
+        i.created = 1;
+        changed.push(key(&i, 0));
+        changed.push(key(&input(&cfg), 1));
+        let mut i = input(&cfg);
+        i.annotations
+            .insert("org.opencontainers.image.revision".into(), "abc".into());
+        changed.push(key(&i, 0));
+        let mut i = input(&cfg);
+        i.sbom = b"{ }".to_vec();
+        changed.push(key(&i, 0));
+        let mut i = input(&cfg);
+        i.ca_bundle = Some(Vec::new());
+        changed.push(key(&i, 0));
+        let other = TinyConfig {
+            user: "0:0".into(),
+            ..TinyConfig::default()
+        };
+        changed.push(key(&input(&other), 0));
+        for (n, k) in changed.iter().enumerate() {
+            assert_ne!(*k, base, "change #{n} kept the key");
+        }
+    }
+
+    #[test]
+    fn a_hit_needs_the_key_and_the_recorded_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tar, sbom) = (dir.path().join("a.tar"), dir.path().join("a.cdx.json"));
+        std::fs::write(&tar, b"tar bytes").unwrap();
+        std::fs::write(&sbom, b"{}").unwrap();
+        let record = record_path(dir.path(), &tar);
+        let written = Written {
+            reference: "a:1".into(),
+            manifest_digest: "sha256:m".into(),
+            config_digest: "sha256:c".into(),
+            sbom_digest: "sha256:s".into(),
+            compressed_size: 1,
+            uncompressed_size: 2,
+            compression: Compression::Gzip,
+            layer_media_type: crate::image::LAYER_GZIP.into(),
+            tarball_size: 9,
+            tarball_digest: sha256(b"tar bytes"),
+            sbom_file_digest: sha256(b"{}"),
+        };
+        store(&record, "k", &written);
+        assert_eq!(lookup(&record, "k", &tar, &sbom), Some(written));
+        assert_eq!(lookup(&record, "other", &tar, &sbom), None);
+        std::fs::write(&tar, b"tar byteZ").unwrap();
+        assert_eq!(lookup(&record, "k", &tar, &sbom), None, "edited tarball");
+        std::fs::remove_file(&tar).unwrap();
+        assert_eq!(lookup(&record, "k", &tar, &sbom), None, "deleted tarball");
+        std::fs::write(&record, b"garbage").unwrap();
+        assert_eq!(lookup(&record, "k", &tar, &sbom), None, "corrupt record");
+    }
+}
