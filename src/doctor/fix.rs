@@ -42,6 +42,54 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String> {
                 }
             }
         }
+        Edit::AddFeatureValue { feature, value } => {
+            let features = doc
+                .entry("features")
+                .or_insert_with(toml_edit::table)
+                .as_table_like_mut()
+                .ok_or_else(|| Failure::new("[features] is not a table"))?;
+            if !features.contains_key(feature) {
+                features.insert(feature, Item::Value(Value::Array(Default::default())));
+            }
+            let arr = features
+                .get_mut(feature)
+                .and_then(Item::as_array_mut)
+                .ok_or_else(|| Failure::new(format!("feature `{feature}` is not a list")))?;
+            if !arr.iter().any(|v| v.as_str() == Some(value.as_str())) {
+                arr.push(value.as_str());
+            }
+        }
+        Edit::AddDependency { table, key, value } => {
+            let mut item = doc.as_item_mut();
+            for part in table {
+                let t = item
+                    .as_table_like_mut()
+                    .ok_or_else(|| Failure::new(format!("[{}] is not a table", table.join("."))))?;
+                let found = t
+                    .iter()
+                    .map(|(k, _)| k.to_string())
+                    .find(|k| same_key(k, part));
+                let k = found.unwrap_or_else(|| part.clone());
+                if !t.contains_key(&k) {
+                    let mut new = toml_edit::Table::new();
+                    new.set_implicit(true);
+                    t.insert(&k, Item::Table(new));
+                }
+                item = t.get_mut(&k).expect("inserted");
+            }
+            let deps = item
+                .as_table_like_mut()
+                .ok_or_else(|| Failure::new(format!("[{}] is not a table", table.join("."))))?;
+            match deps.get_mut(key) {
+                Some(existing) => merge(existing, key, value)?,
+                None => {
+                    let v: Value = value
+                        .parse()
+                        .map_err(|e| Failure::new(format!("bad declaration `{value}`: {e}")))?;
+                    deps.insert(key, Item::Value(v.decorated(" ", "")));
+                }
+            }
+        }
     }
     Ok(doc.to_string())
 }

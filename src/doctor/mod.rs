@@ -13,6 +13,7 @@ pub mod graph;
 pub mod kb;
 pub mod native;
 pub mod profile;
+pub mod remedy;
 pub mod report;
 pub mod tls;
 pub mod toolchain;
@@ -64,7 +65,8 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
         format!("cargo tree {:.3}s", t1.elapsed().as_secs_f64()),
     );
     let t2 = Instant::now();
-    let mut findings = tls::check(&ws, &g, &kb::KnowledgeBase::builtin());
+    let kb = kb::KnowledgeBase::builtin();
+    let mut findings = remedy::resolve(&ws, args, &kb, tls::routes(&ws, &g, &kb));
     findings.extend(native::check(&ws, &g));
     findings.extend(crypto::check(&g));
     findings.extend(certs::check(&g));
