@@ -205,3 +205,17 @@ fn rustls_switch_flags_code_calling_the_native_api() {
         r.stdout
     );
 }
+
+/// Two routes with one root cause (vendoring OpenSSL for hyper-tls vendors it for native-tls as
+/// well): one finding, which says so, and one edit.
+#[test]
+fn one_finding_per_root_cause() {
+    let f = tls_finding("shared-cause");
+    let msg = f["message"].as_str().unwrap();
+    assert!(
+        msg.contains("the same fix also clears the paths through `native-tls`"),
+        "{msg}"
+    );
+    let dir = fix("shared-cause");
+    assert!(openssl_left(dir.path()).contains("openssl-sys feature \"vendored\""));
+}

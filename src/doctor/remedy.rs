@@ -70,7 +70,26 @@ pub fn resolve(
     routes: Vec<(Finding, Option<Route>)>,
 ) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
-    for (mut f, route) in routes {
+    // The fixes chosen so far, with the index of their finding in `out`.
+    let mut chosen_so_far: Vec<(usize, Candidate)> = Vec::new();
+    'routes: for (mut f, route) in routes {
+        let mut new_choice: Option<Candidate> = None;
+        if let (Some(r), Severity::Error) = (&route, f.severity) {
+            // One finding per root cause: a fix already chosen that clears this path too (vendoring
+            // OpenSSL for one route vendors it for all) takes this path in.
+            for (i, c) in &chosen_so_far {
+                if verify(ws, args, r, c).unwrap_or(false) {
+                    let o = &mut out[*i];
+                    const ALSO: &str = "; the same fix also clears the paths through ";
+                    if o.message.contains(ALSO) {
+                        o.message.push_str(&format!(", `{}`", r.dname));
+                    } else {
+                        o.message.push_str(&format!("{ALSO}`{}`", r.dname));
+                    }
+                    continue 'routes;
+                }
+            }
+        }
         if let (Some(r), Severity::Error) = (route, f.severity) {
             let kb_candidate = f.edit.clone().map(|edit| Candidate {
                 kind: Kind::KnowledgeBase,
@@ -148,6 +167,8 @@ pub fn resolve(
                     rejected.push(why);
                 }
             }
+            // In the order of the kinds (a, b, c, d), each kind's lines in the order tried.
+            rejected.sort_by_key(|w| w.chars().next());
             match chosen {
                 Some(c) => {
                     let mut why = format!("fix kind {}", c.kind.label());
@@ -162,9 +183,10 @@ pub fn resolve(
                             f.fix = Some(format!("{} — {note}", c.fix));
                         }
                     }
-                    f.file = Some(c.file);
+                    f.file = Some(c.file.clone());
                     f.line = c.line;
-                    f.edit = Some(c.edit);
+                    f.edit = Some(c.edit.clone());
+                    new_choice = Some(c);
                 }
                 None => {
                     f.code = "tls-native-unknown";
@@ -185,6 +207,9 @@ pub fn resolve(
                 o.path = f.path;
             }
             continue;
+        }
+        if let Some(c) = new_choice {
+            chosen_so_far.push((out.len(), c));
         }
         out.push(f);
     }

@@ -208,6 +208,27 @@ fn enabling_feature(
         .map(|n| vec![feature_of(g, n)])
 }
 
+/// Whether feature `from` of `pkg` turns on its feature `to` (through its own feature table).
+fn feature_reaches(pkg: &Package, from: &str, to: &str) -> bool {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut stack = vec![from];
+    while let Some(f) = stack.pop() {
+        if f == to {
+            return true;
+        }
+        if seen.insert(f) {
+            stack.extend(
+                pkg.features
+                    .get(f)
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            );
+        }
+    }
+    false
+}
+
 fn feature_of(g: &Graph, n: usize) -> String {
     match &g.nodes[n] {
         Node::Feature { feature, .. } => feature.clone(),
@@ -401,17 +422,6 @@ fn finding(
         }
         shown_all[i] = shown;
     }
-    for (i, (name, _, _)) in gs.iter().enumerate() {
-        let mut shown = shown_all[i].clone();
-        if shown == ["default"] && i > 0 {
-            shown.clear();
-        }
-        if shown.is_empty() {
-            chain.push(name.clone());
-        } else {
-            chain.push(format!("{name} [{}]", shown.join(" → ")));
-        }
-    }
     // Where to fix: the last workspace member on the route (or the root member) and the crate it depends on.
     let mut owner = member;
     let mut owner_feats: Vec<String> = Vec::new();
@@ -425,6 +435,39 @@ fn finding(
             }
         } else {
             break;
+        }
+    }
+    // The user-facing feature first: when the owner's declaration names a feature of the crate
+    // that leads to the first feature on the route (`runtime-tokio-native-tls` → `tls-native-tls`),
+    // the route starts there, not at an internal feature or at `default`.
+    if let Some((dname, _, _)) = gs.get(direct) {
+        let dver = version_of(g, dname).unwrap_or_default();
+        let declared = owner
+            .dependencies
+            .iter()
+            .find(|d| &d.name == dname && d.kind == cargo_metadata::DependencyKind::Normal);
+        if let (Some(d), Some(pkg)) = (declared, package(ws, dname, &dver)) {
+            let shown = &mut shown_all[direct];
+            let first = shown.first().cloned().unwrap_or_default();
+            let start = usize::from(first == "default" && shown.len() > 1);
+            if let Some(goal) = shown.get(start).cloned() {
+                if !d.features.contains(&goal) {
+                    if let Some(f) = d.features.iter().find(|f| feature_reaches(pkg, f, &goal)) {
+                        shown.splice(0..start, [f.clone()]);
+                    }
+                }
+            }
+        }
+    }
+    for (i, (name, _, _)) in gs.iter().enumerate() {
+        let mut shown = shown_all[i].clone();
+        if shown == ["default"] && i > 0 {
+            shown.clear();
+        }
+        if shown.is_empty() {
+            chain.push(name.clone());
+        } else {
+            chain.push(format!("{name} [{}]", shown.join(" → ")));
         }
     }
     let target = gs.last().map(|l| l.0.clone()).unwrap_or_default();
