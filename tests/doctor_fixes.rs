@@ -219,3 +219,38 @@ fn one_finding_per_root_cause() {
     let dir = fix("shared-cause");
     assert!(openssl_left(dir.path()).contains("openssl-sys feature \"vendored\""));
 }
+
+/// One small fixture per cause met in the corpus of real projects (tests/data/doctor-corpus.md):
+/// the finding's kind of fix, and after `--fix` no non-vendored OpenSSL in the re-resolved graph.
+#[test]
+fn corpus_causes() {
+    // (fixture, kind of fix, what is left of OpenSSL after --fix: "" or a vendored one)
+    let cases = [
+        (
+            "corpus-git2-https",
+            "fix kind d (the crate's vendored OpenSSL feature)",
+            true,
+        ),
+        ("corpus-sqlx-0-5", "fix kind a (knowledge base)", false),
+        ("corpus-rspotify-0-10", "fix kind b", false),
+        ("corpus-own-vendored", "fix kind c", true),
+        ("corpus-curl-ssl", "fix kind a (knowledge base)", false),
+    ];
+    for (name, kind, vendored) in cases {
+        let f = tls_finding(name);
+        assert_eq!(f["code"], "tls-native", "{name}");
+        let msg = f["message"].as_str().unwrap();
+        assert!(msg.contains(kind), "{name}: {msg}");
+        assert!(!f["fix"].as_str().unwrap().contains("\"*\""), "{name}: {f}");
+        let dir = fix(name);
+        let left = openssl_left(dir.path());
+        if vendored {
+            assert!(
+                left.contains("openssl-sys feature \"vendored\""),
+                "{name}: {left}"
+            );
+        } else {
+            assert_eq!(left, "", "{name}");
+        }
+    }
+}
