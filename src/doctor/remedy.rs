@@ -413,7 +413,7 @@ fn own_feature(ws: &Workspace, r: &Route) -> Vec<Candidate> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for name in [&r.owner, &r.member] {
-        let Some(p) = ws.members().into_iter().find(|p| p.name.as_str() == name) else {
+        let Some(p) = tls::local_packages(ws).into_iter().find(|p| p.name.as_str() == name) else {
             continue;
         };
         if !seen.insert(p.manifest_path.to_string()) {

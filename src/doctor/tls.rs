@@ -105,6 +105,15 @@ pub fn cargo_tree(ws: &Workspace, args: &DoctorArgs, invert: &[String]) -> Resul
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Workspace members and path dependencies: the packages whose manifests are the user's.
+pub fn local_packages(ws: &Workspace) -> Vec<&Package> {
+    ws.metadata
+        .packages
+        .iter()
+        .filter(|p| p.source.is_none())
+        .collect()
+}
+
 fn package<'a>(ws: &'a Workspace, name: &str, version: &str) -> Option<&'a Package> {
     ws.metadata
         .packages
@@ -395,7 +404,10 @@ fn finding(
     member: &Package,
     path: &[usize],
 ) -> (Finding, Option<Route>) {
-    let members: BTreeSet<&str> = ws.members().iter().map(|p| p.name.as_str()).collect();
+    // The user's own packages: workspace members and local path dependencies (their manifests are
+    // the user's to change, wherever they live).
+    let own = local_packages(ws);
+    let members: BTreeSet<&str> = own.iter().map(|p| p.name.as_str()).collect();
     let gs = groups(g, path);
     let mut chain = vec![member.name.to_string()];
     // Feature lists per crate, computed from the end: a hop that is not an optional dependency is explained
@@ -428,7 +440,7 @@ fn finding(
     let mut direct = 0;
     for (i, (name, _, feats)) in gs.iter().enumerate() {
         if members.contains(name.as_str()) {
-            if let Some(p) = ws.members().into_iter().find(|p| p.name.as_str() == name) {
+            if let Some(p) = own.iter().copied().find(|p| p.name.as_str() == name) {
                 owner = p;
                 owner_feats = feats.iter().map(|&n| feature_of(g, n)).collect();
                 direct = i + 1;
