@@ -254,3 +254,36 @@ fn corpus_causes() {
         }
     }
 }
+
+/// A path dependency outside the workspace root is the user's own package: the fix lands in its
+/// manifest, the printed line has the locked major.minor for the user's `*`, and `--fix` clears it.
+#[test]
+fn path_dependency_outside_the_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("outside-path"), dir.path());
+    let manifest = dir.path().join("ws/Cargo.toml");
+    let r = run(cargo_tiny()
+        .args(["doctor", "--locked", "--format", "json", "--manifest-path"])
+        .arg(&manifest));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let f: serde_json::Value =
+        serde_json::from_str(r.stdout.lines().find(|l| l.contains("\"tls-")).unwrap()).unwrap();
+    assert_eq!(f["code"], "tls-native");
+    assert!(
+        f["file"].as_str().unwrap().ends_with("shared/Cargo.toml"),
+        "{f}"
+    );
+    assert_eq!(
+        f["fix"],
+        "reqwest = { version = \"0.11\", default-features = false, features = [\"rustls-tls\"] }"
+    );
+    let r = run(cargo_tiny()
+        .args(["doctor", "--fix", "--manifest-path"])
+        .arg(&manifest));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("shared/Cargo.toml")).unwrap(),
+        "[package]\nname = \"shared\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nreqwest = { version = \"*\", default-features = false, features = [\"rustls-tls\"] }\n"
+    );
+    assert_eq!(openssl_left(&dir.path().join("ws")), "");
+}
