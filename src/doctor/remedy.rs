@@ -71,17 +71,20 @@ pub fn resolve(
 ) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
     // The fixes chosen so far, with the index of their finding in `out`.
-    let mut chosen_so_far: Vec<(usize, Candidate)> = Vec::new();
+    // The fixes chosen so far: their finding's index in `out`, and the crates whose routes are
+    // still errors once the fix is applied (one re-resolution answers for every later route).
+    let mut chosen_so_far: Vec<(usize, Candidate, BTreeSet<String>)> = Vec::new();
     'routes: for (mut f, route) in routes {
-        let mut new_choice: Option<Candidate> = None;
+        let mut new_choice: Option<(Candidate, BTreeSet<String>)> = None;
         if let (Some(r), Severity::Error) = (&route, f.severity) {
             // One finding per root cause: a fix already chosen that clears this path too (vendoring
             // OpenSSL for one route vendors it for all) takes this path in.
-            for (i, c) in &chosen_so_far {
-                if verify(ws, args, r, c).unwrap_or(false) {
+            for (i, _, left) in &chosen_so_far {
+                if !left.contains(&r.dname) {
                     let o = &mut out[*i];
                     const ALSO: &str = "; the same fix also clears the paths through ";
-                    if o.message.contains(ALSO) {
+                    if o.message.contains(&format!("`{}`", r.dname)) {
+                    } else if o.message.contains(ALSO) {
                         o.message.push_str(&format!(", `{}`", r.dname));
                     } else {
                         o.message.push_str(&format!("{ALSO}`{}`", r.dname));
@@ -115,16 +118,18 @@ pub fn resolve(
             }
             let mut chosen = None;
             let mut tried: Vec<Kind> = Vec::new();
+            let mut chosen_left = BTreeSet::new();
             for c in kb_candidate.into_iter().chain(candidates(ws, kb, &r)) {
                 if chosen.is_none() {
                     tried.push(c.kind);
                 }
-                match verify(ws, args, &r, &c) {
-                    Ok(true) => {
+                match still_failing(ws, args, &c) {
+                    Ok(left) if !left.contains(&r.dname) => {
                         chosen = Some(c);
+                        chosen_left = left;
                         break;
                     }
-                    Ok(false) => rejected.push(format!(
+                    Ok(_) => rejected.push(format!(
                         "{}: `{}` leaves the path",
                         &c.kind.label()[..1],
                         c.fix
@@ -186,7 +191,7 @@ pub fn resolve(
                     f.file = Some(c.file.clone());
                     f.line = c.line;
                     f.edit = Some(c.edit.clone());
-                    new_choice = Some(c);
+                    new_choice = Some((c, std::mem::take(&mut chosen_left)));
                 }
                 None => {
                     f.code = "tls-native-unknown";
@@ -208,8 +213,8 @@ pub fn resolve(
             }
             continue;
         }
-        if let Some(c) = new_choice {
-            chosen_so_far.push((out.len(), c));
+        if let Some((c, left)) = new_choice {
+            chosen_so_far.push((out.len(), c, left));
         }
         out.push(f);
     }
@@ -413,7 +418,10 @@ fn own_feature(ws: &Workspace, r: &Route) -> Vec<Candidate> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for name in [&r.owner, &r.member] {
-        let Some(p) = tls::local_packages(ws).into_iter().find(|p| p.name.as_str() == name) else {
+        let Some(p) = tls::local_packages(ws)
+            .into_iter()
+            .find(|p| p.name.as_str() == name)
+        else {
             continue;
         };
         if !seen.insert(p.manifest_path.to_string()) {
@@ -583,6 +591,11 @@ fn openssl_sys(ws: &Workspace, r: &Route) -> Option<Candidate> {
 /// Applies `c` to a scratch copy of the workspace (manifests, lockfile and empty target files) and
 /// re-resolves it: true when no error route through `r.dname` is left.
 pub fn verify(ws: &Workspace, args: &DoctorArgs, r: &Route, c: &Candidate) -> Result<bool> {
+    Ok(!still_failing(ws, args, c)?.contains(&r.dname))
+}
+
+/// The crates through which error routes to OpenSSL are left once `c` is applied (on a scratch copy).
+pub fn still_failing(ws: &Workspace, args: &DoctorArgs, c: &Candidate) -> Result<BTreeSet<String>> {
     let scratch = Scratch::new(ws)?;
     let file = scratch.map(Path::new(&c.file));
     let text =
@@ -604,11 +617,11 @@ pub fn verify(ws: &Workspace, args: &DoctorArgs, r: &Route, c: &Candidate) -> Re
         no_deps: false,
     })?;
     let g = tls::resolve_graph(&ws2, &a)?;
-    let through = format!("through `{}`", r.dname);
-    let left = tls::check(&ws2, &g, &KnowledgeBase::builtin())
+    Ok(tls::routes(&ws2, &g, &KnowledgeBase::builtin())
         .into_iter()
-        .any(|f| f.severity == Severity::Error && f.message.contains(&through));
-    Ok(!left)
+        .filter(|(f, _)| f.severity == Severity::Error)
+        .filter_map(|(_, r)| r.map(|r| r.dname))
+        .collect())
 }
 
 /// A scratch copy of the workspace's local packages: manifests, lockfile, cargo config, toolchain
