@@ -827,3 +827,83 @@ mod tests {
         assert_eq!(tls::shown_req("", "1.2.3"), "1.2");
     }
 }
+
+#[cfg(test)]
+mod feature_table_tests {
+    use super::*;
+
+    /// A package with just a feature table and optional dependencies, as cargo metadata gives it.
+    fn pkg(features: serde_json::Value, deps: &[&str]) -> Package {
+        let deps: Vec<serde_json::Value> = deps
+            .iter()
+            .map(|d| {
+                serde_json::json!({"name": d, "source": null, "req": "*", "kind": null, "rename": null,
+                    "optional": true, "uses_default_features": true, "features": [], "target": null})
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "name": "x", "version": "0.1.0", "id": "x 0.1.0", "source": null,
+            "dependencies": deps, "targets": [], "features": features,
+            "manifest_path": "/x/Cargo.toml", "authors": [], "categories": [], "keywords": [],
+            "edition": "2021", "metadata": null, "publish": null, "links": null, "license": null,
+            "license_file": null, "description": null, "readme": null, "repository": null,
+            "homepage": null, "documentation": null, "rust_version": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn native_features_follow_the_feature_table() {
+        let p = pkg(
+            serde_json::json!({
+                "default": ["tls"], "tls": ["dep:native-tls"], "json": [],
+                "rustls-tls": ["dep:rustls"], "wrapper": ["reqwest/default-tls"]
+            }),
+            &["native-tls", "rustls", "reqwest"],
+        );
+        let n = native_features(&p);
+        assert_eq!(
+            n.into_iter().collect::<Vec<_>>(),
+            ["default", "tls", "wrapper"],
+            "a native dependency, a dependency's native feature, and what enables them"
+        );
+    }
+
+    #[test]
+    fn rustls_pairs() {
+        let p = pkg(
+            serde_json::json!({
+                "default": ["default-tls"], "default-tls": [], "native-tls": [],
+                "rustls-tls": [], "rustls-tls-native-roots": [], "rustls-tls-manual-roots": [],
+                "runtime-tokio-native-tls": [], "runtime-tokio-rustls": []
+            }),
+            &[],
+        );
+        let n = native_features(&p);
+        assert_eq!(
+            rustls_pair(&p, "default-tls", &n).as_deref(),
+            Some("rustls-tls")
+        );
+        assert_eq!(
+            rustls_pair(&p, "native-tls", &n).as_deref(),
+            Some("rustls-tls")
+        );
+        assert_eq!(
+            rustls_pair(&p, "runtime-tokio-native-tls", &n).as_deref(),
+            Some("runtime-tokio-rustls")
+        );
+        // tungstenite's naming: only the roots variants exist; webpki roots preferred.
+        let t = pkg(
+            serde_json::json!({"native-tls": [], "rustls-tls-native-roots": [], "rustls-tls-webpki-roots": []}),
+            &[],
+        );
+        let n = native_features(&t);
+        assert_eq!(
+            rustls_pair(&t, "native-tls", &n).as_deref(),
+            Some("rustls-tls-webpki-roots")
+        );
+        // Nothing with rustls in its name: no pair.
+        let none = pkg(serde_json::json!({"vendored": [], "alpn": []}), &[]);
+        assert_eq!(rustls_pair(&none, "default", &native_features(&none)), None);
+    }
+}
