@@ -7,22 +7,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-fn major(version: &str) -> String {
-    let mut parts = version.split('.');
-    let a = parts.next().unwrap_or("0");
-    if a == "0" {
-        format!("0.{}", parts.next().unwrap_or("0"))
-    } else {
-        a.to_string()
-    }
-}
+use cargo_tiny::doctor::kb::{major, KnowledgeBase};
 
 #[test]
 fn knowledge_base_names_real_features() {
-    let kb: toml::Table = toml::from_str(
-        &std::fs::read_to_string(common::repo().join("src/doctor/tls.toml")).unwrap(),
-    )
-    .unwrap();
+    let kb = KnowledgeBase::builtin();
     let dir = common::repo().join("tests/fixtures/doctor/kb-features");
     let out = Command::new(env!("CARGO"))
         .args(["metadata", "--locked", "--format-version", "1"])
@@ -45,10 +34,8 @@ fn knowledge_base_names_real_features() {
     }
     let fixture = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
     let mut problems = Vec::new();
-    let entries = kb["crate"].as_array().unwrap();
-    for e in entries {
-        let name = e["name"].as_str().unwrap();
-        let m = e["major"].as_str().unwrap();
+    for e in &kb.crates {
+        let (name, m) = (e.name.as_str(), e.major.as_str());
         let decl = format!("package = \"{name}\", version = \"{m}\"");
         assert!(
             fixture.contains(&decl),
@@ -58,33 +45,27 @@ fn knowledge_base_names_real_features() {
             problems.push(format!("{name} {m}: no such version in the lockfile"));
             continue;
         };
-        let mut names: Vec<String> = Vec::new();
-        for key in ["native", "rustls", "rustls_native_roots", "other_defaults"] {
-            for v in e[key].as_array().unwrap() {
-                names.push(v.as_str().unwrap().to_string());
-            }
-        }
-        if let Some(r) = e.get("replace").and_then(|r| r.as_table()) {
-            for (k, vs) in r {
-                names.push(k.clone());
-                names.extend(
-                    vs.as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|v| v.as_str().unwrap().to_string()),
-                );
-            }
-        }
-        if let Some(v) = e.get("vendored") {
-            names.push(v.as_str().unwrap().to_string());
-        }
+        let names = [
+            &e.native,
+            &e.rustls,
+            &e.rustls_native_roots,
+            &e.other_defaults,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(
+            e.replace
+                .iter()
+                .flat_map(|(k, vs)| std::iter::once(k).chain(vs)),
+        )
+        .chain(e.vendored.iter());
         for n in names {
-            if !feats.contains(&n) {
+            if !feats.contains(n) {
                 problems.push(format!("{name} {version}: no feature `{n}`"));
             }
         }
     }
-    assert!(entries.len() > 50, "{} entries", entries.len());
+    assert!(kb.crates.len() > 50, "{} entries", kb.crates.len());
     assert!(
         problems.is_empty(),
         "stale knowledge base:\n{}",
