@@ -70,128 +70,45 @@ pub fn resolve(
     routes: Vec<(Finding, Option<Route>)>,
 ) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
-    // The fixes chosen so far, with the index of their finding in `out`.
     // The fixes chosen so far: their finding's index in `out`, and the crates whose routes are
     // still errors once the fix is applied (one re-resolution answers for every later route).
-    let mut chosen_so_far: Vec<(usize, Candidate, BTreeSet<String>)> = Vec::new();
+    let mut chosen_so_far: Vec<(usize, BTreeSet<String>)> = Vec::new();
     'routes: for (mut f, route) in routes {
-        let mut new_choice: Option<(Candidate, BTreeSet<String>)> = None;
+        let mut new_choice: Option<BTreeSet<String>> = None;
         if let (Some(r), Severity::Error) = (&route, f.severity) {
             // One finding per root cause: a fix already chosen that clears this path too (vendoring
             // OpenSSL for one route vendors it for all) takes this path in.
-            for (i, _, left) in &chosen_so_far {
+            for (i, left) in &chosen_so_far {
                 if !left.contains(&r.dname) {
                     let o = &mut out[*i];
                     const ALSO: &str = "; the same fix also clears the paths through ";
-                    if o.message.contains(&format!("`{}`", r.dname)) {
-                    } else if o.message.contains(ALSO) {
-                        o.message.push_str(&format!(", `{}`", r.dname));
-                    } else {
-                        o.message.push_str(&format!("{ALSO}`{}`", r.dname));
+                    let named = format!("`{}`", r.dname);
+                    if !o.message.contains(&named) {
+                        let sep = if o.message.contains(ALSO) { ", " } else { ALSO };
+                        o.message.push_str(&format!("{sep}{named}"));
                     }
                     continue 'routes;
                 }
             }
         }
         if let (Some(r), Severity::Error) = (route, f.severity) {
-            let kb_candidate = f.edit.clone().map(|edit| Candidate {
-                kind: Kind::KnowledgeBase,
-                file: f.file.clone().unwrap_or_default(),
-                line: f.line,
-                edit,
-                fix: f.fix.clone().unwrap_or_default(),
-                rustls: true,
-            });
-            let mut rejected: Vec<String> = Vec::new();
-            if kb_candidate.is_none() {
-                let known = kb.get(&r.dname, &r.dver).is_some();
-                rejected.push(format!(
-                    "a: {} {} {}",
-                    if known {
-                        "the knowledge base knows no rustls option of"
-                    } else {
-                        "no knowledge-base entry for"
-                    },
-                    r.dname,
-                    super::kb::major(&r.dver)
-                ));
-            }
-            let mut chosen = None;
-            let mut tried: Vec<Kind> = Vec::new();
-            let mut chosen_left = BTreeSet::new();
-            for c in kb_candidate.into_iter().chain(candidates(ws, kb, &r)) {
-                if chosen.is_none() {
-                    tried.push(c.kind);
-                }
-                match still_failing(ws, args, &c) {
-                    Ok(left) if !left.contains(&r.dname) => {
-                        chosen = Some(c);
-                        chosen_left = left;
-                        break;
-                    }
-                    Ok(_) => rejected.push(format!(
-                        "{}: `{}` leaves the path",
-                        &c.kind.label()[..1],
-                        c.fix
-                    )),
-                    Err(e) => rejected.push(format!(
-                        "{}: `{}` does not resolve ({})",
-                        &c.kind.label()[..1],
-                        c.fix,
-                        crate::error::report(&e).1
-                    )),
-                }
-            }
-            // Kinds before the chosen one that had no candidate at all: say why.
-            let rank = chosen
-                .as_ref()
-                .map_or(usize::MAX, |c: &Candidate| c.kind.rank());
-            for (k, why) in [
-                (
-                    Kind::Derived,
-                    format!(
-                        "b: no rustls feature of {} pairs with the native one the package asks for",
-                        r.dname
-                    ),
-                ),
-                (
-                    Kind::OwnFeature,
-                    format!(
-                        "c: no feature of `{}` selects rustls or vendored OpenSSL",
-                        r.owner
-                    ),
-                ),
-                (
-                    Kind::CrateVendored,
-                    format!("d: {} has no vendored OpenSSL feature", r.dname),
-                ),
-            ] {
-                let skipped_b =
-                    k == Kind::Derived && kb.get(&r.dname, &r.dver).is_some_and(|e| e.has_rustls());
-                if k.rank() < rank && !tried.contains(&k) && !skipped_b {
-                    rejected.push(why);
-                }
-            }
-            // In the order of the kinds (a, b, c, d), each kind's lines in the order tried.
-            rejected.sort_by_key(|w| w.chars().next());
+            let (chosen, rejected) = search(ws, args, kb, &r, &f);
             match chosen {
-                Some(c) => {
+                Some((c, left)) => {
                     let mut why = format!("fix kind {}", c.kind.label());
                     if !rejected.is_empty() {
                         why.push_str(&format!("; {}", rejected.join("; ")));
                     }
                     f.code = "tls-native";
                     f.message = format!("{} — {why}", f.message);
-                    f.fix = Some(c.fix.clone());
-                    if c.rustls {
-                        if let Some(note) = openssl_api_note(ws, &r) {
-                            f.fix = Some(format!("{} — {note}", c.fix));
-                        }
-                    }
-                    f.file = Some(c.file.clone());
+                    f.fix = Some(match c.rustls.then(|| openssl_api_note(ws, &r)).flatten() {
+                        Some(note) => format!("{} — {note}", c.fix),
+                        None => c.fix,
+                    });
+                    f.file = Some(c.file);
                     f.line = c.line;
-                    f.edit = Some(c.edit.clone());
-                    new_choice = Some((c, std::mem::take(&mut chosen_left)));
+                    f.edit = Some(c.edit);
+                    new_choice = Some(left);
                 }
                 None => {
                     f.code = "tls-native-unknown";
@@ -213,12 +130,100 @@ pub fn resolve(
             }
             continue;
         }
-        if let Some((c, left)) = new_choice {
-            chosen_so_far.push((out.len(), c, left));
+        if let Some(left) = new_choice {
+            chosen_so_far.push((out.len(), left));
         }
         out.push(f);
     }
     out
+}
+
+/// The first candidate fix for route `r` (finding `f`) that verifies, with the crates whose routes
+/// are still errors once it is applied; and why the other kinds did not apply, in kind order.
+fn search(
+    ws: &Workspace,
+    args: &DoctorArgs,
+    kb: &KnowledgeBase,
+    r: &Route,
+    f: &Finding,
+) -> (Option<(Candidate, BTreeSet<String>)>, Vec<String>) {
+    let kb_candidate = f.edit.clone().map(|edit| Candidate {
+        kind: Kind::KnowledgeBase,
+        file: f.file.clone().unwrap_or_default(),
+        line: f.line,
+        edit,
+        fix: f.fix.clone().unwrap_or_default(),
+        rustls: true,
+    });
+    let mut rejected: Vec<String> = Vec::new();
+    if kb_candidate.is_none() {
+        let known = kb.get(&r.dname, &r.dver).is_some();
+        rejected.push(format!(
+            "a: {} {} {}",
+            if known {
+                "the knowledge base knows no rustls option of"
+            } else {
+                "no knowledge-base entry for"
+            },
+            r.dname,
+            super::kb::major(&r.dver)
+        ));
+    }
+    let mut chosen: Option<(Candidate, BTreeSet<String>)> = None;
+    let mut tried: Vec<Kind> = Vec::new();
+    for c in kb_candidate.into_iter().chain(candidates(ws, kb, r)) {
+        if chosen.is_none() {
+            tried.push(c.kind);
+        }
+        match still_failing(ws, args, &c) {
+            Ok(left) if !left.contains(&r.dname) => {
+                chosen = Some((c, left));
+                break;
+            }
+            Ok(_) => rejected.push(format!(
+                "{}: `{}` leaves the path",
+                &c.kind.label()[..1],
+                c.fix
+            )),
+            Err(e) => rejected.push(format!(
+                "{}: `{}` does not resolve ({})",
+                &c.kind.label()[..1],
+                c.fix,
+                crate::error::report(&e).1
+            )),
+        }
+    }
+    // Kinds before the chosen one that had no candidate at all: say why.
+    let rank = chosen.as_ref().map_or(usize::MAX, |(c, _)| c.kind.rank());
+    for (k, why) in [
+        (
+            Kind::Derived,
+            format!(
+                "b: no rustls feature of {} pairs with the native one the package asks for",
+                r.dname
+            ),
+        ),
+        (
+            Kind::OwnFeature,
+            format!(
+                "c: no feature of `{}` selects rustls or vendored OpenSSL",
+                r.owner
+            ),
+        ),
+        (
+            Kind::CrateVendored,
+            format!("d: {} has no vendored OpenSSL feature", r.dname),
+        ),
+    ] {
+        let skipped_b =
+            k == Kind::Derived && kb.get(&r.dname, &r.dver).is_some_and(|e| e.has_rustls());
+        if k.rank() < rank && !tried.contains(&k) && !skipped_b {
+            rejected.push(why);
+        }
+    }
+    // In the order of the kinds (a, b, c, d), each kind's lines in the order tried.
+    rejected.sort_by_key(|w| w.chars().next());
+    (chosen, rejected)
 }
 
 /// The candidates after the knowledge base's, in order of preference.
