@@ -602,7 +602,7 @@ pub fn verify(ws: &Workspace, args: &DoctorArgs, r: &Route, c: &Candidate) -> Re
 /// The crates through which error routes to OpenSSL are left once `c` is applied (on a scratch copy).
 pub fn still_failing(ws: &Workspace, args: &DoctorArgs, c: &Candidate) -> Result<BTreeSet<String>> {
     let scratch = Scratch::new(ws)?;
-    let file = scratch.map(Path::new(&c.file));
+    let file = scratch.map(Path::new(&c.file))?;
     let text =
         std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
     let new = super::fix::apply(&text, &c.edit)?;
@@ -612,7 +612,7 @@ pub fn still_failing(ws: &Workspace, args: &DoctorArgs, c: &Candidate) -> Result
     a.resolve.locked = false;
     a.resolve.offline |= a.resolve.frozen;
     a.resolve.frozen = false;
-    let manifest = scratch.map(ws.manifest_path.as_std_path());
+    let manifest = scratch.map(ws.manifest_path.as_std_path())?;
     a.common.manifest_path = Some(manifest.clone());
     let ws2 = Workspace::load(&LoadOptions {
         manifest_path: Some(manifest),
@@ -665,7 +665,7 @@ impl Scratch {
             base,
         };
         let copy = |from: &Path| -> Result<()> {
-            let to = s.map(from);
+            let to = s.map(from)?;
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent)?;
             }
@@ -695,7 +695,10 @@ impl Scratch {
         }
         for p in &local {
             for t in &p.targets {
-                let to = s.map(t.src_path.as_std_path());
+                // A target file outside the copied tree: cargo metadata does not read sources.
+                let Ok(to) = s.map(t.src_path.as_std_path()) else {
+                    continue;
+                };
                 if !to.exists() {
                     if let Some(parent) = to.parent() {
                         std::fs::create_dir_all(parent)?;
@@ -707,10 +710,20 @@ impl Scratch {
         Ok(s)
     }
 
-    /// Where `path` (under the base) is in the scratch copy.
-    fn map(&self, path: &Path) -> PathBuf {
-        let rel = path.strip_prefix(&self.base).unwrap_or(path);
-        self.dir.path().join(rel)
+    /// Where `path` is in the scratch copy; an error for a path outside the copied tree (never
+    /// the user's own file: everything written goes below the scratch directory).
+    fn map(&self, path: &Path) -> Result<PathBuf> {
+        match path.strip_prefix(&self.base) {
+            Ok(rel) if rel.is_relative() && !rel.as_os_str().is_empty() => {
+                Ok(self.dir.path().join(rel))
+            }
+            _ => Err(crate::error::Failure::new(format!(
+                "{} is outside the copied workspace {}",
+                path.display(),
+                self.base.display()
+            ))
+            .into()),
+        }
     }
 }
 
