@@ -291,7 +291,7 @@ pub enum Deny {
     Warnings,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct DoctorArgs {
     #[command(flatten)]
     pub common: CommonArgs,

@@ -49,4 +49,13 @@ pub enum Edit {
         old: String,
         new: String,
     },
+    /// In `[features]`, append `value` to the list of feature `feature` (created if absent).
+    AddFeatureValue { feature: String, value: String },
+    /// Declare `key = value` in the dependency table at `table` (created if absent); a `key`
+    /// already declared there is merged as [`Edit::Dependency`] does.
+    AddDependency {
+        table: Vec<String>,
+        key: String,
+        value: String,
+    },
 }

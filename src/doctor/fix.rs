@@ -42,6 +42,74 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String> {
                 }
             }
         }
+        Edit::AddFeatureValue { feature, value } => {
+            let features = doc
+                .entry("features")
+                .or_insert_with(toml_edit::table)
+                .as_table_like_mut()
+                .ok_or_else(|| Failure::new("[features] is not a table"))?;
+            if !features.contains_key(feature) {
+                features.insert(feature, Item::Value(Value::Array(Default::default())));
+            }
+            let arr = features
+                .get_mut(feature)
+                .and_then(Item::as_array_mut)
+                .ok_or_else(|| Failure::new(format!("feature `{feature}` is not a list")))?;
+            if !arr.iter().any(|v| v.as_str() == Some(value.as_str())) {
+                // A list written one item a line (or an empty one holding comments) gets the new
+                // item on its own line, indented like the others.
+                let last_prefix = arr
+                    .iter()
+                    .last()
+                    .and_then(|v| v.decor().prefix())
+                    .and_then(|p| p.as_str())
+                    .map(str::to_string);
+                let prefix = match last_prefix {
+                    Some(p) if p.contains('\n') => Some(p),
+                    Some(_) => None,
+                    None => arr
+                        .trailing()
+                        .as_str()
+                        .is_some_and(|t| t.contains('\n'))
+                        .then(|| "\n    ".to_string()),
+                };
+                match prefix {
+                    Some(p) => arr.push_formatted(Value::from(value.as_str()).decorated(p, "")),
+                    None => arr.push(value.as_str()),
+                }
+            }
+        }
+        Edit::AddDependency { table, key, value } => {
+            let mut item = doc.as_item_mut();
+            for part in table {
+                let t = item
+                    .as_table_like_mut()
+                    .ok_or_else(|| Failure::new(format!("[{}] is not a table", table.join("."))))?;
+                let found = t
+                    .iter()
+                    .map(|(k, _)| k.to_string())
+                    .find(|k| same_key(k, part));
+                let k = found.unwrap_or_else(|| part.clone());
+                if !t.contains_key(&k) {
+                    let mut new = toml_edit::Table::new();
+                    new.set_implicit(true);
+                    t.insert(&k, Item::Table(new));
+                }
+                item = t.get_mut(&k).expect("inserted");
+            }
+            let deps = item
+                .as_table_like_mut()
+                .ok_or_else(|| Failure::new(format!("[{}] is not a table", table.join("."))))?;
+            match deps.get_mut(key) {
+                Some(existing) => merge(existing, key, value)?,
+                None => {
+                    let v: Value = value
+                        .parse()
+                        .map_err(|e| Failure::new(format!("bad declaration `{value}`: {e}")))?;
+                    deps.insert(key, Item::Value(v.decorated(" ", "")));
+                }
+            }
+        }
     }
     Ok(doc.to_string())
 }
@@ -217,6 +285,64 @@ mod tests {
         assert_eq!(
             apply(text, &e).unwrap(),
             "[dependencies.reqwest]\nversion = \"0.12\" # pinned\ndefault-features = false\nfeatures = [\"rustls-tls\", \"json\"] # note\n"
+        );
+    }
+
+    #[test]
+    fn feature_added_to_a_list_as_the_user_writes_it() {
+        let add = |text: &str| {
+            apply(
+                text,
+                &Edit::AddFeatureValue {
+                    feature: "default".into(),
+                    value: "vendored-openssl".into(),
+                },
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            add("[features]\ndefault = []\n"),
+            "[features]\ndefault = [\"vendored-openssl\"]\n"
+        );
+        assert_eq!(
+            add("[features]\ndefault = [\"a\"] # on\n"),
+            "[features]\ndefault = [\"a\", \"vendored-openssl\"] # on\n"
+        );
+        assert_eq!(
+            add("[features]\ndefault = [\n    # \"sqlite\",\n]\n"),
+            "[features]\ndefault = [\n    \"vendored-openssl\"\n    # \"sqlite\",\n]\n"
+        );
+        assert_eq!(
+            add("[features]\ndefault = [\n    \"a\",\n    \"b\",\n]\n"),
+            "[features]\ndefault = [\n    \"a\",\n    \"b\",\n    \"vendored-openssl\",\n]\n"
+        );
+        // No [features] table or no `default`: created.
+        assert_eq!(
+            add("[package]\nname = \"x\"\n"),
+            "[package]\nname = \"x\"\n\n[features]\ndefault = [\"vendored-openssl\"]\n"
+        );
+    }
+
+    #[test]
+    fn dependency_added_in_its_table() {
+        let e = |table: &[&str]| Edit::AddDependency {
+            table: table.iter().map(|s| s.to_string()).collect(),
+            key: "openssl-sys".into(),
+            value: "{ version = \"0.9\", features = [\"vendored\"] }".into(),
+        };
+        assert_eq!(
+            apply("[dependencies]\n# db\npostgres-openssl = \"0.5\"\n\n[workspace]\n", &e(&["dependencies"])).unwrap(),
+            "[dependencies]\n# db\npostgres-openssl = \"0.5\"\nopenssl-sys = { version = \"0.9\", features = [\"vendored\"] }\n\n[workspace]\n"
+        );
+        // Already declared: its features gain `vendored`, the rest stays.
+        assert_eq!(
+            apply("[dependencies]\nopenssl-sys = { version = \"0.9.100\", optional = true }\n", &e(&["dependencies"])).unwrap(),
+            "[dependencies]\nopenssl-sys = { version = \"0.9.100\", optional = true, features = [\"vendored\"] }\n"
+        );
+        // A target table that does not exist yet.
+        assert_eq!(
+            apply("[package]\nname = \"x\"\n", &e(&["target", "cfg(unix)", "dependencies"])).unwrap(),
+            "[package]\nname = \"x\"\n\n[target.\"cfg(unix)\".dependencies]\nopenssl-sys = { version = \"0.9\", features = [\"vendored\"] }\n"
         );
     }
 

@@ -16,6 +16,16 @@ pub struct Entry {
     /// Native feature → what replaces it besides the rustls features (e.g. the runtime part of sqlx's combined features).
     #[serde(default)]
     pub replace: BTreeMap<String, Vec<String>>,
+    /// The crate's feature that vendors OpenSSL (for crates with no rustls option).
+    #[serde(default)]
+    pub vendored: Option<String>,
+}
+
+impl Entry {
+    /// Whether the entry knows a rustls switch (else only, perhaps, a vendored feature).
+    pub fn has_rustls(&self) -> bool {
+        !self.rustls.is_empty() || !self.replace.is_empty()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,7 +68,11 @@ mod tests {
         // Every entry names at least one native and one rustls feature, and crate/major pairs are unique.
         let mut seen = std::collections::BTreeSet::new();
         for e in &kb.crates {
-            assert!(!e.native.is_empty() && !e.rustls.is_empty(), "{}", e.name);
+            assert!(
+                (!e.native.is_empty() && e.has_rustls()) || e.vendored.is_some(),
+                "{}",
+                e.name
+            );
             assert!(
                 seen.insert((e.name.clone(), e.major.clone())),
                 "duplicate {} {}",

@@ -16,6 +16,7 @@ pub mod native;
 pub mod pid1;
 pub mod profile;
 pub mod programs;
+pub mod remedy;
 pub mod report;
 pub mod scratch;
 pub mod sources;
@@ -69,7 +70,8 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
         format!("cargo tree {:.3}s", t1.elapsed().as_secs_f64()),
     );
     let t2 = Instant::now();
-    let mut findings = tls::check(&ws, &g, &kb::KnowledgeBase::builtin());
+    let kb = kb::KnowledgeBase::builtin();
+    let mut findings = remedy::resolve(&ws, args, &kb, tls::routes(&ws, &g, &kb));
     findings.extend(native::check(&ws, &g));
     findings.extend(crypto::check(&g));
     findings.extend(certs::check(&g));

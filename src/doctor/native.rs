@@ -60,7 +60,7 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
         };
         let (severity, fix) = match STATIC_FEATURE.iter().find(|(c, _)| c == name) {
             Some((_, f)) if feature_on(f) => continue,
-            Some((_, f)) => (Severity::Warning, format!("enable its `{f}` feature in your manifest: {name} = {{ version = \"*\", features = [\"{f}\"] }} (features unify)")),
+            Some((_, f)) => (Severity::Warning, format!("enable its `{f}` feature in your manifest: {name} = {{ version = \"{}\", features = [\"{f}\"] }} (features unify)", super::tls::shown_req("*", version))),
             None => (Severity::Warning, format!("check that {name} builds {links} from source for musl (a vendored/static/bundled feature), or replace it")),
         };
         out.push(Finding {

@@ -105,6 +105,15 @@ pub fn cargo_tree(ws: &Workspace, args: &DoctorArgs, invert: &[String]) -> Resul
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Workspace members and path dependencies: the packages whose manifests are the user's.
+pub fn local_packages(ws: &Workspace) -> Vec<&Package> {
+    ws.metadata
+        .packages
+        .iter()
+        .filter(|p| p.source.is_none())
+        .collect()
+}
+
 fn package<'a>(ws: &'a Workspace, name: &str, version: &str) -> Option<&'a Package> {
     ws.metadata
         .packages
@@ -208,6 +217,27 @@ fn enabling_feature(
         .map(|n| vec![feature_of(g, n)])
 }
 
+/// Whether feature `from` of `pkg` turns on its feature `to` (through its own feature table).
+fn feature_reaches(pkg: &Package, from: &str, to: &str) -> bool {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut stack = vec![from];
+    while let Some(f) = stack.pop() {
+        if f == to {
+            return true;
+        }
+        if seen.insert(f) {
+            stack.extend(
+                pkg.features
+                    .get(f)
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            );
+        }
+    }
+    false
+}
+
 fn feature_of(g: &Graph, n: usize) -> String {
     match &g.nodes[n] {
         Node::Feature { feature, .. } => feature.clone(),
@@ -217,9 +247,36 @@ fn feature_of(g: &Graph, n: usize) -> String {
 
 /// Every member → direct dependency route to a native TLS crate, one finding per place to fix.
 pub fn check(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<Finding> {
+    routes(ws, g, kb).into_iter().map(|(f, _)| f).collect()
+}
+
+/// Where a route to native TLS enters the graph from the workspace: what [`super::remedy`] needs to
+/// build and try other fixes than the knowledge base's.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The member the route starts at, and the member (last on the route) that declares `dname`.
+    pub member: String,
+    pub owner: String,
+    /// The owner's manifest (absolute).
+    pub owner_manifest: String,
+    /// The owner's declaration of the crate, its key (a rename) and its table (`["dependencies"]`,
+    /// `["target", "cfg(unix)", "dependencies"]`).
+    pub decl: cargo_metadata::Dependency,
+    pub key: String,
+    pub table: Vec<String>,
+    /// The crate the owner depends on, at its locked version.
+    pub dname: String,
+    pub dver: String,
+    /// The crates on the route below the owner, with their locked versions, nearest first.
+    pub crates: Vec<(String, String)>,
+}
+
+/// [`check`]'s findings with the route behind each error one (none for a path the workspace does
+/// not declare, and none once OpenSSL is vendored: nothing is left to fix then).
+pub fn routes(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<(Finding, Option<Route>)> {
     let bad = |n: usize| matches!(&g.nodes[n], Node::Package { name, .. } if NATIVE_TLS.contains(&name.as_str()));
     let sys = |n: usize| matches!(&g.nodes[n], Node::Package { name, .. } if name == "openssl-sys");
-    let mut out: Vec<Finding> = Vec::new();
+    let mut out: Vec<(Finding, Option<Route>)> = Vec::new();
     for &root in &g.roots {
         let Node::Package {
             name: member,
@@ -256,16 +313,16 @@ pub fn check(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<Finding> {
             }
         }
         for (_, path) in best {
-            let f = finding(ws, g, kb, member_pkg, &path);
+            let (f, r) = finding(ws, g, kb, member_pkg, &path);
             if let Some(i) = out
                 .iter()
-                .position(|o| o.file == f.file && o.line == f.line && o.fix == f.fix)
+                .position(|(o, _)| o.file == f.file && o.line == f.line && o.fix == f.fix)
             {
-                if out[i].path.len() < f.path.len() {
-                    out[i] = f;
+                if out[i].0.path.len() < f.path.len() {
+                    out[i] = (f, r);
                 }
             } else {
-                out.push(f);
+                out.push((f, r));
             }
         }
     }
@@ -280,10 +337,15 @@ pub fn check(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<Finding> {
         .iter()
         .any(|n| matches!(n, Node::Package { name, .. } if name == "openssl-src"));
     if vendored {
-        for f in &mut out {
+        for (f, r) in &mut out {
             f.severity = Severity::Warning;
             f.message = f.message.replace(" (OpenSSL does not link statically for musl)", "")
                 + ", vendored (openssl-sys/vendored): built from source and linked statically, at the cost of size and a C toolchain (musl-gcc, perl, make)";
+            // Already vendored: no "vendor OpenSSL" advice; a rustls switch stays on offer.
+            if f.code == "tls-native-unknown" {
+                f.fix = None;
+            }
+            *r = None;
         }
     }
     out
@@ -341,8 +403,11 @@ fn finding(
     kb: &KnowledgeBase,
     member: &Package,
     path: &[usize],
-) -> Finding {
-    let members: BTreeSet<&str> = ws.members().iter().map(|p| p.name.as_str()).collect();
+) -> (Finding, Option<Route>) {
+    // The user's own packages: workspace members and local path dependencies (their manifests are
+    // the user's to change, wherever they live).
+    let own = local_packages(ws);
+    let members: BTreeSet<&str> = own.iter().map(|p| p.name.as_str()).collect();
     let gs = groups(g, path);
     let mut chain = vec![member.name.to_string()];
     // Feature lists per crate, computed from the end: a hop that is not an optional dependency is explained
@@ -369,6 +434,43 @@ fn finding(
         }
         shown_all[i] = shown;
     }
+    // Where to fix: the last workspace member on the route (or the root member) and the crate it depends on.
+    let mut owner = member;
+    let mut owner_feats: Vec<String> = Vec::new();
+    let mut direct = 0;
+    for (i, (name, _, feats)) in gs.iter().enumerate() {
+        if members.contains(name.as_str()) {
+            if let Some(p) = own.iter().copied().find(|p| p.name.as_str() == name) {
+                owner = p;
+                owner_feats = feats.iter().map(|&n| feature_of(g, n)).collect();
+                direct = i + 1;
+            }
+        } else {
+            break;
+        }
+    }
+    // The user-facing feature first: when the owner's declaration names a feature of the crate
+    // that leads to the first feature on the route (`runtime-tokio-native-tls` → `tls-native-tls`),
+    // the route starts there, not at an internal feature or at `default`.
+    if let Some((dname, _, _)) = gs.get(direct) {
+        let dver = version_of(g, dname).unwrap_or_default();
+        let declared = owner
+            .dependencies
+            .iter()
+            .find(|d| &d.name == dname && d.kind == cargo_metadata::DependencyKind::Normal);
+        if let (Some(d), Some(pkg)) = (declared, package(ws, dname, &dver)) {
+            let shown = &mut shown_all[direct];
+            let first = shown.first().cloned().unwrap_or_default();
+            let start = usize::from(first == "default" && shown.len() > 1);
+            if let Some(goal) = shown.get(start).cloned() {
+                if !d.features.contains(&goal) {
+                    if let Some(f) = d.features.iter().find(|f| feature_reaches(pkg, f, &goal)) {
+                        shown.splice(0..start, [f.clone()]);
+                    }
+                }
+            }
+        }
+    }
     for (i, (name, _, _)) in gs.iter().enumerate() {
         let mut shown = shown_all[i].clone();
         if shown == ["default"] && i > 0 {
@@ -380,26 +482,11 @@ fn finding(
             chain.push(format!("{name} [{}]", shown.join(" → ")));
         }
     }
-    // Where to fix: the last workspace member on the route (or the root member) and the crate it depends on.
-    let mut owner = member;
-    let mut owner_feats: Vec<String> = Vec::new();
-    let mut direct = 0;
-    for (i, (name, _, feats)) in gs.iter().enumerate() {
-        if members.contains(name.as_str()) {
-            if let Some(p) = ws.members().into_iter().find(|p| p.name.as_str() == name) {
-                owner = p;
-                owner_feats = feats.iter().map(|&n| feature_of(g, n)).collect();
-                direct = i + 1;
-            }
-        } else {
-            break;
-        }
-    }
     let target = gs.last().map(|l| l.0.clone()).unwrap_or_default();
     let mut file = owner.manifest_path.to_string();
     let text = std::fs::read_to_string(&file).unwrap_or_default();
     let Some((dname, _, dfeats)) = gs.get(direct) else {
-        return Finding {
+        let f = Finding {
             code: "tls-native-unknown",
             severity: Severity::Error,
             message: format!("`{}` depends on {target}", member.name),
@@ -409,6 +496,7 @@ fn finding(
             line: None,
             edit: None,
         };
+        return (f, None);
     };
     let dver = version_of(g, dname).unwrap_or_default();
     let decl = owner
@@ -419,10 +507,24 @@ fn finding(
         .map(|d| d.rename.clone().unwrap_or_else(|| d.name.clone()))
         .unwrap_or(dname.clone());
     let mut line = dep_line(&text, &key);
+    let route = decl.map(|d| Route {
+        member: member.name.to_string(),
+        owner: owner.name.to_string(),
+        owner_manifest: owner.manifest_path.to_string(),
+        decl: d.clone(),
+        key: key.clone(),
+        table: declared_table(d),
+        dname: dname.clone(),
+        dver: dver.clone(),
+        crates: gs[direct..]
+            .iter()
+            .map(|(n, _, _)| (n.clone(), version_of(g, n).unwrap_or_default()))
+            .collect(),
+    });
     let entry = kb.get(dname, &dver);
     let mut edit = None;
     let (code, fix) = match (entry, decl) {
-        (Some(e), Some(d)) => {
+        (Some(e), Some(d)) if e.has_rustls() => {
             let declared_native = d.features.iter().any(|f| e.native.contains(f)) || (e.default_native && d.uses_default_features);
             let enabled: Vec<String> = dfeats.iter().map(|&n| feature_of(g, n)).filter(|f| e.native.contains(f)).collect();
             // Enabled by one of the owner's own features (`native = ["reqwest/native-tls"]`)?
@@ -435,34 +537,21 @@ fn finding(
             match via_feature {
                 Some((of, v)) if !declared_native => {
                     line = feature_line(&text, &of).or(line);
-                    let rep = e.rustls.first().cloned().unwrap_or_default();
+                    let native_f = v.split_once('/').map(|x| x.1).unwrap_or_default();
+                    let rep = e.replace.get(native_f).and_then(|r| r.first()).or(e.rustls.first()).cloned().unwrap_or_default();
                     edit = Some(Edit::FeatureValue { feature: of.clone(), old: v.clone(), new: format!("{key}/{rep}") });
                     ("tls-native", Some(format!("in [features] of {}, `{of}` enables \"{v}\": replace it with \"{key}/{rep}\"", owner.name)))
                 }
                 _ => {
                     let _ = enabled;
-                    let l = fix_line(&key, d, e);
+                    let defaults = package(ws, dname, &dver).map(|p| locked_defaults(p, e)).unwrap_or_default();
+                    let l = fix_line(&key, d, e, &defaults, &dver);
                     let value = l.split_once(" = ").map(|x| x.1.to_string()).unwrap_or_default();
-                    // Where the member declares it: [dependencies] or [target.'cfg(…)'.dependencies].
-                    let mut table: Vec<String> = d.target.iter().map(|t| t.to_string()).collect();
-                    if !table.is_empty() {
-                        table.insert(0, "target".into());
-                    }
-                    table.push("dependencies".into());
-                    if inherits(&text, &table, &key) {
-                        // `workspace = true`: default-features can only be turned off in the root's
-                        // [workspace.dependencies]; the member's own features stay in the member.
-                        let root = ws.root().join("Cargo.toml").to_string();
-                        let root_text = std::fs::read_to_string(&root).unwrap_or_default();
-                        let value = without_features(&value, &member_only_features(&text, &table, &root_text, &key));
-                        line = dep_line(&root_text, &key);
-                        file = root;
-                        edit = Some(Edit::Dependency { table: vec!["workspace".into(), "dependencies".into()], key: key.clone(), value: value.clone() });
-                        ("tls-native", Some(format!("in [workspace.dependencies]: {key} = {value} (members keep `workspace = true`)")))
-                    } else {
-                        edit = Some(Edit::Dependency { table, key: key.clone(), value });
-                        ("tls-native", Some(l))
-                    }
+                    let (f, ln, ed, text) = dependency_edit(ws, owner.manifest_path.as_ref(), d, &key, &value);
+                    file = f;
+                    line = ln;
+                    edit = Some(ed);
+                    ("tls-native", Some(text))
                 }
             }
         }
@@ -473,7 +562,7 @@ fn finding(
             )),
         ),
     };
-    Finding {
+    let f = Finding {
         code,
         severity: Severity::Error,
         message: format!(
@@ -485,6 +574,90 @@ fn finding(
         file: Some(file),
         line,
         edit,
+    };
+    (f, route)
+}
+
+/// The table a declaration lives in: `[dependencies]` or `[target.'cfg(…)'.dependencies]`.
+fn declared_table(d: &cargo_metadata::Dependency) -> Vec<String> {
+    let mut table: Vec<String> = d.target.iter().map(|t| t.to_string()).collect();
+    if !table.is_empty() {
+        table.insert(0, "target".into());
+    }
+    table.push("dependencies".into());
+    table
+}
+
+/// The edit that gives the owner's declaration `d` (key `key`) the inline-table `value`: in the
+/// owner's manifest, or — for `workspace = true` — in the root's `[workspace.dependencies]`, where
+/// default-features can be turned off (the member's own features stay in the member).
+/// Returns (file, line, edit, fix text).
+pub fn dependency_edit(
+    ws: &Workspace,
+    owner_manifest: &str,
+    d: &cargo_metadata::Dependency,
+    key: &str,
+    value: &str,
+) -> (String, Option<usize>, Edit, String) {
+    let text = std::fs::read_to_string(owner_manifest).unwrap_or_default();
+    let table = declared_table(d);
+    if inherits(&text, &table, key) {
+        let root = ws.root().join("Cargo.toml").to_string();
+        let root_text = std::fs::read_to_string(&root).unwrap_or_default();
+        let value = without_features(value, &member_only_features(&text, &table, &root_text, key));
+        let line = dep_line(&root_text, key);
+        let edit = Edit::Dependency {
+            table: vec!["workspace".into(), "dependencies".into()],
+            key: key.to_string(),
+            value: value.clone(),
+        };
+        let fix = format!(
+            "in [workspace.dependencies]: {key} = {value} (members keep `workspace = true`)"
+        );
+        (root, line, edit, fix)
+    } else {
+        let edit = Edit::Dependency {
+            table,
+            key: key.to_string(),
+            value: value.to_string(),
+        };
+        let line = dep_line(&text, key);
+        (
+            owner_manifest.to_string(),
+            line,
+            edit,
+            format!("{key} = {value}"),
+        )
+    }
+}
+
+/// The locked version's own default features that stay on when the TLS default goes: its
+/// `default` list minus the native features (the data's `other_defaults` are a release's, and a
+/// feature added in 0.12.16 does not exist in 0.12.15).
+pub fn locked_defaults(p: &Package, e: &super::kb::Entry) -> Vec<String> {
+    p.features
+        .get("default")
+        .map(|d| {
+            d.iter()
+                .filter(|f| !e.native.contains(f) && p.features.contains_key(f.as_str()))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_else(|| e.other_defaults.clone())
+}
+
+/// The version requirement to print: the user's, or — for `*` or none — the locked major.minor.
+pub fn shown_req(req: &str, locked: &str) -> String {
+    let req = req.trim_start_matches('^');
+    if req.is_empty() || req == "*" {
+        let mut parts = locked.split('.');
+        format!(
+            "{}.{}",
+            parts.next().unwrap_or("0"),
+            parts.next().unwrap_or("0")
+        )
+    } else {
+        req.to_string()
     }
 }
 
@@ -577,7 +750,13 @@ pub fn feature_line(text: &str, name: &str) -> Option<usize> {
 
 /// The replacement declaration: the user's features minus the native ones, plus the rustls ones and
 /// (with `default-features = false`) the crate's other defaults.
-pub fn fix_line(key: &str, d: &cargo_metadata::Dependency, e: &super::kb::Entry) -> String {
+pub fn fix_line(
+    key: &str,
+    d: &cargo_metadata::Dependency,
+    e: &super::kb::Entry,
+    other_defaults: &[String],
+    locked: &str,
+) -> String {
     let mut feats: Vec<String> = Vec::new();
     let push = |f: &str, feats: &mut Vec<String>| {
         if !feats.iter().any(|x| x == f) {
@@ -598,13 +777,13 @@ pub fn fix_line(key: &str, d: &cargo_metadata::Dependency, e: &super::kb::Entry)
         }
     }
     if drop_defaults {
-        for f in &e.other_defaults {
+        for f in other_defaults {
             push(f, &mut feats);
         }
     }
     let mut s = format!(
         "{key} = {{ version = \"{}\"",
-        d.req.to_string().trim_start_matches('^')
+        shown_req(&d.req.to_string(), locked)
     );
     if drop_defaults || !d.uses_default_features {
         s.push_str(", default-features = false");
