@@ -1,6 +1,6 @@
 //! cargo-tiny: static, auditable, size-optimized Rust binaries in reproducible FROM-scratch images.
 //!
-//! The flow (see README "Architecture"): [`workspace::Workspace`] → [`build::plan::Plan`] →
+//! The flow (see README "Development"): [`workspace::Workspace`] → [`build::plan::Plan`] →
 //! [`build::Binary`] → image → publisher. Each stage is a plain value; processes are spawned and files
 //! written only at the edges.
 
