@@ -545,9 +545,7 @@ fn registry_codes(e: &E) -> Vec<String> {
 }
 
 fn retryable(e: &E) -> bool {
-    if is_tls(&error_chain(e)) {
-        return false;
-    }
+    // The answer first: a 429 or 5xx is retried whatever words the request's URL holds.
     let code = status_of(e);
     if matches!(code, Some(429) | Some(500..=599)) {
         return true;
@@ -557,6 +555,9 @@ fn retryable(e: &E) -> bool {
             .errors
             .iter()
             .any(|x| x.code == OciErrorCode::Toomanyrequests);
+    }
+    if is_tls(&error_chain(e)) {
+        return false;
     }
     // Connection refused or reset, timeouts: the request never got an answer.
     matches!(e, E::RequestError(r) if code.is_none() && (r.is_connect() || r.is_timeout() || r.is_request() || r.is_body()))
@@ -583,8 +584,11 @@ fn last_cause(chain: &[String]) -> String {
     chain.last().cloned().unwrap_or_default().replace('\n', " ")
 }
 
+/// Whether the innermost cause is a TLS error (rustls' and webpki's words). Only the innermost
+/// cause: the outer ones quote the request's URL, and a repository named `rustls-demo` or a host
+/// `registry.mtls.corp` must not read as a TLS failure.
 fn is_tls(chain: &[String]) -> bool {
-    let text = one_line(chain).to_lowercase();
+    let text = last_cause(chain).to_lowercase();
     [
         "certificate",
         "tls",
@@ -615,6 +619,27 @@ mod tests {
             blobs: Vec::new(),
             artifact_type: Some(CYCLONEDX.into()),
         }
+    }
+
+    #[test]
+    fn tls_is_told_by_the_innermost_cause_not_by_the_url() {
+        let chain = |url: &str, cause: &str| {
+            vec![
+                format!("error sending request for url ({url})"),
+                "client error (Connect)".to_string(),
+                cause.to_string(),
+            ]
+        };
+        let url = "https://registry.mtls.corp/v2/acme/rustls-demo/blobs/uploads/";
+        assert!(!is_tls(&chain(url, "connection reset by peer")));
+        assert!(is_tls(&chain(
+            "https://127.0.0.1:5000/v2/",
+            "invalid peer certificate: UnknownIssuer"
+        )));
+        assert!(is_tls(&chain(
+            "https://127.0.0.1:5000/v2/",
+            "received corrupt message of type InvalidContentType"
+        )));
     }
 
     #[test]
