@@ -172,7 +172,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
         target_dir: args.target_dir.clone(),
         rustflags: flags,
         // The nightly of `--size max` writes precursor files too.
-        sbom_precursor: size_max.is_some() || is_nightly(&sysroot),
+        sbom_precursor: size_max.is_some() || (is_nightly(&sysroot) && cargo_knows_zsbom(root)),
         env,
         cargo_verbosity: match shell.verbosity() {
             Verbosity::Quiet => -1,
@@ -201,6 +201,19 @@ fn is_nightly(sysroot: &str) -> bool {
     dir.as_deref()
         .and_then(|d| d.file_name())
         .is_some_and(|n| n.to_string_lossy().starts_with("nightly"))
+}
+
+/// Whether the cargo that will build accepts `-Zsbom` (an older pinned nightly, or a stable cargo next
+/// to a nightly rustc, does not): `cargo -Zsbom locate-project` fails on those. Asked only when the
+/// toolchain looks like a nightly.
+fn cargo_knows_zsbom(dir: &std::path::Path) -> bool {
+    std::process::Command::new(toolchain::cargo())
+        .args(["-Zsbom", "locate-project"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// A custom `--profile` must be defined (in the root manifest or a cargo config file), or cargo fails
@@ -428,6 +441,23 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
             hint = "drop one of them",
             "--output and --no-image cannot be used together"
         );
+    }
+    // Registry flags without --push (also with --no-image) are a mistake, said before anything runs.
+    if !args.push {
+        let r = &args.registry;
+        if let Some(flag) = [
+            ("--tag", !r.tag.is_empty()),
+            ("--registry-ca", !r.registry_ca.is_empty()),
+            ("--insecure-registry", !r.insecure_registry.is_empty()),
+        ]
+        .iter()
+        .find_map(|(f, set)| set.then_some(f))
+        {
+            crate::fail!(
+                hint = "add --push, or drop the flag",
+                "{flag} is for pushing to a registry"
+            );
+        }
     }
     let ws = Workspace::load(&load_options(args))?;
     let plan = plan(&ws, args, shell)?;
