@@ -714,7 +714,14 @@ impl Scratch {
     /// the user's own file: everything written goes below the scratch directory).
     fn map(&self, path: &Path) -> Result<PathBuf> {
         match path.strip_prefix(&self.base) {
-            Ok(rel) if rel.is_relative() && !rel.as_os_str().is_empty() => {
+            // Plain names only: cargo does not normalise a target's `path`, and a `..` in it
+            // (`path = "../common/main.rs"`) would lead out of the scratch directory.
+            Ok(rel)
+                if !rel.as_os_str().is_empty()
+                    && rel
+                        .components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_))) =>
+            {
                 Ok(self.dir.path().join(rel))
             }
             _ => Err(crate::error::Failure::new(format!(
@@ -814,6 +821,23 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scratch_copy_never_maps_a_path_outside_itself() {
+        let s = Scratch {
+            dir: tempfile::tempdir().unwrap(),
+            base: PathBuf::from("/w/proj"),
+        };
+        assert!(s.map(Path::new("/w/proj/src/main.rs")).is_ok());
+        for outside in [
+            "/w/proj/../common/main.rs",
+            "/w/proj/src/../../x.rs",
+            "/w/other/main.rs",
+            "/w/proj",
+        ] {
+            assert!(s.map(Path::new(outside)).is_err(), "{outside}");
+        }
+    }
 
     #[test]
     fn native_names() {
