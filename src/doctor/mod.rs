@@ -143,15 +143,21 @@ fn apply_fixes(
         }
         files.push(m);
     }
-    for ((file, (old, new)), m) in plan.iter().zip(&files) {
+    for (i, ((file, (old, new)), m)) in plan.iter().zip(&files).enumerate() {
         let name = std::path::Path::new(file)
             .strip_prefix(root)
             .map(|p| p.display().to_string())
             .unwrap_or(file.clone());
         if args.dry_run {
             print!("{}", crate::fsutil::unified_diff(old, new, &name));
+        } else if let Err(e) = m.write(new, "cargo tiny doctor --fix") {
+            // All or nothing: the manifests already written go back to what they were.
+            let unrestored = restore_all(&files[..i]);
+            return Err(e.context(match unrestored {
+                None => "the manifests fixed before it were restored".to_string(),
+                Some(left) => format!("could not restore {left}"),
+            }));
         } else {
-            m.write(new, "cargo tiny doctor --fix")?;
             shell.status("Fixed", &name);
         }
     }
@@ -161,12 +167,14 @@ fn apply_fixes(
     // Re-resolve: cargo metadata must read the manifests, and the paths must be gone.
     let reload = load_workspace(args).and_then(|ws| analyse(&ws, args));
     match reload {
-        Err(e) => {
-            for m in &files {
-                m.restore()?;
+        Err(e) => match restore_all(&files) {
+            None => {
+                Err(e.context("cargo could not read the fixed manifests; restored the originals"))
             }
-            Err(e.context("cargo could not read the fixed manifests; restored the originals"))
-        }
+            Some(left) => Err(e.context(format!(
+                "cargo could not read the fixed manifests, and restoring failed for {left}"
+            ))),
+        },
         Ok(left) => {
             report::render(args.format, &left, root, shell);
             Ok(i32::from(
@@ -174,4 +182,14 @@ fn apply_fixes(
             ))
         }
     }
+}
+
+/// Restores every manifest, going on past a failure; `None` when all were restored, else which
+/// were not and why.
+fn restore_all(files: &[crate::manifest_file::ManifestFile]) -> Option<String> {
+    let failed: Vec<String> = files
+        .iter()
+        .filter_map(|m| m.restore().err().map(|e| format!("{} ({e:#})", m.shown())))
+        .collect();
+    (!failed.is_empty()).then(|| failed.join(", "))
 }
