@@ -78,22 +78,6 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
             }
         }
     }
-    if !args.push {
-        let r = &args.registry;
-        if let Some(flag) = [
-            ("--tag", !r.tag.is_empty()),
-            ("--registry-ca", !r.registry_ca.is_empty()),
-            ("--insecure-registry", !r.insecure_registry.is_empty()),
-        ]
-        .iter()
-        .find_map(|(f, set)| set.then_some(f))
-        {
-            crate::fail!(
-                hint = "add --push, or drop the flag",
-                "{flag} is for pushing to a registry"
-            );
-        }
-    }
     let mut overrides = Overrides {
         user: args.user.clone(),
         ca_certificates: args.ca_certificates,
@@ -353,6 +337,9 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
     } else {
         None
     };
+    if archive::interrupt_pending() {
+        anyhow::bail!("interrupted");
+    }
     let tarball_size = archive::publish(&img, mtime, &p.tarball, &p.sbom)?;
     let written = image_cache::Written {
         reference: img.reference(),
@@ -388,7 +375,9 @@ fn make_all(cx: &Context<'_>, jobs: &[(&ImagePlan, &Binary)]) -> Vec<Result<Done
         return jobs.iter().map(|(p, b)| make(cx, p, b)).collect();
     }
     // Workers inherit this thread's signal mask: with SIGINT/SIGTERM/SIGHUP held here too, no thread
-    // can be killed by one while a worker has temp files; it takes effect once every image is written.
+    // can be killed by one while a worker has temp files. A worker starts no new image once one is
+    // pending, and it takes effect when the images under way are written (or abandoned before
+    // their temp files exist).
     let _held = archive::HeldSignals::hold();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<Result<Done>>>> =
@@ -396,6 +385,9 @@ fn make_all(cx: &Context<'_>, jobs: &[(&ImagePlan, &Binary)]) -> Vec<Result<Done
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
+                if archive::interrupt_pending() {
+                    break;
+                }
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some((p, b)) = jobs.get(i) else { break };
                 let r = make(cx, p, b);
@@ -450,7 +442,11 @@ pub fn run(
             .ok_or_else(|| anyhow::anyhow!("no binary built for `{}`", p.target.bin))?;
         jobs.push((p, b));
     }
-    let results = make_all(&cx, &jobs);
+    // Every image made before any is pushed or reported: one that failed stops the build before a
+    // registry has seen any of them.
+    let results = make_all(&cx, &jobs)
+        .into_iter()
+        .collect::<Result<Vec<Done>>>()?;
     let mut reused = 0;
     for ((p, _), done) in jobs.iter().zip(results) {
         let Done {
@@ -460,7 +456,7 @@ pub fn run(
             reused: was_reused,
             image: built,
             compressed,
-        } = done?;
+        } = done;
         reused += usize::from(was_reused);
         if let Some(line) = compressed {
             shell.status("Compressed", line);

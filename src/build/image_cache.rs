@@ -73,7 +73,11 @@ fn tool_identity() -> String {
 /// The key of an image: a digest over every input. New fields of [`ImageInput`] are covered
 /// automatically (its `Debug` form is hashed, with the byte fields swapped for their digests).
 pub fn key(input: &ImageInput<'_>, mtime: u64) -> String {
+    // Tags only matter to a push: editing `tags = [...]` rewrites nothing.
+    let mut config = input.config.clone();
+    config.tags.clear();
     let mut shape = input.clone();
+    shape.config = &config;
     shape.binary = Vec::new();
     shape.files = Vec::new();
     shape.ca_bundle = None;

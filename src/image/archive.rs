@@ -188,6 +188,22 @@ impl HeldSignals {
     }
 }
 
+/// Whether SIGINT, SIGTERM or SIGHUP arrived while held (see [`HeldSignals`]): work that has not
+/// started yet should not start, so that the signal takes effect soon.
+pub(crate) fn interrupt_pending() -> bool {
+    // SAFETY: sigpending fills a local set; sigismember reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        if libc::sigpending(&mut set) != 0 {
+            return false;
+        }
+        [libc::SIGINT, libc::SIGTERM, libc::SIGHUP]
+            .iter()
+            .any(|&s| libc::sigismember(&set, s) == 1)
+    }
+}
+
 impl Drop for HeldSignals {
     fn drop(&mut self) {
         // SAFETY: restores the mask saved in `hold`.
