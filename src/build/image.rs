@@ -278,16 +278,22 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
     };
     let mut files = Vec::new();
     for f in &p.config.files {
-        // From the handle opened when the configuration was checked, never the path again.
-        let data = f.opened.read().map_err(|e| {
-            Failure::new(format!(
-                "`files.\"{}\"` in {}: cannot read {}: {e}",
-                f.dest,
-                p.config.files_from,
-                f.source.display()
-            ))
-            .hint("keep the file in place while cargo tiny build runs")
+        // From the handle opened when the configuration was checked, never the path again; read
+        // in chunks while the layer is written.
+        let what = format!(
+            "`files.\"{}\"` in {}: cannot read {}",
+            f.dest,
+            p.config.files_from,
+            f.source.display()
+        );
+        f.opened.check_size().map_err(|e| {
+            Failure::new(format!("{what}: {e}"))
+                .hint("keep the file in place while cargo tiny build runs")
         })?;
+        let data = image::layer::Data::Source {
+            opened: f.opened.clone(),
+            what,
+        };
         files.push((f.dest.clone(), f.opened.mode, data));
     }
 
@@ -334,7 +340,7 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
         sbom: sbom.json,
     };
     let mtime = cx.epoch.max(0) as u64;
-    let key = image_cache::key(&input, mtime);
+    let key = image_cache::key(&input, mtime)?;
     if let Some(written) = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sbom) {
         return Ok(Done {
             ca,
