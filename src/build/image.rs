@@ -359,7 +359,7 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
     } else {
         None
     };
-    let tarball_size = archive::publish(&img, mtime, &p.tarball, &p.sbom)?;
+    let (tarball_size, tarball_digest) = archive::publish(&img, mtime, &p.tarball, &p.sbom)?;
     let written = image_cache::Written {
         reference: img.reference(),
         manifest_digest: img.manifest.digest.clone(),
@@ -370,7 +370,7 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
         compression: img.compression,
         layer_media_type: img.layer.media_type.clone(),
         tarball_size,
-        tarball_digest: image::sha256(&std::fs::read(&p.tarball)?),
+        tarball_digest,
         sbom_file_digest: img.sbom.digest.clone(),
     };
     image_cache::store(&p.cache, &key, &written);

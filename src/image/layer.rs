@@ -159,23 +159,37 @@ pub fn tar_size(tree: &Tree) -> u64 {
     data + 1024
 }
 
+/// The ustar header of a regular file of `size` bytes, or of a directory (`None`): no host metadata.
+pub fn header(
+    path: &str,
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    mtime: u64,
+    size: Option<u64>,
+) -> Result<tar::Header> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(path)
+        .with_context(|| format!("layer path {path}"))?;
+    h.set_mode(mode);
+    h.set_uid(uid);
+    h.set_gid(gid);
+    h.set_mtime(mtime);
+    h.set_entry_type(match size {
+        Some(_) => tar::EntryType::Regular,
+        None => tar::EntryType::Directory,
+    });
+    h.set_size(size.unwrap_or(0));
+    h.set_cksum();
+    Ok(h)
+}
+
 /// Writes the tar of `tree` into `w` (a `files` source in chunks from its handle); gives `w` back.
 pub fn write_tar<W: Write>(tree: &Tree, mtime: u64, w: W) -> Result<W> {
     let mut b = tar::Builder::new(w);
     for (path, e) in &tree.entries {
-        let mut h = tar::Header::new_ustar();
-        h.set_path(path)
-            .with_context(|| format!("layer path {path}"))?;
-        h.set_mode(e.mode);
-        h.set_uid(e.uid);
-        h.set_gid(e.gid);
-        h.set_mtime(mtime);
-        h.set_entry_type(match e.data {
-            Some(_) => tar::EntryType::Regular,
-            None => tar::EntryType::Directory,
-        });
-        h.set_size(e.data.as_ref().map_or(0, Data::len));
-        h.set_cksum();
+        let size = e.data.as_ref().map(Data::len);
+        let h = header(path, e.mode, e.uid, e.gid, mtime, size)?;
         match &e.data {
             Some(Data::Bytes(d)) => b.append(&h, d.as_slice())?,
             Some(Data::Source { opened, what }) => {
@@ -209,10 +223,20 @@ pub fn hex_digest(hasher: Sha256) -> String {
 }
 
 /// Passes bytes on to `inner`, hashing and counting them.
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-    count: u64,
+pub struct Hashing<W> {
+    pub inner: W,
+    pub hasher: Sha256,
+    pub count: u64,
+}
+
+impl<W> Hashing<W> {
+    pub fn new(inner: W) -> Hashing<W> {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
 }
 
 impl<W: Write> Write for Hashing<W> {
@@ -238,11 +262,7 @@ impl Layer {
 /// Builds the layer of `tree`, compressed with `compression`: the tar streams through the hash and
 /// the compressor, only the compressed blob is kept.
 pub fn build(tree: &Tree, mtime: u64, compression: Compression) -> Result<Layer> {
-    let sink = Hashing {
-        inner: compression.writer(tar_size(tree))?,
-        hasher: Sha256::new(),
-        count: 0,
-    };
+    let sink = Hashing::new(compression.writer(tar_size(tree))?);
     let sink = write_tar(tree, mtime, sink)?;
     Ok(Layer {
         compressed: sink.inner.finish()?,
