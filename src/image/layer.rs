@@ -194,6 +194,8 @@ pub fn write_tar<W: Write>(tree: &Tree, mtime: u64, w: W) -> Result<W> {
             Some(Data::Bytes(d)) => b.append(&h, d.as_slice())?,
             Some(Data::Source { opened, what }) => {
                 let r = opened.reader().map_err(|e| source_failure(what, e))?;
+                // 1 MiB reads and writes (io::copy's own buffer is 8 KiB).
+                let r = std::io::BufReader::with_capacity(1 << 20, r);
                 b.append(&h, r).map_err(|e| source_failure(what, e))?
             }
             None => b.append(&h, std::io::empty())?,

@@ -105,7 +105,7 @@ impl OpenedSource {
         use sha2::Digest;
         let mut hasher = sha2::Sha256::new();
         let mut r = self.reader()?;
-        let mut buf = vec![0; 1 << 16];
+        let mut buf = vec![0; 1 << 20];
         loop {
             let n = r.read(&mut buf)?;
             if n == 0 {
