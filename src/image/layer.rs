@@ -390,4 +390,24 @@ mod tests {
             "{f}"
         );
     }
+
+    #[test]
+    fn an_empty_source_is_an_empty_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("empty");
+        std::fs::write(&p, "").unwrap();
+        let mut t = sample();
+        t.file(
+            "/data/empty",
+            0o644,
+            Data::Source {
+                opened: crate::image::source::OpenedSource::open(&p).unwrap(),
+                what: "empty".into(),
+            },
+        );
+        let mut bytes = sample();
+        bytes.file("/data/empty", 0o644, Vec::new());
+        assert_eq!(tar(&t, 0).unwrap(), tar(&bytes, 0).unwrap());
+        assert_eq!(tar_size(&t), tar(&t, 0).unwrap().len() as u64);
+    }
 }
