@@ -95,8 +95,12 @@ pub fn key(input: &ImageInput<'_>, mtime: u64) -> anyhow::Result<String> {
     Ok(sha256(text.as_bytes()))
 }
 
+/// `sha256:` of a file, read in chunks (a tarball may hold a large layer).
 fn file_digest(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|b| sha256(&b))
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut sink = crate::image::layer::Hashing::new(std::io::sink());
+    std::io::copy(&mut file, &mut sink).ok()?;
+    Some(crate::image::layer::hex_digest(sink.hasher))
 }
 
 /// The recorded image when `key` matches and the tarball and SBOM on disk are the ones recorded.
