@@ -262,16 +262,22 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
     };
     let mut files = Vec::new();
     for f in &p.config.files {
-        // From the handle opened when the configuration was checked, never the path again.
-        let data = f.opened.read().map_err(|e| {
-            Failure::new(format!(
-                "`files.\"{}\"` in {}: cannot read {}: {e}",
-                f.dest,
-                p.config.files_from,
-                f.source.display()
-            ))
-            .hint("keep the file in place while cargo tiny build runs")
+        // From the handle opened when the configuration was checked, never the path again; read
+        // in chunks while the layer is written.
+        let what = format!(
+            "`files.\"{}\"` in {}: cannot read {}",
+            f.dest,
+            p.config.files_from,
+            f.source.display()
+        );
+        f.opened.check_size().map_err(|e| {
+            Failure::new(format!("{what}: {e}"))
+                .hint("keep the file in place while cargo tiny build runs")
         })?;
+        let data = image::layer::Data::Source {
+            opened: f.opened.clone(),
+            what,
+        };
         files.push((f.dest.clone(), f.opened.mode, data));
     }
 
@@ -318,7 +324,7 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
         sbom: sbom.json,
     };
     let mtime = cx.epoch.max(0) as u64;
-    let key = image_cache::key(&input, mtime);
+    let key = image_cache::key(&input, mtime)?;
     if let Some(written) = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sbom) {
         return Ok(Done {
             ca,
@@ -340,7 +346,7 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
     if archive::interrupt_pending() {
         anyhow::bail!("interrupted");
     }
-    let tarball_size = archive::publish(&img, mtime, &p.tarball, &p.sbom)?;
+    let (tarball_size, tarball_digest) = archive::publish(&img, mtime, &p.tarball, &p.sbom)?;
     let written = image_cache::Written {
         reference: img.reference(),
         manifest_digest: img.manifest.digest.clone(),
@@ -351,7 +357,7 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
         compression: img.compression,
         layer_media_type: img.layer.media_type.clone(),
         tarball_size,
-        tarball_digest: image::sha256(&std::fs::read(&p.tarball)?),
+        tarball_digest,
         sbom_file_digest: img.sbom.digest.clone(),
     };
     image_cache::store(&p.cache, &key, &written);

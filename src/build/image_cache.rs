@@ -72,7 +72,8 @@ fn tool_identity() -> String {
 
 /// The key of an image: a digest over every input. New fields of [`ImageInput`] are covered
 /// automatically (its `Debug` form is hashed, with the byte fields swapped for their digests).
-pub fn key(input: &ImageInput<'_>, mtime: u64) -> String {
+/// A `files` source is hashed by streaming it from its handle.
+pub fn key(input: &ImageInput<'_>, mtime: u64) -> anyhow::Result<String> {
     // Tags only matter to a push: editing `tags = [...]` rewrites nothing.
     let mut config = input.config.clone();
     config.tags.clear();
@@ -82,11 +83,11 @@ pub fn key(input: &ImageInput<'_>, mtime: u64) -> String {
     shape.files = Vec::new();
     shape.ca_bundle = None;
     shape.sbom = Vec::new();
-    let files: Vec<(String, u32, String)> = input
+    let files = input
         .files
         .iter()
-        .map(|(dest, mode, data)| (dest.clone(), *mode, sha256(data)))
-        .collect();
+        .map(|(dest, mode, data)| Ok((dest.clone(), *mode, data.sha256()?)))
+        .collect::<anyhow::Result<Vec<(String, u32, String)>>>()?;
     let text = format!(
         "format {FORMAT}\ntool {}\nlayer {}\nmtime {mtime}\nbinary {}\nfiles {files:?}\nca {:?}\nsbom {}\ninput {shape:?}\n",
         tool_identity(),
@@ -95,11 +96,15 @@ pub fn key(input: &ImageInput<'_>, mtime: u64) -> String {
         input.ca_bundle.as_deref().map(sha256),
         sha256(&input.sbom),
     );
-    sha256(text.as_bytes())
+    Ok(sha256(text.as_bytes()))
 }
 
+/// `sha256:` of a file, read in chunks (a tarball may hold a large layer).
 fn file_digest(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|b| sha256(&b))
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut sink = crate::image::layer::Hashing::new(std::io::sink());
+    std::io::copy(&mut file, &mut sink).ok()?;
+    Some(crate::image::layer::hex_digest(sink.hasher))
 }
 
 /// The recorded image when `key` matches and the tarball and SBOM on disk are the ones recorded.
@@ -156,7 +161,7 @@ mod tests {
             binary: b"\x7fELF binary".to_vec(),
             arch: ("amd64", None),
             config: cfg,
-            files: vec![("/etc/app.toml".into(), 0o644, b"a = 1".to_vec())],
+            files: vec![("/etc/app.toml".into(), 0o644, b"a = 1".to_vec().into())],
             ca_bundle: None,
             created: 0,
             annotations: BTreeMap::new(),
@@ -165,36 +170,53 @@ mod tests {
     }
 
     #[test]
+    fn a_source_is_hashed_by_streaming_like_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("app.toml");
+        std::fs::write(&p, "a = 1").unwrap();
+        let cfg = TinyConfig::default();
+        let mut i = input(&cfg);
+        i.files[0].2 = crate::image::layer::Data::Source {
+            opened: crate::image::source::OpenedSource::open(&p).unwrap(),
+            what: "app.toml".into(),
+        };
+        assert_eq!(key(&i, 0).unwrap(), key(&input(&cfg), 0).unwrap());
+        std::fs::write(&p, "a = 22").unwrap();
+        let e = key(&i, 0).unwrap_err().to_string();
+        assert!(e.starts_with("app.toml: changed size"), "{e}");
+    }
+
+    #[test]
     fn every_input_changes_the_key() {
         let cfg = TinyConfig::default();
-        let base = key(&input(&cfg), 0);
-        assert_eq!(base, key(&input(&cfg), 0), "deterministic");
+        let base = key(&input(&cfg), 0).unwrap();
+        assert_eq!(base, key(&input(&cfg), 0).unwrap(), "deterministic");
         let mut changed = Vec::new();
         let mut i = input(&cfg);
         i.binary.push(0);
-        changed.push(key(&i, 0));
+        changed.push(key(&i, 0).unwrap());
         let mut i = input(&cfg);
-        i.files[0].2 = b"a = 2".to_vec();
-        changed.push(key(&i, 0));
+        i.files[0].2 = b"a = 2".to_vec().into();
+        changed.push(key(&i, 0).unwrap());
         let mut i = input(&cfg);
         i.created = 1;
-        changed.push(key(&i, 0));
-        changed.push(key(&input(&cfg), 1));
+        changed.push(key(&i, 0).unwrap());
+        changed.push(key(&input(&cfg), 1).unwrap());
         let mut i = input(&cfg);
         i.annotations
             .insert("org.opencontainers.image.revision".into(), "abc".into());
-        changed.push(key(&i, 0));
+        changed.push(key(&i, 0).unwrap());
         let mut i = input(&cfg);
         i.sbom = b"{ }".to_vec();
-        changed.push(key(&i, 0));
+        changed.push(key(&i, 0).unwrap());
         let mut i = input(&cfg);
         i.ca_bundle = Some(Vec::new());
-        changed.push(key(&i, 0));
+        changed.push(key(&i, 0).unwrap());
         let other = TinyConfig {
             user: "0:0".into(),
             ..TinyConfig::default()
         };
-        changed.push(key(&input(&other), 0));
+        changed.push(key(&input(&other), 0).unwrap());
         for (n, k) in changed.iter().enumerate() {
             assert_ne!(*k, base, "change #{n} kept the key");
         }

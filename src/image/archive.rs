@@ -5,6 +5,7 @@
 //! `index.json` has exactly one entry, the nested image index, because skopeo and crane refuse a layout
 //! with more than one image when no reference is given.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -16,6 +17,11 @@ use crate::error::Failure;
 
 /// The bytes of the tarball: entries sorted, explicit directories, every mtime `mtime`.
 pub fn tarball(image: &Image, mtime: u64) -> Result<Vec<u8>> {
+    write_tarball(image, mtime, Vec::new())
+}
+
+/// Writes the tarball into `w` (the blobs borrowed from `image`, not copied); gives `w` back.
+pub fn write_tarball<W: Write>(image: &Image, mtime: u64, w: W) -> Result<W> {
     let mut index_desc = image.index.descriptor();
     index_desc.insert("annotations".into(), json!({ REF_NAME: image.reference() }));
     let index_json = canonical_json(&json!({
@@ -30,16 +36,25 @@ pub fn tarball(image: &Image, mtime: u64) -> Result<Vec<u8>> {
         "RepoTags": [image.reference()],
         "Layers": [blob_path(&image.layer)],
     }]))?;
-    let layout = br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec();
+    let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
-    let mut tree = super::layer::Tree::default();
+    // Sorted by path, directories (`None`) included: the order and modes of a layer `Tree`.
+    let mut entries: BTreeMap<String, Option<&[u8]>> = BTreeMap::new();
+    entries.insert("blobs/".into(), None);
+    entries.insert("blobs/sha256/".into(), None);
     for b in image.blobs() {
-        tree.file(&blob_path(b), 0o644, b.data.clone());
+        entries.insert(blob_path(b), Some(&b.data));
     }
-    tree.file("index.json", 0o644, index_json);
-    tree.file("manifest.json", 0o644, docker_manifest);
-    tree.file("oci-layout", 0o644, layout);
-    super::layer::tar(&tree, mtime)
+    entries.insert("index.json".into(), Some(&index_json));
+    entries.insert("manifest.json".into(), Some(&docker_manifest));
+    entries.insert("oci-layout".into(), Some(layout));
+    let mut b = tar::Builder::new(w);
+    for (path, data) in &entries {
+        let mode = if data.is_some() { 0o644 } else { 0o755 };
+        let h = super::layer::header(path, mode, 0, 0, mtime, data.map(|d| d.len() as u64))?;
+        b.append(&h, data.unwrap_or_default())?;
+    }
+    Ok(b.into_inner()?)
 }
 
 /// Checks, before anything is compiled, that the tarball and the SBOM beside it can be written:
@@ -105,14 +120,26 @@ fn is_tarball(path: &Path) -> bool {
 /// before and was not replaced is left alone. Temp files of earlier runs that were killed are swept;
 /// SIGINT/SIGTERM/SIGHUP are held while temp files exist, so an interrupt removes them before the
 /// process ends.
-pub fn publish(image: &Image, mtime: u64, tar_path: &Path, sbom_path: &Path) -> Result<u64> {
-    let bytes = tarball(image, mtime)?;
+/// The tarball is written straight into its temp file; its size and `sha256:` digest are returned.
+pub fn publish(
+    image: &Image,
+    mtime: u64,
+    tar_path: &Path,
+    sbom_path: &Path,
+) -> Result<(u64, String)> {
     for p in [tar_path, sbom_path] {
         sweep_stale_temps(dir_of(p));
     }
     let _held = HeldSignals::hold();
     let sbom_tmp = temp_with(sbom_path, &image.sbom.data)?;
-    let tar_tmp = temp_with(tar_path, &bytes)?;
+    let mut written = None;
+    let tar_tmp = temp_written(tar_path, |file| {
+        let sink = super::layer::Hashing::new(std::io::BufWriter::new(file));
+        let mut sink = write_tarball(image, mtime, sink)?;
+        sink.flush()?;
+        written = Some((sink.count, super::layer::hex_digest(sink.hasher)));
+        Ok(())
+    })?;
     tar_tmp
         .persist(tar_path)
         .map_err(|e| cannot_write(tar_path, e.error))?;
@@ -120,7 +147,7 @@ pub fn publish(image: &Image, mtime: u64, tar_path: &Path, sbom_path: &Path) -> 
         let _ = std::fs::remove_file(tar_path);
         return Err(cannot_write(sbom_path, e.error));
     }
-    Ok(bytes.len() as u64)
+    Ok(written.expect("written"))
 }
 
 fn dir_of(path: &Path) -> &Path {
@@ -214,14 +241,25 @@ impl Drop for HeldSignals {
 }
 
 fn temp_with(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
+    temp_written(path, |mut file| Ok(file.write_all(bytes)?))
+}
+
+/// A temp file beside `path` that `write` filled (an I/O error is one naming `path`).
+fn temp_written(
+    path: &Path,
+    write: impl FnOnce(&std::fs::File) -> Result<()>,
+) -> Result<tempfile::NamedTempFile> {
     let dir = dir_of(path);
     std::fs::create_dir_all(dir).map_err(|e| cannot_write(path, e))?;
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(&temp_prefix())
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| cannot_write(path, e))?;
-    tmp.write_all(bytes).map_err(|e| cannot_write(path, e))?;
+    write(tmp.as_file()).map_err(|e| match e.downcast::<std::io::Error>() {
+        Ok(io) => cannot_write(path, io),
+        Err(other) => other,
+    })?;
     // tempfile creates 0600; these are artifacts to share, like cargo's.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))

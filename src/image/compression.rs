@@ -107,11 +107,96 @@ impl Compression {
 
     /// Compresses `data`.
     pub fn compress(self, data: &[u8]) -> Result<Vec<u8>> {
+        let mut w = self.writer(data.len() as u64)?;
+        w.write_all(data)?;
+        w.finish()
+    }
+
+    /// A writer compressing the `size` bytes written into it (zstd puts the size in its frame
+    /// header); [`Compressor::finish`] gives the compressed bytes.
+    pub fn writer(self, size: u64) -> Result<Compressor> {
+        Ok(match self {
+            Compression::Gzip => Compressor::Gzip(gzip_writer()),
+            Compression::GzipMax => Compressor::GzipMax(ZopfliWhole::new(size)?),
+            Compression::Zstd => Compressor::Zstd(zstd_writer(size)?),
+        })
+    }
+}
+
+/// A streaming encoder of one [`Compression`], writing into memory.
+pub enum Compressor {
+    Gzip(flate2::write::GzEncoder<Vec<u8>>),
+    GzipMax(ZopfliWhole),
+    Zstd(zstd::stream::Encoder<'static, Vec<u8>>),
+}
+
+impl Compressor {
+    /// Ends the stream; the compressed bytes.
+    pub fn finish(self) -> Result<Vec<u8>> {
+        Ok(match self {
+            Compressor::Gzip(w) => w.finish()?,
+            Compressor::GzipMax(w) => w.finish()?,
+            Compressor::Zstd(w) => w.finish()?,
+        })
+    }
+}
+
+impl Write for Compressor {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
-            Compression::Gzip => gzip(data),
-            Compression::GzipMax => gzip_max(data),
-            Compression::Zstd => zstd(data),
+            Compressor::Gzip(w) => w.write(buf),
+            Compressor::GzipMax(w) => w.write(buf),
+            Compressor::Zstd(w) => w.write(buf),
         }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Compressor::Gzip(w) => w.flush(),
+            Compressor::GzipMax(w) => w.flush(),
+            Compressor::Zstd(w) => w.flush(),
+        }
+    }
+}
+
+/// zopfli's gzip encoder given the whole tar at once. gzip-max does not stream: zopfli compresses
+/// each `write` as its own chunk (its `DeflateEncoder`), and `zopfli::compress` on a slice, which
+/// made every gzip-max layer so far, hands it the whole input in one `write` (std's `io::copy`
+/// writes a slice reader whole). Feeding it in pieces would change the bytes of every gzip-max
+/// image, so this mode alone keeps the tar in memory (zopfli itself keeps a copy of its chunk).
+pub struct ZopfliWhole {
+    enc: zopfli::GzipEncoder<Vec<u8>>,
+    tar: Vec<u8>,
+}
+
+impl ZopfliWhole {
+    fn new(size: u64) -> Result<ZopfliWhole> {
+        let options = zopfli::Options {
+            iteration_count: NonZeroU64::new(ZOPFLI_ITERATIONS).expect("non-zero"),
+            ..Default::default()
+        };
+        Ok(ZopfliWhole {
+            enc: zopfli::GzipEncoder::new(options, zopfli::BlockType::Dynamic, Vec::new())?,
+            tar: Vec::with_capacity(usize::try_from(size).unwrap_or(0)),
+        })
+    }
+
+    fn finish(mut self) -> std::io::Result<Vec<u8>> {
+        if !self.tar.is_empty() {
+            self.enc.write_all(&self.tar)?;
+        }
+        self.enc.finish()
+    }
+}
+
+impl Write for ZopfliWhole {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tar.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -124,35 +209,34 @@ impl std::fmt::Display for Compression {
 /// gzip at level 9 with a fixed header (no name, mtime 0, OS unknown). The bytes depend on the
 /// deflate backend, which Cargo.toml pins to flate2's `rust_backend` (miniz_oxide).
 pub fn gzip(data: &[u8]) -> Result<Vec<u8>> {
-    let mut gz = GzBuilder::new()
+    Compression::Gzip.compress(data)
+}
+
+fn gzip_writer() -> flate2::write::GzEncoder<Vec<u8>> {
+    GzBuilder::new()
         .mtime(0)
         .operating_system(255)
-        .write(Vec::new(), flate2::Compression::best());
-    gz.write_all(data)?;
-    Ok(gz.finish()?)
+        .write(Vec::new(), flate2::Compression::best())
 }
 
 /// zopfli's gzip: a fixed header (mtime 0, XFL 2, OS 3), then an exhaustively searched deflate stream.
 pub fn gzip_max(data: &[u8]) -> Result<Vec<u8>> {
-    let options = zopfli::Options {
-        iteration_count: NonZeroU64::new(ZOPFLI_ITERATIONS).expect("non-zero"),
-        ..Default::default()
-    };
-    let mut out = Vec::with_capacity(data.len() / 2);
-    zopfli::compress(options, zopfli::Format::Gzip, data, &mut out)?;
-    Ok(out)
+    Compression::GzipMax.compress(data)
 }
 
 /// zstd at [`ZSTD_LEVEL`], one thread, the content size in the frame header, no checksum, no dictionary.
 pub fn zstd(data: &[u8]) -> Result<Vec<u8>> {
-    let mut enc = zstd::stream::Encoder::new(Vec::with_capacity(data.len() / 2), ZSTD_LEVEL)?;
+    Compression::Zstd.compress(data)
+}
+
+fn zstd_writer(size: u64) -> Result<zstd::stream::Encoder<'static, Vec<u8>>> {
+    let mut enc = zstd::stream::Encoder::new(Vec::new(), ZSTD_LEVEL)?;
     enc.include_checksum(false)?;
     enc.include_contentsize(true)?;
-    enc.set_pledged_src_size(Some(data.len() as u64))?;
+    enc.set_pledged_src_size(Some(size))?;
     enc.include_dictid(false)?;
     enc.long_distance_matching(false)?;
-    enc.write_all(data)?;
-    Ok(enc.finish()?)
+    Ok(enc)
 }
 
 /// The status line of a non-default compression: its encoder, its time and its size, each against
@@ -162,9 +246,11 @@ pub fn summary(
     image: &super::Image,
     took: std::time::Duration,
 ) -> Result<String> {
-    let raw = super::layer::tar(&super::tree(input), input.created.max(0) as u64)?;
+    let tree = super::tree(input);
     let started = std::time::Instant::now();
-    let baseline = gzip(&raw)?.len() as u64;
+    let baseline = super::layer::build(&tree, input.created.max(0) as u64, Compression::Gzip)?
+        .compressed
+        .len() as u64;
     let gzip_took = started.elapsed();
     let size = image.layer.size();
     let change = 100.0 * (size as f64 - baseline as f64) / baseline.max(1) as f64;
@@ -245,5 +331,22 @@ mod tests {
             assert_eq!(v, c);
         }
         assert_eq!(Compression::parse("xz"), None);
+    }
+
+    #[test]
+    fn written_gzip_max_is_zopfli_compress_on_the_whole_slice() {
+        // Over zopfli's 1 MB buffer, written in odd-sized pieces: the bytes of `zopfli::compress`.
+        let data: Vec<u8> = sample().into_iter().cycle().take(1_100_000).collect();
+        let options = zopfli::Options {
+            iteration_count: NonZeroU64::new(ZOPFLI_ITERATIONS).unwrap(),
+            ..Default::default()
+        };
+        let mut whole = Vec::new();
+        zopfli::compress(options, zopfli::Format::Gzip, data.as_slice(), &mut whole).unwrap();
+        let mut w = Compression::GzipMax.writer(data.len() as u64).unwrap();
+        for piece in data.chunks(4093) {
+            w.write_all(piece).unwrap();
+        }
+        assert_eq!(w.finish().unwrap(), whole);
     }
 }

@@ -1,16 +1,69 @@
 //! The image's one layer: a tar built from hand-made ustar headers, then compressed as chosen
 //! ([`Compression`]: gzip, gzip-max or zstd, each with fixed headers).
 //!
+//! The tar is streamed: written straight into a writer that hashes it (the `diff_id`) and feeds the
+//! compressor, and a `files` source is read from its handle in chunks, so a large source is never
+//! held in memory (only the compressed blob is).
+//!
 //! Deterministic by construction: entries sorted by path with every parent directory listed, the same
 //! mtime on every entry, explicit uid/gid with empty user and group names, no PAX records. The `tar`
 //! crate's own path-based appends copy host metadata, so they are not used.
 
 use std::collections::BTreeMap;
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 
 pub use super::compression::Compression;
+use super::source::OpenedSource;
+use crate::error::Failure;
 use sha2::{Digest, Sha256};
+
+/// A file's contents: bytes in memory (the binary, passwd, the CA bundle: small), or a `files`
+/// source read from its handle while the tar is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Data {
+    Bytes(Vec<u8>),
+    Source {
+        opened: OpenedSource,
+        /// What errors call the file (`` `files."/dest"` in Cargo.toml: cannot read src ``).
+        what: String,
+    },
+}
+
+impl Data {
+    pub fn len(&self) -> u64 {
+        match self {
+            Data::Bytes(b) => b.len() as u64,
+            Data::Source { opened, .. } => opened.size,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `sha256:` of the contents (a source is read in chunks).
+    pub fn sha256(&self) -> Result<String> {
+        match self {
+            Data::Bytes(b) => Ok(sha256(b)),
+            Data::Source { opened, what } => opened.sha256().map_err(|e| source_failure(what, e)),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Data {
+    fn from(b: Vec<u8>) -> Data {
+        Data::Bytes(b)
+    }
+}
+
+fn source_failure(what: &str, e: impl std::fmt::Display) -> anyhow::Error {
+    Failure::new(format!("{what}: {e}"))
+        .hint("keep the file in place while cargo tiny build runs")
+        .into()
+}
 
 /// One file or directory of the layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +72,7 @@ pub struct Entry {
     pub uid: u64,
     pub gid: u64,
     /// `None` for a directory.
-    pub data: Option<Vec<u8>>,
+    pub data: Option<Data>,
 }
 
 /// The layer's tree, keyed by path without the leading `/` (directories end in `/`).
@@ -45,7 +98,7 @@ impl Tree {
     }
 
     /// Adds a root-owned file (and its parents).
-    pub fn file(&mut self, path: &str, mode: u32, data: Vec<u8>) {
+    pub fn file(&mut self, path: &str, mode: u32, data: impl Into<Data>) {
         let path = path.trim_start_matches('/');
         self.parents(path);
         self.entries.insert(
@@ -54,7 +107,7 @@ impl Tree {
                 mode,
                 uid: 0,
                 gid: 0,
-                data: Some(data),
+                data: Some(data.into()),
             },
         );
     }
@@ -92,28 +145,61 @@ pub struct Layer {
 
 /// The uncompressed tar of `tree`, every entry stamped with `mtime`.
 pub fn tar(tree: &Tree, mtime: u64) -> Result<Vec<u8>> {
-    let mut b = tar::Builder::new(Vec::new());
+    write_tar(tree, mtime, Vec::new())
+}
+
+/// The size of [`tar`]'s output, known before it is written: a 512-byte header per entry, the data
+/// padded to 512 bytes, and the two zero blocks that end the archive.
+pub fn tar_size(tree: &Tree) -> u64 {
+    let data: u64 = tree
+        .entries
+        .values()
+        .map(|e| 512 + e.data.as_ref().map_or(0, |d| d.len().div_ceil(512) * 512))
+        .sum();
+    data + 1024
+}
+
+/// The ustar header of a regular file of `size` bytes, or of a directory (`None`): no host metadata.
+pub fn header(
+    path: &str,
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    mtime: u64,
+    size: Option<u64>,
+) -> Result<tar::Header> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(path)
+        .with_context(|| format!("layer path {path}"))?;
+    h.set_mode(mode);
+    h.set_uid(uid);
+    h.set_gid(gid);
+    h.set_mtime(mtime);
+    h.set_entry_type(match size {
+        Some(_) => tar::EntryType::Regular,
+        None => tar::EntryType::Directory,
+    });
+    h.set_size(size.unwrap_or(0));
+    h.set_cksum();
+    Ok(h)
+}
+
+/// Writes the tar of `tree` into `w` (a `files` source in chunks from its handle); gives `w` back.
+pub fn write_tar<W: Write>(tree: &Tree, mtime: u64, w: W) -> Result<W> {
+    let mut b = tar::Builder::new(w);
     for (path, e) in &tree.entries {
-        let mut h = tar::Header::new_ustar();
-        h.set_path(path)
-            .with_context(|| format!("layer path {path}"))?;
-        h.set_mode(e.mode);
-        h.set_uid(e.uid);
-        h.set_gid(e.gid);
-        h.set_mtime(mtime);
-        let data: &[u8] = match &e.data {
-            Some(d) => {
-                h.set_entry_type(tar::EntryType::Regular);
-                d
+        let size = e.data.as_ref().map(Data::len);
+        let h = header(path, e.mode, e.uid, e.gid, mtime, size)?;
+        match &e.data {
+            Some(Data::Bytes(d)) => b.append(&h, d.as_slice())?,
+            Some(Data::Source { opened, what }) => {
+                let r = opened.reader().map_err(|e| source_failure(what, e))?;
+                // 1 MiB reads and writes (io::copy's own buffer is 8 KiB).
+                let r = std::io::BufReader::with_capacity(1 << 20, r);
+                b.append(&h, r).map_err(|e| source_failure(what, e))?
             }
-            None => {
-                h.set_entry_type(tar::EntryType::Directory);
-                &[]
-            }
-        };
-        h.set_size(data.len() as u64);
-        h.set_cksum();
-        b.append(&h, data)?;
+            None => b.append(&h, std::io::empty())?,
+        }
     }
     Ok(b.into_inner()?)
 }
@@ -124,13 +210,48 @@ pub fn gzip(data: &[u8]) -> Result<Vec<u8>> {
 }
 
 pub fn sha256(data: &[u8]) -> String {
-    let d = Sha256::digest(data);
+    hex_digest(Sha256::new_with_prefix(data))
+}
+
+/// `sha256:` and the hex digest of what `hasher` was fed.
+pub fn hex_digest(hasher: Sha256) -> String {
+    let d = hasher.finalize();
     let mut s = String::with_capacity(71);
     s.push_str("sha256:");
     for b in d.iter() {
         s.push_str(&format!("{b:02x}"));
     }
     s
+}
+
+/// Passes bytes on to `inner`, hashing and counting them.
+pub struct Hashing<W> {
+    pub inner: W,
+    pub hasher: Sha256,
+    pub count: u64,
+}
+
+impl<W> Hashing<W> {
+    pub fn new(inner: W) -> Hashing<W> {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 impl Layer {
@@ -140,14 +261,16 @@ impl Layer {
     }
 }
 
-/// Builds the layer of `tree`, compressed with `compression`.
+/// Builds the layer of `tree`, compressed with `compression`: the tar streams through the hash and
+/// the compressor, only the compressed blob is kept.
 pub fn build(tree: &Tree, mtime: u64, compression: Compression) -> Result<Layer> {
-    let raw = tar(tree, mtime)?;
+    let sink = Hashing::new(compression.writer(tar_size(tree))?);
+    let sink = write_tar(tree, mtime, sink)?;
     Ok(Layer {
-        compressed: compression.compress(&raw)?,
+        compressed: sink.inner.finish()?,
         compression,
-        diff_id: sha256(&raw),
-        uncompressed_size: raw.len() as u64,
+        diff_id: hex_digest(sink.hasher),
+        uncompressed_size: sink.count,
     })
 }
 
@@ -222,5 +345,69 @@ mod tests {
             assert_eq!(l.media_type(), c.media_type());
             assert_eq!(l.compressed, build(&sample(), 0, c).unwrap().compressed);
         }
+    }
+
+    #[test]
+    fn a_source_streams_into_the_same_layer_as_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.bin");
+        // Over one zopfli chunk (1 MB) and not a multiple of 512.
+        let bytes: Vec<u8> = (0..1_300_001u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &bytes).unwrap();
+        let opened = crate::image::source::OpenedSource::open(&p).unwrap();
+        let mut in_memory = sample();
+        in_memory.file("/data/big.bin", 0o644, bytes.clone());
+        let mut streamed = sample();
+        streamed.file(
+            "/data/big.bin",
+            0o644,
+            Data::Source {
+                opened: opened.clone(),
+                what: "big.bin".into(),
+            },
+        );
+        let raw = tar(&in_memory, 7).unwrap();
+        assert_eq!(raw.len() as u64, tar_size(&in_memory));
+        assert_eq!(tar(&streamed, 7).unwrap(), raw);
+        for c in Compression::ALL {
+            let a = build(&streamed, 7, c).unwrap();
+            assert_eq!(a.compressed, c.compress(&raw).unwrap(), "{c}");
+            assert_eq!(a.diff_id, sha256(&raw));
+            assert_eq!(a.uncompressed_size, raw.len() as u64);
+        }
+        // The file shrinks after it was checked: an error naming it, no layer.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(1000)
+            .unwrap();
+        let e = build(&streamed, 7, Compression::Gzip).unwrap_err();
+        let f = e.downcast_ref::<Failure>().expect("a user-facing failure");
+        assert!(
+            f.to_string()
+                .starts_with("big.bin: changed size during the build (1300001 → 1000 bytes)"),
+            "{f}"
+        );
+    }
+
+    #[test]
+    fn an_empty_source_is_an_empty_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("empty");
+        std::fs::write(&p, "").unwrap();
+        let mut t = sample();
+        t.file(
+            "/data/empty",
+            0o644,
+            Data::Source {
+                opened: crate::image::source::OpenedSource::open(&p).unwrap(),
+                what: "empty".into(),
+            },
+        );
+        let mut bytes = sample();
+        bytes.file("/data/empty", 0o644, Vec::new());
+        assert_eq!(tar(&t, 0).unwrap(), tar(&bytes, 0).unwrap());
+        assert_eq!(tar_size(&t), tar(&t, 0).unwrap().len() as u64);
     }
 }

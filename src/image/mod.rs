@@ -87,8 +87,9 @@ pub struct ImageInput<'a> {
     /// OCI architecture (`amd64`) and variant.
     pub arch: (&'static str, Option<&'static str>),
     pub config: &'a TinyConfig,
-    /// `(image path, mode, contents)` of the user's extra files.
-    pub files: Vec<(String, u32, Vec<u8>)>,
+    /// `(image path, mode, contents)` of the user's extra files (a source is read while the layer
+    /// is written, never held whole in memory).
+    pub files: Vec<(String, u32, layer::Data)>,
     pub ca_bundle: Option<Vec<u8>>,
     /// Seconds since the epoch, for `created` and every mtime.
     pub created: i64,

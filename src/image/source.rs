@@ -6,6 +6,7 @@
 //! to a file outside the package.
 
 use std::fs::File;
+use std::io::Read;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Arc;
@@ -76,16 +77,76 @@ impl OpenedSource {
     /// The file's bytes, read from the handle opened at check time (from offset 0, whatever was
     /// read before). A file that changed size since is an error.
     pub fn read(&self) -> std::io::Result<Vec<u8>> {
+        let mut buf = Vec::with_capacity(self.size as usize);
+        self.reader()?.read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// Checks that the file still has the size it had when it was opened.
+    pub fn check_size(&self) -> std::io::Result<()> {
         let len = self.file.metadata()?.len();
         if len != self.size {
-            return Err(std::io::Error::other(format!(
-                "changed size during the build ({} → {len} bytes)",
-                self.size
-            )));
+            return Err(changed(self.size, len));
         }
-        let mut buf = vec![0; len as usize];
-        self.file.read_exact_at(&mut buf, 0)?;
-        Ok(buf)
+        Ok(())
+    }
+
+    /// A reader of the file's bytes from offset 0, in chunks from the handle opened at check time
+    /// (`pread`, so several readers do not disturb each other): a large file is never held whole in
+    /// memory. It yields exactly `size` bytes; a file that shrank or grew since it was checked is an
+    /// error.
+    pub fn reader(&self) -> std::io::Result<SourceReader<'_>> {
+        self.check_size()?;
+        Ok(SourceReader { src: self, pos: 0 })
+    }
+
+    /// `sha256:` of the file's bytes, read in chunks.
+    pub fn sha256(&self) -> std::io::Result<String> {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        let mut r = self.reader()?;
+        let mut buf = vec![0; 1 << 20];
+        loop {
+            let n = r.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok(super::layer::hex_digest(hasher))
+    }
+}
+
+fn changed(was: u64, now: u64) -> std::io::Error {
+    std::io::Error::other(format!(
+        "changed size during the build ({was} → {now} bytes)"
+    ))
+}
+
+/// See [`OpenedSource::reader`].
+pub struct SourceReader<'a> {
+    src: &'a OpenedSource,
+    pos: u64,
+}
+
+impl Read for SourceReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let size = self.src.size;
+        if self.pos == size || buf.is_empty() {
+            // The end: the file must not have grown (nor shrunk) meanwhile.
+            self.src.check_size()?;
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min((size - self.pos).min(usize::MAX as u64) as usize);
+        let n = self.src.file.read_at(&mut buf[..want], self.pos)?;
+        if n == 0 {
+            let now = self.src.file.metadata()?.len();
+            return Err(changed(size, now));
+        }
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
@@ -133,5 +194,20 @@ mod tests {
         std::fs::write(&p, "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o750)).unwrap();
         assert_eq!(OpenedSource::open(&p).unwrap().mode, 0o750);
+    }
+
+    #[test]
+    fn a_file_that_grew_after_it_was_read_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log.txt");
+        std::fs::write(&p, "12345").unwrap();
+        let opened = OpenedSource::open(&p).unwrap();
+        let mut r = opened.reader().unwrap();
+        let mut buf = [0; 5];
+        r.read_exact(&mut buf).unwrap();
+        std::fs::write(&p, "1234567").unwrap();
+        let e = r.read(&mut buf).unwrap_err().to_string();
+        assert_eq!(e, "changed size during the build (5 → 7 bytes)");
+        assert!(opened.sha256().is_err());
     }
 }
