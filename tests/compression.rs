@@ -205,19 +205,7 @@ fn podman_load_and_run(tarball: &Path, name: &str) {
         .arg(tarball));
     assert_eq!(r.code, 0, "podman load: {}{}", r.stdout, r.stderr);
     let image = format!("localhost/{name}:test");
-    let r = run(std::process::Command::new("podman").args([
-        "--runtime",
-        "/usr/sbin/runc",
-        "run",
-        "--rm",
-        "--ulimit",
-        "nofile=20000:20000",
-        "--ulimit",
-        "nproc=4096:4096",
-        "--network",
-        "none",
-        &image,
-    ]));
+    let r = common::podman_run("--rm", &[&image]);
     assert_eq!(r.code, 0, "podman run: {}", r.stderr);
     assert_eq!(r.stdout.trim(), GREETING);
     let _ = run(std::process::Command::new("podman").args(["rmi", "-f", &image]));

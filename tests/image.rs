@@ -500,22 +500,7 @@ fn podman_loads_and_runs_the_image() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("hello:0.1.0"), "{}", r.stdout);
     // The recipe of ../shared/ENGINES.md: runc, explicit ulimits, no network.
-    let podman_run = |args: &[&str]| {
-        run(std::process::Command::new("podman")
-            .args([
-                "--runtime",
-                "/usr/sbin/runc",
-                "run",
-                "--rm",
-                "--ulimit",
-                "nofile=20000:20000",
-                "--ulimit",
-                "nproc=4096:4096",
-                "--network",
-                "none",
-            ])
-            .args(args))
-    };
+    let podman_run = |args: &[&str]| common::podman_run("--rm", args);
     let r = podman_run(&["localhost/hello:0.1.0"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout.trim(), GREETING);

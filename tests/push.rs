@@ -149,19 +149,7 @@ fn build_push_gives_the_tarball_digest_pulls_back_runs_and_lists_the_sbom_in_the
         &format!("containers-storage:{local}"),
     ]));
     assert_eq!(s.code, 0, "{}", s.stderr);
-    let s = run(Command::new("podman").args([
-        "--runtime",
-        "/usr/sbin/runc",
-        "run",
-        "--rm",
-        "--ulimit",
-        "nofile=20000:20000",
-        "--ulimit",
-        "nproc=4096:4096",
-        "--network",
-        "none",
-        &local,
-    ]));
+    let s = common::podman_run("--rm", &[&local]);
     let _ = run(Command::new("podman").args(["rmi", "-f", &local]));
     assert_eq!(s.code, 0, "{}", s.stderr);
     assert_eq!(s.stdout.trim(), GREETING);

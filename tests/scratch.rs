@@ -275,21 +275,7 @@ fn podman_shows_a_panic_as_pid1_exits_139_with_panic_abort() {
         assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
         format!("localhost/{reference}")
     };
-    let podman_run = |image: &str| {
-        run(Command::new("podman").args([
-            "--runtime",
-            "/usr/sbin/runc",
-            "run",
-            "--rm",
-            "--ulimit",
-            "nofile=20000:20000",
-            "--ulimit",
-            "nproc=4096:4096",
-            "--network",
-            "none",
-            image,
-        ]))
-    };
+    let podman_run = |image: &str| common::podman_run("--rm", &[image]);
     let abort = image(&["--panic-abort"], "tiny-panics-abort");
     let r = podman_run(&abort);
     // The message, then SIGSEGV (128 + 11): PID 1 ignores the SIGABRT of abort().

@@ -228,19 +228,7 @@ fn hello_max_runs_in_podman_and_docker() {
             .args(["load", "-i"])
             .arg(&b.tarball));
         assert_eq!(r.code, 0, "{}", r.stderr);
-        let r = run(std::process::Command::new("podman").args([
-            "--runtime",
-            "/usr/sbin/runc",
-            "run",
-            "--rm",
-            "--ulimit",
-            "nofile=20000:20000",
-            "--ulimit",
-            "nproc=4096:4096",
-            "--network",
-            "none",
-            "localhost/tiny-hello-max:test",
-        ]));
+        let r = common::podman_run("--rm", &["localhost/tiny-hello-max:test"]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(r.stdout.trim(), GREETING);
         let _ = run(std::process::Command::new("podman").args([
@@ -347,21 +335,7 @@ fn http_service_after_doctor_fix_builds_static_audited_and_runs() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     // A server: start it, wait for its first line, stop it.
     let name = format!("tiny-http-max-{}", std::process::id());
-    let r = run(std::process::Command::new("podman").args([
-        "--runtime",
-        "/usr/sbin/runc",
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--ulimit",
-        "nofile=20000:20000",
-        "--ulimit",
-        "nproc=4096:4096",
-        "--network",
-        "none",
-        "localhost/tiny-http-max:test",
-    ]));
+    let r = common::podman_run("-d", &["--name", &name, "localhost/tiny-http-max:test"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mut logs = String::new();
     for _ in 0..100 {

@@ -53,6 +53,21 @@ pub fn copy_tree(src: &Path, dest: &Path) {
     }
 }
 
+/// podman's run recipe of ../shared/ENGINES.md (runc, explicit ulimits, no network):
+/// `podman run MODE ARGS…`, with MODE `--rm` (in the foreground) or `-d`.
+pub fn podman_run(mode: &str, args: &[&str]) -> Run {
+    run(Command::new("podman")
+        .args(["--runtime", "/usr/sbin/runc", "run", mode])
+        .args([
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=4096:4096",
+        ])
+        .args(["--network", "none"])
+        .args(args))
+}
+
 /// Output of a finished command, for assertions with context.
 pub struct Run {
     pub code: i32,
