@@ -171,8 +171,10 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
         resolve: args.resolve.clone(),
         target_dir: args.target_dir.clone(),
         rustflags: flags,
-        // The nightly of `--size max` writes precursor files too.
-        sbom_precursor: size_max.is_some() || (is_nightly(&sysroot) && cargo_knows_zsbom(root)),
+        // Not with `--size max`: the precursor files of a build-std build list std's own crates,
+        // whose graph is cyclic (std ↔ its rustc-std-workspace shims), and cargo-auditable's
+        // reader refuses such audit data.
+        sbom_precursor: size_max.is_none() && is_nightly(&sysroot) && cargo_knows_zsbom(root),
         env,
         cargo_verbosity: match shell.verbosity() {
             Verbosity::Quiet => -1,
