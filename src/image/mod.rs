@@ -343,7 +343,7 @@ fn sorted(v: &Value) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn input(cfg: &TinyConfig) -> ImageInput<'_> {

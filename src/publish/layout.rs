@@ -161,23 +161,8 @@ pub fn read(path: &Path) -> Result<Loaded> {
 mod tests {
     use super::*;
     use crate::config::TinyConfig;
-    use crate::image::{archive, build, ImageInput};
-
-    fn input(cfg: &TinyConfig) -> ImageInput<'_> {
-        ImageInput {
-            name: "hello".into(),
-            tag: "0.1.0".into(),
-            bin: "hello".into(),
-            binary: b"\x7fELF not really".to_vec(),
-            arch: ("amd64", None),
-            config: cfg,
-            files: Vec::new(),
-            ca_bundle: None,
-            created: 0,
-            annotations: Default::default(),
-            sbom: br#"{"bomFormat":"CycloneDX"}"#.to_vec(),
-        }
-    }
+    use crate::image::tests::input;
+    use crate::image::{archive, build};
 
     #[test]
     fn reads_back_what_the_tarball_publisher_wrote() {
