@@ -265,13 +265,7 @@ fn gzip_max_loads_and_runs_in_docker() {
         .args(["load", "-i"])
         .arg(&b.tarball));
     assert_eq!(r.code, 0, "docker load: {}{}", r.stdout, r.stderr);
-    let r = run(std::process::Command::new("docker").args([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "tiny-gzip-max:test",
-    ]));
+    let r = common::docker_run(&["tiny-gzip-max:test"]);
     assert_eq!(r.code, 0, "docker run: {}", r.stderr);
     assert_eq!(r.stdout.trim(), GREETING);
     let _ = run(std::process::Command::new("docker").args(["rmi", "-f", "tiny-gzip-max:test"]));

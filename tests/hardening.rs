@@ -380,13 +380,7 @@ fn build_script_swaps_cannot_smuggle_an_outside_file_into_the_image() {
             .args(["load", "-i"])
             .arg(&out));
         assert_eq!(r.code, 0, "docker load: {}{}", r.stdout, r.stderr);
-        let r = run(std::process::Command::new("docker").args([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            &reference,
-        ]));
+        let r = common::docker_run(&[&reference]);
         assert_eq!(r.code, 0, "docker run: {}", r.stderr);
         assert_eq!(r.stdout.trim(), "hi from /");
         let _ = run(std::process::Command::new("docker").args(["rmi", &reference]));

@@ -523,13 +523,7 @@ fn docker_loads_and_runs_the_image() {
         .arg(&b.tarball));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("hello:0.1.0"), "{}", r.stdout);
-    let r = run(std::process::Command::new("docker").args([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "hello:0.1.0",
-    ]));
+    let r = common::docker_run(&["hello:0.1.0"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout.trim(), GREETING);
     let r = run(std::process::Command::new("docker").args([

@@ -242,13 +242,7 @@ fn hello_max_runs_in_podman_and_docker() {
             .args(["load", "-i"])
             .arg(&b.tarball));
         assert_eq!(r.code, 0, "{}", r.stderr);
-        let r = run(std::process::Command::new("docker").args([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "tiny-hello-max:test",
-        ]));
+        let r = common::docker_run(&["tiny-hello-max:test"]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(r.stdout.trim(), GREETING);
         let _ =

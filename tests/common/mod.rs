@@ -68,6 +68,14 @@ pub fn podman_run(mode: &str, args: &[&str]) -> Run {
         .args(args))
 }
 
+/// docker's run recipe of ../shared/ENGINES.md (containers get no network here):
+/// `docker run --rm --network none ARGS…`.
+pub fn docker_run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    run(Command::new("docker")
+        .args(["run", "--rm", "--network", "none"])
+        .args(args))
+}
+
 /// Output of a finished command, for assertions with context.
 pub struct Run {
     pub code: i32,
