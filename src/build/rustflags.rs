@@ -6,13 +6,14 @@
 //! over the config files (from `$CARGO_HOME` up to the current directory) and `CARGO_*` environment
 //! variables. Setting any of the environment variables ourselves would silently drop the config-file
 //! flags, so we compute the user's effective list, append ours, and pass the whole list as
-//! `CARGO_ENCODED_RUSTFLAGS`, which cargo then uses as is.
+//! `CARGO_ENCODED_RUSTFLAGS`, which cargo then uses as is. The resolution itself is `cargo-config2`'s,
+//! which emulates cargo's (file hierarchy, merging, environment overrides, `cfg(..)` keys).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use anyhow::{Context, Result};
-use cargo_metadata::cargo_platform::{Cfg, Platform};
+use anyhow::Result;
+use cargo_metadata::cargo_platform::Cfg;
 
 use crate::error::Failure;
 
@@ -27,119 +28,72 @@ pub struct UserFlags {
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// The user's effective rustflags for `target`.
-pub fn user_rustflags(env: Env, cwd: &Path, target: &str, target_cfg: &[Cfg]) -> Result<UserFlags> {
-    if let Some(enc) = env("CARGO_ENCODED_RUSTFLAGS") {
-        let flags = enc
-            .split('\x1f')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect();
-        return Ok(UserFlags {
-            flags,
-            origin: "CARGO_ENCODED_RUSTFLAGS".into(),
-        });
-    }
-    if let Some(plain) = env("RUSTFLAGS") {
-        let flags = plain.split_whitespace().map(String::from).collect();
-        return Ok(UserFlags {
-            flags,
-            origin: "RUSTFLAGS".into(),
-        });
-    }
-    let files = config_files(env, cwd);
-    let mut tables = Vec::new();
-    for file in &files {
-        let text =
-            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            Failure::new(format!(
-                "could not parse cargo config {}: {}",
-                file.display(),
-                e.message()
-            ))
-            .hint("fix the TOML in that file; cargo would refuse it too")
-        })?;
-        tables.push((file.clone(), table));
-    }
-
-    // target.<triple>.rustflags and every matching target.'cfg(..)'.rustflags, joined.
-    let mut target_flags = Vec::new();
-    let mut found_target = false;
-    for (file, table) in &tables {
-        let Some(targets) = table.get("target").and_then(|t| t.as_table()) else {
-            continue;
+///
+/// `_target_cfg` (rustc's `--print cfg` for `target`) is not read: cargo-config2 evaluates
+/// `target.'cfg(..)'` keys itself, asking the same rustc (only when such a key exists).
+pub fn user_rustflags(
+    env: Env,
+    cwd: &Path,
+    target: &str,
+    _target_cfg: &[Cfg],
+) -> Result<UserFlags> {
+    // The variables cargo's rustflags resolution (and finding rustc for `cfg(..)`) reads.
+    let upper = target.to_uppercase().replace(['-', '.'], "_");
+    let target_var = format!("CARGO_TARGET_{upper}_RUSTFLAGS");
+    let names = [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        target_var.as_str(),
+        "CARGO",
+        "RUSTC",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_RUSTC",
+        "CARGO_BUILD_RUSTC_WRAPPER",
+        "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
+    ];
+    let vars: Vec<(&str, String)> = names.iter().filter_map(|n| Some((*n, env(n)?))).collect();
+    let options = cargo_config2::ResolveOptions::default()
+        .env(vars)
+        .cargo_home(cargo_home(env));
+    let bad = |e: cargo_config2::Error| {
+        // The error's own text names the file; its sources say what is wrong in it.
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            text = format!("{text}: {s}");
+            source = s.source();
+        }
+        // One line: TOML errors quote the offending line under a `|` gutter; their position and
+        // reason are kept.
+        let gutter = |l: &&str| {
+            let l = l.trim_start();
+            l.starts_with('|')
+                || l.split_once(" |")
+                    .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
         };
-        for (key, value) in targets {
-            let matches = if key == target {
-                true
-            } else if key.starts_with("cfg(") {
-                Platform::from_str(key)
-                    .map(|p| p.matches(target, target_cfg))
-                    .unwrap_or(false)
-            } else {
-                false
-            };
-            if let (true, Some(flags)) = (matches, value.get("rustflags")) {
-                found_target = true;
-                target_flags.extend(flag_list(flags, file, &format!("target.{key}.rustflags"))?);
-            }
-        }
-    }
-    let env_target = format!(
-        "CARGO_TARGET_{}_RUSTFLAGS",
-        target.to_uppercase().replace(['-', '.'], "_")
-    );
-    if let Some(v) = env(&env_target) {
-        found_target = true;
-        target_flags.extend(v.split_whitespace().map(String::from));
-    }
-    if found_target {
-        return Ok(UserFlags {
-            flags: target_flags,
-            origin: format!("target.{target}.rustflags"),
-        });
-    }
-
-    let mut build_flags = Vec::new();
-    let mut found_build = false;
-    for (file, table) in &tables {
-        if let Some(flags) = table.get("build").and_then(|b| b.get("rustflags")) {
-            found_build = true;
-            build_flags.extend(flag_list(flags, file, "build.rustflags")?);
-        }
-    }
-    if let Some(v) = env("CARGO_BUILD_RUSTFLAGS") {
-        found_build = true;
-        build_flags.extend(v.split_whitespace().map(String::from));
-    }
-    let origin = if found_build {
-        "build.rustflags"
+        let text: Vec<&str> = text.lines().filter(|l| !gutter(l)).collect();
+        Failure::new(format!("could not read cargo's configuration: {}", text.join(": ")))
+            .hint("fix that file or variable (cargo would refuse it too); rustflags is a string or an array of strings, e.g. rustflags = [\"--cfg\", \"foo\"]")
+    };
+    let config = cargo_config2::Config::load_with_options(cwd, options).map_err(bad)?;
+    let flags = config.rustflags(target).map_err(bad)?.map(|f| f.flags);
+    let origin = if env("CARGO_ENCODED_RUSTFLAGS").is_some() {
+        "CARGO_ENCODED_RUSTFLAGS".to_string()
+    } else if env("RUSTFLAGS").is_some() {
+        "RUSTFLAGS".to_string()
+    } else if flags.is_none() {
+        "none".to_string()
+    } else if flags == config.build.rustflags.as_ref().map(|f| f.flags.clone()) {
+        "build.rustflags".to_string()
     } else {
-        "none"
+        format!("target.{target}.rustflags")
     };
     Ok(UserFlags {
-        flags: build_flags,
-        origin: origin.into(),
+        flags: flags.unwrap_or_default(),
+        origin,
     })
-}
-
-/// A `rustflags` value: a string split on whitespace, or an array of strings.
-fn flag_list(value: &toml::Value, file: &Path, key: &str) -> Result<Vec<String>> {
-    let bad = || {
-        Failure::new(format!(
-            "`{key}` in {} must be a string or an array of strings",
-            file.display()
-        ))
-        .hint("write it as rustflags = [\"--cfg\", \"foo\"]")
-    };
-    match value {
-        toml::Value::String(s) => Ok(s.split_whitespace().map(String::from).collect()),
-        toml::Value::Array(items) => items
-            .iter()
-            .map(|v| v.as_str().map(String::from).ok_or_else(|| bad().into()))
-            .collect(),
-        _ => Err(bad().into()),
-    }
 }
 
 /// Cargo's config files, lowest precedence first: `$CARGO_HOME/config.toml`, then from `/` down to `cwd`.
@@ -237,7 +191,7 @@ mod tests {
         let env = env_of(&[("CARGO_HOME", home.join(".cargo").to_str().unwrap())]);
         std::fs::write(
             home.join(".cargo/config.toml"),
-            "[build]\nrustflags = \"--cfg home\"\n",
+            "[build]\nrustflags = [\"--cfg\", \"home\"]\n",
         )
         .unwrap();
         std::fs::write(
@@ -256,6 +210,23 @@ mod tests {
         .unwrap();
         let f = user_rustflags(&env, &proj, T, &cfgs()).unwrap();
         assert_eq!(f.flags, ["--cfg", "musl"]);
+        assert_eq!(f.origin, format!("target.{T}.rustflags"));
+
+        // The per-target variable is `target.<triple>.rustflags`, which cargo puts before the
+        // `cfg(..)` matches; RUSTFLAGS replaces them all.
+        let cargo_home = home.join(".cargo");
+        let vars = [
+            ("CARGO_HOME", cargo_home.to_str().unwrap()),
+            (
+                "CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS",
+                "--cfg env",
+            ),
+        ];
+        let f = user_rustflags(&env_of(&vars), &proj, T, &cfgs()).unwrap();
+        assert_eq!(f.flags, ["--cfg", "env", "--cfg", "musl"]);
+        let vars = [vars[0], vars[1], ("RUSTFLAGS", "--cfg plain")];
+        let f = user_rustflags(&env_of(&vars), &proj, T, &cfgs()).unwrap();
+        assert_eq!(f.flags, ["--cfg", "plain"]);
     }
 
     #[test]
@@ -269,6 +240,29 @@ mod tests {
         .unwrap();
         let env = env_of(&[("CARGO_HOME", "/nonexistent")]);
         let err = user_rustflags(&env, root.path(), T, &cfgs()).unwrap_err();
-        assert!(err.to_string().contains("build.rustflags"), "{err}");
+        let text = err.to_string();
+        assert!(err.downcast_ref::<Failure>().is_some(), "{err:?}");
+        assert!(
+            text.contains("config.toml") && text.contains("line 2"),
+            "{text}"
+        );
+        assert!(!text.contains('\n'), "one line: {text}");
+
+        // A string in one file and an array in another: cargo refuses to merge them, so do we.
+        let home = root.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(
+            home.join("config.toml"),
+            "[build]\nrustflags = \"--cfg home\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.path().join(".cargo/config.toml"),
+            "[build]\nrustflags = [\"--cfg\", \"proj\"]\n",
+        )
+        .unwrap();
+        let env = env_of(&[("CARGO_HOME", home.to_str().unwrap())]);
+        let err = user_rustflags(&env, root.path(), T, &cfgs()).unwrap_err();
+        assert!(err.to_string().contains("expected array"), "{err}");
     }
 }
