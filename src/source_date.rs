@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Result;
 
@@ -76,26 +77,11 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// RFC 3339 in UTC, second precision: `1970-01-01T00:00:00Z`.
+/// RFC 3339 in UTC, second precision: `1970-01-01T00:00:00Z`. Clamped to 1970 ..= [`MAX_EPOCH`], the
+/// range [`source_date`] accepts from `SOURCE_DATE_EPOCH` (and the only one humantime writes).
 pub fn rfc3339(epoch: i64) -> String {
-    let days = epoch.div_euclid(86_400);
-    let secs = epoch.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let secs = epoch.clamp(0, MAX_EPOCH) as u64;
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
 }
 
 #[cfg(test)]
@@ -108,6 +94,9 @@ mod tests {
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+        // Outside what an RFC 3339 four-digit year holds: the nearest end, never a panic.
+        assert_eq!(rfc3339(-1), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(MAX_EPOCH + 1), "9999-12-31T23:59:59Z");
     }
 
     #[test]
