@@ -11,9 +11,15 @@ pub mod layer;
 pub mod paths;
 pub mod source;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
 
 use anyhow::Result;
+use oci_spec::image::{
+    Arch, ConfigBuilder, Descriptor, Digest, HistoryBuilder, ImageConfigurationBuilder,
+    ImageIndexBuilder, ImageManifestBuilder, MediaType, Os, Platform, PlatformBuilder,
+    RootFsBuilder,
+};
 use serde_json::{json, Map, Value};
 
 use crate::config::TinyConfig;
@@ -57,6 +63,21 @@ impl Blob {
 
     pub fn json(media_type: &str, v: &Value) -> Result<Blob> {
         Ok(Blob::new(media_type, canonical_json(v)?))
+    }
+
+    /// A typed document (oci-spec's), serialised through [`canonical_json`].
+    pub fn typed(media_type: &str, doc: &impl serde::Serialize) -> Result<Blob> {
+        Blob::json(media_type, &serde_json::to_value(doc)?)
+    }
+
+    /// The OCI descriptor naming this blob.
+    pub fn oci_descriptor(&self) -> Result<Descriptor> {
+        let digest = Digest::from_str(&self.digest)?;
+        Ok(Descriptor::new(
+            MediaType::from(self.media_type.as_str()),
+            self.size(),
+            digest,
+        ))
     }
 
     pub fn size(&self) -> u64 {
@@ -212,97 +233,99 @@ pub fn build(input: &ImageInput<'_>) -> Result<Image> {
     }
     env.extend(cfg.env.iter().map(|(k, v)| format!("{k}={v}")));
 
-    let mut config = Map::new();
-    config.insert("User".into(), json!(cfg.user));
-    config.insert("Env".into(), json!(env));
-    config.insert(
-        "Entrypoint".into(),
-        json!([format!("{BIN_DIR}/{}", input.bin)]),
-    );
-    if !cfg.cmd.is_empty() {
-        config.insert("Cmd".into(), json!(cfg.cmd));
-    }
-    if let Some(w) = &cfg.workdir {
-        config.insert("WorkingDir".into(), json!(w));
-    }
-    if !cfg.ports.is_empty() {
-        let ports: Map<String, Value> = cfg.ports.iter().map(|p| (p.clone(), json!({}))).collect();
-        config.insert("ExposedPorts".into(), Value::Object(ports));
-    }
-    if let Some(s) = &cfg.stop_signal {
-        config.insert("StopSignal".into(), json!(s));
-    }
-    config.insert("Labels".into(), json!(labels));
-
+    // The documents are oci-spec's types; `Blob::typed` serialises them through `canonical_json`,
+    // so the bytes do not depend on the types' field order.
+    let oci = |e: oci_spec::OciSpecError| anyhow::anyhow!("building the OCI documents: {e}");
     let (arch, variant) = input.arch;
-    let mut image_config = json!({
-        "created": created,
-        "architecture": arch,
-        "os": "linux",
-        "config": config,
-        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
-        "history": [{
-            "created": created,
-            "created_by": format!("cargo-tiny {}", env!("CARGO_PKG_VERSION")),
-            "comment": format!("static binary {} FROM scratch", input.bin),
-        }],
-    });
-    if let Some(v) = variant {
-        image_config["variant"] = json!(v);
-    }
-    let config_blob = Blob::json(CONFIG, &image_config)?;
+    let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    let mut config = ConfigBuilder::default()
+        .user(cfg.user.clone())
+        .env(env)
+        .entrypoint(vec![format!("{BIN_DIR}/{}", input.bin)])
+        .labels(labels.into_iter().collect::<HashMap<_, _>>())
+        .build()
+        .map_err(oci)?;
+    config.set_cmd(some(&cfg.cmd));
+    config.set_working_dir(cfg.workdir.clone());
+    config.set_exposed_ports(some(&cfg.ports));
+    config.set_stop_signal(cfg.stop_signal.clone());
+    let history = HistoryBuilder::default()
+        .created(created.clone())
+        .created_by(format!("cargo-tiny {}", env!("CARGO_PKG_VERSION")))
+        .comment(format!("static binary {} FROM scratch", input.bin))
+        .build()
+        .map_err(oci)?;
+    let rootfs = RootFsBuilder::default()
+        .typ("layers")
+        .diff_ids(vec![layer.diff_id.clone()])
+        .build()
+        .map_err(oci)?;
+    let mut image_config = ImageConfigurationBuilder::default()
+        .created(created.clone())
+        .architecture(Arch::from(arch))
+        .os(Os::Linux)
+        .config(config)
+        .rootfs(rootfs)
+        .history(vec![history])
+        .build()
+        .map_err(oci)?;
+    image_config.set_variant(variant.map(String::from));
+    let config_blob = Blob::typed(CONFIG, &image_config)?;
 
-    let manifest = Blob::json(
-        MANIFEST,
-        &json!({
-            "schemaVersion": 2,
-            "mediaType": MANIFEST,
-            "config": config_blob.descriptor(),
-            "layers": [layer_blob.descriptor()],
-            "annotations": annotations,
-        }),
-    )?;
+    let manifest = ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(config_blob.oci_descriptor()?)
+        .layers(vec![layer_blob.oci_descriptor()?])
+        .annotations(annotations.clone().into_iter().collect::<HashMap<_, _>>())
+        .build()
+        .map_err(oci)?;
+    let manifest = Blob::typed(MANIFEST, &manifest)?;
 
     let empty = Blob::new(EMPTY, b"{}".to_vec());
-    let mut sbom_layer = sbom.descriptor();
-    sbom_layer.insert(
-        "annotations".into(),
-        json!({"org.opencontainers.image.title": format!("{}.cdx.json", input.name.rsplit('/').next().unwrap_or(&input.name))}),
-    );
-    let referrer = Blob::json(
-        MANIFEST,
-        &json!({
-            "schemaVersion": 2,
-            "mediaType": MANIFEST,
-            "artifactType": CYCLONEDX,
-            "config": empty.descriptor(),
-            "layers": [sbom_layer],
-            "subject": manifest.descriptor(),
-            "annotations": {CREATED: created},
-        }),
-    )?;
+    let mut sbom_layer = sbom.oci_descriptor()?;
+    let title = input.name.rsplit('/').next().unwrap_or(&input.name);
+    sbom_layer.set_annotations(Some(HashMap::from([(
+        "org.opencontainers.image.title".to_string(),
+        format!("{title}.cdx.json"),
+    )])));
+    let referrer = ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .artifact_type(MediaType::from(CYCLONEDX))
+        .config(empty.oci_descriptor()?)
+        .layers(vec![sbom_layer])
+        .subject(manifest.oci_descriptor()?)
+        .annotations(HashMap::from([(CREATED.to_string(), created.clone())]))
+        .build()
+        .map_err(oci)?;
+    let referrer = Blob::typed(MANIFEST, &referrer)?;
 
-    let mut platform = json!({"architecture": arch, "os": "linux"});
-    if let Some(v) = variant {
-        platform["variant"] = json!(v);
-    }
-    let mut image_desc = manifest.descriptor();
-    image_desc.insert("platform".into(), platform);
-    let mut referrer_desc = referrer.descriptor();
-    referrer_desc.insert("artifactType".into(), json!(CYCLONEDX));
-    referrer_desc.insert(
-        "platform".into(),
-        json!({"architecture": "unknown", "os": "unknown"}),
-    );
-    let index = Blob::json(
-        INDEX,
-        &json!({
-            "schemaVersion": 2,
-            "mediaType": INDEX,
-            "manifests": [image_desc, referrer_desc],
-            "annotations": {CREATED: created, REF_NAME: reference},
-        }),
-    )?;
+    let platform = |arch: &str, os: Os, variant: Option<&str>| -> Result<Platform> {
+        let mut p = PlatformBuilder::default()
+            .architecture(Arch::from(arch))
+            .os(os)
+            .build()
+            .map_err(oci)?;
+        p.set_variant(variant.map(String::from));
+        Ok(p)
+    };
+    let mut image_desc = manifest.oci_descriptor()?;
+    image_desc.set_platform(Some(platform(arch, Os::Linux, variant)?));
+    let mut referrer_desc = referrer.oci_descriptor()?;
+    referrer_desc.set_artifact_type(Some(MediaType::from(CYCLONEDX)));
+    referrer_desc.set_platform(Some(platform("unknown", Os::from("unknown"), None)?));
+    let index = ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(vec![image_desc, referrer_desc])
+        .annotations(HashMap::from([
+            (CREATED.to_string(), created.clone()),
+            (REF_NAME.to_string(), reference),
+        ]))
+        .build()
+        .map_err(oci)?;
+    let index = Blob::typed(INDEX, &index)?;
 
     Ok(Image {
         name: input.name.clone(),
@@ -410,6 +433,46 @@ pub(crate) mod tests {
         let mut later = input(&cfg);
         later.created = 1_700_000_000;
         assert_ne!(build(&later).unwrap().manifest.digest, a.manifest.digest);
+    }
+
+    /// The documents' bytes are pinned: the same inputs must give the same digests from one version
+    /// of cargo-tiny to the next (or the change is announced). Every optional field is set here.
+    #[test]
+    fn documents_keep_their_bytes() {
+        let cfg = TinyConfig {
+            cmd: vec!["serve".into(), "--port=8080".into()],
+            env: BTreeMap::from([("RUST_LOG".into(), "info".into())]),
+            ports: vec!["8080/tcp".into(), "9090/udp".into()],
+            labels: BTreeMap::from([("team".into(), "core".into())]),
+            workdir: Some("/data".into()),
+            stop_signal: Some("SIGINT".into()),
+            compression: Compression::Zstd,
+            ..Default::default()
+        };
+        let mut arm = input(&cfg);
+        arm.arch = ("arm64", Some("v8"));
+        arm.created = 1_700_000_000;
+        let img = build(&arm).unwrap();
+        let plain = build(&input(&TinyConfig::default())).unwrap();
+        let got = [
+            &img.config.digest,
+            &img.manifest.digest,
+            &img.referrer.digest,
+            &img.index.digest,
+            &plain.config.digest,
+            &plain.index.digest,
+        ];
+        assert_eq!(
+            got,
+            [
+                "sha256:7a9e713377f01f5fb3a99fad59a005a20fa9fefae45284f328a6e0c1be775b30",
+                "sha256:68d31be13586e9e4f3cdee053b48f553ab27f4b79ddecdecfcdd08768218ed6c",
+                "sha256:5105be30fb353295db7c558180b85a7e8e7920c8282122f4552dd424c5b21c5e",
+                "sha256:f9066badd03b12e2a0098fb70e2ef870f891416b5710cd38402a5ba5c798cb84",
+                "sha256:6b1d77a1be5491259602b52a4df3fb1a8c28fa00851b1ce59c0aa03cd394aba6",
+                "sha256:dfb65e66ff782de45dd223484df646d9cbb5469d22a494a1c4fc582a56756bd8",
+            ]
+        );
     }
 
     #[test]
