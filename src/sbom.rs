@@ -10,6 +10,7 @@ use anyhow::Result;
 use auditable_serde::{DependencyKind, Source, VersionInfo};
 use cargo_metadata::camino::Utf8Path;
 use cargo_metadata::Package;
+use packageurl::PackageUrl;
 use serde_json::{json, Map, Value};
 
 /// Everything the SBOM is made from.
@@ -39,6 +40,17 @@ const CRATES_IO: &[&str] = &[
 ];
 
 /// Builds the CycloneDX document.
+///
+/// Assembled as JSON here rather than with `cyclonedx-bom`'s model (a dev-dependency: the tests read
+/// and validate this document with it). Its serial number and timestamp can be set explicitly, so
+/// determinism is not the obstacle; what we emit is:
+/// - its only public constructor for text (`NormalizedString::new`) turns newlines and tabs into
+///   spaces, so the multi-line descriptions copied from `cargo metadata` would be rewritten (eight
+///   in the http-service example alone);
+/// - its writer drops empty `dependsOn` lists and orders keys its own way: every SBOM, and with it
+///   every image digest, would change for no change in content;
+/// - it would add 19 crates to the build (time, uuid with its random generator, spdx, xml-rs,
+///   fluent-uri, a second strum, …) for a document this function writes in 100 lines.
 pub fn build(input: &SbomInput<'_>) -> Result<Sbom> {
     let checksums = lock_checksums(input.lockfile);
     let pkgs = &input.audit.packages;
@@ -47,7 +59,7 @@ pub fn build(input: &SbomInput<'_>) -> Result<Sbom> {
     let mut refs: Vec<String> = Vec::with_capacity(pkgs.len());
     let mut seen = BTreeSet::new();
     for (i, p) in pkgs.iter().enumerate() {
-        let mut r = purl(p, meta[i], input.root);
+        let mut r = purl(p, meta[i], input.root)?;
         if !seen.insert(r.clone()) {
             r = format!("{r}#{i}");
             seen.insert(r.clone());
@@ -187,21 +199,22 @@ fn source_kind(repr: Option<&str>) -> Source {
 }
 
 /// `pkg:cargo/name@version`, with `vcs_url`, `repository_url` or `download_url` for other sources.
-pub fn purl(p: &auditable_serde::Package, m: Option<&Package>, root: &Utf8Path) -> String {
+pub fn purl(p: &auditable_serde::Package, m: Option<&Package>, root: &Utf8Path) -> Result<String> {
     let repr = m.and_then(|m| m.source.as_ref()).map(|s| s.repr.as_str());
     let dir = m.and_then(|m| m.manifest_path.parent());
     purl_of(p, repr, dir, root)
 }
 
 /// The purl from the audit entry, cargo's source id (`git+…`, `registry+…`) and a local package's
-/// directory (made relative to the workspace root, so that no checkout path leaks in).
+/// directory (made relative to the workspace root, so that no checkout path leaks in). Written by
+/// `packageurl` in the spec's canonical form: `/`, `@` and `+` inside a component are
+/// percent-encoded, `:` is not.
 fn purl_of(
     p: &auditable_serde::Package,
     repr: Option<&str>,
     dir: Option<&Utf8Path>,
     root: &Utf8Path,
-) -> String {
-    let base = format!("pkg:cargo/{}@{}", p.name, p.version);
+) -> Result<String> {
     let qualifier = match (&p.source, repr) {
         (Source::CratesIo, _) => None,
         (Source::Git, Some(r)) => {
@@ -229,10 +242,13 @@ fn purl_of(
         }
         _ => None,
     };
-    match qualifier {
-        Some((k, v)) => format!("{base}?{k}={}", encode(&v)),
-        None => base,
+    let bad = |e: packageurl::Error| anyhow::anyhow!("the purl of {} {}: {e}", p.name, p.version);
+    let mut purl = PackageUrl::new("cargo", p.name.as_str()).map_err(bad)?;
+    purl.with_version(p.version.to_string()).map_err(bad)?;
+    if let Some((k, v)) = qualifier {
+        purl.add_qualifier(k, v).map_err(bad)?;
     }
+    Ok(purl.to_string())
 }
 
 /// `dir` relative to `root`, with `..` for a directory outside it (a path dependency next to the
@@ -249,18 +265,6 @@ fn relative_to(dir: &Utf8Path, root: &Utf8Path) -> String {
     } else {
         parts.join("/")
     }
-}
-
-fn encode(v: &str) -> String {
-    let mut out = String::new();
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~:/@".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// `(name, version, source) → checksum` from Cargo.lock (v3/v4 keep them per package).
@@ -282,6 +286,7 @@ fn lock_checksums(text: Option<&str>) -> HashMap<(String, String, String), Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::str::FromStr;
 
     fn audit() -> VersionInfo {
         serde_json::from_str(
@@ -353,53 +358,57 @@ mod tests {
 
     #[test]
     fn purls_mark_git_registry_and_path_sources() {
-        let pkg = |source: &str| -> auditable_serde::Package {
+        let pkg = |source: &str, version: &str| -> auditable_serde::Package {
             serde_json::from_str(&format!(
-                r#"{{"name":"x","version":"0.1.0","source":"{source}"}}"#
+                r#"{{"name":"x","version":"{version}","source":"{source}"}}"#
             ))
             .unwrap()
         };
         let root = Utf8Path::new("/w");
-        assert_eq!(
-            purl_of(
-                &pkg("git"),
-                Some("git+https://github.com/o/x?branch=main#0123abc"),
-                None,
-                root
-            ),
-            "pkg:cargo/x@0.1.0?vcs_url=git%2Bhttps://github.com/o/x@0123abc"
+        let purl = |source: &str, repr: Option<&str>, dir: Option<&str>| {
+            purl_of(&pkg(source, "0.1.0"), repr, dir.map(Utf8Path::new), root).unwrap()
+        };
+        // Canonical encoding: `/`, `@` and `+` inside a value are percent-encoded, `:` is not.
+        let git = purl(
+            "git",
+            Some("git+https://github.com/o/x?branch=main#0123abc"),
+            None,
         );
         assert_eq!(
-            purl_of(
-                &pkg("registry"),
-                Some("sparse+https://r.example/index/"),
-                None,
-                root
-            ),
-            "pkg:cargo/x@0.1.0?repository_url=https://r.example/index/"
+            git,
+            "pkg:cargo/x@0.1.0?vcs_url=git%2Bhttps:%2F%2Fgithub.com%2Fo%2Fx%400123abc"
         );
         assert_eq!(
-            purl_of(
-                &pkg("local"),
-                None,
-                Some(Utf8Path::new("/w/crates/x")),
-                root
-            ),
-            "pkg:cargo/x@0.1.0?download_url=file:crates/x"
+            purl("registry", Some("sparse+https://r.example/index/"), None),
+            "pkg:cargo/x@0.1.0?repository_url=https:%2F%2Fr.example%2Findex%2F"
+        );
+        assert_eq!(
+            purl("local", None, Some("/w/crates/x")),
+            "pkg:cargo/x@0.1.0?download_url=file:crates%2Fx"
         );
         // A path dependency outside the workspace: relative with `..`, never `file:.`.
         assert_eq!(
-            purl_of(&pkg("local"), None, Some(Utf8Path::new("/outer/x")), root),
-            "pkg:cargo/x@0.1.0?download_url=file:../outer/x"
+            purl("local", None, Some("/outer/x")),
+            "pkg:cargo/x@0.1.0?download_url=file:..%2Fouter%2Fx"
         );
         assert_eq!(
-            purl_of(&pkg("local"), None, Some(root), root),
+            purl("local", None, Some("/w")),
             "pkg:cargo/x@0.1.0?download_url=file:."
         );
+        assert_eq!(purl("crates.io", None, None), "pkg:cargo/x@0.1.0");
+        // Build metadata in a version (openssl-src's `300.3.1+3.3.1`).
+        let meta = purl_of(&pkg("crates.io", "300.3.1+3.3.1"), None, None, root).unwrap();
+        assert_eq!(meta, "pkg:cargo/x@300.3.1%2B3.3.1");
+
+        // A purl parser reads back what was put in.
+        let back = PackageUrl::from_str(&git).unwrap();
+        assert_eq!(back.version(), Some("0.1.0"));
         assert_eq!(
-            purl_of(&pkg("crates.io"), None, None, root),
-            "pkg:cargo/x@0.1.0"
+            back.qualifiers()["vcs_url"],
+            "git+https://github.com/o/x@0123abc"
         );
+        let back = PackageUrl::from_str(&meta).unwrap();
+        assert_eq!(back.version(), Some("300.3.1+3.3.1"));
     }
 
     #[test]

@@ -443,7 +443,7 @@ fn path_dependency_outside_the_workspace_leaves_no_host_path() {
         .filter_map(|c| c["purl"].as_str())
         .collect();
     assert!(
-        purls.contains(&"pkg:cargo/outer@0.3.0?download_url=file:../outer"),
+        purls.contains(&"pkg:cargo/outer@0.3.0?download_url=file:..%2Fouter"),
         "{purls:?}"
     );
     assert!(purls.iter().all(|p| !p.contains(&host)), "{purls:?}");
