@@ -472,6 +472,9 @@ enum Outcome {
 
 /// The fallback index with `m` added, or `None` when `m` is already listed. `existing` is what the
 /// tag holds (absent: a new index).
+///
+/// Edited as `serde_json::Value`, not as oci-spec's `ImageIndex`: the index comes from a registry and
+/// other tools' entries may carry fields the typed model does not keep.
 pub fn merge_referrer(existing: Option<&[u8]>, m: &Manifest) -> Result<Option<Vec<u8>>, String> {
     let mut index = match existing {
         Some(bytes) => {
