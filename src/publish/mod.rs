@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use oci_spec::image::ImageManifest;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::error::Failure;
 use crate::image::{Blob, Image};
@@ -58,19 +58,17 @@ impl Artifact {
 
 /// The blobs a manifest names, looked up by digest (media types from the manifest's descriptors).
 pub fn manifest_of(manifest: &Blob, blobs: &BTreeMap<String, Blob>) -> Result<Manifest> {
-    let doc: Value = serde_json::from_slice(&manifest.data).map_err(|e| {
-        Failure::new(format!("manifest {} is not JSON: {e}", manifest.digest))
-            .hint("rebuild the image with `cargo tiny build`")
+    let doc = ImageManifest::from_reader(manifest.data.as_slice()).map_err(|e| {
+        Failure::new(format!(
+            "manifest {} is not an OCI image manifest: {e}",
+            manifest.digest
+        ))
+        .hint("rebuild the image with `cargo tiny build`")
     })?;
-    let mut descriptors: Vec<&Value> = vec![&doc["config"]];
-    if let Some(layers) = doc["layers"].as_array() {
-        descriptors.extend(layers);
-    }
     let mut out = Vec::new();
-    for d in descriptors {
-        let digest = d["digest"].as_str().unwrap_or_default();
-        let media_type = d["mediaType"].as_str().unwrap_or_default();
-        let Some(b) = blobs.get(digest) else {
+    for d in std::iter::once(doc.config()).chain(doc.layers()) {
+        let digest = d.digest().to_string();
+        let Some(b) = blobs.get(&digest) else {
             crate::fail!(
                 hint = "rebuild the image with `cargo tiny build`",
                 "manifest {} names blob `{digest}`, which is missing",
@@ -78,7 +76,7 @@ pub fn manifest_of(manifest: &Blob, blobs: &BTreeMap<String, Blob>) -> Result<Ma
             );
         };
         out.push(Blob {
-            media_type: media_type.to_string(),
+            media_type: d.media_type().to_string(),
             digest: b.digest.clone(),
             data: b.data.clone(),
         });
@@ -86,7 +84,7 @@ pub fn manifest_of(manifest: &Blob, blobs: &BTreeMap<String, Blob>) -> Result<Ma
     Ok(Manifest {
         manifest: manifest.clone(),
         blobs: out,
-        artifact_type: doc["artifactType"].as_str().map(str::to_owned),
+        artifact_type: doc.artifact_type().as_ref().map(|t| t.to_string()),
     })
 }
 
@@ -131,4 +129,45 @@ pub struct Pushed {
     pub existing_blobs: usize,
     /// Blobs mounted from another repository of the same registry.
     pub mounted_blobs: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TinyConfig;
+
+    #[test]
+    fn manifests_are_read_as_oci_types() {
+        let cfg = TinyConfig::default();
+        let img = crate::image::build(&crate::image::tests::input(&cfg)).unwrap();
+        let a = Artifact::from_image(&img).unwrap();
+        let types: Vec<&str> = a
+            .image
+            .blobs
+            .iter()
+            .map(|b| b.media_type.as_str())
+            .collect();
+        assert_eq!(types, [crate::image::CONFIG, crate::image::LAYER_GZIP]);
+        let referrer = a.referrer.unwrap();
+        assert_eq!(
+            referrer.artifact_type.as_deref(),
+            Some(crate::image::CYCLONEDX)
+        );
+        assert_eq!(referrer.blobs[1].digest, img.sbom.digest);
+
+        // What is not an image manifest, or names a blob that is not there, is refused.
+        let blobs: BTreeMap<String, Blob> = img
+            .blobs()
+            .into_iter()
+            .map(|b| (b.digest.clone(), b.clone()))
+            .collect();
+        let not_a_manifest = Blob::new(crate::image::MANIFEST, br#"{"layers":"x"}"#.to_vec());
+        let e = manifest_of(&not_a_manifest, &blobs).unwrap_err();
+        assert!(e.downcast_ref::<Failure>().is_some(), "{e:?}");
+        assert!(e.to_string().contains("not an OCI image manifest"), "{e}");
+        let mut fewer = blobs.clone();
+        fewer.remove(&img.layer.digest);
+        let e = manifest_of(&img.manifest, &fewer).unwrap_err();
+        assert!(e.to_string().contains("which is missing"), "{e}");
+    }
 }
