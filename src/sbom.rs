@@ -3,6 +3,8 @@
 //!
 //! Deterministic: the timestamp is the build's source date, the serial number a UUID derived from the
 //! document's own content. Nothing random, nothing from the clock.
+//!
+//! Over 400 lines with its tests (about 140): one document, its purls and their tests.
 
 use std::collections::{BTreeSet, HashMap};
 

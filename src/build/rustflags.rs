@@ -73,9 +73,9 @@ pub fn user_rustflags(
                 || l.split_once(" |")
                     .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
         };
-        let text: Vec<&str> = text.lines().filter(|l| !gutter(l)).collect();
+        let text: Vec<&str> = text.lines().filter(|l| !gutter(l)).map(str::trim).collect();
         Failure::new(format!("could not read cargo's configuration: {}", text.join(": ")))
-            .hint("fix that file or variable (cargo would refuse it too); rustflags is a string or an array of strings, e.g. rustflags = [\"--cfg\", \"foo\"]")
+            .hint("fix it in .cargo/config.toml or the CARGO_*/RUSTFLAGS variable; cargo would refuse it too")
     };
     let config = cargo_config2::Config::load_with_options(cwd, options).map_err(bad)?;
     let flags = config.rustflags(target).map_err(bad)?.map(|f| f.flags);
