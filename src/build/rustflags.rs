@@ -74,9 +74,14 @@ pub fn user_rustflags(
                     .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
         };
         let text: Vec<&str> = text.lines().filter(|l| !gutter(l)).map(str::trim).collect();
-        Failure::new(format!("could not read cargo's configuration: {}", text.join(": ")))
-            .hint("fix it in .cargo/config.toml or the CARGO_*/RUSTFLAGS variable; cargo would refuse it too")
+        Failure::new(format!(
+            "could not read cargo's configuration: {}",
+            text.join(": ")
+        ))
+        .hint("fix it in .cargo/config.toml or the CARGO_*/RUSTFLAGS variable it names")
     };
+    // Known gap: cargo-config2 0.1.45 reads every key, and types `build.jobs` as a number, so the
+    // `jobs = "default"` that cargo accepts is refused (README, Troubleshooting).
     let config = cargo_config2::Config::load_with_options(cwd, options).map_err(bad)?;
     let flags = config.rustflags(target).map_err(bad)?.map(|f| f.flags);
     let origin = if env("CARGO_ENCODED_RUSTFLAGS").is_some() {
