@@ -1,11 +1,11 @@
 //! cargo-tiny: static, auditable, size-optimized Rust binaries in reproducible FROM-scratch images.
 //!
-//! The flow (see README "Development"): [`workspace::Workspace`] → [`build::plan::Plan`] →
-//! [`build::Binary`] → image → publisher. Each stage is a plain value; processes are spawned and files
+//! The flow (see README "Development"): [`workspace::Workspace`] → [`compile::plan::Plan`] →
+//! [`compile::Binary`] → image → publisher. Each stage is a plain value; processes are spawned and files
 //! written only at the edges.
 
-pub mod build;
 pub mod cli;
+pub mod compile;
 pub mod config;
 pub mod doctor;
 pub mod error;
@@ -60,7 +60,7 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
 
 fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
     match &cli.command {
-        Command::Build(a) => build::run(a, shell).map(|_| 0),
+        Command::Build(a) => compile::run(a, shell).map(|_| 0),
         Command::Setup(a) => setup::run(a, shell).map(|_| 0),
         Command::Doctor(a) => doctor::run(a, shell),
         Command::Init(a) => init::run(a, shell).map(|_| 0),

@@ -94,7 +94,7 @@ pub fn check_target_in_sysroot(target: &str, sysroot: &str) -> Result<()> {
 pub fn find_cargo_auditable() -> Option<PathBuf> {
     which::which("cargo-auditable").ok().or_else(|| {
         let env = |k: &str| std::env::var(k).ok();
-        let home = crate::build::rustflags::cargo_home(&env)?;
+        let home = crate::compile::rustflags::cargo_home(&env)?;
         let p = home.join("bin/cargo-auditable");
         p.is_file().then_some(p)
     })

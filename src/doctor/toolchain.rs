@@ -34,7 +34,7 @@ pub fn check(ws: &Workspace, target: &str, g: &Graph) -> Vec<Finding> {
     }
     if toolchain::find_musl_cc(target).is_none() {
         // The crates of the real target graph that compile C (build-depend on cc/cmake or `links`).
-        let c: Vec<String> = crate::build::c_code_crates(ws)
+        let c: Vec<String> = crate::compile::c_code_crates(ws)
             .into_iter()
             .filter(|name| g.nodes.iter().any(|n| n.name() == name))
             .collect();
