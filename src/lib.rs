@@ -13,14 +13,14 @@ pub mod fsutil;
 pub mod image;
 pub mod init;
 pub mod manifest_file;
-pub mod profile;
 pub mod publish;
 pub mod sbom;
 pub mod setup;
 pub mod shell;
 pub mod size_max;
+pub mod size_profile;
 pub mod source_date;
-pub mod toolchain;
+pub mod tools;
 pub mod workspace;
 
 use anyhow::Result;

@@ -30,7 +30,7 @@ pub struct Output {
 /// stderr; its JSON messages on stdout are read for the executables it produced and the packages it
 /// compiled.
 pub fn run(plan: &Plan) -> Result<Output> {
-    let cargo = crate::toolchain::cargo();
+    let cargo = crate::tools::cargo();
     let mut cmd = match &plan.size_max {
         // `--size max`: the nightly's cargo through rustup, which also points `rustc` at the nightly
         // (a RUSTC inherited from the stable cargo that runs us would rebuild std with stable).

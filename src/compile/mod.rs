@@ -2,8 +2,8 @@
 
 pub mod cargo;
 pub mod compiled;
-pub mod image;
 pub mod image_cache;
+pub mod image_jobs;
 pub mod plan;
 pub mod rustflags;
 pub mod verify;
@@ -18,9 +18,9 @@ use serde::Serialize;
 
 use crate::cli::BuildArgs;
 use crate::error::Failure;
-use crate::profile::SizeProfile;
 use crate::shell::{human_size, Shell, Verbosity};
-use crate::toolchain;
+use crate::size_profile::SizeProfile;
+use crate::tools;
 use crate::workspace::{LoadOptions, Workspace};
 use plan::{BinTarget, Plan, Selection};
 
@@ -102,27 +102,27 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
         crate::size_max::Size::Profile => None,
     };
     // One rustc spawn for both the sysroot and the target's cfg.
-    let (sysroot, cfg_text) = toolchain::sysroot_and_cfg(target, root)?;
+    let (sysroot, cfg_text) = tools::sysroot_and_cfg(target, root)?;
     if size_max.is_none() {
         // --size max builds std from the nightly's rust-src (checked by `Nightly::detect`).
-        toolchain::check_target_in_sysroot(target, &sysroot)?;
+        tools::check_target_in_sysroot(target, &sysroot)?;
     }
-    toolchain::check_cargo_auditable()?;
+    tools::check_cargo_auditable()?;
     let mut env = Vec::new();
     let c_crates = c_code_crates(ws);
-    match toolchain::find_musl_cc(target) {
-        Some(cc) if cc.from_env.is_none() => env.push((toolchain::cc_var(target), cc.program)),
+    match tools::find_musl_cc(target) {
+        Some(cc) if cc.from_env.is_none() => env.push((tools::cc_var(target), cc.program)),
         Some(_) => {}
         None if !c_crates.is_empty() => {
-            return Err(toolchain::no_musl_cc(target, &c_crates).into());
+            return Err(tools::no_musl_cc(target, &c_crates).into());
         }
         None => {}
     }
     let arch = target.split('-').next().unwrap_or_default();
-    if arch != std::env::consts::ARCH && std::env::var_os(toolchain::linker_var(target)).is_none() {
+    if arch != std::env::consts::ARCH && std::env::var_os(tools::linker_var(target)).is_none() {
         let gcc = format!("{arch}-linux-musl-gcc");
         if which::which(&gcc).is_ok() {
-            env.push((toolchain::linker_var(target), gcc));
+            env.push((tools::linker_var(target), gcc));
         } else {
             return Err(Failure::new(format!(
                 "no linker for {target} on this {} machine",
@@ -130,7 +130,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
             ))
             .hint(format!(
                 "install {gcc} and put it on PATH, or set {}",
-                toolchain::linker_var(target)
+                tools::linker_var(target)
             ))
             .into());
         }
@@ -190,7 +190,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
 /// own path (`cargo +nightly tiny build`), else rustc's sysroot (both go through the same rustup
 /// proxy then). Another nightly goes undetected and builds as on stable (the SBOM is exact either way).
 fn is_nightly(sysroot: &str) -> bool {
-    let cargo = toolchain::cargo();
+    let cargo = tools::cargo();
     let dir = if cargo.is_absolute() {
         // …/toolchains/<name>/bin/cargo
         cargo
@@ -209,7 +209,7 @@ fn is_nightly(sysroot: &str) -> bool {
 /// to a nightly rustc, does not): `cargo -Zsbom locate-project` fails on those. Asked only when the
 /// toolchain looks like a nightly.
 fn cargo_knows_zsbom(dir: &std::path::Path) -> bool {
-    std::process::Command::new(toolchain::cargo())
+    std::process::Command::new(tools::cargo())
         .args(["-Zsbom", "locate-project"])
         .current_dir(dir)
         .stdout(std::process::Stdio::null())
@@ -437,7 +437,7 @@ pub fn report_binary(b: &Binary, plan: &Plan, shell: &Shell, json: bool) -> Resu
 
 /// `cargo tiny build`.
 pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
-    toolchain::check_musl_target(&args.target)?;
+    tools::check_musl_target(&args.target)?;
     if args.output.is_some() && args.no_image {
         crate::fail!(
             hint = "drop one of them",
@@ -467,12 +467,12 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
     let images = if args.no_image {
         Vec::new()
     } else {
-        image::plan(&ws, args, &plan.bins)?
+        image_jobs::plan(&ws, args, &plan.bins)?
     };
     let binaries = compile(&ws, &plan, shell)?;
     let json = args.message_format == crate::cli::MessageFormat::Json;
     for b in &binaries {
         report_binary(b, &plan, shell, json)?;
     }
-    image::run(&ws, &images, &binaries, &plan.target, shell, json)
+    image_jobs::run(&ws, &images, &binaries, &plan.target, shell, json)
 }

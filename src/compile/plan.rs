@@ -10,7 +10,7 @@ use cargo_metadata::{Package, PackageId};
 
 use crate::cli::{FeatureArgs, ResolveArgs};
 use crate::error::Failure;
-use crate::profile::SizeProfile;
+use crate::size_profile::SizeProfile;
 use crate::workspace::{bin_targets, Workspace};
 
 /// One binary target to build.

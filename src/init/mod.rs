@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::cli::InitArgs;
-use crate::profile::SizeProfile;
 use crate::shell::Shell;
+use crate::size_profile::SizeProfile;
 use crate::workspace::{LoadOptions, Workspace};
 use patch::{Change, Patch};
 

@@ -12,7 +12,7 @@ use super::{image_cache, Binary};
 use crate::cli::BuildArgs;
 use crate::config::{self, Overrides, Source, TinyConfig};
 use crate::error::Failure;
-use crate::image::{self, archive, certs, ImageInput};
+use crate::image::{self, archive, ca_bundle, ImageInput};
 use crate::sbom::{self, SbomInput};
 use crate::shell::{human_size, Shell};
 use crate::source_date;
@@ -237,7 +237,7 @@ struct Context<'a> {
 
 /// One image, written or reused.
 struct Done {
-    ca: certs::Decision,
+    ca: ca_bundle::Decision,
     written: image_cache::Written,
     sbom_packages: usize,
     reused: bool,
@@ -254,9 +254,9 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
     let binary = std::fs::read(&b.path)?;
     let binary_digest = image::sha256(&binary);
 
-    let ca = certs::decide(p.config.ca_certificates, &b.exact);
+    let ca = ca_bundle::decide(p.config.ca_certificates, &b.exact);
     let ca_bundle = if ca.include {
-        Some(certs::read_host_bundle(&ca.reason)?)
+        Some(ca_bundle::read_host_bundle(&ca.reason)?)
     } else {
         None
     };
