@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod image;
 pub mod init;
 pub mod manifest_file;
+pub mod process;
 pub mod publish;
 pub mod sbom;
 pub mod setup;

@@ -53,10 +53,7 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
         if args.dry_run {
             continue;
         }
-        let status = Command::new(&c[0])
-            .args(&c[1..])
-            .status()
-            .map_err(|e| Failure::new(format!("could not run `{}`: {e}", c[0])))?;
+        let status = crate::process::status(Command::new(&c[0]).args(&c[1..]), "")?;
         if !status.success() {
             return Err(Failure::new(format!("`{}` failed ({status})", c.join(" ")))
                 .hint("fix the problem it printed above and run `cargo tiny setup` again")

@@ -47,10 +47,7 @@ pub fn run(plan: &Plan) -> Result<Output> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let mut child = cmd.spawn().map_err(|e| {
-        Failure::new(format!("could not run `{}`: {e}", cargo.display()))
-            .hint("make sure cargo is on PATH")
-    })?;
+    let mut child = crate::process::spawn(&mut cmd, "make sure cargo is on PATH")?;
     let stdout = child.stdout.take().context("cargo stdout")?;
     let mut executables = Vec::new();
     let mut compiled = super::compiled::Compiled::default();

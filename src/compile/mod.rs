@@ -209,13 +209,12 @@ fn is_nightly(sysroot: &str) -> bool {
 /// to a nightly rustc, does not): `cargo -Zsbom locate-project` fails on those. Asked only when the
 /// toolchain looks like a nightly.
 fn cargo_knows_zsbom(dir: &std::path::Path) -> bool {
-    std::process::Command::new(tools::cargo())
-        .args(["-Zsbom", "locate-project"])
-        .current_dir(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    crate::process::probe(
+        std::process::Command::new(tools::cargo())
+            .args(["-Zsbom", "locate-project"])
+            .current_dir(dir),
+    )
+    .is_some()
 }
 
 /// A custom `--profile` must be defined (in the root manifest or a cargo config file), or cargo fails
