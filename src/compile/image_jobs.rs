@@ -12,7 +12,8 @@ use super::{image_cache, Binary};
 use crate::cli::BuildArgs;
 use crate::config::{self, Overrides, Source, TinyConfig};
 use crate::error::Failure;
-use crate::image::{self, archive, ca_bundle, ImageInput};
+use crate::image::{self, ca_bundle, ImageInput};
+use crate::publish::tarball;
 use crate::sbom::{self, SbomInput};
 use crate::shell::{human_size, Shell};
 use crate::source_date;
@@ -138,7 +139,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
             None => target_dir.join("tiny").join(format!("{file_name}.tar")),
         };
         let sbom = sbom_path(&tarball);
-        archive::check_outputs(&tarball, &sbom, args.output.is_some())?;
+        tarball::check_outputs(&tarball, &sbom, args.output.is_some())?;
         if let Some(other) = out.iter().find(|p| p.tarball == tarball) {
             crate::fail!(
                 hint = "give them different names with name = \"…\" in [package.metadata.tiny]",
@@ -343,10 +344,10 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
     } else {
         None
     };
-    if archive::interrupt_pending() {
+    if tarball::interrupt_pending() {
         anyhow::bail!("interrupted");
     }
-    let (tarball_size, tarball_digest) = archive::publish(&img, mtime, &p.tarball, &p.sbom)?;
+    let (tarball_size, tarball_digest) = tarball::publish(&img, mtime, &p.tarball, &p.sbom)?;
     let written = image_cache::Written {
         reference: img.reference(),
         manifest_digest: img.manifest.digest.clone(),
@@ -384,14 +385,14 @@ fn make_all(cx: &Context<'_>, jobs: &[(&ImagePlan, &Binary)]) -> Vec<Result<Done
     // can be killed by one while a worker has temp files. A worker starts no new image once one is
     // pending, and it takes effect when the images under way are written (or abandoned before
     // their temp files exist).
-    let _held = archive::HeldSignals::hold();
+    let _held = tarball::HeldSignals::hold();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<Result<Done>>>> =
         jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
-                if archive::interrupt_pending() {
+                if tarball::interrupt_pending() {
                     break;
                 }
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -1,10 +1,9 @@
 //! The image as a value: config, one layer, manifest, the SBOM referrer and the index that ties them.
 //!
 //! [`build`] is pure (bytes in, bytes out); reading files and writing the tarball happen elsewhere
-//! ([`ca_bundle`] reads the host bundle, [`archive`] is the tarball publisher). Every JSON document is
+//! ([`ca_bundle`] reads the host bundle, [`crate::publish::tarball`] is the tarball publisher). Every JSON document is
 //! serialised with sorted keys, so the same inputs give the same digests.
 
-pub mod archive;
 pub mod ca_bundle;
 pub mod compression;
 pub mod layer;

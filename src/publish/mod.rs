@@ -1,4 +1,4 @@
-//! Publishers beside the tarball writer ([`crate::image::archive`]): the registry.
+//! Publishers: the tarball ([`tarball`]) and the registry ([`registry`]).
 //!
 //! A publisher takes what was built, as an [`Artifact`]: the image manifest with the blobs it names,
 //! and the SBOM referrer manifest with its blobs. [`Artifact::from_image`] takes it from a fresh
@@ -11,6 +11,7 @@ pub mod layout;
 pub mod progress;
 pub mod reference;
 pub mod registry;
+pub mod tarball;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -12,8 +12,8 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::json;
 
-use super::{canonical_json, Blob, Image, INDEX, REF_NAME};
 use crate::error::Failure;
+use crate::image::{canonical_json, Blob, Image, INDEX, REF_NAME};
 
 /// The bytes of the tarball: entries sorted, explicit directories, every mtime `mtime`.
 pub fn tarball(image: &Image, mtime: u64) -> Result<Vec<u8>> {
@@ -51,7 +51,7 @@ pub fn write_tarball<W: Write>(image: &Image, mtime: u64, w: W) -> Result<W> {
     let mut b = tar::Builder::new(w);
     for (path, data) in &entries {
         let mode = if data.is_some() { 0o644 } else { 0o755 };
-        let h = super::layer::header(path, mode, 0, 0, mtime, data.map(|d| d.len() as u64))?;
+        let h = crate::image::layer::header(path, mode, 0, 0, mtime, data.map(|d| d.len() as u64))?;
         b.append(&h, data.unwrap_or_default())?;
     }
     Ok(b.into_inner()?)
@@ -134,10 +134,10 @@ pub fn publish(
     let sbom_tmp = temp_with(sbom_path, &image.sbom.data)?;
     let mut written = None;
     let tar_tmp = temp_written(tar_path, |file| {
-        let sink = super::layer::Hashing::new(std::io::BufWriter::new(file));
+        let sink = crate::image::layer::Hashing::new(std::io::BufWriter::new(file));
         let mut sink = write_tarball(image, mtime, sink)?;
         sink.flush()?;
-        written = Some((sink.count, super::layer::hex_digest(sink.hasher)));
+        written = Some((sink.count, crate::image::layer::hex_digest(sink.hasher)));
         Ok(())
     })?;
     tar_tmp
@@ -284,7 +284,7 @@ mod tests {
     #[test]
     fn tarball_is_a_layout_and_a_docker_archive() {
         let cfg = TinyConfig::default();
-        let img = super::super::build(&super::super::tests::input(&cfg)).unwrap();
+        let img = crate::image::build(&crate::image::tests::input(&cfg)).unwrap();
         let bytes = tarball(&img, 0).unwrap();
         let mut names = Vec::new();
         let mut a = tar::Archive::new(bytes.as_slice());
@@ -303,7 +303,7 @@ mod tests {
     #[test]
     fn failed_publish_leaves_nothing() {
         let cfg = TinyConfig::default();
-        let img = super::super::build(&super::super::tests::input(&cfg)).unwrap();
+        let img = crate::image::build(&crate::image::tests::input(&cfg)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, "").unwrap();
@@ -325,7 +325,7 @@ mod tests {
     #[test]
     fn outputs_are_checked_and_an_old_sbom_survives_a_failed_publish() {
         let cfg = TinyConfig::default();
-        let img = super::super::build(&super::super::tests::input(&cfg)).unwrap();
+        let img = crate::image::build(&crate::image::tests::input(&cfg)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         std::fs::create_dir(&out).unwrap();
