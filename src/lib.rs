@@ -4,6 +4,7 @@
 //! [`compile::Binary`] → image → publisher. Each stage is a plain value; processes are spawned and files
 //! written only at the edges.
 
+pub mod cargo_flags;
 pub mod cli;
 pub mod compile;
 pub mod config;

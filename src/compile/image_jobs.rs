@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Serialize;
 
+use super::options::{BuildOptions, ImageOptions};
 use super::plan::BinTarget;
 use super::{image_cache, Binary};
-use crate::cli::BuildArgs;
-use crate::config::{self, Overrides, Source, TinyConfig};
+use crate::config::{self, Source, TinyConfig};
 use crate::error::Failure;
 use crate::image::{self, ca_bundle, ImageInput};
 use crate::publish::tarball;
@@ -42,34 +42,17 @@ fn arch_of(target: &str) -> Result<(&'static str, Option<&'static str>)> {
     })
 }
 
-/// The source date, looked up once per process for a given root and `SOURCE_DATE_EPOCH` (the plan
-/// checks it before the compile, the image stage uses it after: one `git log`, not two).
-fn source_date_of(ws: &Workspace) -> Result<source_date::SourceDate> {
-    type Memo = (String, Option<String>, source_date::SourceDate);
-    static MEMO: std::sync::Mutex<Option<Memo>> = std::sync::Mutex::new(None);
-    let env = std::env::var("SOURCE_DATE_EPOCH").ok();
-    let root = ws.root().to_string();
-    let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((r, e, d)) = memo.as_ref() {
-        if *r == root && *e == env {
-            return Ok(d.clone());
-        }
-    }
-    let date = source_date::source_date(env.as_deref(), ws.root().as_std_path())?;
-    *memo = Some((root, env, date.clone()));
-    Ok(date)
-}
-
 /// Resolves and validates the configuration of every image.
-pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<ImagePlan>> {
-    // What would fail after the compile is checked before it.
-    arch_of(&args.target)?;
-    source_date_of(ws)?;
+pub fn plan(
+    ws: &Workspace,
+    opts: &BuildOptions,
+    io: &ImageOptions,
+    bins: &[BinTarget],
+) -> Result<Vec<ImagePlan>> {
+    // What would fail after the compile is checked before it (the source date was, in the options).
+    arch_of(opts.target())?;
     if bins.len() > 1 {
-        for (flag, set) in [
-            ("--output", args.output.is_some()),
-            ("--image", args.image.is_some()),
-        ] {
+        for (flag, set) in [("--output", io.output.is_some()), ("--image", io.named)] {
             if set {
                 crate::fail!(
                     hint = "select one binary with --bin (and -p), or drop the flag",
@@ -79,22 +62,9 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
             }
         }
     }
-    let mut overrides = Overrides {
-        user: args.user.clone(),
-        ca_certificates: args.ca_certificates,
-        compression: args.compression,
-        ..Default::default()
-    };
-    if let Some(r) = &args.image {
-        let (n, t) = config::split_reference(r);
-        overrides.name = Some(n);
-        overrides.tag = t;
-    }
+    let overrides = &io.overrides;
     let root_manifest = ws.root_manifest();
-    let target_dir = match &args.target_dir {
-        Some(d) => std::path::absolute(d)?,
-        None => ws.target_dir().as_std_path().to_path_buf(),
-    };
+    let target_dir = &opts.target_dir;
     let mut out: Vec<ImagePlan> = Vec::new();
     for t in bins {
         let pkg = ws.package(&t.package_id);
@@ -110,7 +80,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
                 metadata: &pkg.metadata,
             },
         ];
-        let cfg = config::resolve(&sources, &overrides)?;
+        let cfg = config::resolve(&sources, overrides)?;
         let name = cfg
             .name
             .clone()
@@ -134,12 +104,12 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
         };
         image::paths::check_files(&cfg, &t.bin, pkg.manifest_path.as_str())?;
         let file_name = name.rsplit('/').next().unwrap_or(&name).to_string();
-        let tarball = match &args.output {
+        let tarball = match &io.output {
             Some(o) => std::path::absolute(o)?,
             None => target_dir.join("tiny").join(format!("{file_name}.tar")),
         };
         let sbom = sbom_path(&tarball);
-        tarball::check_outputs(&tarball, &sbom, args.output.is_some())?;
+        tarball::check_outputs(&tarball, &sbom, io.output.is_some())?;
         if let Some(other) = out.iter().find(|p| p.tarball == tarball) {
             crate::fail!(
                 hint = "give them different names with name = \"…\" in [package.metadata.tiny]",
@@ -149,15 +119,11 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
                 tarball.display()
             );
         }
-        let push = if args.push {
-            Some(crate::publish::command::plan(
-                &name,
-                &tag,
-                &cfg.tags,
-                &args.registry,
-            )?)
-        } else {
-            None
+        let push = match &io.push {
+            Some(registry) => Some(crate::publish::command::plan(
+                &name, &tag, &cfg.tags, registry,
+            )?),
+            None => None,
         };
         out.push(ImagePlan {
             push,
@@ -165,7 +131,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<
             config: cfg,
             name,
             tag,
-            cache: super::image_cache::record_path(&target_dir, &tarball),
+            cache: super::image_cache::record_path(target_dir, &tarball),
             tarball,
             sbom,
         });
@@ -415,6 +381,7 @@ fn make_all(cx: &Context<'_>, jobs: &[(&ImagePlan, &Binary)]) -> Vec<Result<Done
 /// Builds and writes one image per binary (or reuses the one already written when nothing changed).
 pub fn run(
     ws: &Workspace,
+    io: &ImageOptions,
     plans: &[ImagePlan],
     binaries: &[Binary],
     target: &str,
@@ -422,8 +389,7 @@ pub fn run(
     json: bool,
 ) -> Result<()> {
     let started = std::time::Instant::now();
-    let root = ws.root().as_std_path();
-    let date = source_date_of(ws)?;
+    let date = &io.source_date;
     shell.verbose(
         "Timestamp",
         format!(
@@ -434,7 +400,7 @@ pub fn run(
     );
     let cx = Context {
         ws,
-        revision: source_date::git_revision(root),
+        revision: io.revision.clone(),
         lockfile: std::fs::read_to_string(ws.root().join("Cargo.lock")).ok(),
         arch: arch_of(target)?,
         created: source_date::rfc3339(date.epoch),
