@@ -16,6 +16,7 @@ pub mod init;
 pub mod manifest_file;
 pub mod process;
 pub mod publish;
+pub mod report;
 pub mod sbom;
 pub mod setup;
 pub mod shell;

@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::options::BuildOptions;
-use super::{compile, image_jobs, plan, report_binary};
+use super::{compile, image_jobs, plan};
 use crate::cli::BuildArgs;
 use crate::shell::Shell;
 use crate::tools;
@@ -46,7 +46,7 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
     };
     let binaries = compile(&ws, &plan, shell)?;
     for b in &binaries {
-        report_binary(b, &plan, shell, opts.json)?;
+        crate::report::binary(b, &plan, shell, opts.json)?;
     }
     match &opts.image {
         Some(io) => image_jobs::run(&ws, io, &images, &binaries, &plan.target, shell, opts.json),

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use serde::Serialize;
 
 use super::options::{BuildOptions, ImageOptions};
 use super::plan::BinTarget;
@@ -15,7 +14,7 @@ use crate::error::Failure;
 use crate::image::{self, ca_bundle, ImageInput};
 use crate::publish::tarball;
 use crate::sbom::{self, SbomInput};
-use crate::shell::{human_size, Shell};
+use crate::shell::Shell;
 use crate::source_date;
 use crate::workspace::Workspace;
 
@@ -139,18 +138,6 @@ pub fn plan(
     Ok(out)
 }
 
-/// A word for a POSIX shell: quoted when it holds anything but safe characters.
-fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
 /// `x.tar` → `x.cdx.json` beside it.
 pub fn sbom_path(tarball: &std::path::Path) -> PathBuf {
     let name = tarball
@@ -159,37 +146,6 @@ pub fn sbom_path(tarball: &std::path::Path) -> PathBuf {
         .unwrap_or_default();
     let stem = name.strip_suffix(".tar").unwrap_or(&name);
     tarball.with_file_name(format!("{stem}.cdx.json"))
-}
-
-/// One line of `--message-format json` per image (schema in README: "JSON output").
-#[derive(Debug, Serialize)]
-pub struct ImageMessage<'a> {
-    pub reason: &'static str,
-    pub package: &'a str,
-    pub bin: &'a str,
-    pub image: String,
-    pub path: String,
-    pub manifest_digest: &'a str,
-    pub config_digest: &'a str,
-    pub created: String,
-    pub tarball_size: u64,
-    pub compressed_size: u64,
-    pub compression: &'static str,
-    pub layer_media_type: &'a str,
-    pub uncompressed_size: u64,
-    pub sbom_path: String,
-    pub sbom_digest: &'a str,
-    pub sbom_components: usize,
-    pub ca_certificates: bool,
-    pub ca_certificates_reason: &'a str,
-    pub user: &'a str,
-    pub load: BTreeMap<&'static str, String>,
-    pub run: BTreeMap<&'static str, String>,
-    /// The tarball already held this image (every input unchanged) and was not rewritten.
-    pub reused: bool,
-    /// With `--push`: what was pushed where.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pushed: Option<crate::publish::Pushed>,
 }
 
 /// What the build stage shares with every image job.
@@ -446,112 +402,19 @@ pub fn run(
             }
             None => None,
         };
-        let shown = |path: &std::path::Path| {
-            shell_word(&crate::fsutil::shown_path(path).display().to_string())
-        };
-        let reference = &w.reference;
-        let commands = |tarball: String| {
-            let mut load = BTreeMap::from([
-                ("docker", format!("docker load -i {tarball}")),
-                ("podman", format!("podman load -i {tarball}")),
-            ]);
-            if !w.compression.docker_loads() {
-                load.remove("docker");
-            }
-            // Publish exposed ports on the same host port: `-p 8080:8080`, `-p 53:53/udp`.
-            let publish: String = p
-                .config
-                .ports
-                .iter()
-                .map(|port| match port.split_once('/') {
-                    Some((n, "tcp")) => format!("-p {n}:{n} "),
-                    Some((n, proto)) => format!("-p {n}:{n}/{proto} "),
-                    None => format!("-p {port}:{port} "),
-                })
-                .collect();
-            let mut run = BTreeMap::from([
-                ("docker", format!("docker run --rm {publish}{reference}")),
-                ("podman", format!("podman run --rm {publish}{reference}")),
-            ]);
-            if !w.compression.docker_loads() {
-                run.remove("docker");
-            }
-            (load, run)
-        };
-        if json {
-            let msg = ImageMessage {
-                reason: "image",
-                package: &p.target.package,
-                bin: &p.target.bin,
-                image: reference.clone(),
-                path: p.tarball.display().to_string(),
-                manifest_digest: &w.manifest_digest,
-                config_digest: &w.config_digest,
-                created: created.clone(),
-                tarball_size: w.tarball_size,
-                compressed_size: w.compressed_size,
-                compression: w.compression.as_str(),
-                layer_media_type: &w.layer_media_type,
-                uncompressed_size: w.uncompressed_size,
-                sbom_path: p.sbom.display().to_string(),
-                sbom_digest: &w.sbom_digest,
-                sbom_components: sbom_packages,
-                ca_certificates: ca.include,
-                ca_certificates_reason: &ca.reason,
-                user: &p.config.user,
-                // Absolute paths for machines.
-                load: commands(shell_word(&p.tarball.display().to_string())).0,
-                run: commands(String::new()).1,
+        crate::report::image(
+            crate::report::ImageReport {
+                plan: p,
+                ca: &ca,
+                written: &w,
+                sbom_packages,
                 reused: was_reused,
                 pushed,
-            };
-            println!("{}", serde_json::to_string(&msg)?);
-        }
-        shell.status(
-            "Certificates",
-            if ca.include {
-                format!("{} ({})", image::CA_BUNDLE_PATH, ca.reason)
-            } else {
-                format!("none ({})", ca.reason)
+                created: created.clone(),
             },
-        );
-        shell.status(
-            "Image",
-            format!(
-                "{reference} {} ({} tarball, layer {} {} / {} tar), {}{}",
-                shown(&p.tarball),
-                human_size(w.tarball_size),
-                human_size(w.compressed_size),
-                w.compression.format(),
-                human_size(w.uncompressed_size),
-                w.manifest_digest,
-                if was_reused { ", unchanged" } else { "" }
-            ),
-        );
-        shell.status(
-            "SBOM",
-            format!(
-                "{} (CycloneDX 1.5, {} package{}, attached as an OCI referrer)",
-                shown(&p.sbom),
-                sbom_packages,
-                if sbom_packages == 1 { "" } else { "s" }
-            ),
-        );
-        let (load, run) = commands(shown(&p.tarball));
-        if w.compression.docker_loads() {
-            shell.note("Run", format!("{} && {}", load["docker"], run["docker"]));
-        } else {
-            shell.note(
-                "Run",
-                format!(
-                    "{} && {} ({} layers load in {})",
-                    load["podman"],
-                    run["podman"],
-                    w.compression.format(),
-                    w.compression.engines()
-                ),
-            );
-        }
+            shell,
+            json,
+        )?;
     }
     shell.verbose(
         "Timing",
@@ -578,18 +441,6 @@ mod tests {
         assert_eq!(
             sbom_path(Path::new("out/api.img")),
             Path::new("out/api.img.cdx.json")
-        );
-    }
-
-    #[test]
-    fn paths_in_commands_are_quoted_when_needed() {
-        assert_eq!(
-            super::shell_word("target/tiny/api.tar"),
-            "target/tiny/api.tar"
-        );
-        assert_eq!(
-            super::shell_word("my dir/it's.tar"),
-            r"'my dir/it'\''s.tar'"
         );
     }
 }

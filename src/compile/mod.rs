@@ -18,10 +18,9 @@ use anyhow::Result;
 use auditable_serde::VersionInfo;
 use cargo_metadata::camino::Utf8PathBuf;
 use cargo_metadata::PackageId;
-use serde::Serialize;
 
 use crate::error::Failure;
-use crate::shell::{human_size, Shell};
+use crate::shell::Shell;
 use crate::size_profile::SizeProfile;
 use crate::tools;
 use crate::workspace::Workspace;
@@ -47,32 +46,6 @@ impl Binary {
     pub fn package_id(&self) -> &PackageId {
         &self.target.package_id
     }
-}
-
-/// One line of `--message-format json` per binary (schema in README: "JSON output").
-#[derive(Debug, Serialize)]
-pub struct BinaryMessage<'a> {
-    pub reason: &'static str,
-    pub package: &'a str,
-    pub version: &'a str,
-    pub bin: &'a str,
-    pub target: &'a str,
-    pub profile: &'a str,
-    pub path: &'a str,
-    pub size: u64,
-    #[serde(rename = "static")]
-    pub is_static: bool,
-    pub audited_packages: usize,
-    /// Packages in the audit data that the build never compiled (left out of the SBOM).
-    pub uncompiled_packages: Vec<UncompiledPackage<'a>>,
-}
-
-/// A package of the audit data that was never compiled.
-#[derive(Debug, Serialize)]
-pub struct UncompiledPackage<'a> {
-    pub name: &'a str,
-    pub version: String,
-    pub source: String,
 }
 
 /// Plans the compile: target checks, bin selection, tools, rustflags. Spawns only one `rustc --print`.
@@ -351,59 +324,4 @@ fn openssl_hint(ws: &Workspace, err: anyhow::Error) -> anyhow::Error {
         Ok(f) => f.into(),
         Err(e) => e,
     }
-}
-
-/// Human summary line or JSON object for one binary.
-pub fn report_binary(b: &Binary, plan: &Plan, shell: &Shell, json: bool) -> Result<()> {
-    let shown = crate::fsutil::shown_path(b.path.as_std_path());
-    if json {
-        let msg = BinaryMessage {
-            reason: "binary",
-            package: &b.target.package,
-            version: &b.version,
-            bin: &b.target.bin,
-            target: &plan.target,
-            profile: &plan.profile,
-            path: b.path.as_str(),
-            size: b.size,
-            is_static: true,
-            audited_packages: b.audit.packages.len(),
-            uncompiled_packages: b
-                .uncompiled
-                .iter()
-                .map(|p| UncompiledPackage {
-                    name: &p.name,
-                    version: p.version.to_string(),
-                    source: serde_json::to_value(&p.source)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                })
-                .collect(),
-        };
-        println!("{}", serde_json::to_string(&msg)?);
-    }
-    let n = b.audit.packages.len();
-    shell.status(
-        "Binary",
-        format!(
-            "{} {} ({} bytes, {}), static, {} audited package{}",
-            b.target.bin,
-            shown.display(),
-            b.size,
-            human_size(b.size),
-            n,
-            if n == 1 { "" } else { "s" }
-        ),
-    );
-    if !b.uncompiled.is_empty() {
-        shell.note(
-            "Audit",
-            format!(
-                "{} (left out of the SBOM)",
-                compiled::uncompiled_line(&b.uncompiled)
-            ),
-        );
-    }
-    Ok(())
 }
