@@ -1,7 +1,6 @@
 //! The image stage of `cargo tiny build`: per verified binary, an image value (config from
 //! `[*.metadata.tiny]`, SBOM from the audit data), then the tarball publisher writes it.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -11,9 +10,9 @@ use super::plan::BinTarget;
 use super::{image_cache, Binary};
 use crate::config::{self, Source, TinyConfig};
 use crate::error::Failure;
-use crate::image::{self, ca_bundle, ImageInput};
-use crate::publish::tarball;
-use crate::sbom::{self, SbomInput};
+use crate::image::assemble::Parts;
+use crate::image::{self, ca_bundle};
+use crate::publish::{tarball, Publisher};
 use crate::shell::Shell;
 use crate::source_date;
 use crate::workspace::Workspace;
@@ -175,7 +174,6 @@ struct Done {
 fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
     let pkg = cx.ws.package(&p.target.package_id);
     let binary = std::fs::read(&b.path)?;
-    let binary_digest = image::sha256(&binary);
 
     let ca = ca_bundle::decide(p.config.ca_certificates, &b.exact);
     let ca_bundle = if ca.include {
@@ -204,48 +202,24 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
         files.push((f.dest.clone(), f.opened.mode, data));
     }
 
-    let sbom = sbom::build(&SbomInput {
-        audit: &b.exact,
+    let (input, sbom) = image::assemble::assemble(Parts {
+        name: &p.name,
+        tag: &p.tag,
+        bin: &p.target.bin,
+        config: &p.config,
+        package: pkg,
         packages: &cx.ws.metadata.packages,
         root: cx.ws.root(),
         lockfile: cx.lockfile.as_deref(),
-        bin: &p.target.bin,
-        binary_digest: &binary_digest,
-        created: &cx.created,
-    })?;
-
-    let mut annotations = BTreeMap::new();
-    let mut put = |k: &str, v: Option<String>| {
-        if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
-            annotations.insert(
-                format!("org.opencontainers.image.{k}"),
-                v.trim().to_string(),
-            );
-        }
-    };
-    put("title", Some(p.name.clone()));
-    put("description", pkg.description.clone());
-    put("version", Some(pkg.version.to_string()));
-    put("revision", cx.revision.clone());
-    put("source", pkg.repository.clone());
-    put("url", pkg.homepage.clone());
-    put("licenses", pkg.license.clone());
-    put("authors", Some(pkg.authors.join(", ")));
-    put("documentation", pkg.documentation.clone());
-
-    let input = ImageInput {
-        name: p.name.clone(),
-        tag: p.tag.clone(),
-        bin: p.target.bin.clone(),
+        revision: cx.revision.as_deref(),
+        audit: &b.exact,
         binary,
-        arch: cx.arch,
-        config: &p.config,
-        files,
         ca_bundle,
-        created: cx.epoch,
-        annotations,
-        sbom: sbom.json,
-    };
+        files,
+        arch: cx.arch,
+        created: &cx.created,
+        epoch: cx.epoch,
+    })?;
     let mtime = cx.epoch.max(0) as u64;
     let key = image_cache::key(&input, mtime)?;
     if let Some(written) = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sbom) {
@@ -269,7 +243,12 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
     if tarball::interrupt_pending() {
         anyhow::bail!("interrupted");
     }
-    let (tarball_size, tarball_digest) = tarball::publish(&img, mtime, &p.tarball, &p.sbom)?;
+    let (tarball_size, tarball_digest) = tarball::Tarball {
+        path: &p.tarball,
+        sbom: &p.sbom,
+        mtime,
+    }
+    .publish(&img)?;
     let written = image_cache::Written {
         reference: img.reference(),
         manifest_digest: img.manifest.digest.clone(),
@@ -393,13 +372,14 @@ pub fn run(
         // The registry publisher takes the image value, or, when it was reused, the tarball (the same
         // bytes: the cache checked them).
         let pushed = match &p.push {
-            Some(plan) => {
-                let artifact = match &built {
-                    Some(img) => crate::publish::Artifact::from_image(img)?,
-                    None => crate::publish::layout::read(&p.tarball)?.artifact,
-                };
-                Some(crate::publish::command::push(&artifact, plan, shell)?)
-            }
+            Some(plan) => Some(match &built {
+                Some(img) => crate::publish::command::Registry { plan, shell }.publish(img)?,
+                None => crate::publish::command::push(
+                    &crate::publish::layout::read(&p.tarball)?.artifact,
+                    plan,
+                    shell,
+                )?,
+            }),
             None => None,
         };
         crate::report::image(

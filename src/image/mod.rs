@@ -4,6 +4,7 @@
 //! ([`ca_bundle`] reads the host bundle, [`crate::publish::tarball`] is the tarball publisher). Every JSON document is
 //! serialised with sorted keys, so the same inputs give the same digests.
 
+pub mod assemble;
 pub mod ca_bundle;
 pub mod compression;
 pub mod layer;

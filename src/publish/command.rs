@@ -47,6 +47,19 @@ fn options(config_tags: &[String], cli: &RegistryArgs) -> Result<PushOptions> {
     })
 }
 
+/// The registry publisher: the image to the plan's destination, its status lines on `shell`.
+pub struct Registry<'a> {
+    pub plan: &'a PushPlan,
+    pub shell: &'a Shell,
+}
+
+impl super::Publisher for Registry<'_> {
+    type Receipt = Pushed;
+    fn publish(&self, image: &crate::image::Image) -> Result<Pushed> {
+        push(&Artifact::from_image(image)?, self.plan, self.shell)
+    }
+}
+
 /// Pushes one image and prints its status line.
 pub fn push(artifact: &Artifact, plan: &PushPlan, shell: &Shell) -> Result<Pushed> {
     let started = std::time::Instant::now();

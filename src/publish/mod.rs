@@ -23,6 +23,15 @@ use serde_json::Value;
 use crate::error::Failure;
 use crate::image::{Blob, Image};
 
+/// Where a built image goes: the tarball ([`tarball::Tarball`]) and a registry
+/// ([`command::Registry`]) today; a daemon would be a third. A publisher takes the [`Image`] value and
+/// tells what it did.
+pub trait Publisher {
+    /// What publishing tells: the tarball's size and digest, the registry's digest and tags.
+    type Receipt;
+    fn publish(&self, image: &Image) -> Result<Self::Receipt>;
+}
+
 /// A manifest and the blobs it names (config first, then layers).
 #[derive(Debug, Clone)]
 pub struct Manifest {

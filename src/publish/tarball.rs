@@ -118,6 +118,21 @@ fn is_tarball(path: &Path) -> bool {
         && &head[257..262] == b"ustar"
 }
 
+/// The tarball publisher: the image to `path`, its SBOM to `sbom`, every mtime `mtime`.
+pub struct Tarball<'a> {
+    pub path: &'a Path,
+    pub sbom: &'a Path,
+    pub mtime: u64,
+}
+
+impl super::Publisher for Tarball<'_> {
+    /// The tarball's size and `sha256:` digest.
+    type Receipt = (u64, String);
+    fn publish(&self, image: &Image) -> Result<(u64, String)> {
+        publish(image, self.mtime, self.path, self.sbom)
+    }
+}
+
 /// Writes the tarball and the SBOM: each to a temp file in its directory, then renamed (the tarball
 /// first). When anything fails, neither new file is left at its path, and a file that was there
 /// before and was not replaced is left alone. Temp files of earlier runs that were killed are swept;
