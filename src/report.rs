@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::compile::image_cache::Written;
-use crate::compile::image_jobs::ImagePlan;
+use crate::compile::image_plan::ImagePlan;
 use crate::compile::plan::Plan;
 use crate::compile::Binary;
 use crate::image::{self, ca_bundle};

@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::options::BuildOptions;
-use super::{compile, image_jobs, plan};
+use super::{compile, image_jobs, image_plan, plan};
 use crate::cli::BuildArgs;
 use crate::shell::Shell;
 use crate::tools;
@@ -41,7 +41,7 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
     let plan = plan(&ws, &opts, shell)?;
     // Image configuration is checked before anything is compiled.
     let images = match &opts.image {
-        Some(io) => image_jobs::plan(&ws, &opts, io, &plan.bins)?,
+        Some(io) => image_plan::plan(&ws, &opts, io, &plan.bins)?,
         None => Vec::new(),
     };
     let binaries = compile(&ws, &plan, shell)?;

@@ -5,6 +5,7 @@ pub mod command;
 pub mod compiled;
 pub mod image_cache;
 pub mod image_jobs;
+pub mod image_plan;
 pub mod options;
 pub mod plan;
 pub mod rustflags;

@@ -11,6 +11,7 @@ pub mod layout;
 pub mod progress;
 pub mod reference;
 pub mod registry;
+mod registry_errors;
 pub mod tarball;
 
 use std::collections::BTreeMap;
