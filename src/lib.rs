@@ -1,8 +1,10 @@
 //! cargo-tiny: static, auditable, size-optimized Rust binaries in reproducible FROM-scratch images.
 //!
-//! The flow (see README "Development"): [`workspace::Workspace`] → [`compile::plan::Plan`] →
-//! [`compile::Binary`] → image → publisher. Each stage is a plain value; processes are spawned and files
-//! written only at the edges.
+//! The flow (the map of the folders is in README "Development"): [`cli`] → [`workspace::Workspace`]
+//! and [`compile::options::BuildOptions`] → [`compile::plan::Plan`] →
+//! [`compile::Binary`] → [`image::assemble`] → [`image::Image`] → a [`publish::Publisher`] (the tarball,
+//! the registry); what is told on the way is in [`report`]. Each stage is a plain value; processes are
+//! spawned ([`process`]) and files written ([`fsutil`]) only at the edges.
 
 pub mod cargo_flags;
 pub mod cli;

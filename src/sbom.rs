@@ -3,6 +3,9 @@
 //!
 //! Deterministic: the timestamp is the build's source date, the serial number a UUID derived from the
 //! document's own content. Nothing random, nothing from the clock.
+//!
+//! Over 400 lines: ~280 of code (components, purls, hashes, the dependency graph, the deterministic
+//! serial) and ~135 of tests.
 
 use std::collections::{BTreeSet, HashMap};
 

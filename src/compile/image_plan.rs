@@ -63,18 +63,7 @@ pub fn plan(
     let mut out: Vec<ImagePlan> = Vec::new();
     for t in bins {
         let pkg = ws.package(&t.package_id);
-        let sources = [
-            Source {
-                section: "[workspace.metadata.tiny]",
-                manifest: &root_manifest,
-                metadata: &ws.metadata.workspace_metadata,
-            },
-            Source {
-                section: "[package.metadata.tiny]",
-                manifest: &pkg.manifest_path,
-                metadata: &pkg.metadata,
-            },
-        ];
+        let sources = Source::of_package(ws, pkg, &root_manifest);
         let cfg = config::resolve(&sources, overrides)?;
         let name = cfg
             .name

@@ -1,8 +1,12 @@
 //! The image as a value: config, one layer, manifest, the SBOM referrer and the index that ties them.
 //!
-//! [`build`] is pure (bytes in, bytes out); reading files and writing the tarball happen elsewhere
-//! ([`ca_bundle`] reads the host bundle, [`crate::publish::tarball`] is the tarball publisher). Every JSON document is
-//! serialised with sorted keys, so the same inputs give the same digests.
+//! [`assemble`] (a binary and its package → the input and SBOM) and [`build`] (input → image) are
+//! pure; reading files and writing happen elsewhere ([`ca_bundle`] reads the host bundle, the
+//! publishers in [`crate::publish`] write the tarball or push). Every JSON document is serialised
+//! with sorted keys, so the same inputs give the same digests.
+//!
+//! Over 400 lines: ~345 of code (the five OCI documents and their descriptors) and ~80 of tests; the
+//! documents cross-reference each other's digests, so they are built in one place.
 
 pub mod assemble;
 pub mod ca_bundle;

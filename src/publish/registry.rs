@@ -8,6 +8,10 @@
 //!
 //! Written by hand, because oci-client does not expose it: the referrer PUT (to read the `OCI-Subject`
 //! response header), retries with back-off, and the plain-HTTP probe for loopback registries.
+//!
+//! Over 400 lines: ~510 of code for one push session (blob HEAD/mount/upload with retries, manifests,
+//! the referrers fallback, tags) and ~50 of tests; what a registry's error means is in
+//! [`super::registry_errors`].
 
 use std::future::Future;
 use std::time::Duration;
