@@ -10,7 +10,8 @@ use super::{image_cache, Binary};
 use crate::error::Failure;
 use crate::image::assemble::Parts;
 use crate::image::{self, ca_bundle};
-use crate::publish::{tarball, Publisher};
+use crate::publish::command::Registry;
+use crate::publish::{layout, tarball, Publisher};
 use crate::shell::Shell;
 use crate::source_date;
 use crate::workspace::Workspace;
@@ -240,14 +241,13 @@ pub fn run(
         // The registry publisher takes the image value, or, when it was reused, the tarball (the same
         // bytes: the cache checked them).
         let pushed = match &p.push {
-            Some(plan) => Some(match &built {
-                Some(img) => crate::publish::command::Registry { plan, shell }.publish(img)?,
-                None => crate::publish::command::push(
-                    &crate::publish::layout::read(&p.tarball)?.artifact,
-                    plan,
-                    shell,
-                )?,
-            }),
+            Some(plan) => {
+                let registry = Registry { plan, shell };
+                Some(match &built {
+                    Some(img) => registry.publish(img)?,
+                    None => registry.publish_artifact(&layout::read(&p.tarball)?.artifact)?,
+                })
+            }
             None => None,
         };
         crate::report::image(

@@ -53,10 +53,17 @@ pub struct Registry<'a> {
     pub shell: &'a Shell,
 }
 
+impl Registry<'_> {
+    /// Pushes what an earlier build wrote (read back from its tarball: the same bytes).
+    pub fn publish_artifact(&self, artifact: &Artifact) -> Result<Pushed> {
+        push(artifact, self.plan, self.shell)
+    }
+}
+
 impl super::Publisher for Registry<'_> {
     type Receipt = Pushed;
     fn publish(&self, image: &crate::image::Image) -> Result<Pushed> {
-        push(&Artifact::from_image(image)?, self.plan, self.shell)
+        self.publish_artifact(&Artifact::from_image(image)?)
     }
 }
 
