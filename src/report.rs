@@ -127,7 +127,7 @@ pub struct ImageMessage<'a> {
     pub pushed: Option<crate::publish::Pushed>,
 }
 
-/// One image, as the image stage made it: what [`image`] reports.
+/// One image, as the image stage made it: what [`image()`] reports.
 pub struct ImageReport<'a> {
     pub plan: &'a ImagePlan,
     pub ca: &'a ca_bundle::Decision,

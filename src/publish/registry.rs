@@ -11,7 +11,7 @@
 //!
 //! Over 400 lines: ~510 of code for one push session (blob HEAD/mount/upload with retries, manifests,
 //! the referrers fallback, tags) and ~50 of tests; what a registry's error means is in
-//! [`super::registry_errors`].
+//! `registry_errors.rs`.
 
 use std::future::Future;
 use std::time::Duration;
