@@ -150,3 +150,29 @@ impl BuildOptions {
         &self.selection.features
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Planning, compiling, imaging, publishing and reporting read `BuildOptions`, never the command
+    /// line: only this module and the command itself import `cli`.
+    #[test]
+    fn nothing_below_the_options_imports_cli() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        for dir in ["compile", "image"] {
+            for e in std::fs::read_dir(src.join(dir)).unwrap() {
+                files.push(e.unwrap().path());
+            }
+        }
+        for f in ["report.rs", "sbom.rs", "publish/tarball.rs", "workspace.rs"] {
+            files.push(src.join(f));
+        }
+        let allowed = ["options.rs", "command.rs"];
+        let offenders: Vec<_> = files
+            .iter()
+            .filter(|f| !allowed.iter().any(|a| f.ends_with(format!("compile/{a}"))))
+            .filter(|f| std::fs::read_to_string(f).unwrap().contains("crate::cli"))
+            .collect();
+        assert!(offenders.is_empty(), "{offenders:?} import cli");
+    }
+}
