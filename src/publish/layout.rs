@@ -171,7 +171,13 @@ mod tests {
         let img = build(&input(&cfg)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let tar = dir.path().join("hello.tar");
-        tarball::publish(&img, 0, &tar, &dir.path().join("hello.cdx.json")).unwrap();
+        let sbom = dir.path().join("hello.cdx.json");
+        let publisher = tarball::Tarball {
+            path: &tar,
+            sbom: &sbom,
+            mtime: 0,
+        };
+        crate::publish::Publisher::publish(&publisher, &img).unwrap();
         let loaded = read(&tar).unwrap();
         assert_eq!(loaded.reference.as_deref(), Some("hello:0.1.0"));
         let a = loaded.artifact;
