@@ -803,12 +803,13 @@ mod tests {
     fn cli_overrides_win() {
         let meta =
             json!({"tiny": {"user": "root", "ca-certificates": "never", "compression": "zstd"}});
+        let sources = [Source {
+            section: "[package.metadata.tiny]",
+            manifest: Utf8Path::new("/p/Cargo.toml"),
+            metadata: &meta,
+        }];
         let c = resolve(
-            &[Source {
-                section: "[package.metadata.tiny]",
-                manifest: Utf8Path::new("/p/Cargo.toml"),
-                metadata: &meta,
-            }],
+            &sources,
             &Overrides {
                 user: Some("nonroot".into()),
                 ca_certificates: Some(CaCertificates::Always),
@@ -820,11 +821,7 @@ mod tests {
         assert_eq!(c.ca_certificates, CaCertificates::Always);
         assert_eq!(c.compression, Compression::Zstd, "kept from the manifest");
         let c = resolve(
-            &[Source {
-                section: "[package.metadata.tiny]",
-                manifest: Utf8Path::new("/p/Cargo.toml"),
-                metadata: &meta,
-            }],
+            &sources,
             &Overrides {
                 compression: Some(Compression::GzipMax),
                 ..Default::default()
