@@ -10,26 +10,110 @@ use crate::error::Failure;
 /// Replaces `path` with `bytes` atomically: a temp file in the same directory, then a rename, keeping
 /// the old file's permissions. A failure leaves the old file (or no file) in place, never half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let unwritable = |e: std::io::Error| {
-        Failure::new(format!("cannot write {}: {e}", path.display()))
-            .hint("check that the directory exists and is writable")
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".cargo-tiny-")
+    let hint = "check that the directory exists and is writable";
+    let tmp = stage(path, Mode::OfReplaced, hint, |mut file| {
+        Ok(file.write_all(bytes)?)
+    })?;
+    tmp.persist(path)
+        .map_err(|e| cannot_write(path, e.error, hint))?;
+    Ok(())
+}
+
+/// The permissions of a staged file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The replaced file's (a new file keeps the temp file's 0600).
+    OfReplaced,
+    /// 0644: an artifact to share, like cargo's.
+    Shared,
+}
+
+/// The one atomic writer: a temp file beside `path` (`.cargo-tiny-<pid>-….tmp`, see
+/// [`sweep_stale_temps`]; the directory is created), filled by `write`, given `mode` and synced.
+/// `persist` it onto `path` to replace that in one rename, or drop it to leave `path` as it was. An
+/// I/O error is `cannot write PATH: …` with `hint`.
+pub fn stage(
+    path: &Path,
+    mode: Mode,
+    hint: &str,
+    write: impl FnOnce(&std::fs::File) -> Result<()>,
+) -> Result<tempfile::NamedTempFile> {
+    let dir = dir_of(path);
+    std::fs::create_dir_all(dir).map_err(|e| cannot_write(path, e, hint))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(&temp_prefix())
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(unwritable)?;
-    tmp.write_all(bytes).map_err(unwritable)?;
-    tmp.as_file().sync_all().map_err(unwritable)?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        std::fs::set_permissions(tmp.path(), meta.permissions()).map_err(unwritable)?;
+        .map_err(|e| cannot_write(path, e, hint))?;
+    write(tmp.as_file()).map_err(|e| match e.downcast::<std::io::Error>() {
+        Ok(io) => cannot_write(path, io, hint),
+        Err(other) => other,
+    })?;
+    let permissions = match mode {
+        Mode::OfReplaced => std::fs::metadata(path).ok().map(|m| m.permissions()),
+        // tempfile creates 0600; these are artifacts to share, like cargo's.
+        Mode::Shared => {
+            use std::os::unix::fs::PermissionsExt;
+            Some(std::fs::Permissions::from_mode(0o644))
+        }
+    };
+    if let Some(p) = permissions {
+        std::fs::set_permissions(tmp.path(), p).map_err(|e| cannot_write(path, e, hint))?;
     }
-    tmp.persist(path).map_err(|e| unwritable(e.error))?;
-    Ok(())
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| cannot_write(path, e, hint))?;
+    Ok(tmp)
+}
+
+/// `cannot write PATH: …`, with `hint`.
+pub fn cannot_write(path: &Path, e: std::io::Error, hint: &str) -> anyhow::Error {
+    Failure::new(format!("cannot write {}: {e}", path.display()))
+        .hint(hint)
+        .into()
+}
+
+/// The directory of `path` (`.` for a bare file name).
+pub fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."))
+}
+
+/// `.cargo-tiny-<pid>-…`: the prefix of our temp files, with the pid that owns them.
+fn temp_prefix() -> String {
+    format!(".cargo-tiny-{}-", std::process::id())
+}
+
+/// Removes `.cargo-tiny-<pid>-*.tmp` files in `dir` whose process no longer runs (a run that was
+/// killed with SIGKILL, or a crash), and `.cargo-tiny-*.tmp` files without a pid that are a day old.
+pub fn sweep_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".cargo-tiny-"))
+            .filter(|n| n.ends_with(".tmp"))
+        else {
+            continue;
+        };
+        let stale = match rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) {
+            Some(pid) => pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists(),
+            // Without a pid (cargo-tiny 0.1, or another writer): only when a day old.
+            None => e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(86_400)),
+        };
+        if stale {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// `path` as a user can paste it: relative to the current directory when inside it, else as is.
@@ -71,6 +155,31 @@ mod tests {
             1,
             "no temp file left behind"
         );
+    }
+
+    #[test]
+    fn stale_temp_files_of_dead_runs_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = dir.path().join(format!(".cargo-tiny-{dead}-abc123.tmp"));
+        let mine = dir.path().join(format!("{}x.tmp", temp_prefix()));
+        let other = dir.path().join(".cargo-tiny-notapid.tmp");
+        let old = dir.path().join(".cargo-tiny-AbCdEf.tmp");
+        for p in [&stale, &mine, &other, &old] {
+            std::fs::write(p, "").unwrap();
+        }
+        let two_days = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(two_days)
+            .unwrap();
+        sweep_stale_temps(dir.path());
+        assert!(!stale.exists() && !old.exists());
+        assert!(mine.exists() && other.exists());
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! cargo-tiny: static, auditable, size-optimized Rust binaries in reproducible FROM-scratch images.
 //!
-//! The flow (see README "Development"): [`workspace::Workspace`] → [`build::plan::Plan`] →
-//! [`build::Binary`] → image → publisher. Each stage is a plain value; processes are spawned and files
-//! written only at the edges.
+//! The flow (the map of the folders is in README "Development"): [`cli`] → [`workspace::Workspace`]
+//! and [`compile::options::BuildOptions`] → [`compile::plan::Plan`] →
+//! [`compile::Binary`] → [`image::assemble`] → [`image::Image`] → a [`publish::Publisher`] (the tarball,
+//! the registry); what is told on the way is in [`report`]. Each stage is a plain value; processes are
+//! spawned ([`process`]) and files written ([`fsutil`]) only at the edges.
 
-pub mod build;
+pub mod cargo_flags;
 pub mod cli;
+pub mod compile;
 pub mod config;
 pub mod doctor;
 pub mod error;
@@ -13,14 +16,16 @@ pub mod fsutil;
 pub mod image;
 pub mod init;
 pub mod manifest_file;
-pub mod profile;
+pub mod process;
 pub mod publish;
+pub mod report;
 pub mod sbom;
 pub mod setup;
 pub mod shell;
 pub mod size_max;
+pub mod size_profile;
 pub mod source_date;
-pub mod toolchain;
+pub mod tools;
 pub mod workspace;
 
 use anyhow::Result;
@@ -60,7 +65,7 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
 
 fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
     match &cli.command {
-        Command::Build(a) => build::run(a, shell).map(|_| 0),
+        Command::Build(a) => compile::run(a, shell).map(|_| 0),
         Command::Setup(a) => setup::run(a, shell).map(|_| 0),
         Command::Doctor(a) => doctor::run(a, shell),
         Command::Init(a) => init::run(a, shell).map(|_| 0),

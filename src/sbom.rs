@@ -4,7 +4,8 @@
 //! Deterministic: the timestamp is the build's source date, the serial number a UUID derived from the
 //! document's own content. Nothing random, nothing from the clock.
 //!
-//! Over 400 lines with its tests (about 140): one document, its purls and their tests.
+//! Over 400 lines: ~290 of code (components, purls, hashes, the dependency graph, the deterministic
+//! serial) and ~135 of tests.
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -8,18 +8,18 @@ use anyhow::Result;
 use crate::cli::SetupArgs;
 use crate::error::Failure;
 use crate::shell::Shell;
-use crate::toolchain;
+use crate::tools;
 
 pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
     let dir = std::env::current_dir()?;
     for t in &args.target {
-        toolchain::check_musl_target(t)?;
+        tools::check_musl_target(t)?;
     }
     let mut commands: Vec<Vec<String>> = Vec::new();
     let missing: Vec<&String> = args
         .target
         .iter()
-        .filter(|t| toolchain::check_target_installed(t, &dir).is_err())
+        .filter(|t| tools::check_target_installed(t, &dir).is_err())
         .collect();
     if !missing.is_empty() {
         if which::which("rustup").is_err() {
@@ -40,7 +40,7 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
     if args.size == crate::size_max::Size::Max {
         commands.extend(crate::size_max::setup_commands(&args.target, &dir, shell)?);
     }
-    match toolchain::find_cargo_auditable() {
+    match tools::find_cargo_auditable() {
         Some(p) => shell.status("Fresh", format!("cargo-auditable ({})", p.display())),
         None => commands.push(
             ["cargo", "install", "cargo-auditable", "--locked"]
@@ -53,10 +53,7 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
         if args.dry_run {
             continue;
         }
-        let status = Command::new(&c[0])
-            .args(&c[1..])
-            .status()
-            .map_err(|e| Failure::new(format!("could not run `{}`: {e}", c[0])))?;
+        let status = crate::process::status(Command::new(&c[0]).args(&c[1..]), "")?;
         if !status.success() {
             return Err(Failure::new(format!("`{}` failed ({status})", c.join(" ")))
                 .hint("fix the problem it printed above and run `cargo tiny setup` again")
@@ -64,10 +61,10 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
         }
     }
     for t in &args.target {
-        if toolchain::find_musl_cc(t).is_none() {
+        if tools::find_musl_cc(t).is_none() {
             shell.warn(format!(
                 "no C compiler for {t}: crates that compile C (ring, aws-lc-sys, -sys crates) will not build; {}",
-                toolchain::musl_cc_hint(t)
+                tools::musl_cc_hint(t)
             ));
         }
     }

@@ -96,17 +96,14 @@ impl Nightly {
             .into());
         }
         let rustc = |args: &[&str]| -> Option<String> {
-            let out = std::process::Command::new("rustup")
-                .args(["run", &toolchain, "rustc"])
-                .args(args)
-                .current_dir(dir)
-                .env_remove("RUSTC")
-                .env("RUSTUP_AUTO_INSTALL", "0")
-                .output()
-                .ok()?;
-            out.status
-                .success()
-                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            crate::process::probe(
+                std::process::Command::new("rustup")
+                    .args(["run", &toolchain, "rustc"])
+                    .args(args)
+                    .current_dir(dir)
+                    .env_remove("RUSTC")
+                    .env("RUSTUP_AUTO_INSTALL", "0"),
+            )
         };
         let (Some(version), Some(sysroot)) =
             (rustc(&["--version"]), rustc(&["--print", "sysroot"]))
@@ -239,15 +236,14 @@ pub fn setup_commands(
     }
     let toolchain = toolchain_name();
     let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<String>>();
-    let sysroot = std::process::Command::new("rustup")
-        .args(["run", &toolchain, "rustc", "--print", "sysroot"])
-        .current_dir(dir)
-        .env_remove("RUSTC")
-        .env("RUSTUP_AUTO_INSTALL", "0")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let sysroot = crate::process::probe(
+        std::process::Command::new("rustup")
+            .args(["run", &toolchain, "rustc", "--print", "sysroot"])
+            .current_dir(dir)
+            .env_remove("RUSTC")
+            .env("RUSTUP_AUTO_INSTALL", "0"),
+    )
+    .map(PathBuf::from);
     let Some(sysroot) = sysroot else {
         let mut c = owned(&[
             "rustup",

@@ -62,19 +62,15 @@ pub fn git_revision(root: &Path) -> Option<String> {
 }
 
 fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (!s.is_empty()).then_some(s)
+    crate::process::probe(
+        Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE"),
+    )
+    .filter(|s| !s.is_empty())
 }
 
 /// RFC 3339 in UTC, second precision: `1970-01-01T00:00:00Z`. Clamped to 1970 ..= [`MAX_EPOCH`], the

@@ -6,7 +6,7 @@ use anyhow::Result;
 use cargo_metadata::camino::{Utf8Path, Utf8PathBuf};
 use cargo_metadata::{CargoOpt, Metadata, MetadataCommand, Node, Package, PackageId, Target};
 
-use crate::cli::{FeatureArgs, ResolveArgs};
+use crate::cargo_flags::{FeatureArgs, ResolveArgs};
 use crate::error::Failure;
 
 /// What `Workspace::load` needs to know.

@@ -87,7 +87,7 @@ fn hello_builds_static_audited_and_runs() {
     );
 
     // The ELF has no interpreter and needs no shared library.
-    let facts = cargo_tiny::build::verify::elf_facts(&std::fs::read(&path).unwrap()).unwrap();
+    let facts = cargo_tiny::compile::verify::elf_facts(&std::fs::read(&path).unwrap()).unwrap();
     assert!(facts.is_static(), "{facts:?}");
     assert!(facts.has_audit_section);
 

@@ -2,7 +2,7 @@
 //! properties every patch keeps (idempotence, --force, nothing outside [profile] touched).
 
 use cargo_tiny::init::patch::{non_profile_items, patch, Patch};
-use cargo_tiny::profile::SizeProfile;
+use cargo_tiny::size_profile::SizeProfile;
 use proptest::prelude::*;
 
 const CORPUS: &[(&str, &str)] = &[

@@ -4,7 +4,7 @@
 use toml_edit::{DocumentMut, Item};
 
 use super::findings::{Finding, Severity};
-use crate::profile::{Value, SIZE_SETTINGS};
+use crate::size_profile::{Value, SIZE_SETTINGS};
 use crate::workspace::Workspace;
 
 fn header_line(text: &str, header: &str) -> Option<usize> {

@@ -60,7 +60,7 @@ pub fn resolve_graph(ws: &Workspace, args: &DoctorArgs) -> Result<Graph> {
 /// `cargo tree` with the real feature resolver for the target, normal edges only; inverted on
 /// `invert` (package specs) when not empty.
 pub fn cargo_tree(ws: &Workspace, args: &DoctorArgs, invert: &[String]) -> Result<String> {
-    let mut cmd = std::process::Command::new(crate::toolchain::cargo());
+    let mut cmd = std::process::Command::new(crate::tools::cargo());
     cmd.args([
         "tree",
         "-e",

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::findings::{Finding, Severity};
 use super::graph::Graph;
 use crate::shell::Shell;
-use crate::toolchain;
+use crate::tools;
 use crate::workspace::Workspace;
 
 /// Findings for what `cargo tiny build` needs on this machine.
@@ -24,22 +24,22 @@ pub fn check(ws: &Workspace, target: &str, g: &Graph) -> Vec<Finding> {
         line: None,
         edit: None,
     };
-    if let Err(e) = toolchain::check_target_installed(target, ws.root().as_std_path()) {
+    if let Err(e) = tools::check_target_installed(target, ws.root().as_std_path()) {
         let (message, hint) = describe(e);
         out.push(finding("toolchain-target", message, hint));
     }
-    if let Err(e) = toolchain::check_cargo_auditable() {
+    if let Err(e) = tools::check_cargo_auditable() {
         let (message, hint) = describe(e);
         out.push(finding("toolchain-auditable", message, hint));
     }
-    if toolchain::find_musl_cc(target).is_none() {
+    if tools::find_musl_cc(target).is_none() {
         // The crates of the real target graph that compile C (build-depend on cc/cmake or `links`).
-        let c: Vec<String> = crate::build::c_code_crates(ws)
+        let c: Vec<String> = crate::compile::c_code_crates(ws)
             .into_iter()
             .filter(|name| g.nodes.iter().any(|n| n.name() == name))
             .collect();
         if !c.is_empty() {
-            let f = toolchain::no_musl_cc(target, &c);
+            let f = tools::no_musl_cc(target, &c);
             out.push(finding("toolchain-cc", f.message, f.hint));
         }
     }
@@ -56,25 +56,19 @@ fn describe(e: anyhow::Error) -> (String, Option<String>) {
 /// `-v`: the versions and tools found.
 pub fn report(shell: &Shell, target: &str, dir: &Path) {
     if shell.verbosity() >= crate::shell::Verbosity::Verbose {
-        versions(shell, target, dir, toolchain::find_musl_cc(target).as_ref());
+        versions(shell, target, dir, tools::find_musl_cc(target).as_ref());
     }
 }
 
-fn versions(shell: &Shell, target: &str, dir: &Path, cc: Option<&toolchain::CCompiler>) {
+fn versions(shell: &Shell, target: &str, dir: &Path, cc: Option<&tools::CCompiler>) {
     let version = |p: &Path| {
-        toolchain::capture(p, &["--version"], dir)
+        tools::capture(p, &["--version"], dir)
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "not found".into())
     };
-    shell.verbose(
-        "Toolchain",
-        format!("rustc: {}", version(&toolchain::rustc())),
-    );
-    shell.verbose(
-        "Toolchain",
-        format!("cargo: {}", version(&toolchain::cargo())),
-    );
-    let target_ok = toolchain::check_target_installed(target, dir).is_ok();
+    shell.verbose("Toolchain", format!("rustc: {}", version(&tools::rustc())));
+    shell.verbose("Toolchain", format!("cargo: {}", version(&tools::cargo())));
+    let target_ok = tools::check_target_installed(target, dir).is_ok();
     shell.verbose(
         "Toolchain",
         format!(
@@ -95,7 +89,7 @@ fn versions(shell: &Shell, target: &str, dir: &Path, cc: Option<&toolchain::CCom
                 .unwrap_or_else(|| "not found".into())
         ),
     );
-    let auditable = toolchain::find_cargo_auditable();
+    let auditable = tools::find_cargo_auditable();
     shell.verbose(
         "Toolchain",
         format!(

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::cli::InitArgs;
-use crate::profile::SizeProfile;
 use crate::shell::Shell;
+use crate::size_profile::SizeProfile;
 use crate::workspace::{LoadOptions, Workspace};
 use patch::{Change, Patch};
 
@@ -233,16 +233,17 @@ fn check_with_cargo(new_text: &str, sp: &SizeProfile, force_would_help: bool) ->
     std::fs::write(dir.path().join("src/lib.rs"), "")?;
     std::fs::write(dir.path().join("Cargo.toml"), scratch.to_string())?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = std::process::Command::new(cargo)
-        .args(["check", "--offline", "--quiet", "--manifest-path"])
-        .arg(dir.path().join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", dir.path().join("target"))
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("RUSTC_WRAPPER")
-        .output()
-        .context("cannot run `cargo check` to check the patched manifest")?;
+    let out = crate::process::output(
+        std::process::Command::new(cargo)
+            .args(["check", "--offline", "--quiet", "--manifest-path"])
+            .arg(dir.path().join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", dir.path().join("target"))
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_BUILD_RUSTFLAGS")
+            .env_remove("RUSTC_WRAPPER"),
+        "make sure cargo is on PATH (it checks the patched manifest)",
+    )?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         // --force only helps when a value of the user's was kept (it would be replaced).

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use toml_edit::{DocumentMut, InlineTable, Item, Table, TableLike};
 
-use crate::profile::{Setting, SizeProfile, Value};
+use crate::size_profile::{Setting, SizeProfile, Value};
 
 /// What a patch did to one key.
 #[derive(Debug, Clone, PartialEq, Eq)]

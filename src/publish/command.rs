@@ -1,14 +1,13 @@
 //! `cargo tiny push TARBALL [REFERENCE]` and the push step of `cargo tiny build --push`.
 
 use anyhow::Result;
-use serde::Serialize;
 
 use super::credentials::{self, Env};
 use super::reference::{self, Destination};
-use super::{layout, registry, Artifact, PushOptions, Pushed, Referrers};
+use super::{layout, registry, Artifact, PushOptions, Pushed};
 use crate::cli::{MessageFormat, PushArgs, RegistryArgs};
 use crate::config;
-use crate::shell::{human_size, Shell};
+use crate::shell::Shell;
 
 /// Blob uploads in flight at once.
 const JOBS: usize = 4;
@@ -48,6 +47,26 @@ fn options(config_tags: &[String], cli: &RegistryArgs) -> Result<PushOptions> {
     })
 }
 
+/// The registry publisher: the image to the plan's destination, its status lines on `shell`.
+pub struct Registry<'a> {
+    pub plan: &'a PushPlan,
+    pub shell: &'a Shell,
+}
+
+impl Registry<'_> {
+    /// Pushes what an earlier build wrote (read back from its tarball: the same bytes).
+    pub fn publish_artifact(&self, artifact: &Artifact) -> Result<Pushed> {
+        push(artifact, self.plan, self.shell)
+    }
+}
+
+impl super::Publisher for Registry<'_> {
+    type Receipt = Pushed;
+    fn publish(&self, image: &crate::image::Image) -> Result<Pushed> {
+        self.publish_artifact(&Artifact::from_image(image)?)
+    }
+}
+
 /// Pushes one image and prints its status line.
 pub fn push(artifact: &Artifact, plan: &PushPlan, shell: &Shell) -> Result<Pushed> {
     let started = std::time::Instant::now();
@@ -57,46 +76,8 @@ pub fn push(artifact: &Artifact, plan: &PushPlan, shell: &Shell) -> Result<Pushe
         format!("{} for {}", creds.source, plan.dest.host),
     );
     let pushed = registry::push(artifact, &plan.dest, &plan.opts, &creds, shell)?;
-    let uploaded = if pushed.uploaded_blobs == 0 {
-        "no blob uploaded".to_string()
-    } else {
-        format!(
-            "{} blob{} uploaded, {}",
-            pushed.uploaded_blobs,
-            if pushed.uploaded_blobs == 1 { "" } else { "s" },
-            human_size(pushed.uploaded_bytes)
-        )
-    };
-    shell.status(
-        "Pushed",
-        format!(
-            "{}@{} ({uploaded}, {:.1}s)",
-            plan.dest.reference(),
-            pushed.digest,
-            started.elapsed().as_secs_f64()
-        ),
-    );
-    for t in pushed.tags.iter().skip(1) {
-        shell.status("Tagged", t);
-    }
-    if let Some(d) = &pushed.sbom_digest {
-        let how = match pushed.referrers {
-            Some(Referrers::Api) => "indexed by the registry's referrers API".to_string(),
-            _ => format!(
-                "listed under the fallback tag {}",
-                pushed.digest.replace(':', "-")
-            ),
-        };
-        shell.status("SBOM", format!("referrer {d} ({how})"));
-    }
+    crate::report::pushed(&plan.dest, &pushed, started.elapsed(), shell);
     Ok(pushed)
-}
-
-#[derive(Serialize)]
-struct PushMessage<'a> {
-    reason: &'static str,
-    path: String,
-    pushed: &'a Pushed,
 }
 
 /// `cargo tiny push`.
@@ -125,12 +106,7 @@ pub fn run(args: &PushArgs, shell: &Shell) -> Result<()> {
     let plan = plan(&name, &tag, &[], &args.registry)?;
     let pushed = push(&loaded.artifact, &plan, shell)?;
     if args.message_format == MessageFormat::Json {
-        let msg = PushMessage {
-            reason: "pushed",
-            path: args.tarball.display().to_string(),
-            pushed: &pushed,
-        };
-        println!("{}", serde_json::to_string(&msg)?);
+        crate::report::push_message(&args.tarball, &pushed)?;
     }
     Ok(())
 }

@@ -158,20 +158,21 @@ pub fn run_helper(helper: &str, host: &str) -> Result<Option<RegistryAuth>> {
     let hint = format!(
         "install {program} on PATH, or remove `{helper}` from the credential file and run `docker login {host}`"
     );
-    let mut child = Command::new(&program)
-        .arg("get")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Failure::new(format!("cannot run {program}: {e}")).hint(hint.clone()))?;
+    let mut child = crate::process::spawn(
+        Command::new(&program)
+            .arg("get")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+        &hint,
+    )?;
     if let Some(mut stdin) = child.stdin.take() {
         // The helper may exit before reading; its answer decides.
         let _ = stdin.write_all(host.as_bytes());
     }
     let out = child
         .wait_with_output()
-        .map_err(|e| Failure::new(format!("cannot run {program}: {e}")).hint(hint.clone()))?;
+        .map_err(|e| Failure::new(format!("could not run `{program}`: {e}")).hint(hint.clone()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         // The protocol's answer for "no credentials for this host".

@@ -161,8 +161,9 @@ pub fn read(path: &Path) -> Result<Loaded> {
 mod tests {
     use super::*;
     use crate::config::TinyConfig;
+    use crate::image::build;
     use crate::image::tests::input;
-    use crate::image::{archive, build};
+    use crate::publish::tarball;
 
     #[test]
     fn reads_back_what_the_tarball_publisher_wrote() {
@@ -170,7 +171,13 @@ mod tests {
         let img = build(&input(&cfg)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let tar = dir.path().join("hello.tar");
-        archive::publish(&img, 0, &tar, &dir.path().join("hello.cdx.json")).unwrap();
+        let sbom = dir.path().join("hello.cdx.json");
+        let publisher = tarball::Tarball {
+            path: &tar,
+            sbom: &sbom,
+            mtime: 0,
+        };
+        crate::publish::Publisher::publish(&publisher, &img).unwrap();
         let loaded = read(&tar).unwrap();
         assert_eq!(loaded.reference.as_deref(), Some("hello:0.1.0"));
         let a = loaded.artifact;
@@ -189,7 +196,7 @@ mod tests {
     fn altered_truncated_and_foreign_tarballs_are_one_line_errors() {
         let cfg = TinyConfig::default();
         let img = build(&input(&cfg)).unwrap();
-        let bytes = archive::tarball(&img, 0).unwrap();
+        let bytes = tarball::tarball(&img, 0).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let msg = |data: &[u8]| {
             let p = dir.path().join("x.tar");

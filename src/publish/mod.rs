@@ -1,4 +1,4 @@
-//! Publishers beside the tarball writer ([`crate::image::archive`]): the registry.
+//! Publishers: the tarball ([`tarball`]) and the registry ([`registry`]).
 //!
 //! A publisher takes what was built, as an [`Artifact`]: the image manifest with the blobs it names,
 //! and the SBOM referrer manifest with its blobs. [`Artifact::from_image`] takes it from a fresh
@@ -11,6 +11,8 @@ pub mod layout;
 pub mod progress;
 pub mod reference;
 pub mod registry;
+mod registry_errors;
+pub mod tarball;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +23,15 @@ use serde::Serialize;
 
 use crate::error::Failure;
 use crate::image::{Blob, Image};
+
+/// Where a built image goes: the tarball ([`tarball::Tarball`]) and a registry
+/// ([`command::Registry`]) today; a daemon would be a third. A publisher takes the [`Image`] value and
+/// tells what it did.
+pub trait Publisher {
+    /// What publishing tells: the tarball's size and digest, the registry's digest and tags.
+    type Receipt;
+    fn publish(&self, image: &Image) -> Result<Self::Receipt>;
+}
 
 /// A manifest and the blobs it names (config first, then layers).
 #[derive(Debug, Clone)]

@@ -1,12 +1,17 @@
 //! `cargo tiny build`, compile stage: Workspace → Plan → verified static binaries.
 
 pub mod cargo;
+pub mod command;
 pub mod compiled;
-pub mod image;
 pub mod image_cache;
+pub mod image_jobs;
+pub mod image_plan;
+pub mod options;
 pub mod plan;
 pub mod rustflags;
 pub mod verify;
+
+pub use command::run;
 
 use std::path::PathBuf;
 
@@ -14,15 +19,14 @@ use anyhow::Result;
 use auditable_serde::VersionInfo;
 use cargo_metadata::camino::Utf8PathBuf;
 use cargo_metadata::PackageId;
-use serde::Serialize;
 
-use crate::cli::BuildArgs;
 use crate::error::Failure;
-use crate::profile::SizeProfile;
-use crate::shell::{human_size, Shell, Verbosity};
-use crate::toolchain;
-use crate::workspace::{LoadOptions, Workspace};
-use plan::{BinTarget, Plan, Selection};
+use crate::shell::Shell;
+use crate::size_profile::SizeProfile;
+use crate::tools;
+use crate::workspace::Workspace;
+use options::BuildOptions;
+use plan::{BinTarget, Plan};
 
 /// A built, verified binary: what the image stage starts from.
 #[derive(Debug, Clone)]
@@ -45,84 +49,39 @@ impl Binary {
     }
 }
 
-/// One line of `--message-format json` per binary (schema in README: "JSON output").
-#[derive(Debug, Serialize)]
-pub struct BinaryMessage<'a> {
-    pub reason: &'static str,
-    pub package: &'a str,
-    pub version: &'a str,
-    pub bin: &'a str,
-    pub target: &'a str,
-    pub profile: &'a str,
-    pub path: &'a str,
-    pub size: u64,
-    #[serde(rename = "static")]
-    pub is_static: bool,
-    pub audited_packages: usize,
-    /// Packages in the audit data that the build never compiled (left out of the SBOM).
-    pub uncompiled_packages: Vec<UncompiledPackage<'a>>,
-}
-
-/// A package of the audit data that was never compiled.
-#[derive(Debug, Serialize)]
-pub struct UncompiledPackage<'a> {
-    pub name: &'a str,
-    pub version: String,
-    pub source: String,
-}
-
-/// The workspace load options a build uses.
-pub fn load_options(args: &BuildArgs) -> LoadOptions {
-    LoadOptions {
-        manifest_path: args.common.manifest_path.clone(),
-        features: args.features.clone(),
-        resolve: args.resolve.clone(),
-        target: Some(args.target.clone()),
-        no_deps: false,
-    }
-}
-
 /// Plans the compile: target checks, bin selection, tools, rustflags. Spawns only one `rustc --print`.
-pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
-    let target = args.target.as_str();
-    let bins = plan::select_bins(
-        ws,
-        &Selection {
-            packages: args.package.clone(),
-            workspace: args.workspace,
-            bins: args.bin.clone(),
-            features: args.features.clone(),
-        },
-    )?;
+pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> {
+    let target = opts.target();
+    let bins = plan::select_bins(ws, &opts.selection)?;
 
     // Tools, before anything is built.
     let root = ws.root().as_std_path();
-    let size_max = match args.size {
+    let size_max = match opts.size {
         crate::size_max::Size::Max => Some(crate::size_max::Nightly::detect(target, root)?),
         crate::size_max::Size::Profile => None,
     };
     // One rustc spawn for both the sysroot and the target's cfg.
-    let (sysroot, cfg_text) = toolchain::sysroot_and_cfg(target, root)?;
+    let (sysroot, cfg_text) = tools::sysroot_and_cfg(target, root)?;
     if size_max.is_none() {
         // --size max builds std from the nightly's rust-src (checked by `Nightly::detect`).
-        toolchain::check_target_in_sysroot(target, &sysroot)?;
+        tools::check_target_in_sysroot(target, &sysroot)?;
     }
-    toolchain::check_cargo_auditable()?;
+    tools::check_cargo_auditable()?;
     let mut env = Vec::new();
     let c_crates = c_code_crates(ws);
-    match toolchain::find_musl_cc(target) {
-        Some(cc) if cc.from_env.is_none() => env.push((toolchain::cc_var(target), cc.program)),
+    match tools::find_musl_cc(target) {
+        Some(cc) if cc.from_env.is_none() => env.push((tools::cc_var(target), cc.program)),
         Some(_) => {}
         None if !c_crates.is_empty() => {
-            return Err(toolchain::no_musl_cc(target, &c_crates).into());
+            return Err(tools::no_musl_cc(target, &c_crates).into());
         }
         None => {}
     }
     let arch = target.split('-').next().unwrap_or_default();
-    if arch != std::env::consts::ARCH && std::env::var_os(toolchain::linker_var(target)).is_none() {
+    if arch != std::env::consts::ARCH && std::env::var_os(tools::linker_var(target)).is_none() {
         let gcc = format!("{arch}-linux-musl-gcc");
         if which::which(&gcc).is_ok() {
-            env.push((toolchain::linker_var(target), gcc));
+            env.push((tools::linker_var(target), gcc));
         } else {
             return Err(Failure::new(format!(
                 "no linker for {target} on this {} machine",
@@ -130,7 +89,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
             ))
             .hint(format!(
                 "install {gcc} and put it on PATH, or set {}",
-                toolchain::linker_var(target)
+                tools::linker_var(target)
             ))
             .into());
         }
@@ -146,14 +105,14 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
     );
     let mut flags = user.flags;
     flags.extend(["-C".to_string(), "target-feature=+crt-static".to_string()]);
-    flags.extend(remap_flags(ws, &getenv, args.target_dir.as_ref()));
+    flags.extend(remap_flags(ws, &getenv, &opts.target_dir));
     if let Some(n) = &size_max {
         flags.extend(n.rustflags());
     }
 
-    check_profile_defined(ws, &args.profile, &getenv, &cwd)?;
-    let size_profile = (!args.no_size_profile).then(|| {
-        let sp = SizeProfile::new(&args.profile, args.panic_abort || size_max.is_some());
+    check_profile_defined(ws, &opts.profile, &opts.config_files)?;
+    let size_profile = (!opts.no_size_profile).then(|| {
+        let sp = SizeProfile::new(&opts.profile, opts.panic_abort || size_max.is_some());
         match &size_max {
             Some(n) if n.immediate_abort == crate::size_max::ImmediateAbort::PanicStrategy => {
                 sp.with_immediate_abort()
@@ -165,22 +124,19 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
         bins,
         manifest_path: ws.manifest_path.clone(),
         target: target.to_string(),
-        profile: args.profile.clone(),
+        profile: opts.profile.clone(),
         size_profile,
-        features: args.features.clone(),
-        resolve: args.resolve.clone(),
-        target_dir: args.target_dir.clone(),
+        features: opts.features().clone(),
+        resolve: opts.resolve.clone(),
+        target_dir: opts.target_dir_arg.clone(),
         rustflags: flags,
         // Not with `--size max`: the precursor files of a build-std build list std's own crates,
         // whose graph is cyclic (std ↔ its rustc-std-workspace shims), and cargo-auditable's
         // reader refuses such audit data.
         sbom_precursor: size_max.is_none() && is_nightly(&sysroot) && cargo_knows_zsbom(root),
         env,
-        cargo_verbosity: match shell.verbosity() {
-            Verbosity::Quiet => -1,
-            _ => args.common.verbose.saturating_sub(1) as i8,
-        },
-        color: args.common.color.as_str(),
+        cargo_verbosity: opts.cargo_verbosity,
+        color: opts.color,
         size_max,
     })
 }
@@ -190,7 +146,7 @@ pub fn plan(ws: &Workspace, args: &BuildArgs, shell: &Shell) -> Result<Plan> {
 /// own path (`cargo +nightly tiny build`), else rustc's sysroot (both go through the same rustup
 /// proxy then). Another nightly goes undetected and builds as on stable (the SBOM is exact either way).
 fn is_nightly(sysroot: &str) -> bool {
-    let cargo = toolchain::cargo();
+    let cargo = tools::cargo();
     let dir = if cargo.is_absolute() {
         // …/toolchains/<name>/bin/cargo
         cargo
@@ -209,28 +165,22 @@ fn is_nightly(sysroot: &str) -> bool {
 /// to a nightly rustc, does not): `cargo -Zsbom locate-project` fails on those. Asked only when the
 /// toolchain looks like a nightly.
 fn cargo_knows_zsbom(dir: &std::path::Path) -> bool {
-    std::process::Command::new(toolchain::cargo())
-        .args(["-Zsbom", "locate-project"])
-        .current_dir(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    crate::process::probe(
+        std::process::Command::new(tools::cargo())
+            .args(["-Zsbom", "locate-project"])
+            .current_dir(dir),
+    )
+    .is_some()
 }
 
 /// A custom `--profile` must be defined (in the root manifest or a cargo config file), or cargo fails
 /// with a message that does not say how to fix it.
-fn check_profile_defined(
-    ws: &Workspace,
-    name: &str,
-    env: rustflags::Env,
-    cwd: &std::path::Path,
-) -> Result<()> {
+fn check_profile_defined(ws: &Workspace, name: &str, config_files: &[PathBuf]) -> Result<()> {
     if ["release", "dev", "test", "bench"].contains(&name) {
         return Ok(());
     }
     let mut files = vec![ws.root_manifest().into_std_path_buf()];
-    files.extend(rustflags::config_files(env, cwd));
+    files.extend(config_files.iter().cloned());
     let defined = files.iter().any(|f| {
         std::fs::read_to_string(f)
             .ok()
@@ -252,16 +202,13 @@ fn check_profile_defined(
 
 /// `--remap-path-prefix` for the workspace, `$CARGO_HOME` and an outside target dir, so that the
 /// binary carries no path of this machine. Later flags win in rustc, so the most specific goes last.
-fn remap_flags(ws: &Workspace, env: rustflags::Env, target_dir: Option<&PathBuf>) -> Vec<String> {
+fn remap_flags(ws: &Workspace, env: rustflags::Env, target_dir: &std::path::Path) -> Vec<String> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     if let Some(home) = rustflags::cargo_home(env) {
         pairs.push((home.display().to_string(), "/cargo".into()));
     }
     pairs.push((ws.root().to_string(), "/workspace".into()));
-    let target = target_dir
-        .and_then(|d| std::path::absolute(d).ok())
-        .map(|d| d.display().to_string())
-        .unwrap_or_else(|| ws.target_dir().to_string());
+    let target = target_dir.display().to_string();
     if !target.starts_with(ws.root().as_str()) {
         pairs.push((target, "/target".into()));
     }
@@ -378,101 +325,4 @@ fn openssl_hint(ws: &Workspace, err: anyhow::Error) -> anyhow::Error {
         Ok(f) => f.into(),
         Err(e) => e,
     }
-}
-
-/// Human summary line or JSON object for one binary.
-pub fn report_binary(b: &Binary, plan: &Plan, shell: &Shell, json: bool) -> Result<()> {
-    let shown = crate::fsutil::shown_path(b.path.as_std_path());
-    if json {
-        let msg = BinaryMessage {
-            reason: "binary",
-            package: &b.target.package,
-            version: &b.version,
-            bin: &b.target.bin,
-            target: &plan.target,
-            profile: &plan.profile,
-            path: b.path.as_str(),
-            size: b.size,
-            is_static: true,
-            audited_packages: b.audit.packages.len(),
-            uncompiled_packages: b
-                .uncompiled
-                .iter()
-                .map(|p| UncompiledPackage {
-                    name: &p.name,
-                    version: p.version.to_string(),
-                    source: serde_json::to_value(&p.source)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                })
-                .collect(),
-        };
-        println!("{}", serde_json::to_string(&msg)?);
-    }
-    let n = b.audit.packages.len();
-    shell.status(
-        "Binary",
-        format!(
-            "{} {} ({} bytes, {}), static, {} audited package{}",
-            b.target.bin,
-            shown.display(),
-            b.size,
-            human_size(b.size),
-            n,
-            if n == 1 { "" } else { "s" }
-        ),
-    );
-    if !b.uncompiled.is_empty() {
-        shell.note(
-            "Audit",
-            format!(
-                "{} (left out of the SBOM)",
-                compiled::uncompiled_line(&b.uncompiled)
-            ),
-        );
-    }
-    Ok(())
-}
-
-/// `cargo tiny build`.
-pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
-    toolchain::check_musl_target(&args.target)?;
-    if args.output.is_some() && args.no_image {
-        crate::fail!(
-            hint = "drop one of them",
-            "--output and --no-image cannot be used together"
-        );
-    }
-    // Registry flags without --push (also with --no-image) are a mistake, said before anything runs.
-    if !args.push {
-        let r = &args.registry;
-        if let Some(flag) = [
-            ("--tag", !r.tag.is_empty()),
-            ("--registry-ca", !r.registry_ca.is_empty()),
-            ("--insecure-registry", !r.insecure_registry.is_empty()),
-        ]
-        .iter()
-        .find_map(|(f, set)| set.then_some(f))
-        {
-            crate::fail!(
-                hint = "add --push, or drop the flag",
-                "{flag} is for pushing to a registry"
-            );
-        }
-    }
-    let ws = Workspace::load(&load_options(args))?;
-    let plan = plan(&ws, args, shell)?;
-    // Image configuration is checked before anything is compiled.
-    let images = if args.no_image {
-        Vec::new()
-    } else {
-        image::plan(&ws, args, &plan.bins)?
-    };
-    let binaries = compile(&ws, &plan, shell)?;
-    let json = args.message_format == crate::cli::MessageFormat::Json;
-    for b in &binaries {
-        report_binary(b, &plan, shell, json)?;
-    }
-    image::run(&ws, &images, &binaries, &plan.target, shell, json)
 }

@@ -8,9 +8,9 @@ use anyhow::Result;
 use cargo_metadata::camino::Utf8PathBuf;
 use cargo_metadata::{Package, PackageId};
 
-use crate::cli::{FeatureArgs, ResolveArgs};
+use crate::cargo_flags::{FeatureArgs, ResolveArgs};
 use crate::error::Failure;
-use crate::profile::SizeProfile;
+use crate::size_profile::SizeProfile;
 use crate::workspace::{bin_targets, Workspace};
 
 /// One binary target to build.

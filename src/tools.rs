@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::error::Failure;
 
@@ -23,25 +23,10 @@ pub fn rustc() -> PathBuf {
 
 /// Runs a short command in `dir` and returns its stdout, or a one-line error naming it.
 pub fn capture(program: &Path, args: &[&str], dir: &Path) -> Result<String> {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .map_err(|e| {
-            Failure::new(format!("could not run `{}`: {e}", program.display()))
-                .hint("install Rust with rustup (https://rustup.rs) and make sure it is on PATH")
-        })?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(Failure::new(format!(
-            "`{} {}` failed: {}",
-            program.display(),
-            args.join(" "),
-            crate::workspace::cargo_error_line(&stderr)
-        ))
-        .into());
-    }
-    String::from_utf8(out.stdout).context("non-UTF-8 output")
+    crate::process::capture(
+        Command::new(program).args(args).current_dir(dir),
+        "install Rust with rustup (https://rustup.rs) and make sure it is on PATH",
+    )
 }
 
 /// Is `target` a musl Linux target we can build static binaries for?
@@ -94,7 +79,7 @@ pub fn check_target_in_sysroot(target: &str, sysroot: &str) -> Result<()> {
 pub fn find_cargo_auditable() -> Option<PathBuf> {
     which::which("cargo-auditable").ok().or_else(|| {
         let env = |k: &str| std::env::var(k).ok();
-        let home = crate::build::rustflags::cargo_home(&env)?;
+        let home = crate::compile::rustflags::cargo_home(&env)?;
         let p = home.join("bin/cargo-auditable");
         p.is_file().then_some(p)
     })

@@ -12,8 +12,11 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::json;
 
-use super::{canonical_json, Blob, Image, INDEX, REF_NAME};
-use crate::error::Failure;
+use crate::fsutil::{self, Mode};
+
+/// How to fix a tarball or SBOM that cannot be written.
+const HINT: &str = "check that the directory is writable, or choose another path with --output";
+use crate::image::{canonical_json, Blob, Image, INDEX, REF_NAME};
 
 /// The bytes of the tarball: entries sorted, explicit directories, every mtime `mtime`.
 pub fn tarball(image: &Image, mtime: u64) -> Result<Vec<u8>> {
@@ -51,7 +54,7 @@ pub fn write_tarball<W: Write>(image: &Image, mtime: u64, w: W) -> Result<W> {
     let mut b = tar::Builder::new(w);
     for (path, data) in &entries {
         let mode = if data.is_some() { 0o644 } else { 0o755 };
-        let h = super::layer::header(path, mode, 0, 0, mtime, data.map(|d| d.len() as u64))?;
+        let h = crate::image::layer::header(path, mode, 0, 0, mtime, data.map(|d| d.len() as u64))?;
         b.append(&h, data.unwrap_or_default())?;
     }
     Ok(b.into_inner()?)
@@ -115,6 +118,21 @@ fn is_tarball(path: &Path) -> bool {
         && &head[257..262] == b"ustar"
 }
 
+/// The tarball publisher: the image to `path`, its SBOM to `sbom`, every mtime `mtime`.
+pub struct Tarball<'a> {
+    pub path: &'a Path,
+    pub sbom: &'a Path,
+    pub mtime: u64,
+}
+
+impl super::Publisher for Tarball<'_> {
+    /// The tarball's size and `sha256:` digest.
+    type Receipt = (u64, String);
+    fn publish(&self, image: &Image) -> Result<(u64, String)> {
+        publish(image, self.mtime, self.path, self.sbom)
+    }
+}
+
 /// Writes the tarball and the SBOM: each to a temp file in its directory, then renamed (the tarball
 /// first). When anything fails, neither new file is left at its path, and a file that was there
 /// before and was not replaced is left alone. Temp files of earlier runs that were killed are swept;
@@ -128,68 +146,28 @@ pub fn publish(
     sbom_path: &Path,
 ) -> Result<(u64, String)> {
     for p in [tar_path, sbom_path] {
-        sweep_stale_temps(dir_of(p));
+        fsutil::sweep_stale_temps(fsutil::dir_of(p));
     }
     let _held = HeldSignals::hold();
-    let sbom_tmp = temp_with(sbom_path, &image.sbom.data)?;
+    let sbom_tmp = fsutil::stage(sbom_path, Mode::Shared, HINT, |mut file| {
+        Ok(file.write_all(&image.sbom.data)?)
+    })?;
     let mut written = None;
-    let tar_tmp = temp_written(tar_path, |file| {
-        let sink = super::layer::Hashing::new(std::io::BufWriter::new(file));
+    let tar_tmp = fsutil::stage(tar_path, Mode::Shared, HINT, |file| {
+        let sink = crate::image::layer::Hashing::new(std::io::BufWriter::new(file));
         let mut sink = write_tarball(image, mtime, sink)?;
         sink.flush()?;
-        written = Some((sink.count, super::layer::hex_digest(sink.hasher)));
+        written = Some((sink.count, crate::image::layer::hex_digest(sink.hasher)));
         Ok(())
     })?;
     tar_tmp
         .persist(tar_path)
-        .map_err(|e| cannot_write(tar_path, e.error))?;
+        .map_err(|e| fsutil::cannot_write(tar_path, e.error, HINT))?;
     if let Err(e) = sbom_tmp.persist(sbom_path) {
         let _ = std::fs::remove_file(tar_path);
-        return Err(cannot_write(sbom_path, e.error));
+        return Err(fsutil::cannot_write(sbom_path, e.error, HINT));
     }
     Ok(written.expect("written"))
-}
-
-fn dir_of(path: &Path) -> &Path {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."))
-}
-
-/// `.cargo-tiny-<pid>-…`: the prefix of our temp files, with the pid that owns them.
-fn temp_prefix() -> String {
-    format!(".cargo-tiny-{}-", std::process::id())
-}
-
-/// Removes `.cargo-tiny-<pid>-*.tmp` files in `dir` whose process no longer runs (a run that was
-/// killed with SIGKILL, or a crash), and `.cargo-tiny-*.tmp` files without a pid that are a day old.
-pub fn sweep_stale_temps(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(rest) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(".cargo-tiny-"))
-            .filter(|n| n.ends_with(".tmp"))
-        else {
-            continue;
-        };
-        let stale = match rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) {
-            Some(pid) => pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists(),
-            // Without a pid (cargo-tiny 0.1, or another writer): only when a day old.
-            None => e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > std::time::Duration::from_secs(86_400)),
-        };
-        if stale {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
 }
 
 /// SIGINT, SIGTERM and SIGHUP blocked while alive; on drop (after the temp files are persisted or
@@ -240,42 +218,6 @@ impl Drop for HeldSignals {
     }
 }
 
-fn temp_with(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
-    temp_written(path, |mut file| Ok(file.write_all(bytes)?))
-}
-
-/// A temp file beside `path` that `write` filled (an I/O error is one naming `path`).
-fn temp_written(
-    path: &Path,
-    write: impl FnOnce(&std::fs::File) -> Result<()>,
-) -> Result<tempfile::NamedTempFile> {
-    let dir = dir_of(path);
-    std::fs::create_dir_all(dir).map_err(|e| cannot_write(path, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(&temp_prefix())
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| cannot_write(path, e))?;
-    write(tmp.as_file()).map_err(|e| match e.downcast::<std::io::Error>() {
-        Ok(io) => cannot_write(path, io),
-        Err(other) => other,
-    })?;
-    // tempfile creates 0600; these are artifacts to share, like cargo's.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
-        .map_err(|e| cannot_write(path, e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| cannot_write(path, e))?;
-    Ok(tmp)
-}
-
-fn cannot_write(path: &Path, e: std::io::Error) -> anyhow::Error {
-    Failure::new(format!("cannot write {}: {e}", path.display()))
-        .hint("check that the directory is writable, or choose another path with --output")
-        .into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,7 +226,7 @@ mod tests {
     #[test]
     fn tarball_is_a_layout_and_a_docker_archive() {
         let cfg = TinyConfig::default();
-        let img = super::super::build(&super::super::tests::input(&cfg)).unwrap();
+        let img = crate::image::build(&crate::image::tests::input(&cfg)).unwrap();
         let bytes = tarball(&img, 0).unwrap();
         let mut names = Vec::new();
         let mut a = tar::Archive::new(bytes.as_slice());
@@ -303,7 +245,7 @@ mod tests {
     #[test]
     fn failed_publish_leaves_nothing() {
         let cfg = TinyConfig::default();
-        let img = super::super::build(&super::super::tests::input(&cfg)).unwrap();
+        let img = crate::image::build(&crate::image::tests::input(&cfg)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, "").unwrap();
@@ -325,7 +267,7 @@ mod tests {
     #[test]
     fn outputs_are_checked_and_an_old_sbom_survives_a_failed_publish() {
         let cfg = TinyConfig::default();
-        let img = super::super::build(&super::super::tests::input(&cfg)).unwrap();
+        let img = crate::image::build(&crate::image::tests::input(&cfg)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         std::fs::create_dir(&out).unwrap();
@@ -373,30 +315,5 @@ mod tests {
             assert!(GOT.load(Ordering::SeqCst), "delivered once released");
             libc::signal(libc::SIGHUP, libc::SIG_DFL);
         }
-    }
-
-    #[test]
-    fn stale_temp_files_of_dead_runs_are_swept() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let dead = child.id();
-        child.wait().unwrap();
-        let stale = dir.path().join(format!(".cargo-tiny-{dead}-abc123.tmp"));
-        let mine = dir.path().join(format!("{}x.tmp", temp_prefix()));
-        let other = dir.path().join(".cargo-tiny-notapid.tmp");
-        let old = dir.path().join(".cargo-tiny-AbCdEf.tmp");
-        for p in [&stale, &mine, &other, &old] {
-            std::fs::write(p, "").unwrap();
-        }
-        let two_days = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
-        std::fs::File::options()
-            .write(true)
-            .open(&old)
-            .unwrap()
-            .set_modified(two_days)
-            .unwrap();
-        sweep_stale_temps(dir.path());
-        assert!(!stale.exists() && !old.exists());
-        assert!(mine.exists() && other.exists());
     }
 }

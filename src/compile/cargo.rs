@@ -30,7 +30,7 @@ pub struct Output {
 /// stderr; its JSON messages on stdout are read for the executables it produced and the packages it
 /// compiled.
 pub fn run(plan: &Plan) -> Result<Output> {
-    let cargo = crate::toolchain::cargo();
+    let cargo = crate::tools::cargo();
     let mut cmd = match &plan.size_max {
         // `--size max`: the nightly's cargo through rustup, which also points `rustc` at the nightly
         // (a RUSTC inherited from the stable cargo that runs us would rebuild std with stable).
@@ -47,10 +47,7 @@ pub fn run(plan: &Plan) -> Result<Output> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let mut child = cmd.spawn().map_err(|e| {
-        Failure::new(format!("could not run `{}`: {e}", cargo.display()))
-            .hint("make sure cargo is on PATH")
-    })?;
+    let mut child = crate::process::spawn(&mut cmd, "make sure cargo is on PATH")?;
     let stdout = child.stdout.take().context("cargo stdout")?;
     let mut executables = Vec::new();
     let mut compiled = super::compiled::Compiled::default();

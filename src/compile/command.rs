@@ -1,0 +1,55 @@
+//! `cargo tiny build`: the command line checked and turned into [`BuildOptions`] once, then
+//! plan → compile → images → publishers.
+
+use anyhow::Result;
+
+use super::options::BuildOptions;
+use super::{compile, image_jobs, image_plan, plan};
+use crate::cli::BuildArgs;
+use crate::shell::Shell;
+use crate::tools;
+use crate::workspace::Workspace;
+
+/// `cargo tiny build`.
+pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
+    tools::check_musl_target(&args.target)?;
+    if args.output.is_some() && args.no_image {
+        crate::fail!(
+            hint = "drop one of them",
+            "--output and --no-image cannot be used together"
+        );
+    }
+    // Registry flags without --push (also with --no-image) are a mistake, said before anything runs.
+    if !args.push {
+        let r = &args.registry;
+        if let Some(flag) = [
+            ("--tag", !r.tag.is_empty()),
+            ("--registry-ca", !r.registry_ca.is_empty()),
+            ("--insecure-registry", !r.insecure_registry.is_empty()),
+        ]
+        .iter()
+        .find_map(|(f, set)| set.then_some(f))
+        {
+            crate::fail!(
+                hint = "add --push, or drop the flag",
+                "{flag} is for pushing to a registry"
+            );
+        }
+    }
+    let ws = Workspace::load(&BuildOptions::load_options(args))?;
+    let opts = BuildOptions::new(args, &ws)?;
+    let plan = plan(&ws, &opts, shell)?;
+    // Image configuration is checked before anything is compiled.
+    let images = match &opts.image {
+        Some(io) => image_plan::plan(&ws, &opts, io, &plan.bins)?,
+        None => Vec::new(),
+    };
+    let binaries = compile(&ws, &plan, shell)?;
+    for b in &binaries {
+        crate::report::binary(b, &plan, shell, opts.json)?;
+    }
+    match &opts.image {
+        Some(io) => image_jobs::run(&ws, io, &images, &binaries, &plan.target, shell, opts.json),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,276 @@
+//! The image stage of `cargo tiny build`, after the compile: per verified binary its files are read,
+//! [`crate::image::assemble`] makes the input and SBOM, the image cache is asked, and the image is
+//! built and handed to the publishers (the tarball, then with `--push` the registry).
+
+use anyhow::Result;
+
+use super::image_plan::{arch_of, ImagePlan};
+use super::options::ImageOptions;
+use super::{image_cache, Binary};
+use crate::error::Failure;
+use crate::image::assemble::Parts;
+use crate::image::{self, ca_bundle};
+use crate::publish::command::Registry;
+use crate::publish::{layout, tarball, Publisher};
+use crate::shell::Shell;
+use crate::source_date;
+use crate::workspace::Workspace;
+
+/// What the build stage shares with every image job.
+struct Context<'a> {
+    ws: &'a Workspace,
+    revision: Option<String>,
+    lockfile: Option<String>,
+    arch: (&'static str, Option<&'static str>),
+    created: String,
+    epoch: i64,
+}
+
+/// One image, written or reused.
+struct Done {
+    ca: ca_bundle::Decision,
+    written: image_cache::Written,
+    sbom_packages: usize,
+    reused: bool,
+    /// The image value when it was built now (the registry publisher takes it); `None` when reused.
+    image: Option<image::Image>,
+    /// The status line of a non-default compression (what it cost and bought).
+    compressed: Option<String>,
+}
+
+/// Reads one image's inputs and makes its SBOM; then reuses the image written last time when every
+/// input is the same, or builds and writes it.
+fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
+    let pkg = cx.ws.package(&p.target.package_id);
+    let binary = std::fs::read(&b.path)?;
+
+    let ca = ca_bundle::decide(p.config.ca_certificates, &b.exact);
+    let ca_bundle = if ca.include {
+        Some(ca_bundle::read_host_bundle(&ca.reason)?)
+    } else {
+        None
+    };
+    let mut files = Vec::new();
+    for f in &p.config.files {
+        // From the handle opened when the configuration was checked, never the path again; read
+        // in chunks while the layer is written.
+        let what = format!(
+            "`files.\"{}\"` in {}: cannot read {}",
+            f.dest,
+            p.config.files_from,
+            f.source.display()
+        );
+        f.opened.check_size().map_err(|e| {
+            Failure::new(format!("{what}: {e}"))
+                .hint("keep the file in place while cargo tiny build runs")
+        })?;
+        let data = image::layer::Data::Source {
+            opened: f.opened.clone(),
+            what,
+        };
+        files.push((f.dest.clone(), f.opened.mode, data));
+    }
+
+    let (input, sbom) = image::assemble::assemble(Parts {
+        name: &p.name,
+        tag: &p.tag,
+        bin: &p.target.bin,
+        config: &p.config,
+        package: pkg,
+        packages: &cx.ws.metadata.packages,
+        root: cx.ws.root(),
+        lockfile: cx.lockfile.as_deref(),
+        revision: cx.revision.as_deref(),
+        audit: &b.exact,
+        binary,
+        ca_bundle,
+        files,
+        arch: cx.arch,
+        created: &cx.created,
+        epoch: cx.epoch,
+    })?;
+    let mtime = cx.epoch.max(0) as u64;
+    let key = image_cache::key(&input, mtime)?;
+    if let Some(written) = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sbom) {
+        return Ok(Done {
+            ca,
+            written,
+            sbom_packages: sbom.packages,
+            reused: true,
+            image: None,
+            compressed: None,
+        });
+    }
+    let compress_started = std::time::Instant::now();
+    let img = image::build(&input)?;
+    let compressed = if img.compression != image::Compression::Gzip {
+        let took = compress_started.elapsed();
+        Some(image::compression::summary(&input, &img, took)?)
+    } else {
+        None
+    };
+    if tarball::interrupt_pending() {
+        anyhow::bail!("interrupted");
+    }
+    let (tarball_size, tarball_digest) = tarball::Tarball {
+        path: &p.tarball,
+        sbom: &p.sbom,
+        mtime,
+    }
+    .publish(&img)?;
+    let written = image_cache::Written {
+        reference: img.reference(),
+        manifest_digest: img.manifest.digest.clone(),
+        config_digest: img.config.digest.clone(),
+        sbom_digest: img.sbom.digest.clone(),
+        compressed_size: img.layer.size(),
+        uncompressed_size: img.uncompressed_size,
+        compression: img.compression,
+        layer_media_type: img.layer.media_type.clone(),
+        tarball_size,
+        tarball_digest,
+        sbom_file_digest: img.sbom.digest.clone(),
+    };
+    image_cache::store(&p.cache, &key, &written);
+    Ok(Done {
+        ca,
+        written,
+        sbom_packages: sbom.packages,
+        reused: false,
+        image: Some(img),
+        compressed,
+    })
+}
+
+/// Runs `make` for every image, several at a time (compression is the costly part), results in order.
+fn make_all(cx: &Context<'_>, jobs: &[(&ImagePlan, &Binary)]) -> Vec<Result<Done>> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(jobs.len());
+    if workers <= 1 {
+        return jobs.iter().map(|(p, b)| make(cx, p, b)).collect();
+    }
+    // Workers inherit this thread's signal mask: with SIGINT/SIGTERM/SIGHUP held here too, no thread
+    // can be killed by one while a worker has temp files. A worker starts no new image once one is
+    // pending, and it takes effect when the images under way are written (or abandoned before
+    // their temp files exist).
+    let _held = tarball::HeldSignals::hold();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Done>>>> =
+        jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                if tarball::interrupt_pending() {
+                    break;
+                }
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((p, b)) = jobs.get(i) else { break };
+                let r = make(cx, p, b);
+                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(|| Err(anyhow::anyhow!("an image job did not finish")))
+        })
+        .collect()
+}
+
+/// Builds and writes one image per binary (or reuses the one already written when nothing changed).
+pub fn run(
+    ws: &Workspace,
+    io: &ImageOptions,
+    plans: &[ImagePlan],
+    binaries: &[Binary],
+    target: &str,
+    shell: &Shell,
+    json: bool,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let date = &io.source_date;
+    shell.verbose(
+        "Timestamp",
+        format!(
+            "{} (from {})",
+            source_date::rfc3339(date.epoch),
+            date.origin
+        ),
+    );
+    let cx = Context {
+        ws,
+        revision: io.revision.clone(),
+        lockfile: std::fs::read_to_string(ws.root().join("Cargo.lock")).ok(),
+        arch: arch_of(target)?,
+        created: source_date::rfc3339(date.epoch),
+        epoch: date.epoch,
+    };
+    let created = cx.created.clone();
+    let mut jobs = Vec::new();
+    for p in plans {
+        let b = binaries
+            .iter()
+            .find(|b| b.target == p.target)
+            .ok_or_else(|| anyhow::anyhow!("no binary built for `{}`", p.target.bin))?;
+        jobs.push((p, b));
+    }
+    // Every image made before any is pushed or reported: one that failed stops the build before a
+    // registry has seen any of them.
+    let results = make_all(&cx, &jobs)
+        .into_iter()
+        .collect::<Result<Vec<Done>>>()?;
+    let mut reused = 0;
+    for ((p, _), done) in jobs.iter().zip(results) {
+        let Done {
+            ca,
+            written: w,
+            sbom_packages,
+            reused: was_reused,
+            image: built,
+            compressed,
+        } = done;
+        reused += usize::from(was_reused);
+        if let Some(line) = compressed {
+            shell.status("Compressed", line);
+        }
+        // The registry publisher takes the image value, or, when it was reused, the tarball (the same
+        // bytes: the cache checked them).
+        let pushed = match &p.push {
+            Some(plan) => {
+                let registry = Registry { plan, shell };
+                Some(match &built {
+                    Some(img) => registry.publish(img)?,
+                    None => registry.publish_artifact(&layout::read(&p.tarball)?.artifact)?,
+                })
+            }
+            None => None,
+        };
+        crate::report::image(
+            crate::report::ImageReport {
+                plan: p,
+                ca: &ca,
+                written: &w,
+                sbom_packages,
+                reused: was_reused,
+                pushed,
+                created: created.clone(),
+            },
+            shell,
+            json,
+        )?;
+    }
+    shell.verbose(
+        "Timing",
+        format!(
+            "images written {:.0} ms after cargo finished ({reused} of {} unchanged and reused)",
+            started.elapsed().as_secs_f64() * 1000.0,
+            jobs.len()
+        ),
+    );
+    Ok(())
+}

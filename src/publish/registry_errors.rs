@@ -1,0 +1,157 @@
+//! What a registry's failure means: not found, retry, TLS, plain HTTP, the distribution error codes
+//! in the body; read from `oci-client`'s errors for the registry publisher's messages and retries.
+
+use oci_client::errors::{OciDistributionError as E, OciErrorCode};
+use serde_json::Value;
+
+pub(super) fn is_not_found(e: &E) -> bool {
+    status_of(e) == Some(404)
+        || matches!(e, E::ImageManifestNotFoundError(_))
+        || matches!(e, E::RegistryError { envelope, .. }
+            if envelope.errors.iter().any(|x| matches!(x.code, OciErrorCode::ManifestUnknown | OciErrorCode::NotFound)))
+}
+
+pub(super) fn status_of(e: &E) -> Option<u16> {
+    match e {
+        E::ServerError { code, .. } => Some(*code),
+        E::UnauthorizedError { .. } => Some(401),
+        E::RequestError(r) => r.status().map(|s| s.as_u16()),
+        _ => None,
+    }
+}
+
+/// The distribution error codes in the response (`NAME_UNKNOWN`, `UNAUTHORIZED`, …).
+pub(super) fn registry_codes(e: &E) -> Vec<String> {
+    let from_value = |v: &Value| -> Vec<String> {
+        v["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x["code"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match e {
+        E::RegistryError { envelope, .. } => serde_json::to_value(envelope)
+            .map(|v| from_value(&v))
+            .unwrap_or_default(),
+        E::ServerError { message, .. } => serde_json::from_str::<Value>(message)
+            .map(|v| from_value(&v))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+pub(super) fn retryable(e: &E) -> bool {
+    // The answer first: a 429 or 5xx is retried whatever words the request's URL holds.
+    let code = status_of(e);
+    if matches!(code, Some(429) | Some(500..=599)) {
+        return true;
+    }
+    if let E::RegistryError { envelope, .. } = e {
+        return envelope
+            .errors
+            .iter()
+            .any(|x| x.code == OciErrorCode::Toomanyrequests);
+    }
+    if is_tls(&error_chain(e)) {
+        return false;
+    }
+    // Connection refused or reset, timeouts: the request never got an answer.
+    matches!(e, E::RequestError(r) if code.is_none() && (r.is_connect() || r.is_timeout() || r.is_request() || r.is_body()))
+}
+
+pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut v = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if v.last() != Some(&text) {
+            v.push(text);
+        }
+        cur = s.source();
+    }
+    v
+}
+
+pub(super) fn one_line(chain: &[String]) -> String {
+    chain.join(": ").replace('\n', " ")
+}
+
+pub(super) fn last_cause(chain: &[String]) -> String {
+    chain.last().cloned().unwrap_or_default().replace('\n', " ")
+}
+
+/// Whether the innermost cause is a TLS error (rustls' and webpki's words). Only the innermost
+/// cause: the outer ones quote the request's URL, and a repository named `rustls-demo` or a host
+/// `registry.mtls.corp` must not read as a TLS failure.
+pub(super) fn is_tls(chain: &[String]) -> bool {
+    let text = last_cause(chain).to_lowercase();
+    [
+        "certificate",
+        "tls",
+        "handshake",
+        "invalidcontenttype",
+        "corrupt message",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
+}
+
+/// A plain-HTTP server answering a TLS ClientHello: rustls reads its HTTP text as a bad record.
+pub(super) fn speaks_plain_http(e: &reqwest::Error) -> bool {
+    let text = one_line(&error_chain(e)).to_lowercase();
+    text.contains("invalidcontenttype") || text.contains("corrupt message")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_is_told_by_the_innermost_cause_not_by_the_url() {
+        let chain = |url: &str, cause: &str| {
+            vec![
+                format!("error sending request for url ({url})"),
+                "client error (Connect)".to_string(),
+                cause.to_string(),
+            ]
+        };
+        let url = "https://registry.mtls.corp/v2/acme/rustls-demo/blobs/uploads/";
+        assert!(!is_tls(&chain(url, "connection reset by peer")));
+        assert!(is_tls(&chain(
+            "https://127.0.0.1:5000/v2/",
+            "invalid peer certificate: UnknownIssuer"
+        )));
+        assert!(is_tls(&chain(
+            "https://127.0.0.1:5000/v2/",
+            "received corrupt message of type InvalidContentType"
+        )));
+    }
+
+    #[test]
+    fn only_throttling_server_errors_and_lost_connections_are_retried() {
+        let server = |code| E::ServerError {
+            code,
+            url: String::new(),
+            message: String::new(),
+        };
+        assert!(retryable(&server(429)));
+        assert!(retryable(&server(503)));
+        assert!(!retryable(&server(404)));
+        assert!(!retryable(&server(401)));
+        assert!(!retryable(&E::UnauthorizedError { url: String::new() }));
+    }
+
+    #[test]
+    fn registry_error_codes_are_read_from_the_body() {
+        let e = E::ServerError {
+            code: 404,
+            url: String::new(),
+            message: r#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#.into(),
+        };
+        assert_eq!(registry_codes(&e), ["NAME_UNKNOWN"]);
+        assert!(is_not_found(&e));
+    }
+}
