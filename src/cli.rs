@@ -24,6 +24,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the build arguments does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build static musl binaries with cargo-auditable and write a FROM-scratch image tarball for each
@@ -87,6 +89,7 @@ const BUILD_EXAMPLES: &str = "Examples:
   cargo tiny build --bin api --image ghcr.io/me/api:1.2 -o api.tar
   cargo tiny build --message-format json    one JSON object per binary/image on stdout
   cargo tiny build --target aarch64-unknown-linux-musl
+  cargo tiny build --platform linux/amd64,linux/arm64   both in one tarball, under one index
   cargo tiny build --compression zstd       smaller layer for podman/containerd (not docker 20.10)
   cargo tiny build --size max               nightly: rebuild std for size, immediate-abort panics
   cargo tiny build --push --image ghcr.io/acme/api --tag latest";
@@ -235,9 +238,12 @@ pub struct BuildArgs {
     /// Directory for all generated artifacts
     #[arg(long, value_name = "DIRECTORY")]
     pub target_dir: Option<PathBuf>,
-    /// Target triple (a musl target)
-    #[arg(long, value_name = "TRIPLE", default_value = DEFAULT_TARGET)]
-    pub target: String,
+    /// Target triple (repeatable): x86_64-unknown-linux-musl (default) or aarch64-unknown-linux-musl
+    #[arg(long = "target", value_name = "TRIPLE")]
+    pub target: Vec<String>,
+    /// Platforms to build, one image per platform under one index: linux/amd64,linux/arm64
+    #[arg(long, value_name = "OS/ARCH,...", value_delimiter = ',')]
+    pub platform: Vec<String>,
     /// Cargo profile to build with
     #[arg(long, value_name = "PROFILE-NAME", default_value = "release")]
     pub profile: String,

@@ -7,6 +7,7 @@
 pub mod build;
 pub mod cli;
 pub mod config;
+pub mod cross;
 pub mod doctor;
 pub mod error;
 pub mod fsutil;
@@ -20,6 +21,7 @@ pub mod setup;
 pub mod shell;
 pub mod size_max;
 pub mod source_date;
+pub mod target;
 pub mod toolchain;
 pub mod workspace;
 

@@ -33,14 +33,6 @@ pub struct ImagePlan {
     pub push: Option<crate::publish::command::PushPlan>,
 }
 
-fn arch_of(target: &str) -> Result<(&'static str, Option<&'static str>)> {
-    image::oci_arch(target).ok_or_else(|| {
-        Failure::new(format!("no OCI architecture known for {target}"))
-            .hint("build for x86_64, aarch64, armv7, i686, riscv64gc, powerpc64le or s390x, or pass --no-image")
-            .into()
-    })
-}
-
 /// The source date, looked up once per process for a given root and `SOURCE_DATE_EPOCH` (the plan
 /// checks it before the compile, the image stage uses it after: one `git log`, not two).
 fn source_date_of(ws: &Workspace) -> Result<source_date::SourceDate> {
@@ -62,7 +54,6 @@ fn source_date_of(ws: &Workspace) -> Result<source_date::SourceDate> {
 /// Resolves and validates the configuration of every image.
 pub fn plan(ws: &Workspace, args: &BuildArgs, bins: &[BinTarget]) -> Result<Vec<ImagePlan>> {
     // What would fail after the compile is checked before it.
-    arch_of(&args.target)?;
     source_date_of(ws)?;
     if bins.len() > 1 {
         for (flag, set) in [
@@ -230,7 +221,6 @@ struct Context<'a> {
     ws: &'a Workspace,
     revision: Option<String>,
     lockfile: Option<String>,
-    arch: (&'static str, Option<&'static str>),
     created: String,
     epoch: i64,
 }
@@ -247,9 +237,15 @@ struct Done {
     compressed: Option<String>,
 }
 
-/// Reads one image's inputs and makes its SBOM; then reuses the image written last time when every
-/// input is the same, or builds and writes it.
-fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
+/// One image's inputs, read, with its SBOM.
+struct Prepared<'a> {
+    input: ImageInput<'a>,
+    ca: certs::Decision,
+    sbom_packages: usize,
+}
+
+/// Reads one image's inputs and makes its SBOM.
+fn prepare<'a>(cx: &Context<'_>, p: &'a ImagePlan, b: &Binary) -> Result<Prepared<'a>> {
     let pkg = cx.ws.package(&p.target.package_id);
     let binary = std::fs::read(&b.path)?;
     let binary_digest = image::sha256(&binary);
@@ -315,7 +311,7 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
         tag: p.tag.clone(),
         bin: p.target.bin.clone(),
         binary,
-        arch: cx.arch,
+        arch: b.platform.oci_arch(),
         config: &p.config,
         files,
         ca_bundle,
@@ -323,13 +319,28 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
         annotations,
         sbom: sbom.json,
     };
+    Ok(Prepared {
+        input,
+        ca,
+        sbom_packages: sbom.packages,
+    })
+}
+
+/// Reads one image's inputs and makes its SBOM; then reuses the image written last time when every
+/// input is the same, or builds and writes it.
+fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
+    let Prepared {
+        input,
+        ca,
+        sbom_packages,
+    } = prepare(cx, p, b)?;
     let mtime = cx.epoch.max(0) as u64;
     let key = image_cache::key(&input, mtime)?;
     if let Some(written) = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sbom) {
         return Ok(Done {
             ca,
             written,
-            sbom_packages: sbom.packages,
+            sbom_packages,
             reused: true,
             image: None,
             compressed: None,
@@ -364,7 +375,7 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
     Ok(Done {
         ca,
         written,
-        sbom_packages: sbom.packages,
+        sbom_packages,
         reused: false,
         image: Some(img),
         compressed,
@@ -416,7 +427,6 @@ pub fn run(
     ws: &Workspace,
     plans: &[ImagePlan],
     binaries: &[Binary],
-    target: &str,
     shell: &Shell,
     json: bool,
 ) -> Result<()> {
@@ -435,11 +445,15 @@ pub fn run(
         ws,
         revision: source_date::git_revision(root),
         lockfile: std::fs::read_to_string(ws.root().join("Cargo.lock")).ok(),
-        arch: arch_of(target)?,
         created: source_date::rfc3339(date.epoch),
         epoch: date.epoch,
     };
     let created = cx.created.clone();
+    let mut platforms: Vec<&crate::target::Target> = binaries.iter().map(|b| &b.platform).collect();
+    platforms.dedup();
+    if platforms.len() > 1 {
+        return run_multi(&cx, plans, binaries, shell, json);
+    }
     let mut jobs = Vec::new();
     for p in plans {
         let b = binaries
@@ -594,6 +608,191 @@ pub fn run(
             jobs.len()
         ),
     );
+    Ok(())
+}
+
+/// `x.cdx.json` → `x.linux-arm64.cdx.json`: the SBOM of a platform other than the one `docker load`
+/// gets (that one keeps the plain name).
+pub fn platform_sbom_path(sbom: &std::path::Path, t: &crate::target::Target) -> PathBuf {
+    let name = sbom
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".cdx.json").unwrap_or(&name);
+    sbom.with_file_name(format!(
+        "{stem}.{}.cdx.json",
+        t.platform().replace('/', "-")
+    ))
+}
+
+/// One line of `--message-format json` per multi-platform image (schema in README: "JSON output").
+#[derive(Debug, Serialize)]
+pub struct IndexMessage<'a> {
+    pub reason: &'static str,
+    pub package: &'a str,
+    pub bin: &'a str,
+    pub image: String,
+    pub path: String,
+    pub index_digest: &'a str,
+    pub tarball_size: u64,
+    /// The platform `docker load` gets (`manifest.json`); the index holds them all.
+    pub docker_platform: String,
+    pub platforms: Vec<PlatformMessage<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pushed: Option<crate::publish::Pushed>,
+}
+
+/// One platform of an [`IndexMessage`].
+#[derive(Debug, Serialize)]
+pub struct PlatformMessage<'a> {
+    pub platform: String,
+    pub target: &'a str,
+    pub manifest_digest: &'a str,
+    pub config_digest: &'a str,
+    pub binary_size: u64,
+    pub compressed_size: u64,
+    pub sbom_path: String,
+    pub sbom_digest: &'a str,
+    pub sbom_components: usize,
+}
+
+/// Several platforms: per bin, one image per platform under one index, in one tarball (no image
+/// cache: the images are rebuilt every time).
+fn run_multi(
+    cx: &Context<'_>,
+    plans: &[ImagePlan],
+    binaries: &[Binary],
+    shell: &Shell,
+    json: bool,
+) -> Result<()> {
+    let mtime = cx.epoch.max(0) as u64;
+    let mut made = Vec::new();
+    for p in plans {
+        let mut images = Vec::new();
+        let mut facts = Vec::new();
+        for b in binaries.iter().filter(|b| b.target == p.target) {
+            let Prepared {
+                input,
+                ca,
+                sbom_packages,
+            } = prepare(cx, p, b)?;
+            images.push((b.platform.clone(), image::build(&input)?));
+            facts.push((b.platform.clone(), b.size, ca, sbom_packages));
+        }
+        let multi = image::index::MultiImage::new(images, &cx.created)?;
+        made.push((p, multi, facts));
+    }
+    for (p, multi, facts) in &made {
+        if archive::interrupt_pending() {
+            anyhow::bail!("interrupted");
+        }
+        let docker_platform = multi.docker_image().0.clone();
+        let sbom_paths: Vec<PathBuf> = multi
+            .images
+            .iter()
+            .map(|(t, _)| {
+                if *t == docker_platform {
+                    p.sbom.clone()
+                } else {
+                    platform_sbom_path(&p.sbom, t)
+                }
+            })
+            .collect();
+        let files: Vec<(&std::path::Path, &[u8])> = sbom_paths
+            .iter()
+            .zip(&multi.images)
+            .map(|(path, (_, img))| (path.as_path(), img.sbom.data.as_slice()))
+            .collect();
+        // The single-platform cache record no longer describes this tarball.
+        let _ = std::fs::remove_file(&p.cache);
+        let (tarball_size, _) =
+            archive::publish_with(|sink| multi.write_tarball(mtime, sink), &p.tarball, &files)?;
+        let pushed = match &p.push {
+            Some(plan) => Some(crate::publish::command::push(
+                &crate::publish::Artifact::from_multi(multi)?,
+                plan,
+                shell,
+            )?),
+            None => None,
+        };
+        let reference = multi.images[0].1.reference();
+        let shown = |path: &std::path::Path| {
+            shell_word(&crate::fsutil::shown_path(path).display().to_string())
+        };
+        if json {
+            let msg = IndexMessage {
+                reason: "image-index",
+                package: &p.target.package,
+                bin: &p.target.bin,
+                image: reference.clone(),
+                path: p.tarball.display().to_string(),
+                index_digest: &multi.index.digest,
+                tarball_size,
+                docker_platform: docker_platform.platform(),
+                platforms: multi
+                    .images
+                    .iter()
+                    .zip(facts)
+                    .zip(&sbom_paths)
+                    .map(|(((t, img), (_, size, _, n)), sbom)| PlatformMessage {
+                        platform: t.platform(),
+                        target: &t.triple,
+                        manifest_digest: &img.manifest.digest,
+                        config_digest: &img.config.digest,
+                        binary_size: *size,
+                        compressed_size: img.layer.size(),
+                        sbom_path: sbom.display().to_string(),
+                        sbom_digest: &img.sbom.digest,
+                        sbom_components: *n,
+                    })
+                    .collect(),
+                pushed,
+            };
+            println!("{}", serde_json::to_string(&msg)?);
+        }
+        for ((t, img), (_, _, ca, _)) in multi.images.iter().zip(facts) {
+            shell.status(
+                "Image",
+                format!(
+                    "{reference} {} (layer {} {}, certificates: {}), {}",
+                    t.platform(),
+                    human_size(img.layer.size()),
+                    img.compression.format(),
+                    if ca.include { "yes" } else { "none" },
+                    img.manifest.digest
+                ),
+            );
+        }
+        shell.status(
+            "Index",
+            format!(
+                "{reference} {} ({} tarball, {} platforms), {}",
+                shown(&p.tarball),
+                human_size(tarball_size),
+                multi.images.len(),
+                multi.index.digest
+            ),
+        );
+        shell.status(
+            "SBOM",
+            format!(
+                "{} (CycloneDX 1.5, one per platform, each attached as an OCI referrer of its platform's image)",
+                sbom_paths
+                    .iter()
+                    .map(|s| shown(s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        shell.note(
+            "Load",
+            format!(
+                "`podman load -i {t}` and `skopeo copy --all oci-archive:{t} …` take every platform; `docker load -i {t}` takes {} only (docker 20.10 loads one image per tag)",
+                docker_platform.platform(),
+                t = shown(&p.tarball)
+            ),
+        );
+    }
     Ok(())
 }
 

@@ -152,6 +152,8 @@ pub fn read(path: &Path) -> Result<Loaded> {
             built_as,
             image,
             referrer,
+            others: Vec::new(),
+            index: None,
         },
         reference,
     })
