@@ -787,8 +787,8 @@ fn run_multi(
         shell.note(
             "Load",
             format!(
-                "`podman load -i {t}` and `skopeo copy --all oci-archive:{t} …` take every platform; `docker load -i {t}` takes {} only (docker 20.10 loads one image per tag)",
-                docker_platform.platform(),
+                "`skopeo copy --all oci-archive:{t} …` takes every platform; `docker load -i {t}` and `podman load -i {t}` take {d} (the others: e.g. `podman pull --arch arm64 oci-archive:{t}`)",
+                d = docker_platform.platform(),
                 t = shown(&p.tarball)
             ),
         );

@@ -79,6 +79,16 @@ pub fn push(artifact: &Artifact, plan: &PushPlan, shell: &Shell) -> Result<Pushe
     for t in pushed.tags.iter().skip(1) {
         shell.status("Tagged", t);
     }
+    if !pushed.manifests.is_empty() {
+        shell.status(
+            "Platforms",
+            format!(
+                "{} image manifests under the index, each pushed by digest with its SBOM referrer: {}",
+                pushed.manifests.len(),
+                pushed.manifests.join(", ")
+            ),
+        );
+    }
     if let Some(d) = &pushed.sbom_digest {
         let how = match pushed.referrers {
             Some(Referrers::Api) => "indexed by the registry's referrers API".to_string(),
