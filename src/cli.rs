@@ -107,6 +107,7 @@ const INIT_EXAMPLES: &str = "Examples:
 const SETUP_EXAMPLES: &str = "Examples:
   cargo tiny setup                          rustup target add + cargo install cargo-auditable
   cargo tiny setup --target aarch64-unknown-linux-musl
+  cargo tiny setup --platform linux/arm64   the arm64 target, and zig for crates that compile C
   cargo tiny setup --size max               also nightly + rust-src for `build --size max`";
 
 /// Flags every subcommand shares.
@@ -350,6 +351,9 @@ pub struct SetupArgs {
     /// Target triple(s) to install
     #[arg(long, value_name = "TRIPLE", default_values_t = [DEFAULT_TARGET.to_string()])]
     pub target: Vec<String>,
+    /// Also the platforms' targets and, for another architecture, zig as the C cross compiler
+    #[arg(long, value_name = "OS/ARCH,...", value_delimiter = ',')]
+    pub platform: Vec<String>,
     /// With max: also the nightly toolchain with rust-src and the targets, for `build --size max`
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = crate::size_max::Size::Profile)]
     pub size: crate::size_max::Size,

@@ -180,6 +180,52 @@ fn write_zig_wrappers(zig: &Zig, t: &Target, dir: &Path) -> Result<(PathBuf, Pat
     Ok((cc, ar))
 }
 
+/// `cargo tiny setup --platform`: for a platform of another architecture with no C compiler for
+/// it, a venv with PyPI's `ziglang` (`$CARGO_HOME/tiny/zig-venv`), which [`Zig::find`] looks in.
+pub fn setup_commands(
+    platforms: &[Target],
+    shell: &crate::shell::Shell,
+) -> Result<Vec<Vec<String>>> {
+    let Some(cross) = platforms.iter().find(|t| !t.is_host()) else {
+        return Ok(Vec::new());
+    };
+    if let Some(zig) = Zig::find() {
+        shell.status("Fresh", format!("zig ({})", zig.describe()));
+        return Ok(Vec::new());
+    }
+    if cross_gcc(cross).is_some() {
+        shell.status(
+            "Fresh",
+            format!("{}-linux-musl-gcc (C cross compiler)", cross.arch()),
+        );
+        return Ok(Vec::new());
+    }
+    let Some(venv) = zig_venv() else {
+        crate::fail!(
+            hint = "set CARGO_HOME, or install zig and put it on PATH",
+            "no cargo home to install zig into"
+        );
+    };
+    if which::which("python3").is_err() {
+        crate::fail!(
+            hint = "install python3 (with venv), or install zig and put it on PATH",
+            "python3 is not on PATH, so zig (PyPI's ziglang) cannot be installed"
+        );
+    }
+    let v = venv.display().to_string();
+    Ok(vec![
+        vec!["python3".into(), "-m".into(), "venv".into(), v.clone()],
+        vec![
+            format!("{v}/bin/python"),
+            "-m".into(),
+            "pip".into(),
+            "install".into(),
+            "--disable-pip-version-check".into(),
+            "ziglang~=0.17.0".into(),
+        ],
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -364,3 +364,105 @@ fn push_writes_the_index_under_the_tag_and_each_platform_with_its_sbom() {
         assert_eq!(rm["subject"]["digest"], digest);
     }
 }
+
+#[test]
+fn doctor_reports_a_missing_cross_c_compiler_only_for_a_graph_that_compiles_c() {
+    let tmp = tempfile::tempdir().unwrap();
+    // No zig, no python3, no aarch64-linux-musl-gcc on this PATH.
+    let path = limited_path(&tmp.path().join("p"), &[]);
+    let doctor = |fixture: &Path| {
+        let root = tmp.path().join(fixture.file_name().unwrap());
+        copy_tree(fixture, &root);
+        let manifest = root.join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(
+            &manifest,
+            format!(
+                "{text}\n[package.metadata.tiny]\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n"
+            ),
+        )
+        .unwrap();
+        let r = run(cargo_tiny()
+            .env("PATH", &path)
+            .env_remove("CC_aarch64_unknown_linux_musl")
+            .env_remove("TARGET_CC")
+            .args(["doctor", "--offline", "--format", "json", "--manifest-path"])
+            .arg(&manifest));
+        let findings: Vec<Value> = r
+            .stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .collect();
+        // The doctor ran (the size profile is always a finding for these manifests).
+        assert!(
+            findings.iter().any(|f| f["code"] == "profile-size"),
+            "{}{}",
+            r.stdout,
+            r.stderr
+        );
+        findings
+            .into_iter()
+            .filter(|f| f["code"] == "toolchain-cc")
+            .collect::<Vec<_>>()
+    };
+    let found = doctor(&repo().join("tests/fixtures/cc"));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no C compiler for aarch64-unknown-linux-musl, and tiny-cc compile C code"),
+        "{found:?}"
+    );
+    assert!(
+        found[0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("cargo tiny setup --platform linux/arm64"),
+        "{found:?}"
+    );
+    // Pure Rust: nothing to compile C for, no finding.
+    assert_eq!(doctor(&repo().join("examples/hello")), Vec::<Value>::new());
+}
+
+#[test]
+fn setup_for_arm64_installs_zig_into_a_venv_and_prints_each_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = limited_path(&tmp.path().join("p"), &[]);
+    if let Ok(py) = which::which("python3") {
+        let _ = std::os::unix::fs::symlink(py, Path::new(&path).join("python3"));
+    }
+    let home = tmp.path().join("cargo-home");
+    let r = run(cargo_tiny()
+        .env("PATH", &path)
+        .env("CARGO_HOME", &home)
+        .env("RUSTUP_HOME", rustup_home())
+        .args(["setup", "--dry-run", "--platform", "linux/arm64"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let venv = home.join("tiny/zig-venv");
+    assert!(
+        r.stderr
+            .contains(&format!("Running `python3 -m venv {}`", venv.display())),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "Running `{}/bin/python -m pip install --disable-pip-version-check ziglang~=0.17.0`",
+            venv.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!venv.exists(), "--dry-run runs nothing");
+    let r = run(cargo_tiny().env("PATH", &path).args([
+        "setup",
+        "--dry-run",
+        "--platform",
+        "windows/amd64",
+    ]));
+    assert_eq!(r.code, 1);
+    assert!(r
+        .stderr
+        .contains("supported platforms: linux/amd64, linux/arm64"));
+}
