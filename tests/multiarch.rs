@@ -363,6 +363,23 @@ fn push_writes_the_index_under_the_tag_and_each_platform_with_its_sbom() {
         let rm = reg.get_json(&format!("/v2/hello/manifests/{referrer}"));
         assert_eq!(rm["subject"]["digest"], digest);
     }
+
+    // `cargo tiny push` of the tarball: the same index under another name.
+    let r = run(cargo_tiny()
+        .arg("push")
+        .arg(&tarball)
+        .arg(format!("{}/copy:1", reg.host()))
+        .args([
+            "--insecure-registry",
+            &reg.host(),
+            "--message-format",
+            "json",
+        ])
+        .env("HOME", tmp.path()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let p: Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(p["pushed"]["digest"], m["index_digest"]);
+    assert_eq!(p["pushed"]["manifests"], pushed["manifests"]);
 }
 
 #[test]
