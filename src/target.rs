@@ -170,6 +170,11 @@ pub fn resolve(
             out.push(Target::from_platform(one)?);
         }
     }
+    if out.is_empty() && !cli_platforms.is_empty() {
+        return Err(Failure::new("--platform names no platform")
+            .hint("pass e.g. --platform linux/amd64,linux/arm64")
+            .into());
+    }
     if out.is_empty() {
         match config_platforms {
             Some(ps) if !ps.is_empty() => {
@@ -316,5 +321,7 @@ mod tests {
         );
         assert_eq!(t(&resolve(&[], &[], None, d).unwrap()), ["linux/amd64"]);
         assert!(resolve(&[], &["linux/s390x".into()], None, d).is_err());
+        assert!(resolve(&[], &["".into()], None, d).is_err());
+        assert!(resolve(&[], &[" , ".into()], None, d).is_err());
     }
 }
