@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The action's build step: `cargo tiny build --message-format json`, then outputs and a job summary
 # from the JSON messages on stdout (cargo's and cargo-tiny's human output stay on stderr, in the log).
-# Inputs (env): INPUT_MANIFEST_PATH, INPUT_PACKAGE, INPUT_BIN, INPUT_TARGET, INPUT_IMAGE, INPUT_ARGS,
+# Inputs (env): INPUT_MANIFEST_PATH, INPUT_PACKAGE, INPUT_BIN, INPUT_TARGET, INPUT_PLATFORMS (commas
+#   or spaces; overrides INPUT_TARGET), INPUT_IMAGE, INPUT_ARGS,
 #   DOCTOR_FINDINGS (the doctor step's summary, empty when doctor did not run), INPUT_PUSH (true: --push),
 #   INPUT_TAGS (extra tags for --push, spaces or commas).
 # Outputs ($GITHUB_OUTPUT), of the first image (see `images` for all of them): tarball, digest, sbom,
@@ -10,7 +11,14 @@
 #   pushed reference@digest, one per line) and pushed-digest (of the first image).
 set -euo pipefail
 
-args=(--message-format json --manifest-path "${INPUT_MANIFEST_PATH:-Cargo.toml}" --target "${INPUT_TARGET:-x86_64-unknown-linux-musl}")
+args=(--message-format json --manifest-path "${INPUT_MANIFEST_PATH:-Cargo.toml}")
+platforms_in="${INPUT_PLATFORMS:-}"
+if [ -n "${platforms_in//[[:space:],]/}" ]; then
+  read -r -d '' -a platforms <<<"${platforms_in//,/ }" || true
+  args+=(--platform "$(IFS=,; echo "${platforms[*]}")")
+else
+  args+=(--target "${INPUT_TARGET:-x86_64-unknown-linux-musl}")
+fi
 packages_in="${INPUT_PACKAGE:-}"
 # -d '': every line (a multi-line `with:` value), not only the first.
 read -r -d '' -a packages <<<"${packages_in//,/ }" || true
@@ -38,7 +46,8 @@ trap 'rm -f "$messages"' EXIT
 echo "cargo tiny build ${args[*]}"
 cargo tiny build "${args[@]}" >"$messages"
 
-images=$(jq -cs '[.[] | select(.reason == "image")]' "$messages")
+# A multi-platform image is one "image-index" message (its digest is the index's).
+images=$(jq -cs '[.[] | select(.reason == "image" or .reason == "image-index")]' "$messages")
 binaries=$(jq -cs '[.[] | select(.reason == "binary")]' "$messages")
 first=$(jq -c '.[0] // {}' <<<"$images")
 first_bin=$(jq -r '.bin // empty' <<<"$first")
@@ -46,8 +55,8 @@ first_bin=$(jq -r '.bin // empty' <<<"$first")
 binary_size=$(jq -r --arg b "$first_bin" '[.[] | select(.bin == $b)][0].size // empty' <<<"$binaries")
 {
   echo "tarball=$(jq -r '.path // empty' <<<"$first")"
-  echo "digest=$(jq -r '.manifest_digest // empty' <<<"$first")"
-  echo "sbom=$(jq -r '.sbom_path // empty' <<<"$first")"
+  echo "digest=$(jq -r '.manifest_digest // .index_digest // empty' <<<"$first")"
+  echo "sbom=$(jq -r '.sbom_path // .platforms[0].sbom_path // empty' <<<"$first")"
   echo "image=$(jq -r '.image // empty' <<<"$first")"
   echo "binary-size=$binary_size"
   echo "image-size=$(jq -r '.tarball_size // empty' <<<"$first")"
@@ -71,9 +80,14 @@ binary_size=$(jq -r --arg b "$first_bin" '[.[] | select(.bin == $b)][0].size // 
       "| | |", "| --- | --- |",
       "| binary | `\($i.bin)` (\($b.size) bytes, \($b.size | kib)) |",
       "| image tarball | \($i.tarball_size) bytes (\($i.tarball_size | kib)) |",
-      "| compressed layer | \($i.compressed_size) bytes (\($i.compressed_size | kib)) |",
-      "| digest | `\($i.manifest_digest)` |",
-      "| SBOM components | \($i.sbom_components) |",
+      (if $i.platforms then
+        ($i.platforms[] | "| \(.platform) | layer \(.compressed_size) bytes (\(.compressed_size | kib)), binary \(.binary_size) bytes, `\(.manifest_digest)` |"),
+        "| index digest | `\($i.index_digest)` |"
+      else
+        "| compressed layer | \($i.compressed_size) bytes (\($i.compressed_size | kib)) |",
+        "| digest | `\($i.manifest_digest)` |",
+        "| SBOM components | \($i.sbom_components) |"
+      end),
       "| doctor findings | \($doctor) |",
       (if $i.pushed then
         ($i.pushed.tags[] | "| pushed | `\(.)@\($i.pushed.digest)` |"),

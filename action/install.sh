@@ -1,17 +1,35 @@
 #!/usr/bin/env bash
 # Installs what a stock ubuntu-latest runner lacks for `cargo tiny build`; skips what is already there.
-# Inputs (env): INPUT_TARGET, INPUT_VERSION (empty: build cargo-tiny from the action's own source).
+# Inputs (env): INPUT_TARGET, INPUT_PLATFORMS (commas or spaces; overrides INPUT_TARGET),
+#   INPUT_MANIFEST_PATH (to tell whether a cross platform needs zig), INPUT_VERSION (empty: build
+#   cargo-tiny from the action's own source).
 set -euo pipefail
 target="${INPUT_TARGET:-x86_64-unknown-linux-musl}"
 action_path="${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}"
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 
-if ! rustup target list --installed | grep -qx "$target"; then
-  echo "::group::rustup target add $target"
-  rustup target add "$target"
-  echo "::endgroup::"
-fi
+platforms_in="${INPUT_PLATFORMS:-}"
+read -r -d '' -a platforms <<<"${platforms_in//,/ }" || true
+# The host's target is needed for build scripts either way; the platforms' targets besides it.
+targets=("$target")
+cross=()
+for p in "${platforms[@]}"; do
+  case "$p" in
+    linux/amd64) targets+=(x86_64-unknown-linux-musl) ;;
+    linux/arm64 | linux/arm64/v8) targets+=(aarch64-unknown-linux-musl) ;;
+    *) echo "::error::platform $p is not supported; supported platforms: linux/amd64, linux/arm64"; exit 1 ;;
+  esac
+  [ "${targets[-1]%%-*}" = "$(uname -m)" ] || cross+=("${targets[-1]}")
+done
+
+for t in "${targets[@]}"; do
+  if ! rustup target list --installed | grep -qx "$t"; then
+    echo "::group::rustup target add $t"
+    rustup target add "$t"
+    echo "::endgroup::"
+  fi
+done
 
 arch="${target%%-*}"
 if ! command -v musl-gcc >/dev/null && ! command -v "$arch-linux-musl-gcc" >/dev/null; then
@@ -43,3 +61,16 @@ else
   fi
 fi
 cargo tiny --version
+
+# zig, only when a platform of another architecture builds a graph that compiles C (a package
+# declares `links` or build-depends on cc/cmake): `cargo tiny setup --platform` installs it.
+for t in "${cross[@]}"; do
+  c_crates=$(cargo metadata --format-version 1 --manifest-path "${INPUT_MANIFEST_PATH:-Cargo.toml}" --filter-platform "$t" |
+    jq '[.packages[] | select(.links != null or any(.dependencies[]; .kind == "build" and (.name == "cc" or .name == "cmake")))] | length')
+  if [ "$c_crates" -gt 0 ]; then
+    echo "::group::cargo tiny setup --platform (zig for $t: $c_crates crates compile C)"
+    case "$t" in aarch64-*) p=linux/arm64 ;; *) p=linux/amd64 ;; esac
+    cargo tiny setup --platform "$p"
+    echo "::endgroup::"
+  fi
+done

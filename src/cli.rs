@@ -8,7 +8,7 @@ pub use crate::cargo_flags::{FeatureArgs, ResolveArgs};
 use crate::shell::{Color, Verbosity};
 
 /// The default target: static musl for x86_64.
-pub const DEFAULT_TARGET: &str = "x86_64-unknown-linux-musl";
+pub use crate::target::DEFAULT_TARGET;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,6 +25,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the build arguments does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build static musl binaries with cargo-auditable and write a FROM-scratch image tarball for each
@@ -88,6 +90,7 @@ const BUILD_EXAMPLES: &str = "Examples:
   cargo tiny build --bin api --image ghcr.io/me/api:1.2 -o api.tar
   cargo tiny build --message-format json    one JSON object per binary/image on stdout
   cargo tiny build --target aarch64-unknown-linux-musl
+  cargo tiny build --platform linux/amd64,linux/arm64   both in one tarball, under one index
   cargo tiny build --compression zstd       smaller layer for podman/containerd (not docker 20.10)
   cargo tiny build --size max               nightly: rebuild std for size, immediate-abort panics
   cargo tiny build --push --image ghcr.io/acme/api --tag latest";
@@ -105,6 +108,7 @@ const INIT_EXAMPLES: &str = "Examples:
 const SETUP_EXAMPLES: &str = "Examples:
   cargo tiny setup                          rustup target add + cargo install cargo-auditable
   cargo tiny setup --target aarch64-unknown-linux-musl
+  cargo tiny setup --platform linux/arm64   the arm64 target, and zig for crates that compile C
   cargo tiny setup --size max               also nightly + rust-src for `build --size max`";
 
 /// Flags every subcommand shares.
@@ -163,9 +167,12 @@ pub struct BuildArgs {
     /// Directory for all generated artifacts
     #[arg(long, value_name = "DIRECTORY")]
     pub target_dir: Option<PathBuf>,
-    /// Target triple (a musl target)
-    #[arg(long, value_name = "TRIPLE", default_value = DEFAULT_TARGET)]
-    pub target: String,
+    /// Target triple (repeatable): x86_64-unknown-linux-musl (default) or aarch64-unknown-linux-musl
+    #[arg(long = "target", value_name = "TRIPLE")]
+    pub target: Vec<String>,
+    /// Platforms to build, one image per platform under one index: linux/amd64,linux/arm64
+    #[arg(long, value_name = "OS/ARCH,...", value_delimiter = ',')]
+    pub platform: Vec<String>,
     /// Cargo profile to build with
     #[arg(long, value_name = "PROFILE-NAME", default_value = "release")]
     pub profile: String,
@@ -272,6 +279,9 @@ pub struct SetupArgs {
     /// Target triple(s) to install
     #[arg(long, value_name = "TRIPLE", default_values_t = [DEFAULT_TARGET.to_string()])]
     pub target: Vec<String>,
+    /// Also the platforms' targets and, for another architecture, zig as the C cross compiler
+    #[arg(long, value_name = "OS/ARCH,...", value_delimiter = ',')]
+    pub platform: Vec<String>,
     /// With max: also the nightly toolchain with rust-src and the targets, for `build --size max`
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = crate::size_max::Size::Profile)]
     pub size: crate::size_max::Size,

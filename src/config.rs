@@ -32,6 +32,7 @@ pub const KEYS: &[&str] = &[
     "ca-certificates",
     "files",
     "compression",
+    "platforms",
 ];
 
 /// Whether the image gets `/etc/ssl/certs/ca-certificates.crt`.
@@ -92,6 +93,8 @@ pub struct TinyConfig {
     pub files_from: String,
     /// How the layer is compressed.
     pub compression: Compression,
+    /// `platforms = ["linux/amd64", "linux/arm64"]` (validated, normalized), when set.
+    pub platforms: Option<Vec<String>>,
 }
 
 impl Default for TinyConfig {
@@ -111,6 +114,7 @@ impl Default for TinyConfig {
             files: Vec::new(),
             files_from: String::new(),
             compression: Compression::Gzip,
+            platforms: None,
         }
     }
 }
@@ -340,6 +344,25 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
                         "use \"gzip\" (the default), \"gzip-max\" or \"zstd\"",
                     )
                 })?;
+            }
+            "platforms" => {
+                let hint = "e.g. platforms = [\"linux/amd64\", \"linux/arm64\"]";
+                let Some(items) = value.as_array() else {
+                    return Err(src.err(k, "expected an array of strings", hint));
+                };
+                let mut ps = Vec::new();
+                for v in items {
+                    let p = string(src, k, v)?;
+                    let t = crate::target::Target::from_platform(&p).map_err(|_| {
+                        src.err(
+                            k,
+                            format!("`{p}` is not a supported platform"),
+                            "supported platforms: linux/amd64, linux/arm64",
+                        )
+                    })?;
+                    ps.push(t.platform());
+                }
+                cfg.platforms = Some(ps);
             }
             _ => {
                 return Err(src.err(

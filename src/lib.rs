@@ -10,6 +10,7 @@ pub mod cargo_flags;
 pub mod cli;
 pub mod compile;
 pub mod config;
+pub mod cross;
 pub mod doctor;
 pub mod error;
 pub mod fsutil;
@@ -25,6 +26,7 @@ pub mod shell;
 pub mod size_max;
 pub mod size_profile;
 pub mod source_date;
+pub mod target;
 pub mod tools;
 pub mod workspace;
 

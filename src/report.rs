@@ -50,7 +50,7 @@ pub fn binary(b: &Binary, plan: &Plan, shell: &Shell, json: bool) -> Result<()> 
             package: &b.target.package,
             version: &b.version,
             bin: &b.target.bin,
-            target: &plan.target,
+            target: &b.platform.triple,
             profile: &plan.profile,
             path: b.path.as_str(),
             size: b.size,
@@ -259,6 +259,145 @@ pub fn image(r: ImageReport<'_>, shell: &Shell, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// One line of `--message-format json` per multi-platform image (schema in README: "JSON output").
+#[derive(Debug, Serialize)]
+pub struct IndexMessage<'a> {
+    pub reason: &'static str,
+    pub package: &'a str,
+    pub bin: &'a str,
+    pub image: String,
+    pub path: String,
+    pub index_digest: &'a str,
+    pub tarball_size: u64,
+    /// The platform `docker load` gets (`manifest.json`); the index holds them all.
+    pub docker_platform: String,
+    pub platforms: Vec<PlatformMessage<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pushed: Option<Pushed>,
+}
+
+/// One platform of an [`IndexMessage`].
+#[derive(Debug, Serialize)]
+pub struct PlatformMessage<'a> {
+    pub platform: String,
+    pub target: &'a str,
+    pub manifest_digest: &'a str,
+    pub config_digest: &'a str,
+    pub binary_size: u64,
+    pub compressed_size: u64,
+    pub sbom_path: String,
+    pub sbom_digest: &'a str,
+    pub sbom_components: usize,
+}
+
+/// What the image stage knows of one platform's image besides the image itself.
+pub struct PlatformFacts {
+    pub binary_size: u64,
+    pub ca: ca_bundle::Decision,
+    pub sbom_packages: usize,
+}
+
+/// One multi-platform image, written (and pushed).
+pub struct IndexReport<'a> {
+    pub plan: &'a ImagePlan,
+    pub multi: &'a image::index::MultiImage,
+    /// In the order of `multi.images`.
+    pub facts: &'a [PlatformFacts],
+    pub sbom_paths: &'a [std::path::PathBuf],
+    pub tarball_size: u64,
+    pub pushed: Option<Pushed>,
+}
+
+/// The status lines and JSON line of one multi-platform image.
+pub fn index(r: IndexReport<'_>, shell: &Shell, json: bool) -> Result<()> {
+    let IndexReport {
+        plan: p,
+        multi,
+        facts,
+        sbom_paths,
+        tarball_size,
+        pushed,
+    } = r;
+    let docker_platform = &multi.docker_image().0;
+    let reference = multi.images[0].1.reference();
+    let shown =
+        |path: &std::path::Path| shell_word(&crate::fsutil::shown_path(path).display().to_string());
+    if json {
+        let msg = IndexMessage {
+            reason: "image-index",
+            package: &p.target.package,
+            bin: &p.target.bin,
+            image: reference.clone(),
+            path: p.tarball.display().to_string(),
+            index_digest: &multi.index.digest,
+            tarball_size,
+            docker_platform: docker_platform.platform(),
+            platforms: multi
+                .images
+                .iter()
+                .zip(facts)
+                .zip(sbom_paths)
+                .map(|(((t, img), f), sbom)| PlatformMessage {
+                    platform: t.platform(),
+                    target: &t.triple,
+                    manifest_digest: &img.manifest.digest,
+                    config_digest: &img.config.digest,
+                    binary_size: f.binary_size,
+                    compressed_size: img.layer.size(),
+                    sbom_path: sbom.display().to_string(),
+                    sbom_digest: &img.sbom.digest,
+                    sbom_components: f.sbom_packages,
+                })
+                .collect(),
+            pushed,
+        };
+        println!("{}", serde_json::to_string(&msg)?);
+    }
+    for ((t, img), f) in multi.images.iter().zip(facts) {
+        shell.status(
+            "Image",
+            format!(
+                "{reference} {} (layer {} {}, certificates: {}), {}",
+                t.platform(),
+                human_size(img.layer.size()),
+                img.compression.format(),
+                if f.ca.include { "yes" } else { "none" },
+                img.manifest.digest
+            ),
+        );
+    }
+    shell.status(
+        "Index",
+        format!(
+            "{reference} {} ({} tarball, {} platforms), {}",
+            shown(&p.tarball),
+            human_size(tarball_size),
+            multi.images.len(),
+            multi.index.digest
+        ),
+    );
+    shell.status(
+        "SBOM",
+        format!(
+            "{} (CycloneDX 1.5, one per platform, each attached as an OCI referrer of its platform's image)",
+            sbom_paths
+                .iter()
+                .map(|s| shown(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    shell.note(
+        "Load",
+        format!(
+            "`skopeo copy --all oci-archive:{t} …` takes every platform; `docker load -i {t}` and `podman load -i {t}` take {d} (the others: e.g. `podman pull --arch arm64 oci-archive:{t}`)",
+            d = docker_platform.platform(),
+            t = shown(&p.tarball)
+        ),
+    );
+    Ok(())
+}
+
 /// The status lines of a push: the digest pushed, the extra tags, the SBOM referrer.
 pub fn pushed(dest: &Destination, pushed: &Pushed, took: std::time::Duration, shell: &Shell) {
     let uploaded = if pushed.uploaded_blobs == 0 {
@@ -282,6 +421,16 @@ pub fn pushed(dest: &Destination, pushed: &Pushed, took: std::time::Duration, sh
     );
     for t in pushed.tags.iter().skip(1) {
         shell.status("Tagged", t);
+    }
+    if !pushed.manifests.is_empty() {
+        shell.status(
+            "Platforms",
+            format!(
+                "{} image manifests under the index, each pushed by digest with its SBOM referrer: {}",
+                pushed.manifests.len(),
+                pushed.manifests.join(", ")
+            ),
+        );
     }
     if let Some(d) = &pushed.sbom_digest {
         let how = match pushed.referrers {

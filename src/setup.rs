@@ -15,9 +15,17 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
     for t in &args.target {
         tools::check_musl_target(t)?;
     }
+    let mut targets = args.target.clone();
+    let mut platforms = Vec::new();
+    for p in &args.platform {
+        let t = crate::target::Target::from_platform(p)?;
+        if !targets.contains(&t.triple) {
+            targets.push(t.triple.clone());
+        }
+        platforms.push(t);
+    }
     let mut commands: Vec<Vec<String>> = Vec::new();
-    let missing: Vec<&String> = args
-        .target
+    let missing: Vec<&String> = targets
         .iter()
         .filter(|t| tools::check_target_installed(t, &dir).is_err())
         .collect();
@@ -32,13 +40,10 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
         c.extend(missing.iter().map(|t| t.to_string()));
         commands.push(c);
     } else {
-        shell.status(
-            "Fresh",
-            format!("target {} installed", args.target.join(", ")),
-        );
+        shell.status("Fresh", format!("target {} installed", targets.join(", ")));
     }
     if args.size == crate::size_max::Size::Max {
-        commands.extend(crate::size_max::setup_commands(&args.target, &dir, shell)?);
+        commands.extend(crate::size_max::setup_commands(&targets, &dir, shell)?);
     }
     match tools::find_cargo_auditable() {
         Some(p) => shell.status("Fresh", format!("cargo-auditable ({})", p.display())),
@@ -48,6 +53,7 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
                 .to_vec(),
         ),
     }
+    commands.extend(crate::cross::setup_commands(&platforms, shell)?);
     for c in &commands {
         shell.status("Running", format!("`{}`", c.join(" ")));
         if args.dry_run {
@@ -60,7 +66,19 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
                 .into());
         }
     }
-    for t in &args.target {
+    for t in &targets {
+        let cross = crate::target::Target::from_triple(t)
+            .ok()
+            .filter(|t| !t.is_host());
+        if let Some(cross) = cross {
+            if !args.dry_run && !crate::cross::has_c_compiler(&cross) {
+                shell.warn(format!(
+                    "no C compiler for {t}: crates that compile C (ring, aws-lc-sys, -sys crates) will not build; {}",
+                    crate::cross::cc_hint(&cross)
+                ));
+            }
+            continue;
+        }
         if tools::find_musl_cc(t).is_none() {
             shell.warn(format!(
                 "no C compiler for {t}: crates that compile C (ring, aws-lc-sys, -sys crates) will not build; {}",

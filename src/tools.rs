@@ -165,14 +165,6 @@ pub fn musl_cc_hint(target: &str) -> String {
     }
 }
 
-/// For a target of another architecture, a linker: the user's, or `<arch>-linux-musl-gcc`.
-pub fn linker_var(target: &str) -> String {
-    format!(
-        "CARGO_TARGET_{}_LINKER",
-        target.to_uppercase().replace(['-', '.'], "_")
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,10 +174,6 @@ mod tests {
         assert_eq!(
             cc_var("x86_64-unknown-linux-musl"),
             "CC_x86_64_unknown_linux_musl"
-        );
-        assert_eq!(
-            linker_var("aarch64-unknown-linux-musl"),
-            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER"
         );
     }
 

@@ -69,6 +69,7 @@ impl Runner {
             "INPUT_VERSION",
             "INPUT_PUSH",
             "INPUT_TAGS",
+            "INPUT_PLATFORMS",
         ] {
             cmd.env_remove(var);
         }
@@ -424,5 +425,45 @@ fn build_step_pushes_with_extra_tags_and_reports_references_and_digests() {
             .contains("::error::the tags input needs push: true"),
         "{}",
         s.stdout
+    );
+}
+
+/// `platforms: linux/amd64, linux/arm64`: one multi-platform tarball; the digest output is the
+/// index's, the summary has a row per platform.
+#[test]
+fn build_step_with_platforms_reports_the_index_and_each_platform() {
+    let r = Runner::new();
+    let tarball = r.dir.path().join("multi/hello.tar");
+    let args = format!("--output {}", tarball.display());
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", "examples/hello/Cargo.toml"),
+            ("INPUT_PLATFORMS", "linux/amd64, linux/arm64"),
+            ("INPUT_ARGS", &args),
+        ],
+    );
+    assert_eq!(s.code, 0, "build.sh:\n{}\n{}", s.stdout, s.stderr);
+    assert!(
+        s.stdout.contains("--platform linux/amd64,linux/arm64"),
+        "{}",
+        s.stdout
+    );
+    let out = r.outputs();
+    assert_eq!(PathBuf::from(&out["tarball"]), tarball);
+    let images: Value = serde_json::from_str(&out["images"]).unwrap();
+    assert_eq!(images[0]["reason"], "image-index");
+    assert_eq!(out["digest"], images[0]["index_digest"].as_str().unwrap());
+    assert_eq!(
+        out["sbom"],
+        images[0]["platforms"][0]["sbom_path"].as_str().unwrap()
+    );
+    let summary = r.summary();
+    for p in ["linux/amd64", "linux/arm64"] {
+        assert!(summary.contains(&format!("| {p} | layer ")), "{summary}");
+    }
+    assert!(
+        summary.contains(&format!("| index digest | `{}` |", out["digest"])),
+        "{summary}"
     );
 }

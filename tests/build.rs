@@ -359,12 +359,19 @@ fn bad_inputs_end_in_one_line_errors() {
         "{line}"
     );
 
-    // A musl target whose standard library is not installed: the exact fix.
+    // A musl target cargo-tiny does not build for: the supported ones are listed.
     let r = build(&hello(), &["--target", "riscv64gc-unknown-linux-musl"]);
     assert_eq!(r.code, 1);
     assert_eq!(
         error_line(&r),
-        "error: the Rust standard library for `riscv64gc-unknown-linux-musl` is not installed; help: run `rustup target add riscv64gc-unknown-linux-musl` (or `cargo tiny setup`)"
+        "error: target `riscv64gc-unknown-linux-musl` is not supported; supported targets: x86_64-unknown-linux-musl, aarch64-unknown-linux-musl; help: cargo tiny builds static musl binaries: pass one of the supported targets to --target (or --platform linux/amd64,linux/arm64)"
+    );
+    let r = build(&hello(), &["--platform", "linux/amd64,linux/s390x"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        error_line(&r).starts_with("error: platform `linux/s390x` is not supported; supported platforms: linux/amd64, linux/arm64; help:"),
+        "{}",
+        error_line(&r)
     );
 }
 

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use cargo_metadata::camino::Utf8PathBuf;
 use cargo_metadata::{Message, PackageId};
 
-use super::plan::Plan;
+use super::plan::{Plan, TargetPlan};
 use crate::error::Failure;
 
 /// An executable cargo reported.
@@ -28,8 +28,8 @@ pub struct Output {
 
 /// Runs the plan's cargo command. Cargo's human output (progress, diagnostics) goes straight to our
 /// stderr; its JSON messages on stdout are read for the executables it produced and the packages it
-/// compiled.
-pub fn run(plan: &Plan) -> Result<Output> {
+/// compiled. One run per target.
+pub fn run(plan: &Plan, t: &TargetPlan) -> Result<Output> {
     let cargo = crate::tools::cargo();
     let mut cmd = match &plan.size_max {
         // `--size max`: the nightly's cargo through rustup, which also points `rustc` at the nightly
@@ -41,8 +41,8 @@ pub fn run(plan: &Plan) -> Result<Output> {
         }
         None => Command::new(&cargo),
     };
-    cmd.args(plan.cargo_args())
-        .envs(plan.cargo_env())
+    cmd.args(plan.cargo_args(t))
+        .envs(plan.cargo_env(t))
         .env_remove("RUSTFLAGS")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -54,7 +54,7 @@ pub fn run(plan: &Plan) -> Result<Output> {
     for message in Message::parse_stream(BufReader::new(stdout)) {
         let message = message.context("reading cargo's JSON messages")?;
         if let Message::CompilerArtifact(a) = message {
-            compiled.record(&a, &plan.target);
+            compiled.record(&a, &t.target.triple);
             if let (Some(exe), true) = (a.executable, a.target.is_bin()) {
                 executables.push(Executable {
                     package_id: a.package_id,

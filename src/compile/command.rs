@@ -7,12 +7,17 @@ use super::options::BuildOptions;
 use super::{compile, image_jobs, image_plan, plan};
 use crate::cli::BuildArgs;
 use crate::shell::Shell;
-use crate::tools;
 use crate::workspace::Workspace;
 
 /// `cargo tiny build`.
 pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
-    tools::check_musl_target(&args.target)?;
+    // Targets named on the command line are checked before anything runs.
+    crate::target::resolve(
+        &args.target,
+        &args.platform,
+        None,
+        crate::target::DEFAULT_TARGET,
+    )?;
     if args.output.is_some() && args.no_image {
         crate::fail!(
             hint = "drop one of them",
@@ -49,7 +54,7 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
         crate::report::binary(b, &plan, shell, opts.json)?;
     }
     match &opts.image {
-        Some(io) => image_jobs::run(&ws, io, &images, &binaries, &plan.target, shell, opts.json),
+        Some(io) => image_jobs::run(&ws, io, &images, &binaries, shell, opts.json),
         None => Ok(()),
     }
 }

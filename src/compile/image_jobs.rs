@@ -4,12 +4,14 @@
 
 use anyhow::Result;
 
-use super::image_plan::{arch_of, ImagePlan};
+use std::path::PathBuf;
+
+use super::image_plan::{platform_sbom_path, ImagePlan};
 use super::options::ImageOptions;
 use super::{image_cache, Binary};
 use crate::error::Failure;
 use crate::image::assemble::Parts;
-use crate::image::{self, ca_bundle};
+use crate::image::{self, ca_bundle, ImageInput};
 use crate::publish::command::Registry;
 use crate::publish::{layout, tarball, Publisher};
 use crate::shell::Shell;
@@ -21,7 +23,6 @@ struct Context<'a> {
     ws: &'a Workspace,
     revision: Option<String>,
     lockfile: Option<String>,
-    arch: (&'static str, Option<&'static str>),
     created: String,
     epoch: i64,
 }
@@ -38,9 +39,16 @@ struct Done {
     compressed: Option<String>,
 }
 
-/// Reads one image's inputs and makes its SBOM; then reuses the image written last time when every
-/// input is the same, or builds and writes it.
-fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
+/// One image's inputs, read, with its SBOM.
+struct Prepared<'a> {
+    input: ImageInput<'a>,
+    ca: ca_bundle::Decision,
+    sbom_packages: usize,
+}
+
+/// Reads one image's inputs (the binary, the CA bundle, the `files` handles) and assembles the
+/// input and SBOM for the binary's platform.
+fn prepare<'a>(cx: &'a Context<'_>, p: &'a ImagePlan, b: &'a Binary) -> Result<Prepared<'a>> {
     let pkg = cx.ws.package(&p.target.package_id);
     let binary = std::fs::read(&b.path)?;
 
@@ -85,17 +93,32 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
         binary,
         ca_bundle,
         files,
-        arch: cx.arch,
+        arch: b.platform.oci_arch(),
         created: &cx.created,
         epoch: cx.epoch,
     })?;
+    Ok(Prepared {
+        input,
+        ca,
+        sbom_packages: sbom.packages,
+    })
+}
+
+/// Reads one image's inputs and makes its SBOM; then reuses the image written last time when every
+/// input is the same, or builds and writes it.
+fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
+    let Prepared {
+        input,
+        ca,
+        sbom_packages,
+    } = prepare(cx, p, b)?;
     let mtime = cx.epoch.max(0) as u64;
     let key = image_cache::key(&input, mtime)?;
     if let Some(written) = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sbom) {
         return Ok(Done {
             ca,
             written,
-            sbom_packages: sbom.packages,
+            sbom_packages,
             reused: true,
             image: None,
             compressed: None,
@@ -135,7 +158,7 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
     Ok(Done {
         ca,
         written,
-        sbom_packages: sbom.packages,
+        sbom_packages,
         reused: false,
         image: Some(img),
         compressed,
@@ -188,7 +211,6 @@ pub fn run(
     io: &ImageOptions,
     plans: &[ImagePlan],
     binaries: &[Binary],
-    target: &str,
     shell: &Shell,
     json: bool,
 ) -> Result<()> {
@@ -206,11 +228,15 @@ pub fn run(
         ws,
         revision: io.revision.clone(),
         lockfile: std::fs::read_to_string(ws.root().join("Cargo.lock")).ok(),
-        arch: arch_of(target)?,
         created: source_date::rfc3339(date.epoch),
         epoch: date.epoch,
     };
     let created = cx.created.clone();
+    let mut platforms: Vec<&crate::target::Target> = binaries.iter().map(|b| &b.platform).collect();
+    platforms.dedup();
+    if platforms.len() > 1 {
+        return run_multi(&cx, plans, binaries, shell, json);
+    }
     let mut jobs = Vec::new();
     for p in plans {
         let b = binaries
@@ -272,5 +298,87 @@ pub fn run(
             jobs.len()
         ),
     );
+    Ok(())
+}
+
+/// Several platforms: per bin, one image per platform under one index, in one tarball (no image
+/// cache: the images are rebuilt every time; every tarball is made before any is pushed).
+fn run_multi(
+    cx: &Context<'_>,
+    plans: &[ImagePlan],
+    binaries: &[Binary],
+    shell: &Shell,
+    json: bool,
+) -> Result<()> {
+    let mtime = cx.epoch.max(0) as u64;
+    let mut made = Vec::new();
+    for p in plans {
+        let mut images = Vec::new();
+        let mut facts = Vec::new();
+        for b in binaries.iter().filter(|b| b.target == p.target) {
+            let Prepared {
+                input,
+                ca,
+                sbom_packages,
+            } = prepare(cx, p, b)?;
+            images.push((b.platform.clone(), image::build(&input)?));
+            facts.push(crate::report::PlatformFacts {
+                binary_size: b.size,
+                ca,
+                sbom_packages,
+            });
+        }
+        let multi = image::index::MultiImage::new(images, &cx.created)?;
+        made.push((p, multi, facts));
+    }
+    let mut written = Vec::new();
+    for (p, multi, facts) in &made {
+        if tarball::interrupt_pending() {
+            anyhow::bail!("interrupted");
+        }
+        let docker_platform = &multi.docker_image().0;
+        let sbom_paths: Vec<PathBuf> = multi
+            .images
+            .iter()
+            .map(|(t, _)| {
+                if t == docker_platform {
+                    p.sbom.clone()
+                } else {
+                    platform_sbom_path(&p.sbom, t)
+                }
+            })
+            .collect();
+        let files: Vec<(&std::path::Path, &[u8])> = sbom_paths
+            .iter()
+            .zip(&multi.images)
+            .map(|(path, (_, img))| (path.as_path(), img.sbom.data.as_slice()))
+            .collect();
+        // The single-platform cache record no longer describes this tarball.
+        let _ = std::fs::remove_file(&p.cache);
+        let (tarball_size, _) =
+            tarball::publish_with(|sink| multi.write_tarball(mtime, sink), &p.tarball, &files)?;
+        written.push((p, multi, facts, sbom_paths, tarball_size));
+    }
+    for (p, multi, facts, sbom_paths, tarball_size) in written {
+        let pushed = match &p.push {
+            Some(plan) => Some(
+                Registry { plan, shell }
+                    .publish_artifact(&crate::publish::Artifact::from_multi(multi)?)?,
+            ),
+            None => None,
+        };
+        crate::report::index(
+            crate::report::IndexReport {
+                plan: p,
+                multi,
+                facts,
+                sbom_paths: &sbom_paths,
+                tarball_size,
+                pushed,
+            },
+            shell,
+            json,
+        )?;
+    }
     Ok(())
 }

@@ -29,14 +29,6 @@ pub struct ImagePlan {
     pub push: Option<crate::publish::command::PushPlan>,
 }
 
-pub(super) fn arch_of(target: &str) -> Result<(&'static str, Option<&'static str>)> {
-    image::oci_arch(target).ok_or_else(|| {
-        Failure::new(format!("no OCI architecture known for {target}"))
-            .hint("build for x86_64, aarch64, armv7, i686, riscv64gc, powerpc64le or s390x, or pass --no-image")
-            .into()
-    })
-}
-
 /// Resolves and validates the configuration of every image.
 pub fn plan(
     ws: &Workspace,
@@ -44,8 +36,8 @@ pub fn plan(
     io: &ImageOptions,
     bins: &[BinTarget],
 ) -> Result<Vec<ImagePlan>> {
-    // What would fail after the compile is checked before it (the source date was, in the options).
-    arch_of(opts.target())?;
+    // What would fail after the compile is checked before it (the source date was, in the options;
+    // the targets, by the compile plan).
     if bins.len() > 1 {
         for (flag, set) in [("--output", io.output.is_some()), ("--image", io.named)] {
             if set {
@@ -121,6 +113,20 @@ pub fn plan(
         });
     }
     Ok(out)
+}
+
+/// `x.cdx.json` → `x.linux-arm64.cdx.json`: the SBOM of a platform other than the one `docker load`
+/// gets (that one keeps the plain name).
+pub fn platform_sbom_path(sbom: &std::path::Path, t: &crate::target::Target) -> PathBuf {
+    let name = sbom
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".cdx.json").unwrap_or(&name);
+    sbom.with_file_name(format!(
+        "{stem}.{}.cdx.json",
+        t.platform().replace('/', "-")
+    ))
 }
 
 /// `x.tar` → `x.cdx.json` beside it.

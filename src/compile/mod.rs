@@ -32,6 +32,8 @@ use plan::{BinTarget, Plan};
 #[derive(Debug, Clone)]
 pub struct Binary {
     pub target: BinTarget,
+    /// The target it was built for.
+    pub platform: crate::target::Target,
     pub version: String,
     pub path: Utf8PathBuf,
     pub size: u64,
@@ -49,65 +51,63 @@ impl Binary {
     }
 }
 
-/// Plans the compile: target checks, bin selection, tools, rustflags. Spawns only one `rustc --print`.
+/// Plans the compile: target checks, bin selection, tools, rustflags. Spawns one `rustc --print`
+/// per target.
 pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> {
-    let target = opts.target();
     let bins = plan::select_bins(ws, &opts.selection)?;
+
+    let targets = crate::target::resolve(
+        &opts.targets,
+        &opts.platforms,
+        crate::target::configured_platforms(ws, &bins)?.as_deref(),
+        crate::target::DEFAULT_TARGET,
+    )?;
 
     // Tools, before anything is built.
     let root = ws.root().as_std_path();
-    let size_max = match opts.size {
-        crate::size_max::Size::Max => Some(crate::size_max::Nightly::detect(target, root)?),
-        crate::size_max::Size::Profile => None,
-    };
-    // One rustc spawn for both the sysroot and the target's cfg.
-    let (sysroot, cfg_text) = tools::sysroot_and_cfg(target, root)?;
-    if size_max.is_none() {
-        // --size max builds std from the nightly's rust-src (checked by `Nightly::detect`).
-        tools::check_target_in_sysroot(target, &sysroot)?;
+    let mut size_max = None;
+    if opts.size == crate::size_max::Size::Max {
+        for t in &targets {
+            let n = crate::size_max::Nightly::detect(&t.triple, root)?;
+            size_max.get_or_insert(n);
+        }
     }
     tools::check_cargo_auditable()?;
-    let mut env = Vec::new();
     let c_crates = c_code_crates(ws);
-    match tools::find_musl_cc(target) {
-        Some(cc) if cc.from_env.is_none() => env.push((tools::cc_var(target), cc.program)),
-        Some(_) => {}
-        None if !c_crates.is_empty() => {
-            return Err(tools::no_musl_cc(target, &c_crates).into());
-        }
-        None => {}
-    }
-    let arch = target.split('-').next().unwrap_or_default();
-    if arch != std::env::consts::ARCH && std::env::var_os(tools::linker_var(target)).is_none() {
-        let gcc = format!("{arch}-linux-musl-gcc");
-        if which::which(&gcc).is_ok() {
-            env.push((tools::linker_var(target), gcc));
-        } else {
-            return Err(Failure::new(format!(
-                "no linker for {target} on this {} machine",
-                std::env::consts::ARCH
-            ))
-            .hint(format!(
-                "install {gcc} and put it on PATH, or set {}",
-                tools::linker_var(target)
-            ))
-            .into());
-        }
-    }
-
-    // The user's rustflags, then ours.
     let cwd = std::env::current_dir()?;
     let getenv = |k: &str| std::env::var(k).ok();
-    let user = rustflags::user_rustflags(&getenv, &cwd, target, &rustflags::parse_cfgs(&cfg_text))?;
-    shell.verbose(
-        "Rustflags",
-        format!("{} from {}", user.flags.join(" "), user.origin),
-    );
-    let mut flags = user.flags;
-    flags.extend(["-C".to_string(), "target-feature=+crt-static".to_string()]);
-    flags.extend(remap_flags(ws, &getenv, &opts.target_dir));
-    if let Some(n) = &size_max {
-        flags.extend(n.rustflags());
+    let zig_dir = opts.target_dir.join("tiny/zig");
+    let mut per_target = Vec::new();
+    let mut sysroot = String::new();
+    for t in targets {
+        let target = t.triple.as_str();
+        // One rustc spawn for both the sysroot and the target's cfg.
+        let (root_dir, cfg_text) = tools::sysroot_and_cfg(target, root)?;
+        if size_max.is_none() {
+            // --size max builds std from the nightly's rust-src (checked by `Nightly::detect`).
+            tools::check_target_in_sysroot(target, &root_dir)?;
+        }
+        sysroot = root_dir;
+        let env = crate::cross::env_for(&t, &c_crates, &zig_dir)?;
+
+        // The user's rustflags, then ours.
+        let user =
+            rustflags::user_rustflags(&getenv, &cwd, target, &rustflags::parse_cfgs(&cfg_text))?;
+        shell.verbose(
+            "Rustflags",
+            format!("{} from {}", user.flags.join(" "), user.origin),
+        );
+        let mut flags = user.flags;
+        flags.extend(["-C".to_string(), "target-feature=+crt-static".to_string()]);
+        flags.extend(remap_flags(ws, &getenv, &opts.target_dir));
+        if let Some(n) = &size_max {
+            flags.extend(n.rustflags());
+        }
+        per_target.push(plan::TargetPlan {
+            target: t,
+            rustflags: flags,
+            env,
+        });
     }
 
     check_profile_defined(ws, &opts.profile, &opts.config_files)?;
@@ -123,18 +123,16 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
     Ok(Plan {
         bins,
         manifest_path: ws.manifest_path.clone(),
-        target: target.to_string(),
+        targets: per_target,
         profile: opts.profile.clone(),
         size_profile,
         features: opts.features().clone(),
         resolve: opts.resolve.clone(),
         target_dir: opts.target_dir_arg.clone(),
-        rustflags: flags,
         // Not with `--size max`: the precursor files of a build-std build list std's own crates,
         // whose graph is cyclic (std ↔ its rustc-std-workspace shims), and cargo-auditable's
         // reader refuses such audit data.
         sbom_precursor: size_max.is_none() && is_nightly(&sysroot) && cargo_knows_zsbom(root),
-        env,
         cargo_verbosity: opts.cargo_verbosity,
         color: opts.color,
         size_max,
@@ -273,22 +271,74 @@ pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>
             format!("{} [as defined in the manifest]", plan.profile),
         );
     }
+    let mut out = Vec::new();
+    for t in &plan.targets {
+        out.extend(compile_target(ws, plan, t, shell)?);
+    }
+    Ok(out)
+}
+
+/// The compile of one target.
+fn compile_target(
+    ws: &Workspace,
+    plan: &Plan,
+    t: &plan::TargetPlan,
+    shell: &Shell,
+) -> Result<Vec<Binary>> {
+    if plan.targets.len() > 1 {
+        let how: Vec<String> = t
+            .env
+            .iter()
+            .filter(|(k, _)| k.starts_with("CC_") || k.ends_with("_LINKER"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        shell.status(
+            "Platform",
+            format!(
+                "{} ({}{})",
+                t.target.platform(),
+                t.target.triple,
+                if how.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", how.join(" "))
+                }
+            ),
+        );
+    }
     shell.verbose(
         "Running",
         format!(
-            "{}cargo {}",
+            "{}{}cargo {}",
+            // A cross build shows its linker and C compiler (the host's build, as before, does not).
+            t.env
+                .iter()
+                .filter(|_| !t.target.is_host())
+                .map(|(k, v)| format!("{k}={v} "))
+                .collect::<String>(),
             plan.size_max
                 .as_ref()
                 .map(|n| format!("rustup run {} ", n.toolchain))
                 .unwrap_or_default(),
-            plan.cargo_args()
+            plan.cargo_args(t)
                 .iter()
                 .map(|a| a.to_string_lossy())
                 .collect::<Vec<_>>()
                 .join(" ")
         ),
     );
-    let output = cargo::run(plan).map_err(|e| openssl_hint(ws, e))?;
+    let started = std::time::Instant::now();
+    let output = cargo::run(plan, t).map_err(|e| openssl_hint(ws, e))?;
+    if plan.targets.len() > 1 {
+        shell.verbose(
+            "Timing",
+            format!(
+                "{} compiled in {:.1}s",
+                t.target.platform(),
+                started.elapsed().as_secs_f64()
+            ),
+        );
+    }
     let executables = &output.executables;
     let mut out = Vec::new();
     for target in &plan.bins {
@@ -299,11 +349,12 @@ pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>
                 Failure::new(format!("cargo reported no executable for `{}`", target.bin))
                     .hint("check that the bin's required-features are enabled")
             })?;
-        let (_, audit) = verify::verify(exe.path.as_std_path(), &target.bin, &plan.target)?;
+        let (_, audit) = verify::verify(exe.path.as_std_path(), &target.bin, &t.target)?;
         let size = std::fs::metadata(&exe.path)?.len();
         let exact = compiled::reconcile(&audit, &ws.metadata.packages, &output.compiled);
         out.push(Binary {
             target: target.clone(),
+            platform: t.target.clone(),
             version: ws.package(&target.package_id).version.to_string(),
             path: exe.path.clone(),
             size,

@@ -26,8 +26,11 @@ pub struct BuildOptions {
     /// The packages and bins asked for (with the features, which decide required-features bins).
     pub selection: Selection,
     pub resolve: ResolveArgs,
-    /// The target triples to build for: one today (`--target`); several platforms make this a loop.
+    /// `--target` triples as given (repeatable); with `--platform` and `platforms = [...]` they become
+    /// the plan's [`crate::target::Target`]s (see [`crate::target::resolve`]).
     pub targets: Vec<String>,
+    /// `--platform` lists as given (`linux/amd64,linux/arm64`).
+    pub platforms: Vec<String>,
     pub profile: String,
     /// `--target-dir` as given (cargo gets it as is).
     pub target_dir_arg: Option<PathBuf>,
@@ -71,7 +74,20 @@ impl BuildOptions {
             manifest_path: args.common.manifest_path.clone(),
             features: args.features.clone(),
             resolve: args.resolve.clone(),
-            target: Some(args.target.clone()),
+            // The workspace's graph is resolved for the first target asked for (the Linux targets
+            // resolve the same graph unless a crate depends on the architecture).
+            target: Some(
+                args.target
+                    .first()
+                    .cloned()
+                    .or_else(|| {
+                        let first = args.platform.iter().flat_map(|p| p.split(',')).next()?;
+                        crate::target::Target::from_platform(first)
+                            .ok()
+                            .map(|t| t.triple)
+                    })
+                    .unwrap_or_else(|| crate::target::DEFAULT_TARGET.to_string()),
+            ),
             no_deps: false,
         }
     }
@@ -122,7 +138,8 @@ impl BuildOptions {
                 features: args.features.clone(),
             },
             resolve: args.resolve.clone(),
-            targets: vec![args.target.clone()],
+            targets: args.target.clone(),
+            platforms: args.platform.clone(),
             profile: args.profile.clone(),
             target_dir_arg: args.target_dir.clone(),
             target_dir,
@@ -138,11 +155,6 @@ impl BuildOptions {
             json: args.message_format == MessageFormat::Json,
             image,
         })
-    }
-
-    /// The one target of today's builds.
-    pub fn target(&self) -> &str {
-        &self.targets[0]
     }
 
     /// The features asked for.

@@ -129,16 +129,13 @@ fn bin(p: &Package, name: &str) -> BinTarget {
 pub struct Plan {
     pub bins: Vec<BinTarget>,
     pub manifest_path: Utf8PathBuf,
-    pub target: String,
+    /// One compile per target, in the fixed platform order (multi-arch is a loop over them).
+    pub targets: Vec<TargetPlan>,
     pub profile: String,
     pub size_profile: Option<SizeProfile>,
     pub features: FeatureArgs,
     pub resolve: ResolveArgs,
     pub target_dir: Option<PathBuf>,
-    /// The complete rustflags (the user's, then ours).
-    pub rustflags: Vec<String>,
-    /// Extra environment for cargo (C compiler, linker).
-    pub env: Vec<(String, String)>,
     /// Nightly cargo: ask it for SBOM precursor files (`-Zsbom`, `build.sbom`), which cargo-auditable
     /// (0.7+) reads instead of `cargo metadata`, so that the embedded audit data is exact too.
     pub sbom_precursor: bool,
@@ -149,9 +146,19 @@ pub struct Plan {
     pub size_max: Option<crate::size_max::Nightly>,
 }
 
+/// What differs between the targets of one build.
+#[derive(Debug, Clone)]
+pub struct TargetPlan {
+    pub target: crate::target::Target,
+    /// The complete rustflags (the user's for this target, then ours).
+    pub rustflags: Vec<String>,
+    /// Extra environment for cargo (C compiler, linker).
+    pub env: Vec<(String, String)>,
+}
+
 impl Plan {
-    /// Arguments after `cargo`: `auditable build …`.
-    pub fn cargo_args(&self) -> Vec<OsString> {
+    /// Arguments after `cargo` for one target: `auditable build …`.
+    pub fn cargo_args(&self, t: &TargetPlan) -> Vec<OsString> {
         let mut a: Vec<String> = vec!["auditable".into(), "build".into()];
         if let Some(n) = &self.size_max {
             a.extend(n.cargo_flags());
@@ -175,7 +182,7 @@ impl Plan {
             a.push(b.to_string());
         }
         a.push("--target".into());
-        a.push(self.target.clone());
+        a.push(t.target.triple.clone());
         a.push("--profile".into());
         a.push(self.profile.clone());
         a.extend(self.features.cargo_args());
@@ -202,13 +209,13 @@ impl Plan {
         a.into_iter().map(OsString::from).collect()
     }
 
-    /// Environment to set for cargo.
-    pub fn cargo_env(&self) -> Vec<(String, String)> {
+    /// Environment to set for cargo, for one target.
+    pub fn cargo_env(&self, t: &TargetPlan) -> Vec<(String, String)> {
         let mut env = vec![(
             "CARGO_ENCODED_RUSTFLAGS".to_string(),
-            super::rustflags::encode(&self.rustflags),
+            super::rustflags::encode(&t.rustflags),
         )];
-        env.extend(self.env.iter().cloned());
+        env.extend(t.env.iter().cloned());
         env
     }
 }

@@ -9,6 +9,7 @@ use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader};
 use object::{Endianness, FileKind};
 
 use crate::error::Failure;
+use crate::target::Target;
 
 /// The name of the linker section cargo-auditable writes.
 pub const AUDIT_SECTION: &str = ".dep-v0";
@@ -83,22 +84,8 @@ fn facts<H: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfFacts, St
     Ok(out)
 }
 
-/// The ELF machine a target triple builds for.
-pub fn machine_for(target: &str) -> Option<u16> {
-    Some(match target.split('-').next()? {
-        "x86_64" => elf::EM_X86_64,
-        "aarch64" => elf::EM_AARCH64,
-        "i686" | "i586" => elf::EM_386,
-        a if a.starts_with("arm") => elf::EM_ARM,
-        "riscv64gc" | "riscv64" => elf::EM_RISCV,
-        "powerpc64le" => elf::EM_PPC64,
-        "s390x" => elf::EM_S390,
-        _ => return None,
-    })
-}
-
 /// A verified binary: static, audited, its audit data read back.
-pub fn verify(path: &Path, bin: &str, target: &str) -> Result<(ElfFacts, VersionInfo)> {
+pub fn verify(path: &Path, bin: &str, target: &Target) -> Result<(ElfFacts, VersionInfo)> {
     let data = std::fs::read(path)
         .map_err(|e| Failure::new(format!("could not read binary {}: {e}", path.display())))?;
     let facts = elf_facts(&data).map_err(|e| {
@@ -107,15 +94,7 @@ pub fn verify(path: &Path, bin: &str, target: &str) -> Result<(ElfFacts, Version
             path.display()
         ))
     })?;
-    if let (Some(m), Some(want)) = (Some(facts.machine), machine_for(target)) {
-        if m != want {
-            return Err(Failure::new(format!(
-                "`{bin}` was built for ELF machine {m}, not for {target}"
-            ))
-            .hint("check that no config overrides the target or the linker")
-            .into());
-        }
-    }
+    check_machine(&facts, bin, target)?;
     if let Some(interp) = &facts.interpreter {
         return Err(Failure::new(format!("`{bin}` is dynamically linked (interpreter {interp}), not static"))
             .hint("remove `-C target-feature=-crt-static` or a dynamic linker setting from your rustflags/config")
@@ -139,4 +118,45 @@ pub fn verify(path: &Path, bin: &str, target: &str) -> Result<(ElfFacts, Version
             .hint("update cargo-auditable (`cargo install cargo-auditable --locked`)")
     })?;
     Ok((facts, info))
+}
+
+/// The binary's ELF machine is the target's: an aarch64 binary in the amd64 slot is an error.
+pub fn check_machine(facts: &ElfFacts, bin: &str, target: &Target) -> Result<()> {
+    let want = target.machine();
+    if facts.machine == want {
+        return Ok(());
+    }
+    let name = |m: u16| match m {
+        elf::EM_X86_64 => "x86-64".to_string(),
+        elf::EM_AARCH64 => "AArch64".to_string(),
+        other => format!("ELF machine {other}"),
+    };
+    Err(Failure::new(format!(
+        "`{bin}` is an {} binary, but it was built for {} ({})",
+        name(facts.machine),
+        target.platform(),
+        target.triple
+    ))
+    .hint("check that no config overrides the target or the linker (a cross linker for the wrong architecture?)")
+    .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_binary_of_another_machine_is_refused() {
+        let arm = Target::from_platform("linux/arm64").unwrap();
+        let x86 = Target::from_platform("linux/amd64").unwrap();
+        let facts = ElfFacts {
+            machine: elf::EM_AARCH64,
+            ..Default::default()
+        };
+        assert!(check_machine(&facts, "hello", &arm).is_ok());
+        let e = check_machine(&facts, "hello", &x86)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("AArch64") && e.contains("linux/amd64"), "{e}");
+    }
 }

@@ -32,17 +32,47 @@ pub fn check(ws: &Workspace, target: &str, g: &Graph) -> Vec<Finding> {
         let (message, hint) = describe(e);
         out.push(finding("toolchain-auditable", message, hint));
     }
-    if tools::find_musl_cc(target).is_none() {
-        // The crates of the real target graph that compile C (build-depend on cc/cmake or `links`).
-        let c: Vec<String> = crate::compile::c_code_crates(ws)
-            .into_iter()
-            .filter(|name| g.nodes.iter().any(|n| n.name() == name))
-            .collect();
-        if !c.is_empty() {
-            let f = tools::no_musl_cc(target, &c);
+    // The crates of the real target graph that compile C (build-depend on cc/cmake or `links`).
+    let c: Vec<String> = crate::compile::c_code_crates(ws)
+        .into_iter()
+        .filter(|name| g.nodes.iter().any(|n| n.name() == name))
+        .collect();
+    if tools::find_musl_cc(target).is_none() && !c.is_empty() {
+        let f = tools::no_musl_cc(target, &c);
+        out.push(finding("toolchain-cc", f.message, f.hint));
+    }
+    // The other platforms of `platforms = [...]`: their target, and a C compiler for each (zig or a
+    // cross gcc) when the graph compiles C. (Their graph is taken to be this target's: the Linux
+    // targets resolve the same unless a crate depends on the architecture.)
+    for t in configured_targets(ws) {
+        if t.triple == target {
+            continue;
+        }
+        if let Err(e) = tools::check_target_installed(&t.triple, ws.root().as_std_path()) {
+            let (message, hint) = describe(e);
+            out.push(finding("toolchain-target", message, hint));
+        }
+        if !c.is_empty() && !crate::cross::has_c_compiler(&t) {
+            let f = tools::no_musl_cc(&t.triple, &c).hint(crate::cross::cc_hint(&t));
             out.push(finding("toolchain-cc", f.message, f.hint));
         }
     }
+    out
+}
+
+/// Every platform a member's or the workspace's `platforms = [...]` names (unsupported ones are the
+/// build's error, not doctor's).
+fn configured_targets(ws: &Workspace) -> Vec<crate::target::Target> {
+    let mut metas = vec![&ws.metadata.workspace_metadata];
+    metas.extend(ws.members().into_iter().map(|p| &p.metadata));
+    let mut out: Vec<crate::target::Target> = metas
+        .iter()
+        .filter_map(|m| m.get("tiny")?.get("platforms")?.as_array())
+        .flatten()
+        .filter_map(|p| crate::target::Target::from_platform(p.as_str()?).ok())
+        .collect();
+    out.sort();
+    out.dedup();
     out
 }
 

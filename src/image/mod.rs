@@ -12,6 +12,7 @@
 pub mod assemble;
 pub mod ca_bundle;
 pub mod compression;
+pub mod index;
 pub mod layer;
 pub mod paths;
 pub mod source;
@@ -166,23 +167,6 @@ impl Image {
         v.dedup_by(|a, b| a.digest == b.digest);
         v
     }
-}
-
-/// The OCI architecture and variant of a Rust target triple.
-pub fn oci_arch(target: &str) -> Option<(&'static str, Option<&'static str>)> {
-    let arch = target.split('-').next()?;
-    Some(match arch {
-        "x86_64" => ("amd64", None),
-        "aarch64" => ("arm64", Some("v8")),
-        "armv7" => ("arm", Some("v7")),
-        "arm" => ("arm", Some("v6")),
-        "i586" | "i686" => ("386", None),
-        "riscv64gc" | "riscv64" => ("riscv64", None),
-        "powerpc64le" => ("ppc64le", None),
-        "s390x" => ("s390x", None),
-        "loongarch64" => ("loong64", None),
-        _ => return None,
-    })
 }
 
 const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";

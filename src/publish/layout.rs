@@ -117,11 +117,44 @@ pub fn read(path: &Path) -> Result<Loaded> {
         let list = nested["manifests"].as_array().cloned().unwrap_or_default();
         let is_sbom = |d: &Value| d["artifactType"] == CYCLONEDX;
         let images: Vec<&Value> = list.iter().filter(|d| !is_sbom(d)).collect();
-        if images.len() != 1 {
-            return Err(bad(
-                path,
-                format!("the image index lists {} images, expected 1", images.len()),
-            ));
+        if images.len() > 1 {
+            // A multi-platform image: every platform with the referrer whose subject it is, and
+            // the index itself under the tags.
+            let mut platforms = Vec::new();
+            for d in &images {
+                let manifest = get(
+                    d["digest"].as_str().unwrap_or_default(),
+                    d["mediaType"].as_str().unwrap_or(MANIFEST),
+                )?;
+                let mut referrer = None;
+                for r in list.iter().filter(|d| is_sbom(d)) {
+                    let blob = get(r["digest"].as_str().unwrap_or_default(), MANIFEST)?;
+                    let doc: Value = serde_json::from_slice(&blob.data)
+                        .map_err(|e| bad(path, format!("SBOM manifest: {e}")))?;
+                    if doc["subject"]["digest"] == manifest.digest.as_str() {
+                        referrer = Some(manifest_of(&blob, &blobs)?);
+                    }
+                }
+                platforms.push((manifest_of(&manifest, &blobs)?, referrer));
+            }
+            let (image, referrer) = platforms.remove(0);
+            let built_as = reference
+                .as_deref()
+                .map(|r| crate::config::split_reference(r).0)
+                .unwrap_or_default();
+            return Ok(Loaded {
+                artifact: Artifact {
+                    built_as,
+                    image,
+                    referrer,
+                    others: platforms,
+                    index: Some(top),
+                },
+                reference,
+            });
+        }
+        if images.is_empty() {
+            return Err(bad(path, "the image index lists no image"));
         }
         (images[0].clone(), list.iter().find(|d| is_sbom(d)).cloned())
     } else {
@@ -152,6 +185,8 @@ pub fn read(path: &Path) -> Result<Loaded> {
             built_as,
             image,
             referrer,
+            others: Vec::new(),
+            index: None,
         },
         reference,
     })
@@ -190,6 +225,48 @@ mod tests {
         assert_eq!(r.blobs, f.blobs);
         assert_eq!(r.artifact_type.as_deref(), Some(CYCLONEDX));
         assert_eq!(r.blobs[1].data, img.sbom.data);
+    }
+
+    #[test]
+    fn reads_back_every_platform_of_a_multi_platform_tarball() {
+        use crate::image::index::MultiImage;
+        use crate::target::Target;
+        let cfg = TinyConfig::default();
+        let mut arm = input(&cfg);
+        arm.binary = b"\x7fELF arm".to_vec();
+        arm.arch = ("arm64", Some("v8"));
+        let m = MultiImage::new(
+            vec![
+                (
+                    Target::from_platform("linux/amd64").unwrap(),
+                    build(&input(&cfg)).unwrap(),
+                ),
+                (
+                    Target::from_platform("linux/arm64").unwrap(),
+                    build(&arm).unwrap(),
+                ),
+            ],
+            "1970-01-01T00:00:00Z",
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let tar = dir.path().join("multi.tar");
+        let bytes = m.write_tarball(0, Vec::new()).unwrap();
+        std::fs::write(&tar, bytes).unwrap();
+        let a = read(&tar).unwrap().artifact;
+        let fresh = Artifact::from_multi(&m).unwrap();
+        assert_eq!(a.index, fresh.index);
+        assert_eq!(a.image.manifest, fresh.image.manifest);
+        assert_eq!(a.others.len(), 1);
+        assert_eq!(a.others[0].0.manifest, fresh.others[0].0.manifest);
+        assert_eq!(
+            a.others[0].1.as_ref().unwrap().manifest,
+            fresh.others[0].1.as_ref().unwrap().manifest
+        );
+        assert_eq!(
+            a.referrer.as_ref().unwrap().manifest,
+            fresh.referrer.as_ref().unwrap().manifest
+        );
     }
 
     #[test]

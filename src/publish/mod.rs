@@ -49,6 +49,10 @@ pub struct Artifact {
     pub built_as: String,
     pub image: Manifest,
     pub referrer: Option<Manifest>,
+    /// A multi-platform image: the other platforms' images (and referrers), pushed by digest.
+    pub others: Vec<(Manifest, Option<Manifest>)>,
+    /// A multi-platform image: the index the tags name (instead of `image`'s manifest).
+    pub index: Option<Blob>,
 }
 
 impl Artifact {
@@ -63,6 +67,28 @@ impl Artifact {
             built_as: img.name.clone(),
             image: manifest_of(&img.manifest, &blobs)?,
             referrer: Some(manifest_of(&img.referrer, &blobs)?),
+            others: Vec::new(),
+            index: None,
+        })
+    }
+
+    /// Every platform's image and SBOM referrer, and the index under the tags.
+    pub fn from_multi(m: &crate::image::index::MultiImage) -> Result<Artifact> {
+        let mut all = Vec::new();
+        for (_, img) in &m.images {
+            let a = Artifact::from_image(img)?;
+            all.push((a.image, a.referrer));
+        }
+        if all.is_empty() {
+            anyhow::bail!("a multi-platform image without images");
+        }
+        let (image, referrer) = all.remove(0);
+        Ok(Artifact {
+            built_as: m.images[0].1.name.clone(),
+            image,
+            referrer,
+            others: all,
+            index: Some(m.index.clone()),
         })
     }
 }
@@ -127,8 +153,11 @@ pub enum Referrers {
 pub struct Pushed {
     /// `host/repository:tag`.
     pub reference: String,
-    /// The image manifest's digest (the tarball's).
+    /// The image manifest's digest (the tarball's); of a multi-platform image, the index's.
     pub digest: String,
+    /// A multi-platform image: each platform's manifest digest, in the index's order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<String>,
     /// The SBOM referrer manifest's digest.
     pub sbom_digest: Option<String>,
     pub referrers: Option<Referrers>,

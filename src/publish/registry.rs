@@ -180,6 +180,12 @@ impl<'a> Session<'a> {
         if let Some(r) = &a.referrer {
             blobs.extend(&r.blobs);
         }
+        for (m, r) in &a.others {
+            blobs.extend(&m.blobs);
+            if let Some(r) = r {
+                blobs.extend(&r.blobs);
+            }
+        }
         blobs.sort_by(|x, y| x.digest.cmp(&y.digest));
         blobs.dedup_by(|x, y| x.digest == y.digest);
 
@@ -197,20 +203,12 @@ impl<'a> Session<'a> {
         progress.finish();
 
         let image = &a.image;
-        self.put_manifest(&self.by_digest(&image.manifest.digest), &image.manifest)
-            .await?;
-        let mut referrers = None;
-        if let Some(r) = &a.referrer {
-            let indexed = self.put_referrer(r).await?;
-            if !indexed {
-                self.update_fallback_tag(&image.manifest.digest, r).await?;
-            }
-            referrers = Some(if indexed {
-                Referrers::Api
-            } else {
-                Referrers::FallbackTag
-            });
+        let referrers = self.put_image(image, a.referrer.as_ref()).await?;
+        // A multi-platform image: every other platform by digest, then the index under the tags.
+        for (m, r) in &a.others {
+            self.put_image(m, r.as_ref()).await?;
         }
+        let tagged = a.index.as_ref().unwrap_or(&image.manifest);
         let mut tags = vec![self.dest.tag.clone()];
         for t in &opts.tags {
             if !tags.contains(t) {
@@ -218,13 +216,20 @@ impl<'a> Session<'a> {
             }
         }
         for t in &tags {
-            self.put_manifest(&self.reference(Some(t)), &image.manifest)
-                .await?;
+            self.put_manifest(&self.reference(Some(t)), tagged).await?;
         }
         let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
         Ok(Pushed {
             reference: self.dest.reference(),
-            digest: image.manifest.digest.clone(),
+            digest: tagged.digest.clone(),
+            manifests: if a.index.is_some() {
+                std::iter::once(&image.manifest.digest)
+                    .chain(a.others.iter().map(|(m, _)| &m.manifest.digest))
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            },
             sbom_digest: a.referrer.as_ref().map(|r| r.manifest.digest.clone()),
             referrers,
             tags: tags
@@ -295,6 +300,29 @@ impl<'a> Session<'a> {
                 .map_err(|e| self.explain(e, &what))?;
         }
         Ok(Outcome::Uploaded(b.size()))
+    }
+
+    /// An image manifest by digest, then its SBOM referrer (and, when the registry does not index
+    /// referrers, the fallback tag of that image).
+    async fn put_image(
+        &self,
+        image: &Manifest,
+        referrer: Option<&Manifest>,
+    ) -> Result<Option<Referrers>> {
+        self.put_manifest(&self.by_digest(&image.manifest.digest), &image.manifest)
+            .await?;
+        let Some(r) = referrer else {
+            return Ok(None);
+        };
+        let indexed = self.put_referrer(r).await?;
+        if !indexed {
+            self.update_fallback_tag(&image.manifest.digest, r).await?;
+        }
+        Ok(Some(if indexed {
+            Referrers::Api
+        } else {
+            Referrers::FallbackTag
+        }))
     }
 
     async fn put_manifest(&self, r: &Reference, m: &Blob) -> Result<()> {

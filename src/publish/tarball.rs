@@ -25,7 +25,21 @@ pub fn tarball(image: &Image, mtime: u64) -> Result<Vec<u8>> {
 
 /// Writes the tarball into `w` (the blobs borrowed from `image`, not copied); gives `w` back.
 pub fn write_tarball<W: Write>(image: &Image, mtime: u64, w: W) -> Result<W> {
-    let mut index_desc = image.index.descriptor();
+    write_layout(&image.index, image, &image.blobs(), mtime, w)
+}
+
+/// Writes a layout whose `index.json` names `index` (under `docker`'s reference), holding `blobs`,
+/// with `docker`'s image in `manifest.json` (what `docker load` reads). A multi-platform image passes
+/// its own index, every platform's blobs, and the host platform's image.
+pub fn write_layout<W: Write>(
+    index: &Blob,
+    docker: &Image,
+    blobs: &[&Blob],
+    mtime: u64,
+    w: W,
+) -> Result<W> {
+    let image = docker;
+    let mut index_desc = index.descriptor();
     index_desc.insert("annotations".into(), json!({ REF_NAME: image.reference() }));
     let index_json = canonical_json(&json!({
         "schemaVersion": 2,
@@ -45,7 +59,7 @@ pub fn write_tarball<W: Write>(image: &Image, mtime: u64, w: W) -> Result<W> {
     let mut entries: BTreeMap<String, Option<&[u8]>> = BTreeMap::new();
     entries.insert("blobs/".into(), None);
     entries.insert("blobs/sha256/".into(), None);
-    for b in image.blobs() {
+    for b in blobs {
         entries.insert(blob_path(b), Some(&b.data));
     }
     entries.insert("index.json".into(), Some(&index_json));
@@ -145,17 +159,34 @@ pub fn publish(
     tar_path: &Path,
     sbom_path: &Path,
 ) -> Result<(u64, String)> {
-    for p in [tar_path, sbom_path] {
+    publish_with(
+        |sink| write_tarball(image, mtime, sink),
+        tar_path,
+        &[(sbom_path, &image.sbom.data)],
+    )
+}
+
+/// [`publish`] with the tarball written by `write` and any number of files beside it (a
+/// multi-platform image has one SBOM per platform).
+pub fn publish_with<F>(write: F, tar_path: &Path, files: &[(&Path, &[u8])]) -> Result<(u64, String)>
+where
+    F: FnOnce(
+        crate::image::layer::Hashing<std::io::BufWriter<&std::fs::File>>,
+    ) -> Result<crate::image::layer::Hashing<std::io::BufWriter<&std::fs::File>>>,
+{
+    fsutil::sweep_stale_temps(fsutil::dir_of(tar_path));
+    for (p, _) in files {
         fsutil::sweep_stale_temps(fsutil::dir_of(p));
     }
     let _held = HeldSignals::hold();
-    let sbom_tmp = fsutil::stage(sbom_path, Mode::Shared, HINT, |mut file| {
-        Ok(file.write_all(&image.sbom.data)?)
-    })?;
+    let mut temps = Vec::new();
+    for (p, data) in files {
+        temps.push((*p, fsutil::stage(p, Mode::Shared, HINT, |mut file| Ok(file.write_all(data)?))?));
+    }
     let mut written = None;
     let tar_tmp = fsutil::stage(tar_path, Mode::Shared, HINT, |file| {
         let sink = crate::image::layer::Hashing::new(std::io::BufWriter::new(file));
-        let mut sink = write_tarball(image, mtime, sink)?;
+        let mut sink = write(sink)?;
         sink.flush()?;
         written = Some((sink.count, crate::image::layer::hex_digest(sink.hasher)));
         Ok(())
@@ -163,9 +194,11 @@ pub fn publish(
     tar_tmp
         .persist(tar_path)
         .map_err(|e| fsutil::cannot_write(tar_path, e.error, HINT))?;
-    if let Err(e) = sbom_tmp.persist(sbom_path) {
-        let _ = std::fs::remove_file(tar_path);
-        return Err(fsutil::cannot_write(sbom_path, e.error, HINT));
+    for (p, tmp) in temps {
+        if let Err(e) = tmp.persist(p) {
+            let _ = std::fs::remove_file(tar_path);
+            return Err(fsutil::cannot_write(p, e.error, HINT));
+        }
     }
     Ok(written.expect("written"))
 }
