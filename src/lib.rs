@@ -12,6 +12,7 @@ pub mod error;
 pub mod fsutil;
 pub mod image;
 pub mod init;
+pub mod knowledge;
 pub mod manifest_file;
 pub mod profile;
 pub mod publish;

@@ -3,7 +3,7 @@
 //! Design: the activated graph comes from cargo's own feature resolver (`cargo tree -e normal,features
 //! --target T`, see [`graph`]), so dev-dependency unification and phantom weak-feature edges of the raw
 //! `cargo metadata` resolve never show up; `cargo metadata` ([`Workspace`]) gives declarations and
-//! feature definitions; the knowledge base (`tls.toml`) gives the replacement features.
+//! feature definitions; the knowledge base ([`crate::knowledge`]) gives the replacement features.
 
 pub mod certs;
 pub mod crypto;
@@ -11,7 +11,6 @@ pub mod findings;
 pub mod fix;
 pub mod graph;
 pub mod host_files;
-pub mod kb;
 pub mod native;
 pub mod pid1;
 pub mod profile;
@@ -70,8 +69,8 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
         format!("cargo tree {:.3}s", t1.elapsed().as_secs_f64()),
     );
     let t2 = Instant::now();
-    let kb = kb::KnowledgeBase::builtin();
-    let mut findings = remedy::resolve(&ws, args, &kb, tls::routes(&ws, &g, &kb));
+    let kb = &crate::knowledge::get().tls;
+    let mut findings = remedy::resolve(&ws, args, kb, tls::routes(&ws, &g, kb));
     findings.extend(native::check(&ws, &g));
     findings.extend(crypto::check(&g));
     findings.extend(certs::check(&g));
@@ -108,7 +107,7 @@ fn analyse(ws: &Workspace, args: &DoctorArgs) -> Result<Vec<findings::Finding>> 
     Ok(tls::check(
         ws,
         &tls::resolve_graph(ws, args)?,
-        &kb::KnowledgeBase::builtin(),
+        &crate::knowledge::get().tls,
     ))
 }
 

@@ -3,7 +3,7 @@
 //! OpenSSL through that dependency (or links it vendored).
 //!
 //! The kinds, in order (the finding says which one it is and why the earlier ones did not apply):
-//! - a. the knowledge base's entry for the crate and major version (`tls.toml`);
+//! - a. the knowledge base's entry for the crate and major version (`src/knowledge/tls.toml`);
 //! - b. rustls features derived from the locked version's own feature table (`default-tls` →
 //!   `rustls-tls`, `runtime-tokio-native-tls` → `runtime-tokio-rustls`, …), the locked defaults kept;
 //! - c. a feature of the user's own package that selects rustls or vendored OpenSSL;
@@ -16,9 +16,9 @@ use anyhow::{Context, Result};
 use cargo_metadata::Package;
 
 use super::findings::{Edit, Finding, Severity};
-use super::kb::KnowledgeBase;
 use super::tls::{self, Route};
 use crate::cli::DoctorArgs;
+use crate::knowledge::KnowledgeBase;
 use crate::workspace::{LoadOptions, Workspace};
 
 /// Which kind of fix a candidate is.
@@ -166,7 +166,7 @@ fn search(
                 "no knowledge-base entry for"
             },
             r.dname,
-            super::kb::major(&r.dver)
+            crate::knowledge::major(&r.dver)
         ));
     }
     let mut chosen: Option<(Candidate, BTreeSet<String>)> = None;
@@ -270,7 +270,7 @@ pub fn native_features(p: &Package) -> BTreeSet<String> {
     let dep_is_native = |key: &str| {
         p.dependencies.iter().any(|d| {
             d.rename.as_deref().unwrap_or(&d.name) == key
-                && tls::NATIVE_TLS.contains(&d.name.as_str())
+                && crate::knowledge::get().crates.is_native_tls(&d.name)
         })
     };
     let value_native = |v: &str| -> bool {
@@ -622,7 +622,7 @@ pub fn still_failing(ws: &Workspace, args: &DoctorArgs, c: &Candidate) -> Result
         no_deps: false,
     })?;
     let g = tls::resolve_graph(&ws2, &a)?;
-    Ok(tls::routes(&ws2, &g, &KnowledgeBase::builtin())
+    Ok(tls::routes(&ws2, &g, &crate::knowledge::get().tls)
         .into_iter()
         .filter(|(f, _)| f.severity == Severity::Error)
         .filter_map(|(_, r)| r.map(|r| r.dname))

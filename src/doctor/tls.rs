@@ -7,33 +7,19 @@ use cargo_metadata::Package;
 
 use super::findings::{Edit, Finding, Severity};
 use super::graph::{Graph, Node};
-use super::kb::KnowledgeBase;
 use crate::cli::DoctorArgs;
 use crate::error::Failure;
+use crate::knowledge::{Entry, KnowledgeBase};
 use crate::workspace::{cargo_error_line, Workspace};
-
-/// Crates whose presence means native TLS / OpenSSL in the binary.
-pub const NATIVE_TLS: &[&str] = &[
-    "openssl-sys",
-    "openssl",
-    "native-tls",
-    "hyper-tls",
-    "tokio-native-tls",
-    "postgres-native-tls",
-];
 
 /// The activated graph for the target: the forward tree, completed by the inverted tree of the
 /// packages the checks look at (see graph.rs for why).
 pub fn resolve_graph(ws: &Workspace, args: &DoctorArgs) -> Result<Graph> {
     let mut g = Graph::parse(&cargo_tree(ws, args, &[])?);
+    let known = &crate::knowledge::get().crates;
     let interesting = |p: &cargo_metadata::Package| {
         let n = p.name.as_str();
-        NATIVE_TLS.contains(&n)
-            || p.links.is_some()
-            || matches!(
-                n,
-                "rustls" | "rustls-native-certs" | "webpki-roots" | "openssl-probe"
-            )
+        known.is_native_tls(n) || p.links.is_some() || known.graph_inverted.iter().any(|c| c == n)
     };
     // Only packages the forward tree has: `-i` on a package outside the selected graph (say, with
     // `-p`) is an error, and every activated package is in the forward tree (its feature edges are
@@ -274,7 +260,9 @@ pub struct Route {
 /// [`check`]'s findings with the route behind each error one (none for a path the workspace does
 /// not declare, and none once OpenSSL is vendored: nothing is left to fix then).
 pub fn routes(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<(Finding, Option<Route>)> {
-    let bad = |n: usize| matches!(&g.nodes[n], Node::Package { name, .. } if NATIVE_TLS.contains(&name.as_str()));
+    let native = &crate::knowledge::get().crates;
+    let bad =
+        |n: usize| matches!(&g.nodes[n], Node::Package { name, .. } if native.is_native_tls(name));
     let sys = |n: usize| matches!(&g.nodes[n], Node::Package { name, .. } if name == "openssl-sys");
     let mut out: Vec<(Finding, Option<Route>)> = Vec::new();
     for &root in &g.roots {
@@ -634,7 +622,7 @@ pub fn dependency_edit(
 /// The locked version's own default features that stay on when the TLS default goes: its
 /// `default` list minus the native features (the data's `other_defaults` are a release's, and a
 /// feature added in 0.12.16 does not exist in 0.12.15).
-pub fn locked_defaults(p: &Package, e: &super::kb::Entry) -> Vec<String> {
+pub fn locked_defaults(p: &Package, e: &Entry) -> Vec<String> {
     p.features
         .get("default")
         .map(|d| {
@@ -753,7 +741,7 @@ pub fn feature_line(text: &str, name: &str) -> Option<usize> {
 pub fn fix_line(
     key: &str,
     d: &cargo_metadata::Dependency,
-    e: &super::kb::Entry,
+    e: &Entry,
     other_defaults: &[String],
     locked: &str,
 ) -> String {
