@@ -63,7 +63,7 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
         format!("cargo metadata {:.3}s", t0.elapsed().as_secs_f64()),
     );
     let t1 = Instant::now();
-    let g = tls::resolve_graph(&ws, args)?;
+    let g = graph::resolve(&ws, args)?;
     shell.verbose(
         "Timing",
         format!("cargo tree {:.3}s", t1.elapsed().as_secs_f64()),
@@ -95,7 +95,7 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
     if args.fix {
         return apply_fixes(args, shell, &ws, &findings);
     }
-    report::render(args.format, &findings, ws.root().as_std_path(), shell);
+    report::render(args.format, &findings, ws.root().as_std_path(), shell)?;
     let deny_warn = matches!(args.deny, Some(Deny::Warnings));
     let failing = findings
         .iter()
@@ -106,7 +106,7 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
 fn analyse(ws: &Workspace, args: &DoctorArgs) -> Result<Vec<findings::Finding>> {
     Ok(tls::check(
         ws,
-        &tls::resolve_graph(ws, args)?,
+        &graph::resolve(ws, args)?,
         &crate::knowledge::get().tls,
     ))
 }
@@ -122,7 +122,7 @@ fn apply_fixes(
     let root = ws.root().as_std_path();
     if plan.is_empty() {
         shell.status("Fixed", "nothing: no applicable fix");
-        report::render(args.format, found, root, shell);
+        report::render(args.format, found, root, shell)?;
         return Ok(i32::from(
             found.iter().any(|f| f.severity == Severity::Error),
         ));
@@ -175,7 +175,7 @@ fn apply_fixes(
             ))),
         },
         Ok(left) => {
-            report::render(args.format, &left, root, shell);
+            report::render(args.format, &left, root, shell)?;
             Ok(i32::from(
                 left.iter().any(|f| f.severity == Severity::Error),
             ))

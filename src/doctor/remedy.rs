@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use cargo_metadata::Package;
 
 use super::findings::{Edit, Finding, Severity};
+use super::graph;
 use super::tls::{self, Route};
 use crate::cli::DoctorArgs;
 use crate::knowledge::KnowledgeBase;
@@ -621,7 +622,7 @@ pub fn still_failing(ws: &Workspace, args: &DoctorArgs, c: &Candidate) -> Result
         target: Some(a.target.clone()),
         no_deps: false,
     })?;
-    let g = tls::resolve_graph(&ws2, &a)?;
+    let g = graph::resolve(&ws2, &a)?;
     Ok(tls::routes(&ws2, &g, &crate::knowledge::get().tls)
         .into_iter()
         .filter(|(f, _)| f.severity == Severity::Error)

@@ -1,6 +1,8 @@
 //! Renderers: human (stderr), json and github (stdout).
 
 use std::io::Write;
+
+use anyhow::Context;
 use std::path::Path;
 
 use super::findings::{Finding, Severity};
@@ -10,7 +12,13 @@ use crate::shell::{Shell, BOLD, CYAN, RED, YELLOW};
 /// Version of the `--format json` schema.
 pub const JSON_VERSION: u32 = 1;
 
-pub fn render(format: ReportFormat, findings: &[Finding], root: &Path, shell: &Shell) {
+/// Writes the findings; fails only when stdout cannot be written (a closed pipe).
+pub fn render(
+    format: ReportFormat,
+    findings: &[Finding],
+    root: &Path,
+    shell: &Shell,
+) -> anyhow::Result<()> {
     match format {
         ReportFormat::Human => shell.print_err(human(
             findings,
@@ -29,7 +37,8 @@ pub fn render(format: ReportFormat, findings: &[Finding], root: &Path, shell: &S
                 if let Some(o) = v.as_object() {
                     obj.extend(o.clone());
                 }
-                let _ = writeln!(out, "{}", serde_json::Value::Object(obj));
+                writeln!(out, "{}", serde_json::Value::Object(obj))
+                    .context("writing the report")?;
             }
         }
         ReportFormat::Github => {
@@ -44,9 +53,10 @@ pub fn render(format: ReportFormat, findings: &[Finding], root: &Path, shell: &S
                 .as_deref()
                 .filter(|b| root.starts_with(b))
                 .unwrap_or(root);
-            let _ = write!(out, "{}", github(findings, base));
+            write!(out, "{}", github(findings, base)).context("writing the report")?;
         }
     }
+    Ok(())
 }
 
 fn rel(file: &str, root: &Path) -> String {
