@@ -19,6 +19,8 @@ pub mod remedy;
 pub mod report;
 pub mod scratch;
 pub mod sources;
+#[cfg(test)]
+mod testing;
 pub mod tls;
 pub mod toolchain;
 

@@ -243,10 +243,7 @@ pub fn candidates(ws: &Workspace, kb: &KnowledgeBase, r: &Route) -> Vec<Candidat
 }
 
 fn package<'a>(ws: &'a Workspace, name: &str, version: &str) -> Option<&'a Package> {
-    ws.metadata
-        .packages
-        .iter()
-        .find(|p| p.name.as_str() == name && p.version.to_string() == version)
+    tls::attribution::package(&ws.metadata.packages, name, version)
 }
 
 /// Feature names that say "native TLS / OpenSSL".
@@ -877,22 +874,11 @@ mod feature_table_tests {
 
     /// A package with just a feature table and optional dependencies, as cargo metadata gives it.
     fn pkg(features: serde_json::Value, deps: &[&str]) -> Package {
-        let deps: Vec<serde_json::Value> = deps
+        let deps = deps
             .iter()
-            .map(|d| {
-                serde_json::json!({"name": d, "source": null, "req": "*", "kind": null, "rename": null,
-                    "optional": true, "uses_default_features": true, "features": [], "target": null})
-            })
+            .map(|d| crate::doctor::testing::dependency(d, true, &[]))
             .collect();
-        serde_json::from_value(serde_json::json!({
-            "name": "x", "version": "0.1.0", "id": "x 0.1.0", "source": null,
-            "dependencies": deps, "targets": [], "features": features,
-            "manifest_path": "/x/Cargo.toml", "authors": [], "categories": [], "keywords": [],
-            "edition": "2021", "metadata": null, "publish": null, "links": null, "license": null,
-            "license_file": null, "description": null, "readme": null, "repository": null,
-            "homepage": null, "documentation": null, "rust_version": null
-        }))
-        .unwrap()
+        crate::doctor::testing::package("x", "0.1.0", true, deps, features)
     }
 
     #[test]

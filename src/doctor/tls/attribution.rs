@@ -268,3 +268,138 @@ fn version_of(g: &Graph, name: &str) -> Option<String> {
         _ => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::testing::{dependency, package};
+    use serde_json::json;
+
+    /// reqwest whose `native-tls` feature turns on `default-tls`, which turns on hyper-tls.
+    fn registry() -> Vec<Package> {
+        vec![
+            package(
+                "reqwest",
+                "0.12.28",
+                false,
+                vec![dependency("hyper-tls", true, &[])],
+                json!({"default": ["default-tls"], "default-tls": ["dep:hyper-tls"], "native-tls": ["default-tls"]}),
+            ),
+            package(
+                "hyper-tls",
+                "0.6.0",
+                false,
+                vec![dependency("native-tls", false, &[])],
+                json!({}),
+            ),
+            package(
+                "native-tls",
+                "0.2.18",
+                false,
+                vec![dependency("openssl-sys", false, &[])],
+                json!({}),
+            ),
+            package("openssl-sys", "0.9.100", false, vec![], json!({})),
+        ]
+    }
+
+    const BELOW_REQWEST: &str = "hyper-tls v0.6.0\n6native-tls v0.2.18\n7openssl-sys v0.9.100\n";
+
+    fn explain(
+        packages: &[Package],
+        tree: &str,
+        member: &str,
+    ) -> (Vec<String>, String, Vec<String>) {
+        let g = Graph::parse(tree);
+        let root = g.roots[0];
+        let path = crate::doctor::tls::search::member_routes(&g, root, member).remove(0);
+        let m = packages.iter().find(|p| p.name.as_str() == member).unwrap();
+        let a = attribute(packages, &g, m, &path);
+        let crates = a.crates.iter().map(|(n, v)| format!("{n}@{v}")).collect();
+        (a.chain, a.owner.name.to_string(), crates)
+    }
+
+    #[test]
+    fn each_hop_is_explained_by_the_features_that_turned_it_on() {
+        let mut packages = registry();
+        packages.push(package(
+            "app",
+            "0.1.0",
+            true,
+            vec![dependency("reqwest", false, &["native-tls"])],
+            json!({}),
+        ));
+        let tree = format!(
+            "0app v0.1.0 (/x)\n1reqwest feature \"native-tls\"\n2reqwest feature \"default-tls\"\n3reqwest v0.12.28\n4{}",
+            BELOW_REQWEST.replace("6n", "5n").replace("7o", "6o")
+        );
+        let (chain, owner, crates) = explain(&packages, &tree, "app");
+        assert_eq!(
+            chain,
+            [
+                "app",
+                "reqwest [native-tls → default-tls]",
+                "hyper-tls",
+                "native-tls",
+                "openssl-sys"
+            ]
+        );
+        assert_eq!(owner, "app");
+        assert_eq!(
+            crates,
+            [
+                "reqwest@0.12.28",
+                "hyper-tls@0.6.0",
+                "native-tls@0.2.18",
+                "openssl-sys@0.9.100"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_fix_goes_to_the_last_workspace_package_on_the_route() {
+        let mut packages = registry();
+        packages.push(package(
+            "app",
+            "0.1.0",
+            true,
+            vec![dependency("net", false, &[])],
+            json!({}),
+        ));
+        packages.push(package(
+            "net",
+            "0.1.0",
+            true,
+            vec![dependency("reqwest", false, &[])],
+            json!({}),
+        ));
+        let tree = format!(
+            "0app v0.1.0 (/x)\n1net v0.1.0 (/x/net)\n2reqwest feature \"default\"\n3reqwest feature \"default-tls\"\n4reqwest v0.12.28\n5{BELOW_REQWEST}"
+        );
+        let (chain, owner, crates) = explain(&packages, &tree, "app");
+        assert_eq!(
+            chain,
+            [
+                "app",
+                "net",
+                "reqwest [default → default-tls]",
+                "hyper-tls",
+                "native-tls",
+                "openssl-sys"
+            ]
+        );
+        assert_eq!(owner, "net");
+        assert_eq!(crates[0], "reqwest@0.12.28");
+    }
+
+    #[test]
+    fn feature_tables() {
+        let p = &registry()[0];
+        assert!(feature_reaches(p, "native-tls", "default-tls"));
+        assert!(!feature_reaches(p, "default-tls", "native-tls"));
+        assert!(
+            enables("dep:hyper-tls", "hyper-tls") && enables("hyper-tls/vendored", "hyper-tls")
+        );
+        assert!(!enables("hyper-tls-x", "hyper-tls"));
+    }
+}

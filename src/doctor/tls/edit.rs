@@ -161,26 +161,6 @@ fn without_features(value: &str, drop: &[String]) -> String {
     t.to_string().trim().to_string()
 }
 
-/// 1-based line of feature `name` in the `[features]` table.
-pub fn feature_line(text: &str, name: &str) -> Option<usize> {
-    let mut in_f = false;
-    for (i, l) in text.lines().enumerate() {
-        let t = l.trim();
-        if t.starts_with('[') {
-            in_f = t == "[features]";
-            continue;
-        }
-        if in_f {
-            if let Some(rest) = t.strip_prefix(name) {
-                if rest.trim_start().starts_with('=') {
-                    return Some(i + 1);
-                }
-            }
-        }
-    }
-    None
-}
-
 /// The replacement declaration's inline table: the user's features minus the native ones, plus the
 /// rustls ones and (with `default-features = false`) the crate's other defaults.
 pub fn fix_value(
@@ -222,29 +202,138 @@ pub fn fix_value(
     s
 }
 
-/// 1-based line where `key` is declared in a `[dependencies]`-like table.
+/// 1-based line of feature `name` in the `[features]` table.
+pub fn feature_line(text: &str, name: &str) -> Option<usize> {
+    let doc = spanned(text)?;
+    let features = doc.get("features")?.as_table_like()?;
+    line_of(text, features.key(name)?)
+}
+
+/// 1-based line where `key` is first declared in a dependency table: `[dependencies]`,
+/// `[workspace.dependencies]` or `[target.'…'.dependencies]` (not dev- or build-dependencies), as
+/// `key = …`, `key.version = …` or a `[dependencies.key]` table.
 pub fn dep_line(text: &str, key: &str) -> Option<usize> {
-    let mut in_deps = false;
-    for (i, l) in text.lines().enumerate() {
-        let t = l.trim();
-        if t.starts_with('[') {
-            in_deps = t.ends_with("dependencies]")
-                && !t.contains("dev-dependencies")
-                && !t.contains("build-dependencies");
-            if t == format!("[dependencies.{key}]") || t.ends_with(&format!(".dependencies.{key}]"))
-            {
-                return Some(i + 1);
-            }
-            continue;
-        }
-        if in_deps {
-            if let Some(rest) = t.strip_prefix(key) {
-                let rest = rest.trim_start();
-                if rest.starts_with('=') || rest.starts_with('.') {
-                    return Some(i + 1);
-                }
-            }
-        }
+    let doc = spanned(text)?;
+    fn deps(t: Option<&toml_edit::Item>) -> Option<&dyn toml_edit::TableLike> {
+        t?.get("dependencies")?.as_table_like()
     }
-    None
+    let mut tables = vec![deps(Some(doc.as_item())), deps(doc.get("workspace"))];
+    if let Some(targets) = doc.get("target").and_then(toml_edit::Item::as_table_like) {
+        tables.extend(targets.iter().map(|(_, t)| deps(Some(t))));
+    }
+    tables
+        .into_iter()
+        .flatten()
+        .filter_map(|t| line_of(text, t.key(key)?))
+        .min()
+}
+
+/// The manifest parsed with its spans kept (a byte-order mark, which toml does not allow, is on
+/// line 1 and changes no line number).
+fn spanned(text: &str) -> Option<toml_edit::Document<&str>> {
+    toml_edit::Document::parse(text.strip_prefix('\u{feff}').unwrap_or(text)).ok()
+}
+
+/// The 1-based line a key starts on, from its span in `text` (BOM stripped, as parsed).
+fn line_of(text: &str, key: &toml_edit::Key) -> Option<usize> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let start = key.span()?.start;
+    Some(text.get(..start)?.matches('\n').count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::testing::{declared, package};
+
+    const MANIFEST: &str = "\u{feff}[package]\nname = \"app\"\n\n[dev-dependencies]\nreqwest = \"0.12\"\n\n[dependencies]\nreqwest-middleware = \"0.4\"\n\"reqwest\" = { version = \"0.12\" }\n\n[target.'cfg(unix)'.dependencies.openssl]\nversion = \"0.10\"\n\n[workspace.dependencies]\ngit2.version = \"0.20\"\n\n[features]\nnative-tls = [\"reqwest/native-tls\"]\n";
+
+    #[test]
+    fn lines_come_from_the_spans() {
+        // A quoted key, after a key it prefixes; the dev-dependency above does not count.
+        assert_eq!(dep_line(MANIFEST, "reqwest"), Some(9));
+        assert_eq!(dep_line(MANIFEST, "reqwest-middleware"), Some(8));
+        // A `[target.….dependencies.key]` table and a dotted key in [workspace.dependencies].
+        assert_eq!(dep_line(MANIFEST, "openssl"), Some(11));
+        assert_eq!(dep_line(MANIFEST, "git2"), Some(15));
+        assert_eq!(dep_line(MANIFEST, "serde"), None);
+        assert_eq!(feature_line(MANIFEST, "native-tls"), Some(18));
+        assert_eq!(feature_line(MANIFEST, "native"), None);
+        // CRLF line ends count the same; an unreadable manifest has no line.
+        let crlf = MANIFEST.replace('\n', "\r\n");
+        assert_eq!(dep_line(&crlf, "reqwest"), Some(9));
+        assert_eq!(dep_line("[dependencies\nreqwest = 1", "reqwest"), None);
+    }
+
+    #[test]
+    fn fix_value_swaps_native_for_rustls_and_keeps_the_rest() {
+        let kb = &crate::knowledge::get().tls;
+        let e = kb.get("reqwest", "0.12.28").unwrap();
+        let d = declared("reqwest", "^0.12", true, &["json", "native-tls"]);
+        assert_eq!(
+            fix_value(&d, e, &["charset".into(), "http2".into()], "0.12.28"),
+            "{ version = \"0.12\", default-features = false, features = [\"rustls-tls\", \"json\", \"charset\", \"http2\"] }"
+        );
+        // Defaults already off stay off; no other defaults come back.
+        let d = declared("reqwest", "*", false, &["default-tls"]);
+        assert_eq!(
+            fix_value(&d, e, &["charset".into()], "0.12.28"),
+            "{ version = \"0.12\", default-features = false, features = [\"rustls-tls\"] }"
+        );
+    }
+
+    #[test]
+    fn locked_defaults_are_the_locked_versions() {
+        let e = crate::knowledge::get()
+            .tls
+            .get("reqwest", "0.12.0")
+            .unwrap();
+        let p = package(
+            "reqwest",
+            "0.12.15",
+            false,
+            vec![],
+            serde_json::json!({"default": ["default-tls", "charset", "gone"], "default-tls": [], "charset": []}),
+        );
+        assert_eq!(locked_defaults(&p, e), ["charset"]);
+        let bare = package("reqwest", "0.12.15", false, vec![], serde_json::json!({}));
+        assert_eq!(locked_defaults(&bare, e), e.other_defaults);
+    }
+
+    #[test]
+    fn inherited_declarations() {
+        let member = "[dependencies]\nreqwest = { workspace = true, features = [\"json\", \"native-tls\"] }\n[target.\"cfg( unix )\".dependencies]\ngit2 = { workspace = true }\n";
+        let root = "[workspace.dependencies]\nreqwest = { version = \"0.12\", features = [\"native-tls\"] }\n";
+        let deps = ["dependencies".to_string()];
+        assert!(inherits(member, &deps, "reqwest"));
+        assert!(!inherits(member, &deps, "git2"));
+        let unix = ["target".into(), "cfg(unix)".into(), "dependencies".into()];
+        assert!(
+            inherits(member, &unix, "git2"),
+            "cfg keys match however spaced"
+        );
+        assert_eq!(
+            member_only_features(member, &deps, root, "reqwest"),
+            ["json"]
+        );
+        assert_eq!(
+            without_features(
+                "{ version = \"0.12\", features = [\"rustls-tls\", \"json\"] }",
+                &["json".into()]
+            ),
+            "{ version = \"0.12\", features = [\"rustls-tls\"] }"
+        );
+        assert_eq!(without_features("\"0.12\"", &["json".into()]), "\"0.12\"");
+    }
+
+    #[test]
+    fn tables_and_requirements() {
+        let mut d = declared("openssl", "^0.10", true, &[]);
+        assert_eq!(declared_table(&d), ["dependencies"]);
+        d.target = Some("cfg(unix)".parse().unwrap());
+        assert_eq!(declared_table(&d), ["target", "cfg(unix)", "dependencies"]);
+        assert_eq!(shown_req("*", "0.10.10"), "0.10");
+        assert_eq!(shown_req("^0.11", "0.11.27"), "0.11");
+        assert_eq!(shown_req("=1.2.3", "1.2.3"), "=1.2.3");
+    }
 }

@@ -72,3 +72,77 @@ pub fn direct_dependencies(g: &Graph, root: usize, member: &str) -> Vec<usize> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(g: &Graph, path: &[usize]) -> Vec<String> {
+        path.iter()
+            .map(|&n| match &g.nodes[n] {
+                Node::Package { name, .. } => name.clone(),
+                Node::Feature { name, feature } => format!("{name}/{feature}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_shortest_route_per_direct_dependency_to_openssl_sys() {
+        let g = Graph::parse(concat!(
+            "0app v0.1.0 (/x)\n",
+            "1reqwest feature \"default\"\n",
+            "2reqwest v0.12.28\n",
+            "3hyper-tls v0.6.0\n",
+            "4native-tls v0.2.18\n",
+            "5openssl-sys v0.9.100\n",
+            "3native-tls v0.2.18 (*)\n",
+            "1native-tls v0.2.18 (*)\n",
+            "1serde v1.0.0\n",
+        ));
+        let routes: Vec<Vec<String>> = member_routes(&g, g.roots[0], "app")
+            .iter()
+            .map(|p| names(&g, p))
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                vec!["reqwest/default", "reqwest", "native-tls", "openssl-sys"],
+                vec!["native-tls", "openssl-sys"],
+            ],
+            "through native-tls directly, not hyper-tls; nothing through serde"
+        );
+    }
+
+    #[test]
+    fn a_native_crate_without_openssl_sys_ends_the_route() {
+        // native-tls on a target where it does not use OpenSSL: the route ends at the crate.
+        let g = Graph::parse("0app v0.1.0 (/x)\n1hyper-tls v0.6.0\n2native-tls v0.2.18\n");
+        let routes = member_routes(&g, g.roots[0], "app");
+        assert_eq!(names(&g, &routes[0]), ["hyper-tls"]);
+    }
+
+    #[test]
+    fn a_members_own_features_lead_to_its_dependencies() {
+        let mut g = Graph::parse("0app v0.1.0 (/x)\n1git2 v0.20.0\n2libgit2-sys v0.18.0\n");
+        g.merge_inverted(concat!(
+            "0openssl-sys v0.9.100\n",
+            "1native-tls feature \"vendored\"\n",
+            "2app feature \"tls\"\n",
+            "3app feature \"default\" (command-line)\n",
+        ));
+        let direct: Vec<String> = names(&g, &direct_dependencies(&g, g.roots[0], "app"));
+        assert_eq!(direct, ["git2", "native-tls/vendored"]);
+    }
+
+    #[test]
+    fn vendored_openssl() {
+        let g = Graph::parse("0app v0.1.0 (/x)\n1openssl-sys v0.9.100\n");
+        assert!(!openssl_vendored(&g));
+        let g = Graph::parse(
+            "0app v0.1.0 (/x)\n1openssl-sys feature \"vendored\"\n2openssl-sys v0.9.100\n",
+        );
+        assert!(openssl_vendored(&g));
+        let g = Graph::parse("0app v0.1.0 (/x)\n1openssl-sys v0.9.100\n2openssl-src v300.0.0\n");
+        assert!(openssl_vendored(&g));
+    }
+}
