@@ -166,7 +166,7 @@ fn parse_node(s: &str) -> Option<Node> {
 }
 
 /// The activated graph for the target: the forward tree, completed by the inverted tree of the
-/// packages the checks look at (see graph.rs for why).
+/// packages the checks look at (see the module comment for why).
 pub fn resolve(ws: &Workspace, args: &DoctorArgs) -> Result<Graph> {
     let mut g = Graph::parse(&cargo_tree(ws, args, &[])?);
     let known = &crate::knowledge::get().crates;
