@@ -41,7 +41,7 @@ fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> T {
 /// One crate and major version of `tls.toml`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Entry {
+pub struct TlsEntry {
     pub name: String,
     pub major: String,
     pub native: Vec<String>,
@@ -57,7 +57,7 @@ pub struct Entry {
     pub vendored: Option<String>,
 }
 
-impl Entry {
+impl TlsEntry {
     /// Whether the entry knows a rustls switch (else only, perhaps, a vendored feature).
     pub fn has_rustls(&self) -> bool {
         !self.rustls.is_empty() || !self.replace.is_empty()
@@ -87,12 +87,12 @@ impl Entry {
 #[serde(deny_unknown_fields)]
 pub struct KnowledgeBase {
     #[serde(rename = "crate")]
-    pub crates: Vec<Entry>,
+    pub crates: Vec<TlsEntry>,
 }
 
 impl KnowledgeBase {
     /// The entry for `name` at `version` (its [`major`]).
-    pub fn get(&self, name: &str, version: &str) -> Option<&Entry> {
+    pub fn get(&self, name: &str, version: &str) -> Option<&TlsEntry> {
         let major = major(version);
         self.crates
             .iter()

@@ -5,7 +5,7 @@
 use cargo_metadata::Package;
 
 use crate::doctor::findings::Edit;
-use crate::knowledge::Entry;
+use crate::knowledge::TlsEntry;
 use crate::workspace::Workspace;
 
 /// The table a declaration lives in: `[dependencies]` or `[target.'cfg(…)'.dependencies]`.
@@ -64,7 +64,7 @@ pub fn dependency_edit(
 /// The locked version's own default features that stay on when the TLS default goes: its
 /// `default` list minus the native features (the data's `other_defaults` are a release's, and a
 /// feature added in 0.12.16 does not exist in 0.12.15).
-pub fn locked_defaults(p: &Package, e: &Entry) -> Vec<String> {
+pub fn locked_defaults(p: &Package, e: &TlsEntry) -> Vec<String> {
     p.features
         .get("default")
         .map(|d| {
@@ -165,7 +165,7 @@ fn without_features(value: &str, drop: &[String]) -> String {
 /// rustls ones and (with `default-features = false`) the crate's other defaults.
 pub fn fix_value(
     d: &cargo_metadata::Dependency,
-    e: &Entry,
+    e: &TlsEntry,
     other_defaults: &[String],
     locked: &str,
 ) -> String {

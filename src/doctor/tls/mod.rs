@@ -12,7 +12,7 @@ use cargo_metadata::Package;
 
 use super::findings::{Edit, Finding, Severity};
 use super::graph::{Graph, Node};
-use crate::knowledge::{Entry, KnowledgeBase};
+use crate::knowledge::{KnowledgeBase, TlsEntry};
 use crate::workspace::Workspace;
 use attribution::package;
 pub use edit::{dep_line, dependency_edit, feature_line, shown_req};
@@ -214,7 +214,7 @@ fn owner_feature_enabling(
     owner: &Package,
     on_route: &[String],
     key: &str,
-    e: &Entry,
+    e: &TlsEntry,
     d: &cargo_metadata::Dependency,
 ) -> Option<(String, String)> {
     let declared_native = d.features.iter().any(|f| e.native.contains(f))
