@@ -12,22 +12,26 @@ use crate::shell::{Shell, BOLD, CYAN, RED, YELLOW};
 /// Version of the `--format json` schema.
 pub const JSON_VERSION: u32 = 1;
 
-/// Writes the findings; fails only when stdout cannot be written (a closed pipe).
+/// Writes the findings; fails when stdout cannot be written (a full disk), not when the reader
+/// stopped reading (`| head`: it has what it wanted).
 pub fn render(
     format: ReportFormat,
     findings: &[Finding],
     root: &Path,
     shell: &Shell,
 ) -> anyhow::Result<()> {
-    match format {
-        ReportFormat::Human => shell.print_err(human(
-            findings,
-            root,
-            shell.color() != crate::shell::Color::Never,
-        )),
+    let written = match format {
+        ReportFormat::Human => {
+            shell.print_err(human(
+                findings,
+                root,
+                shell.color() != crate::shell::Color::Never,
+            ));
+            Ok(())
+        }
         ReportFormat::Json => {
             let mut out = std::io::stdout().lock();
-            for f in findings {
+            findings.iter().try_for_each(|f| {
                 let mut v = serde_json::to_value(f).unwrap_or_default();
                 if let (Some(o), Some(file)) = (v.as_object_mut(), &f.file) {
                     o.insert("file".into(), rel(file, root).into());
@@ -38,11 +42,9 @@ pub fn render(
                     obj.extend(o.clone());
                 }
                 writeln!(out, "{}", serde_json::Value::Object(obj))
-                    .context("writing the report")?;
-            }
+            })
         }
         ReportFormat::Github => {
-            let mut out = std::io::stdout().lock();
             // Annotations name files relative to the repository (GitHub's checkout), not to the
             // Cargo workspace, which may sit in a subdirectory.
             let base = std::env::var_os("GITHUB_WORKSPACE")
@@ -53,10 +55,15 @@ pub fn render(
                 .as_deref()
                 .filter(|b| root.starts_with(b))
                 .unwrap_or(root);
-            write!(out, "{}", github(findings, base)).context("writing the report")?;
+            write!(std::io::stdout().lock(), "{}", github(findings, base))
         }
+    };
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("writing the report to stdout")
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn rel(file: &str, root: &Path) -> String {
