@@ -122,7 +122,7 @@ pub fn attribute<'a>(
         chain,
         owner,
         owner_features: owner_feats,
-        crates: gs[direct.min(gs.len())..]
+        crates: gs[direct..]
             .iter()
             .map(|(n, _, _)| (n.clone(), version_of(g, n).unwrap_or_default()))
             .collect(),
