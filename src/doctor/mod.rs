@@ -19,6 +19,7 @@ pub mod remedy;
 pub mod report;
 pub mod scratch;
 pub mod sources;
+pub mod spans;
 #[cfg(test)]
 mod testing;
 pub mod tls;

@@ -5,6 +5,7 @@
 use cargo_metadata::Package;
 
 use crate::doctor::findings::Edit;
+use crate::doctor::spans;
 use crate::knowledge::TlsEntry;
 use crate::workspace::Workspace;
 
@@ -204,16 +205,14 @@ pub fn fix_value(
 
 /// 1-based line of feature `name` in the `[features]` table.
 pub fn feature_line(text: &str, name: &str) -> Option<usize> {
-    let doc = spanned(text)?;
-    let features = doc.get("features")?.as_table_like()?;
-    line_of(text, features.key(name)?)
+    spans::key_line(text, &["features", name])
 }
 
 /// 1-based line where `key` is first declared in a dependency table: `[dependencies]`,
 /// `[workspace.dependencies]` or `[target.'…'.dependencies]` (not dev- or build-dependencies), as
 /// `key = …`, `key.version = …` or a `[dependencies.key]` table.
 pub fn dep_line(text: &str, key: &str) -> Option<usize> {
-    let doc = spanned(text)?;
+    let doc = spans::parse(text)?;
     fn deps(t: Option<&toml_edit::Item>) -> Option<&dyn toml_edit::TableLike> {
         t?.get("dependencies")?.as_table_like()
     }
@@ -224,21 +223,8 @@ pub fn dep_line(text: &str, key: &str) -> Option<usize> {
     tables
         .into_iter()
         .flatten()
-        .filter_map(|t| line_of(text, t.key(key)?))
+        .filter_map(|t| spans::line_of(text, t.key(key)?))
         .min()
-}
-
-/// The manifest parsed with its spans kept (a byte-order mark, which toml does not allow, is on
-/// line 1 and changes no line number).
-fn spanned(text: &str) -> Option<toml_edit::Document<&str>> {
-    toml_edit::Document::parse(text.strip_prefix('\u{feff}').unwrap_or(text)).ok()
-}
-
-/// The 1-based line a key starts on, from its span in `text` (BOM stripped, as parsed).
-fn line_of(text: &str, key: &toml_edit::Key) -> Option<usize> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let start = key.span()?.start;
-    Some(text.get(..start)?.matches('\n').count() + 1)
 }
 
 #[cfg(test)]
