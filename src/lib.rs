@@ -16,6 +16,7 @@ pub mod error;
 pub mod fsutil;
 pub mod image;
 pub mod init;
+pub mod knowledge;
 pub mod manifest_file;
 pub mod process;
 pub mod publish;

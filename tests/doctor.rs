@@ -3,7 +3,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::{cargo_tiny, copy_tree, run};
 
@@ -21,27 +20,22 @@ fn doctor(name: &str, extra: &[&str]) -> common::Run {
         .args(extra))
 }
 
-/// `cargo tree -i openssl-sys -e features,no-dev --target musl`: the crates on the paths (output, not exit code).
+/// `cargo tree -i openssl-sys -e features,no-dev --target musl`: the crates on the paths.
 fn cargo_tree_crates(name: &str) -> Vec<String> {
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "-i",
-            "openssl-sys",
+    let out = common::openssl_sys_tree(
+        &fixture(name),
+        TARGET,
+        &[
             "-e",
             "features,no-dev",
             "--locked",
-            "--target",
-            TARGET,
             "--prefix",
             "none",
             "-f",
             "{p}",
-        ])
-        .current_dir(fixture(name))
-        .output()
-        .unwrap();
-    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        ],
+    );
+    let mut v: Vec<String> = out
         .lines()
         .filter(|l| !l.contains(" feature \""))
         .filter_map(|l| l.split(' ').next().map(str::to_string))
@@ -187,24 +181,8 @@ fn fix_removes_openssl(name: &str) {
         .arg(&manifest));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("no native TLS / OpenSSL"), "{}", r.stderr);
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "-e",
-            "no-dev",
-            "-i",
-            "openssl-sys",
-            "--target",
-            TARGET,
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let left = common::openssl_sys_tree(dir.path(), TARGET, &["-e", "no-dev"]);
+    assert!(left.is_empty(), "{left}");
 }
 
 #[test]

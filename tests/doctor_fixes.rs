@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use common::{cargo_tiny, copy_tree, run};
 
@@ -33,20 +32,7 @@ fn tls_finding(name: &str) -> serde_json::Value {
 
 /// `cargo tree -e no-dev,features -i openssl-sys` in `dir`: what is left of OpenSSL.
 fn openssl_left(dir: &std::path::Path) -> String {
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "-e",
-            "no-dev,features",
-            "-i",
-            "openssl-sys",
-            "--target",
-            TARGET,
-        ])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::openssl_sys_tree(dir, TARGET, &["-e", "no-dev,features"])
 }
 
 /// `--fix --dry-run` (diff pinned), then `--fix`; returns the fixed copy's directory.

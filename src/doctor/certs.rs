@@ -1,27 +1,24 @@
-//! The certs check: does the binary read the system trust store at run time (image needs CA certificates)?
+//! The certs check: does the binary read the system trust store at run time (image needs CA
+//! certificates)? The crates are the image's (`src/knowledge/crates.toml`, `[trust_store]`).
 
 use super::findings::{Finding, Severity};
 use super::graph::{Graph, Node};
 
-/// Crates that load the system CA store at run time.
-const SYSTEM_STORE: &[&str] = &[
-    "rustls-native-certs",
-    "rustls-platform-verifier",
-    "openssl-probe",
-];
-
 pub fn check(g: &Graph) -> Vec<Finding> {
+    let known = &crate::knowledge::get().crates;
+    let store = &known.trust_store;
     let mut out = Vec::new();
-    let openssl = g
+    let native_tls = g
         .nodes
         .iter()
-        .any(|n| matches!(n, Node::Package { name, .. } if name == "openssl-sys"));
+        .any(|n| matches!(n, Node::Package { name, .. } if known.is_native_tls(name)));
     for n in &g.nodes {
         let Node::Package { name, version } = n else {
             continue;
         };
-        // openssl-probe comes with native-tls, which the tls check already reports.
-        if SYSTEM_STORE.contains(&name.as_str()) && !(openssl && name == "openssl-probe") {
+        // The OpenSSL stack (openssl-probe comes with native-tls) is on the tls check's path.
+        let reported = native_tls && store.openssl_stack.contains(name);
+        if store.system.contains(name) && !reported {
             out.push(Finding {
                 code: "certs-system-store",
                 severity: Severity::Warning,

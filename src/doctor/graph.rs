@@ -9,6 +9,12 @@
 
 use std::collections::HashMap;
 
+use anyhow::{Context, Result};
+
+use crate::cli::DoctorArgs;
+use crate::error::Failure;
+use crate::workspace::{cargo_error_line, Workspace};
+
 /// A node of `cargo tree -e features`: a package (`reqwest v0.12.28`) or a feature (`reqwest feature "default"`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Node {
@@ -157,6 +163,85 @@ fn parse_node(s: &str) -> Option<Node> {
     let name = it.next()?.to_string();
     let version = it.next()?.strip_prefix('v')?.to_string();
     Some(Node::Package { name, version })
+}
+
+/// The activated graph for the target: the forward tree, completed by the inverted tree of the
+/// packages the checks look at (see the module comment for why).
+pub fn resolve(ws: &Workspace, args: &DoctorArgs) -> Result<Graph> {
+    let mut g = Graph::parse(&cargo_tree(ws, args, &[])?);
+    let known = &crate::knowledge::get().crates;
+    let interesting = |p: &cargo_metadata::Package| {
+        let n = p.name.as_str();
+        known.is_native_tls(n) || p.links.is_some() || known.graph_inverted.iter().any(|c| c == n)
+    };
+    // Only packages the forward tree has: `-i` on a package outside the selected graph (say, with
+    // `-p`) is an error, and every activated package is in the forward tree (its feature edges are
+    // what may be missing).
+    let in_graph = |p: &cargo_metadata::Package| {
+        g.index.contains_key(&Node::Package {
+            name: p.name.to_string(),
+            version: p.version.to_string(),
+        })
+    };
+    let specs: Vec<String> = ws
+        .metadata
+        .packages
+        .iter()
+        .filter(|p| interesting(p) && in_graph(p))
+        .map(|p| format!("{}@{}", p.name, p.version))
+        .collect();
+    if !specs.is_empty() {
+        g.merge_inverted(&cargo_tree(ws, args, &specs)?);
+    }
+    Ok(g)
+}
+
+/// `cargo tree` with the real feature resolver for the target, normal edges only; inverted on
+/// `invert` (package specs) when not empty.
+pub fn cargo_tree(ws: &Workspace, args: &DoctorArgs, invert: &[String]) -> Result<String> {
+    let mut cmd = std::process::Command::new(crate::tools::cargo());
+    cmd.args([
+        "tree",
+        "-e",
+        "normal,features",
+        "--prefix",
+        "depth",
+        "-f",
+        "{p}",
+    ])
+    .args([
+        "--target",
+        &args.target,
+        "--manifest-path",
+        ws.manifest_path.as_str(),
+    ])
+    .args(args.resolve.cargo_args());
+    if args.package.is_empty() {
+        cmd.arg("--workspace");
+    }
+    for p in &args.package {
+        cmd.args(["-p", p]);
+    }
+    for spec in invert {
+        cmd.args(["-i", spec]);
+    }
+    let f = &args.features;
+    if f.all_features {
+        cmd.arg("--all-features");
+    }
+    if f.no_default_features {
+        cmd.arg("--no-default-features");
+    }
+    let list = f.list();
+    if !list.is_empty() {
+        cmd.arg("--features").arg(list.join(","));
+    }
+    let out = cmd.output().context("running cargo tree")?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(Failure::new(format!("cargo tree failed: {}", cargo_error_line(&err))).into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[cfg(test)]

@@ -1,47 +1,14 @@
 //! The `host-files` check: crates in the graph that read files of the host at run time (the time
 //! zone database, MIME databases …), which a FROM-scratch image does not have. The crate list is
-//! data: `host_files.toml`, next to the TLS knowledge base.
+//! data: `src/knowledge/host_files.toml`.
 
 use std::collections::BTreeSet;
-
-use serde::Deserialize;
 
 use super::findings::{Finding, Severity};
 use super::graph::{Graph, Node};
 use super::{scratch, sources};
+use crate::knowledge::HostFiles;
 use crate::workspace::Workspace;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Entry {
-    pub name: String,
-    /// Reported only when this feature is on.
-    pub feature: Option<String>,
-    /// Not reported when one of these features is on.
-    #[serde(default)]
-    pub unless: Vec<String>,
-    /// Not reported when one of these crates is reported.
-    #[serde(default)]
-    pub reported_by: Vec<String>,
-    /// Paths of the APIs that read the files: named by the workspace's own code → warning, else info.
-    #[serde(default)]
-    pub calls: Vec<String>,
-    pub reads: Vec<String>,
-    pub symptom: String,
-    pub fix: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct HostFiles {
-    #[serde(rename = "crate")]
-    pub crates: Vec<Entry>,
-}
-
-impl HostFiles {
-    pub fn builtin() -> HostFiles {
-        toml::from_str(include_str!("host_files.toml")).expect("host_files.toml is valid")
-    }
-}
 
 pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
     let mut roots = Vec::new();
@@ -49,7 +16,11 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
         roots.extend(scratch::own_roots(ws, g, &m, None));
         roots.extend(m.bins().map(|b| b.src_path.clone().into_std_path_buf()));
     }
-    check_with(g, &HostFiles::builtin(), &sources::scan(&roots))
+    check_with(
+        g,
+        &crate::knowledge::get().host_files,
+        &sources::scan(&roots),
+    )
 }
 
 /// `own`: the workspace's own sources, to tell whether its code calls the API that reads the files.
@@ -135,16 +106,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtin_parses_and_names_are_unique() {
-        let kb = HostFiles::builtin();
-        let mut seen = BTreeSet::new();
-        for e in &kb.crates {
-            assert!(seen.insert(e.name.clone()), "duplicate {}", e.name);
-            assert!(!e.reads.is_empty() && !e.fix.is_empty(), "{}", e.name);
-        }
-    }
-
-    #[test]
     fn features_decide() {
         let g = Graph::parse(concat!(
             "0app v0.1.0 (/x)\n",
@@ -156,20 +117,20 @@ mod tests {
             "3jiff v0.2.20\n",
             "2jiff feature \"tzdb-bundle-always\"\n",
         ));
-        let kb = HostFiles::builtin();
+        let kb = &crate::knowledge::get().host_files;
         let mut own = sources::Scan::default();
         own.paths.insert("chrono::Local::now".into());
-        let found = check_with(&g, &kb, &own);
+        let found = check_with(&g, kb, &own);
         let codes: Vec<String> = found.iter().map(|f| f.path.join(">")).collect();
         // chrono reported (it brings iana-time-zone, not reported twice); jiff bundles its database.
         assert_eq!(codes, vec!["app>chrono".to_string()]);
         assert_eq!(found[0].severity, Severity::Warning);
         // Not called by the workspace's own code: an info.
-        let found = check_with(&g, &kb, &sources::Scan::default());
+        let found = check_with(&g, kb, &sources::Scan::default());
         assert_eq!(found[0].severity, Severity::Info);
         let g = Graph::parse("0app v0.1.0 (/x)\n1chrono v0.4.45\n");
         assert!(
-            check_with(&g, &kb, &own).is_empty(),
+            check_with(&g, kb, &own).is_empty(),
             "chrono without `clock` reads no file"
         );
     }

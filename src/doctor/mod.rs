@@ -3,7 +3,7 @@
 //! Design: the activated graph comes from cargo's own feature resolver (`cargo tree -e normal,features
 //! --target T`, see [`graph`]), so dev-dependency unification and phantom weak-feature edges of the raw
 //! `cargo metadata` resolve never show up; `cargo metadata` ([`Workspace`]) gives declarations and
-//! feature definitions; the knowledge base (`tls.toml`) gives the replacement features.
+//! feature definitions; the knowledge base ([`crate::knowledge`]) gives the replacement features.
 
 pub mod certs;
 pub mod crypto;
@@ -11,7 +11,6 @@ pub mod findings;
 pub mod fix;
 pub mod graph;
 pub mod host_files;
-pub mod kb;
 pub mod native;
 pub mod pid1;
 pub mod profile;
@@ -20,6 +19,9 @@ pub mod remedy;
 pub mod report;
 pub mod scratch;
 pub mod sources;
+pub mod spans;
+#[cfg(test)]
+mod testing;
 pub mod tls;
 pub mod toolchain;
 
@@ -64,14 +66,14 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
         format!("cargo metadata {:.3}s", t0.elapsed().as_secs_f64()),
     );
     let t1 = Instant::now();
-    let g = tls::resolve_graph(&ws, args)?;
+    let g = graph::resolve(&ws, args)?;
     shell.verbose(
         "Timing",
         format!("cargo tree {:.3}s", t1.elapsed().as_secs_f64()),
     );
     let t2 = Instant::now();
-    let kb = kb::KnowledgeBase::builtin();
-    let mut findings = remedy::resolve(&ws, args, &kb, tls::routes(&ws, &g, &kb));
+    let kb = &crate::knowledge::get().tls;
+    let mut findings = remedy::resolve(&ws, args, kb, tls::routes(&ws, &g, kb));
     findings.extend(native::check(&ws, &g));
     findings.extend(crypto::check(&g));
     findings.extend(certs::check(&g));
@@ -96,7 +98,7 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
     if args.fix {
         return apply_fixes(args, shell, &ws, &findings);
     }
-    report::render(args.format, &findings, ws.root().as_std_path(), shell);
+    report::render(args.format, &findings, ws.root().as_std_path(), shell)?;
     let deny_warn = matches!(args.deny, Some(Deny::Warnings));
     let failing = findings
         .iter()
@@ -107,8 +109,8 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
 fn analyse(ws: &Workspace, args: &DoctorArgs) -> Result<Vec<findings::Finding>> {
     Ok(tls::check(
         ws,
-        &tls::resolve_graph(ws, args)?,
-        &kb::KnowledgeBase::builtin(),
+        &graph::resolve(ws, args)?,
+        &crate::knowledge::get().tls,
     ))
 }
 
@@ -123,7 +125,7 @@ fn apply_fixes(
     let root = ws.root().as_std_path();
     if plan.is_empty() {
         shell.status("Fixed", "nothing: no applicable fix");
-        report::render(args.format, found, root, shell);
+        report::render(args.format, found, root, shell)?;
         return Ok(i32::from(
             found.iter().any(|f| f.severity == Severity::Error),
         ));
@@ -176,7 +178,7 @@ fn apply_fixes(
             ))),
         },
         Ok(left) => {
-            report::render(args.format, &left, root, shell);
+            report::render(args.format, &left, root, shell)?;
             Ok(i32::from(
                 left.iter().any(|f| f.severity == Severity::Error),
             ))

@@ -7,10 +7,6 @@ use super::findings::{Finding, Severity};
 use crate::size_profile::{Value, SIZE_SETTINGS};
 use crate::workspace::Workspace;
 
-fn header_line(text: &str, header: &str) -> Option<usize> {
-    text.lines().position(|l| l.trim() == header).map(|i| i + 1)
-}
-
 fn same(item: Option<&Item>, want: &Value, shown: &str) -> bool {
     let Some(v) = item.and_then(Item::as_value) else {
         return false;
@@ -51,7 +47,7 @@ pub fn check(ws: &Workspace) -> Vec<Finding> {
             path: Vec::new(),
             fix: Some("cargo tiny init".into()),
             file: Some(root.to_string()),
-            line: header_line(&text, "[profile.release]"),
+            line: super::spans::key_line(&text, &["profile", "release"]),
         edit: None,
         });
     }
@@ -69,7 +65,7 @@ pub fn check(ws: &Workspace) -> Vec<Finding> {
                 path: Vec::new(),
                 fix: Some(format!("move the profile to {root}")),
                 file: Some(m.manifest_path.to_string()),
-                line: t.lines().position(|l| l.trim_start().starts_with("[profile")).map(|i| i + 1),
+                line: super::spans::key_line(&t, &["profile"]),
                 edit: None,
             });
         }

@@ -1,6 +1,8 @@
 //! Renderers: human (stderr), json and github (stdout).
 
 use std::io::Write;
+
+use anyhow::Context;
 use std::path::Path;
 
 use super::findings::{Finding, Severity};
@@ -10,16 +12,26 @@ use crate::shell::{Shell, BOLD, CYAN, RED, YELLOW};
 /// Version of the `--format json` schema.
 pub const JSON_VERSION: u32 = 1;
 
-pub fn render(format: ReportFormat, findings: &[Finding], root: &Path, shell: &Shell) {
-    match format {
-        ReportFormat::Human => shell.print_err(human(
-            findings,
-            root,
-            shell.color() != crate::shell::Color::Never,
-        )),
+/// Writes the findings; fails when stdout cannot be written (a full disk), not when the reader
+/// stopped reading (`| head`: it has what it wanted).
+pub fn render(
+    format: ReportFormat,
+    findings: &[Finding],
+    root: &Path,
+    shell: &Shell,
+) -> anyhow::Result<()> {
+    let written = match format {
+        ReportFormat::Human => {
+            shell.print_err(human(
+                findings,
+                root,
+                shell.color() != crate::shell::Color::Never,
+            ));
+            Ok(())
+        }
         ReportFormat::Json => {
             let mut out = std::io::stdout().lock();
-            for f in findings {
+            findings.iter().try_for_each(|f| {
                 let mut v = serde_json::to_value(f).unwrap_or_default();
                 if let (Some(o), Some(file)) = (v.as_object_mut(), &f.file) {
                     o.insert("file".into(), rel(file, root).into());
@@ -29,11 +41,10 @@ pub fn render(format: ReportFormat, findings: &[Finding], root: &Path, shell: &S
                 if let Some(o) = v.as_object() {
                     obj.extend(o.clone());
                 }
-                let _ = writeln!(out, "{}", serde_json::Value::Object(obj));
-            }
+                writeln!(out, "{}", serde_json::Value::Object(obj))
+            })
         }
         ReportFormat::Github => {
-            let mut out = std::io::stdout().lock();
             // Annotations name files relative to the repository (GitHub's checkout), not to the
             // Cargo workspace, which may sit in a subdirectory.
             let base = std::env::var_os("GITHUB_WORKSPACE")
@@ -44,8 +55,14 @@ pub fn render(format: ReportFormat, findings: &[Finding], root: &Path, shell: &S
                 .as_deref()
                 .filter(|b| root.starts_with(b))
                 .unwrap_or(root);
-            let _ = write!(out, "{}", github(findings, base));
+            write!(std::io::stdout().lock(), "{}", github(findings, base))
         }
+    };
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("writing the report to stdout")
+        }
+        _ => Ok(()),
     }
 }
 

@@ -8,19 +8,6 @@ use auditable_serde::VersionInfo;
 use crate::config::CaCertificates;
 use crate::error::Failure;
 
-/// Crates that read the system trust store at run time.
-pub const SYSTEM_STORE: &[&str] = &[
-    "rustls-native-certs",
-    "rustls-platform-verifier",
-    "openssl-probe",
-    "native-tls",
-    "openssl",
-    "openssl-sys",
-];
-
-/// Crates that compile the roots into the binary.
-pub const BUILT_IN: &[&str] = &["webpki-roots", "webpki-root-certs"];
-
 /// The host bundle copied into the image (`CARGO_TINY_CA_BUNDLE` overrides it).
 pub const HOST_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -32,12 +19,12 @@ pub struct Decision {
 }
 
 pub fn decide(mode: CaCertificates, audit: &VersionInfo) -> Decision {
-    let has = |list: &[&str]| {
+    let has = |list: &[String]| {
         let mut found: Vec<&str> = audit
             .packages
             .iter()
             .map(|p| p.name.as_str())
-            .filter(|n| list.contains(n))
+            .filter(|n| list.iter().any(|c| c == n))
             .collect();
         found.sort();
         found.dedup();
@@ -53,8 +40,11 @@ pub fn decide(mode: CaCertificates, audit: &VersionInfo) -> Decision {
             reason: "ca-certificates = \"never\"".into(),
         },
         CaCertificates::Auto => {
-            let system = has(SYSTEM_STORE);
-            let built_in = has(BUILT_IN);
+            // Which crates read the system store and which compile the roots in: data, shared with
+            // doctor's certs check (src/knowledge/crates.toml, `[trust_store]`).
+            let store = &crate::knowledge::get().crates.trust_store;
+            let system = has(&store.system);
+            let built_in = has(&store.built_in);
             if !system.is_empty() {
                 Decision {
                     include: true,

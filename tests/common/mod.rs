@@ -177,3 +177,25 @@ pub fn engines_load(tarball: &Path, reference: &str) {
         let _ = run(Command::new("podman").args(["rmi", reference]));
     }
 }
+
+/// `cargo tree -i openssl-sys --target <target>` in `dir` with `args`: its output, empty when
+/// openssl-sys is not in the lockfile at all (cargo refuses the spec then); any other failure of
+/// cargo fails the test.
+pub fn openssl_sys_tree(dir: &Path, target: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO"))
+        .args(["tree", "-i", "openssl-sys", "--target", target])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        return String::from_utf8_lossy(&out.stdout).into_owned();
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`openssl-sys` did not match any packages"),
+        "cargo tree failed ({}): {stderr}",
+        out.status
+    );
+    String::new()
+}

@@ -1,0 +1,128 @@
+//! The crate knowledge (src/knowledge/*.toml) checked against the crates it describes, through
+//! `cargo metadata` on tests/fixtures/doctor/kb-features (nothing compiled; the lockfile pins the
+//! versions, cargo's cache keeps it fast after the first run). Stale data fails here, not for a user:
+//! - tls.toml: every feature name must exist in the crate's real feature table, at the version the
+//!   lockfile pins for each crate and major;
+//! - crates.toml: every crate it names must exist, each `[[links]]` crate must declare `links` and
+//!   have its static feature.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use cargo_tiny::knowledge::{self, major};
+
+/// A package of the fixture's lockfile: version, `links`, feature names.
+struct Locked {
+    version: String,
+    links: Option<String>,
+    features: Vec<String>,
+}
+
+/// The fixture's packages by name (every locked version).
+fn locked() -> (String, BTreeMap<String, Vec<Locked>>) {
+    let dir = common::repo().join("tests/fixtures/doctor/kb-features");
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--locked", "--format-version", "1"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut by_name: BTreeMap<String, Vec<Locked>> = BTreeMap::new();
+    for p in meta["packages"].as_array().unwrap() {
+        by_name
+            .entry(p["name"].as_str().unwrap().to_string())
+            .or_default()
+            .push(Locked {
+                version: p["version"].as_str().unwrap().to_string(),
+                links: p["links"].as_str().map(String::from),
+                features: p["features"].as_object().unwrap().keys().cloned().collect(),
+            });
+    }
+    let fixture = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    (fixture, by_name)
+}
+
+#[test]
+fn knowledge_base_names_real_features() {
+    let kb = &knowledge::get().tls;
+    let (fixture, packages) = locked();
+    let mut problems = Vec::new();
+    for e in &kb.crates {
+        let (name, m) = (e.name.as_str(), e.major.as_str());
+        let decl = format!("package = \"{name}\", version = \"{m}\"");
+        assert!(
+            fixture.contains(&decl),
+            "tls.toml has {name} {m}, tests/fixtures/doctor/kb-features/Cargo.toml does not: add it and run `cargo update` there"
+        );
+        let Some(p) = packages
+            .get(name)
+            .into_iter()
+            .flatten()
+            .find(|p| major(&p.version) == m)
+        else {
+            problems.push(format!("{name} {m}: no such version in the lockfile"));
+            continue;
+        };
+        for n in e.features() {
+            if !p.features.contains(n) {
+                problems.push(format!("{name} {}: no feature `{n}`", p.version));
+            }
+        }
+    }
+    assert!(kb.crates.len() > 50, "{} entries", kb.crates.len());
+    assert!(
+        problems.is_empty(),
+        "stale knowledge base:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn crate_lists_name_real_crates_and_features() {
+    let c = &knowledge::get().crates;
+    let (fixture, packages) = locked();
+    let mut problems = Vec::new();
+    let named = c
+        .native_tls
+        .iter()
+        .chain(&c.graph_inverted)
+        .chain(&c.trust_store.system)
+        .chain(&c.trust_store.built_in)
+        .chain(c.links.iter().map(|l| &l.name))
+        .chain(&c.builds_from_source.crates);
+    for name in named {
+        if !fixture.contains(&format!("package = \"{name}\"")) {
+            problems.push(format!(
+                "{name}: not declared in tests/fixtures/doctor/kb-features/Cargo.toml (add `known-{name} = {{ package = \"{name}\", version = \"*\", default-features = false }}` and run `cargo update` there)"
+            ));
+        } else if !packages.contains_key(name.as_str()) {
+            problems.push(format!("{name}: not in the fixture's lockfile"));
+        }
+    }
+    for l in &c.links {
+        // Every locked version: the fixture declares one, the others come through other crates.
+        for p in packages.get(&l.name).into_iter().flatten() {
+            if p.links.is_none() {
+                problems.push(format!("{} {}: declares no `links`", l.name, p.version));
+            }
+            if !p.features.contains(&l.static_feature) {
+                problems.push(format!(
+                    "{} {}: no feature `{}`",
+                    l.name, p.version, l.static_feature
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "stale src/knowledge/crates.toml:\n{}",
+        problems.join("\n")
+    );
+}
