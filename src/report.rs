@@ -1,5 +1,9 @@
 //! What a build tells: the status lines on stderr and the `--message-format json` lines on stdout
 //! (schema in README: "JSON output") for each binary, image and push, in one place.
+//!
+//! Over 400 lines: four messages (binary, image, multi-platform index, push), each a serialised struct
+//! whose fields are the documented schema plus its status lines; they share the quoting of paths and
+//! the load/run commands, so they stay together.
 
 use std::collections::BTreeMap;
 
@@ -387,12 +391,22 @@ pub fn index(r: IndexReport<'_>, shell: &Shell, json: bool) -> Result<()> {
                 .join(", ")
         ),
     );
+    let t = shown(&p.tarball);
+    let d = docker_platform.platform();
+    let compression = multi.images[0].1.compression;
+    let loaders = if compression.docker_loads() {
+        format!("`docker load -i {t}` and `podman load -i {t}` take {d}")
+    } else {
+        format!(
+            "`podman load -i {t}` takes {d} ({} layers load in {}, not docker 20.10)",
+            compression.format(),
+            compression.engines()
+        )
+    };
     shell.note(
         "Load",
         format!(
-            "`skopeo copy --all oci-archive:{t} …` takes every platform; `docker load -i {t}` and `podman load -i {t}` take {d} (the others: e.g. `podman pull --arch arm64 oci-archive:{t}`)",
-            d = docker_platform.platform(),
-            t = shown(&p.tarball)
+            "`skopeo copy --all oci-archive:{t} …` takes every platform; {loaders} (the others: e.g. `podman pull --arch arm64 oci-archive:{t}`)"
         ),
     );
     Ok(())

@@ -297,6 +297,32 @@ fn platforms_come_from_the_metadata_and_bad_ones_are_one_line_errors() {
     );
 }
 
+/// Every platform's SBOM path is checked before anything compiles: a directory at one of them is a
+/// one-line error and nothing is written.
+#[test]
+fn an_unwritable_platform_sbom_path_is_refused_before_compiling() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("hello");
+    copy_tree(&repo().join("examples/hello"), &root);
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(out.join("hello.linux-arm64.cdx.json")).unwrap();
+    let tarball = out.join("hello.tar");
+    let r = tiny(
+        &["--platform", BOTH, "-o", tarball.to_str().unwrap()],
+        &root.join("Cargo.toml"),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let line = r.stderr.lines().last().unwrap_or_default();
+    assert!(
+        line.starts_with("error: --output ")
+            && line.contains("hello.linux-arm64.cdx.json is a directory"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
+    assert!(!tarball.exists() && !out.join("hello.cdx.json").exists());
+}
+
 #[test]
 fn push_writes_the_index_under_the_tag_and_each_platform_with_its_sbom() {
     if !["docker-registry", "skopeo"]

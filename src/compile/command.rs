@@ -46,7 +46,10 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
     let plan = plan(&ws, &opts, shell)?;
     // Image configuration is checked before anything is compiled.
     let images = match &opts.image {
-        Some(io) => image_plan::plan(&ws, &opts, io, &plan.bins)?,
+        Some(io) => {
+            let targets: Vec<_> = plan.targets.iter().map(|t| t.target.clone()).collect();
+            image_plan::plan(&ws, &opts, io, &plan.bins, &targets)?
+        }
         None => Vec::new(),
     };
     let binaries = compile(&ws, &plan, shell)?;

@@ -12,7 +12,7 @@ use super::{image_cache, Binary};
 use crate::error::Failure;
 use crate::image::assemble::Parts;
 use crate::image::{self, ca_bundle, ImageInput};
-use crate::publish::command::Registry;
+use crate::publish::push::Registry;
 use crate::publish::{layout, tarball, Publisher};
 use crate::shell::Shell;
 use crate::source_date;
@@ -50,7 +50,10 @@ struct Prepared<'a> {
 /// input and SBOM for the binary's platform.
 fn prepare<'a>(cx: &'a Context<'_>, p: &'a ImagePlan, b: &'a Binary) -> Result<Prepared<'a>> {
     let pkg = cx.ws.package(&p.target.package_id);
-    let binary = std::fs::read(&b.path)?;
+    let binary = std::fs::read(&b.path).map_err(|e| {
+        Failure::new(format!("cannot read the binary {}: {e}", b.path))
+            .hint("keep the target directory in place while cargo tiny build runs")
+    })?;
 
     let ca = ca_bundle::decide(p.config.ca_certificates, &b.exact);
     let ca_bundle = if ca.include {
@@ -321,7 +324,13 @@ fn run_multi(
                 ca,
                 sbom_packages,
             } = prepare(cx, p, b)?;
-            images.push((b.platform.clone(), image::build(&input)?));
+            let started = std::time::Instant::now();
+            let img = image::build(&input)?;
+            if img.compression != image::Compression::Gzip {
+                let line = image::compression::summary(&input, &img, started.elapsed())?;
+                shell.status("Compressed", format!("{} {line}", b.platform.platform()));
+            }
+            images.push((b.platform.clone(), img));
             facts.push(crate::report::PlatformFacts {
                 binary_size: b.size,
                 ca,

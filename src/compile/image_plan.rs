@@ -26,7 +26,7 @@ pub struct ImagePlan {
     /// The image cache record (see `image_cache`).
     pub cache: PathBuf,
     /// With `--push`: the registry destination.
-    pub push: Option<crate::publish::command::PushPlan>,
+    pub push: Option<crate::publish::push::PushPlan>,
 }
 
 /// Resolves and validates the configuration of every image.
@@ -35,6 +35,7 @@ pub fn plan(
     opts: &BuildOptions,
     io: &ImageOptions,
     bins: &[BinTarget],
+    targets: &[crate::target::Target],
 ) -> Result<Vec<ImagePlan>> {
     // What would fail after the compile is checked before it (the source date was, in the options;
     // the targets, by the compile plan).
@@ -81,11 +82,25 @@ pub fn plan(
         image::paths::check_files(&cfg, &t.bin, pkg.manifest_path.as_str())?;
         let file_name = name.rsplit('/').next().unwrap_or(&name).to_string();
         let tarball = match &io.output {
-            Some(o) => std::path::absolute(o)?,
+            Some(o) => std::path::absolute(o).map_err(|e| {
+                Failure::new(format!("--output {}: {e}", o.display()))
+                    .hint("give --output a file path, e.g. --output out/app.tar")
+            })?,
             None => target_dir.join("tiny").join(format!("{file_name}.tar")),
         };
         let sbom = sbom_path(&tarball);
         tarball::check_outputs(&tarball, &sbom, io.output.is_some())?;
+        // Several platforms: an SBOM per platform beside it (the one `docker load` gets keeps the plain
+        // name, the others are named for their platform).
+        if targets.len() > 1 {
+            for t in targets {
+                tarball::check_outputs(
+                    &tarball,
+                    &platform_sbom_path(&sbom, t),
+                    io.output.is_some(),
+                )?;
+            }
+        }
         if let Some(other) = out.iter().find(|p| p.tarball == tarball) {
             crate::fail!(
                 hint = "give them different names with name = \"…\" in [package.metadata.tiny]",
@@ -96,7 +111,7 @@ pub fn plan(
             );
         }
         let push = match &io.push {
-            Some(registry) => Some(crate::publish::command::plan(
+            Some(registry) => Some(crate::publish::push::plan(
                 &name, &tag, &cfg.tags, registry,
             )?),
             None => None,

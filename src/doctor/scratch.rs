@@ -110,17 +110,6 @@ pub fn own_roots(ws: &Workspace, g: &Graph, m: &Member<'_>, bin: Option<&Target>
 /// `cargo tiny build` reports it, not doctor).
 pub fn image_config(ws: &Workspace, p: &Package) -> Option<TinyConfig> {
     let root_manifest = ws.root_manifest();
-    let sources = [
-        Source {
-            section: "[workspace.metadata.tiny]",
-            manifest: &root_manifest,
-            metadata: &ws.metadata.workspace_metadata,
-        },
-        Source {
-            section: "[package.metadata.tiny]",
-            manifest: &p.manifest_path,
-            metadata: &p.metadata,
-        },
-    ];
+    let sources = Source::of_package(ws, p, &root_manifest);
     config::resolve(&sources, &Overrides::default()).ok()
 }

@@ -82,23 +82,20 @@ impl MultiImage {
     pub fn blobs(&self) -> Vec<&Blob> {
         let mut v: Vec<&Blob> = vec![&self.index];
         for (_, i) in &self.images {
-            v.extend([
-                &i.config,
-                &i.layer,
-                &i.manifest,
-                &i.sbom,
-                &i.empty,
-                &i.referrer,
-            ]);
+            v.extend(i.platform_blobs());
         }
-        v.sort_by(|a, b| a.digest.cmp(&b.digest));
-        v.dedup_by(|a, b| a.digest == b.digest);
-        v
+        super::sorted_blobs(v)
     }
 
     /// The tarball's bytes, written into `w` (see [`crate::publish::tarball::write_layout`]).
     pub fn write_tarball<W: std::io::Write>(&self, mtime: u64, w: W) -> Result<W> {
-        crate::publish::tarball::write_layout(&self.index, &self.docker_image().1, &self.blobs(), mtime, w)
+        crate::publish::tarball::write_layout(
+            &self.index,
+            &self.docker_image().1,
+            &self.blobs(),
+            mtime,
+            w,
+        )
     }
 }
 

@@ -154,19 +154,29 @@ impl Image {
 
     /// Every blob, each once, sorted by digest.
     pub fn blobs(&self) -> Vec<&Blob> {
-        let mut v = vec![
+        let mut v = self.platform_blobs();
+        v.push(&self.index);
+        sorted_blobs(v)
+    }
+
+    /// The blobs of this platform's image and its SBOM referrer (not the index that ties them).
+    pub fn platform_blobs(&self) -> Vec<&Blob> {
+        vec![
             &self.config,
             &self.layer,
             &self.manifest,
             &self.sbom,
             &self.empty,
             &self.referrer,
-            &self.index,
-        ];
-        v.sort_by(|a, b| a.digest.cmp(&b.digest));
-        v.dedup_by(|a, b| a.digest == b.digest);
-        v
+        ]
     }
+}
+
+/// Blobs each once, sorted by digest (the order a layout's blobs are written in).
+pub fn sorted_blobs(mut v: Vec<&Blob>) -> Vec<&Blob> {
+    v.sort_by(|a, b| a.digest.cmp(&b.digest));
+    v.dedup_by(|a, b| a.digest == b.digest);
+    v
 }
 
 const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";

@@ -9,6 +9,7 @@ pub mod command;
 pub mod credentials;
 pub mod layout;
 pub mod progress;
+pub mod push;
 pub mod reference;
 pub mod registry;
 mod registry_errors;
@@ -25,7 +26,7 @@ use crate::error::Failure;
 use crate::image::{Blob, Image};
 
 /// Where a built image goes: the tarball ([`tarball::Tarball`]) and a registry
-/// ([`command::Registry`]) today; a daemon would be a third. A publisher takes the [`Image`] value and
+/// ([`push::Registry`]) today; a daemon would be a third. A publisher takes the [`Image`] value and
 /// tells what it did.
 pub trait Publisher {
     /// What publishing tells: the tarball's size and digest, the registry's digest and tags.

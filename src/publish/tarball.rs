@@ -148,7 +148,7 @@ impl super::Publisher for Tarball<'_> {
 }
 
 /// Writes the tarball and the SBOM: each to a temp file in its directory, then renamed (the tarball
-/// first). When anything fails, neither new file is left at its path, and a file that was there
+/// first). When anything fails, no new file is left at its path, and a file that was there
 /// before and was not replaced is left alone. Temp files of earlier runs that were killed are swept;
 /// SIGINT/SIGTERM/SIGHUP are held while temp files exist, so an interrupt removes them before the
 /// process ends.
@@ -181,7 +181,10 @@ where
     let _held = HeldSignals::hold();
     let mut temps = Vec::new();
     for (p, data) in files {
-        temps.push((*p, fsutil::stage(p, Mode::Shared, HINT, |mut file| Ok(file.write_all(data)?))?));
+        temps.push((
+            *p,
+            fsutil::stage(p, Mode::Shared, HINT, |mut file| Ok(file.write_all(data)?))?,
+        ));
     }
     let mut written = None;
     let tar_tmp = fsutil::stage(tar_path, Mode::Shared, HINT, |file| {
@@ -194,11 +197,17 @@ where
     tar_tmp
         .persist(tar_path)
         .map_err(|e| fsutil::cannot_write(tar_path, e.error, HINT))?;
+    // A file beside it that cannot be renamed into place takes the tarball and the files already
+    // renamed with it: none of this run's files is left alone.
+    let mut persisted: Vec<&Path> = vec![tar_path];
     for (p, tmp) in temps {
         if let Err(e) = tmp.persist(p) {
-            let _ = std::fs::remove_file(tar_path);
+            for done in persisted {
+                let _ = std::fs::remove_file(done);
+            }
             return Err(fsutil::cannot_write(p, e.error, HINT));
         }
+        persisted.push(p);
     }
     Ok(written.expect("written"))
 }
