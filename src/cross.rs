@@ -110,9 +110,7 @@ pub fn env_for(t: &Target, c_crates: &[String], tools: &Path) -> Result<Vec<(Str
         let linker = gcc.clone().unwrap_or_else(|| "rust-lld".to_string());
         env.push((t.linker_var(), linker));
     }
-    if c_crates.is_empty()
-        || tools::find_musl_cc(&t.triple).is_some_and(|c| c.from_env.is_some())
-    {
+    if c_crates.is_empty() || tools::find_musl_cc(&t.triple).is_some_and(|c| c.from_env.is_some()) {
         return Ok(env);
     }
     if let Some(gcc) = gcc {
