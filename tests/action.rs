@@ -556,11 +556,12 @@ fn path_without_zig(r: &Runner) -> String {
     };
     let mut dirs = vec![r.dir.path().join("bin")];
     let path = std::env::var("PATH").unwrap_or_default();
-    dirs.extend(std::env::split_paths(&path).filter(|d| {
-        !d.join("zig").exists()
-            && !d.join("python-zig").exists()
-            && !(d.join("python3").exists() && has_ziglang(&d.join("python3")))
-    }));
+    let provides_zig = |d: &Path| {
+        d.join("zig").exists()
+            || d.join("python-zig").exists()
+            || (d.join("python3").exists() && has_ziglang(&d.join("python3")))
+    };
+    dirs.extend(std::env::split_paths(&path).filter(|d| !provides_zig(d)));
     std::env::join_paths(dirs).unwrap().into_string().unwrap()
 }
 
