@@ -2,7 +2,7 @@
 # The action's build step: `cargo tiny build --message-format json`, then outputs and a job summary
 # from the JSON messages on stdout (cargo's and cargo-tiny's human output stay on stderr, in the log).
 # Inputs (env): INPUT_MANIFEST_PATH, INPUT_PACKAGE, INPUT_BIN, INPUT_TARGET, INPUT_PLATFORMS (commas
-#   or spaces; overrides INPUT_TARGET), INPUT_IMAGE, INPUT_ARGS,
+#   or spaces; overrides INPUT_TARGET; with neither, the metadata's `platforms` apply), INPUT_IMAGE, INPUT_ARGS,
 #   DOCTOR_FINDINGS (the doctor step's summary, empty when doctor did not run), INPUT_PUSH (true: --push),
 #   INPUT_TAGS (extra tags for --push, spaces or commas).
 # Outputs ($GITHUB_OUTPUT), of the first image (see `images` for all of them): tarball, digest, sbom,
@@ -16,9 +16,11 @@ platforms_in="${INPUT_PLATFORMS:-}"
 if [ -n "${platforms_in//[[:space:],]/}" ]; then
   read -r -d '' -a platforms <<<"${platforms_in//,/ }" || true
   args+=(--platform "$(IFS=,; echo "${platforms[*]}")")
-else
-  args+=(--target "${INPUT_TARGET:-x86_64-unknown-linux-musl}")
+elif [ -n "${INPUT_TARGET:-}" ]; then
+  args+=(--target "$INPUT_TARGET")
 fi
+# Neither: cargo tiny build takes `platforms` from [workspace.metadata.tiny] / [package.metadata.tiny],
+# else builds for x86_64-unknown-linux-musl.
 packages_in="${INPUT_PACKAGE:-}"
 # -d '': every line (a multi-line `with:` value), not only the first.
 read -r -d '' -a packages <<<"${packages_in//,/ }" || true

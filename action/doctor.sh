@@ -6,7 +6,8 @@
 # Exit status: doctor's (0 clean, 1 an error finding — or a warning with deny-warnings, 2 doctor failed).
 set -euo pipefail
 
-args=(--manifest-path "${INPUT_MANIFEST_PATH:-Cargo.toml}" --target "${INPUT_TARGET:-x86_64-unknown-linux-musl}")
+args=(--manifest-path "${INPUT_MANIFEST_PATH:-Cargo.toml}")
+if [ -n "${INPUT_TARGET:-}" ]; then args+=(--target "$INPUT_TARGET"); fi
 packages_in="${INPUT_PACKAGE:-}"
 # -d '': every line (a multi-line `with:` value), not only the first.
 read -r -d '' -a packages <<<"${packages_in//,/ }" || true

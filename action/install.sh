@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
 # Installs what a stock ubuntu-latest runner lacks for `cargo tiny build`; skips what is already there.
 # Inputs (env): INPUT_TARGET, INPUT_PLATFORMS (commas or spaces; overrides INPUT_TARGET),
-#   INPUT_MANIFEST_PATH (to tell whether a cross platform needs zig), INPUT_VERSION (empty: build
-#   cargo-tiny from the action's own source).
+#   INPUT_MANIFEST_PATH (for the `platforms` of [workspace.metadata.tiny] / [package.metadata.tiny],
+#   used when neither input is set, and to tell whether a cross platform needs zig), INPUT_VERSION
+#   (empty: build cargo-tiny from the action's own source).
 set -euo pipefail
-target="${INPUT_TARGET:-x86_64-unknown-linux-musl}"
+target="${INPUT_TARGET:-}"
+manifest="${INPUT_MANIFEST_PATH:-Cargo.toml}"
+host_target="$(uname -m)-unknown-linux-musl"
 action_path="${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}"
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 
 platforms_in="${INPUT_PLATFORMS:-}"
 read -r -d '' -a platforms <<<"${platforms_in//,/ }" || true
+if [ "${#platforms[@]}" -eq 0 ] && [ -z "$target" ]; then
+  # Neither input: cargo tiny build takes the platforms of the workspace's and the packages' metadata
+  # (`platforms = [...]` in [workspace.metadata.tiny] / [package.metadata.tiny]), so install for those.
+  metadata=$(cargo metadata --no-deps --format-version 1 --manifest-path "$manifest")
+  read -r -d '' -a platforms < <(jq -r '
+    def platforms: (.metadata.tiny.platforms)? | arrays | .[] | strings;
+    [(., .packages[]) | platforms] | unique | .[]' <<<"$metadata") || true
+fi
 # The host's target is needed for build scripts either way; the platforms' targets besides it.
-targets=("$target")
+targets=("$host_target")
 cross=()
+if [ "${#platforms[@]}" -eq 0 ] && [ -n "$target" ]; then
+  targets+=("$target")
+  [ "${target%%-*}" = "$(uname -m)" ] || cross+=("$target")
+fi
 for p in "${platforms[@]}"; do
   case "$p" in
     linux/amd64) targets+=(x86_64-unknown-linux-musl) ;;
@@ -31,8 +46,7 @@ for t in "${targets[@]}"; do
   fi
 done
 
-arch="${target%%-*}"
-if ! command -v musl-gcc >/dev/null && ! command -v "$arch-linux-musl-gcc" >/dev/null; then
+if ! command -v musl-gcc >/dev/null && ! command -v "$(uname -m)-linux-musl-gcc" >/dev/null; then
   echo "::group::apt-get install musl-tools"
   "${sudo_cmd[@]}" apt-get update -qq
   # env after sudo: sudo resets the environment, DEBIAN_FRONTEND would not reach apt-get.
@@ -65,7 +79,7 @@ cargo tiny --version
 # zig, only when a platform of another architecture builds a graph that compiles C (a package
 # declares `links` or build-depends on cc/cmake): `cargo tiny setup --platform` installs it.
 for t in "${cross[@]}"; do
-  c_crates=$(cargo metadata --format-version 1 --manifest-path "${INPUT_MANIFEST_PATH:-Cargo.toml}" --filter-platform "$t" |
+  c_crates=$(cargo metadata --format-version 1 --manifest-path "$manifest" --filter-platform "$t" |
     jq '[.packages[] | select(.links != null or any(.dependencies[]; .kind == "build" and (.name == "cc" or .name == "cmake")))] | length')
   if [ "$c_crates" -gt 0 ]; then
     echo "::group::cargo tiny setup --platform (zig for $t: $c_crates crates compile C)"

@@ -467,3 +467,188 @@ fn build_step_with_platforms_reports_the_index_and_each_platform() {
         "{summary}"
     );
 }
+
+/// No `target` and no `platforms` input: the `platforms` of `[workspace.metadata.tiny]` apply, as
+/// with `cargo tiny build` itself — build.sh passes no `--target` (which would beat the metadata),
+/// and both platforms are built into one index. A `target` input still wins.
+#[test]
+fn build_step_without_target_or_platforms_builds_the_metadata_platforms() {
+    let r = Runner::new();
+    let root = r.dir.path().join("hello");
+    copy_tree(&repo().join("examples/hello"), &root);
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        format!(
+            "{text}\n[workspace.metadata.tiny]\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n"
+        ),
+    )
+    .unwrap();
+    let manifest = manifest.display().to_string();
+
+    // Everything the two platforms need is present (pure Rust: no zig), so install only checks.
+    let s = r.step("install.sh", &[("INPUT_MANIFEST_PATH", &manifest)]);
+    assert_eq!(s.code, 0, "install.sh:\n{}\n{}", s.stdout, s.stderr);
+    assert!(!s.stdout.contains("::group::"), "{}", s.stdout);
+
+    let tarball = r.dir.path().join("out/hello.tar");
+    let args = format!("--output {}", tarball.display());
+    let s = r.step(
+        "build.sh",
+        &[("INPUT_MANIFEST_PATH", &manifest), ("INPUT_ARGS", &args)],
+    );
+    assert_eq!(s.code, 0, "build.sh:\n{}\n{}", s.stdout, s.stderr);
+    let command = s
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("cargo tiny build "))
+        .unwrap_or_default();
+    assert!(
+        !command.contains("--target") && !command.contains("--platform"),
+        "{command}"
+    );
+    let images: Value = serde_json::from_str(&r.outputs()["images"]).unwrap();
+    assert_eq!(images.as_array().unwrap().len(), 1, "{images}");
+    assert_eq!(images[0]["reason"], "image-index", "{images}");
+    let platforms: Vec<&str> = images[0]["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+
+    // An explicit `target` input is the command line: it beats the metadata.
+    r.reset();
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", &manifest),
+            ("INPUT_TARGET", "x86_64-unknown-linux-musl"),
+            ("INPUT_ARGS", "--no-image"),
+        ],
+    );
+    assert_eq!(s.code, 0, "build.sh:\n{}\n{}", s.stdout, s.stderr);
+    assert!(
+        s.stdout.contains("--target x86_64-unknown-linux-musl"),
+        "{}",
+        s.stdout
+    );
+    let binaries: Value = serde_json::from_str(&r.outputs()["binaries"]).unwrap();
+    let targets: Vec<&str> = binaries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["x86_64-unknown-linux-musl"]);
+}
+
+/// The PATH of the runner with nothing that already provides zig: no `zig`, no `python-zig`, no
+/// `python3` that imports PyPI's `ziglang` (e.g. the CI venv's).
+fn path_without_zig(r: &Runner) -> String {
+    let has_ziglang = |py: &Path| {
+        Command::new(py)
+            .args(["-c", "import ziglang"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let mut dirs = vec![r.dir.path().join("bin")];
+    let path = std::env::var("PATH").unwrap_or_default();
+    let provides_zig = |d: &Path| {
+        d.join("zig").exists()
+            || d.join("python-zig").exists()
+            || (d.join("python3").exists() && has_ziglang(&d.join("python3")))
+    };
+    dirs.extend(std::env::split_paths(&path).filter(|d| !provides_zig(d)));
+    std::env::join_paths(dirs).unwrap().into_string().unwrap()
+}
+
+/// install.sh for a cross platform whose graph compiles C (the cc fixture, `platforms =
+/// ["linux/arm64"]` in its metadata, no inputs): zig is installed from PyPI into a venv under a
+/// temporary CARGO_HOME (the machine's tools are left as they are) and works; a second run, with the
+/// `platforms` input this time, finds it and installs nothing.
+#[test]
+fn install_step_installs_zig_for_a_cross_platform_that_compiles_c() {
+    if std::env::consts::ARCH != "x86_64"
+        || !require_tool("python3", &["-c", "import venv, ensurepip"])
+    {
+        return;
+    }
+    let r = Runner::new();
+    let path = path_without_zig(&r);
+    let found = Command::new("bash")
+        .args(["-c", "command -v zig || command -v python-zig"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(!found.status.success(), "zig is still on {path}");
+
+    let root = r.dir.path().join("cc");
+    copy_tree(&repo().join("tests/fixtures/cc"), &root);
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[package.metadata.tiny]\nplatforms = [\"linux/arm64\"]\n"),
+    )
+    .unwrap();
+    let manifest = manifest.display().to_string();
+
+    // A fresh cargo home, sharing only the registry cache (cargo metadata resolves the graph).
+    let home = r.dir.path().join("cargo-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let real_home = std::env::var("CARGO_HOME")
+        .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap()));
+    let registry = Path::new(&real_home).join("registry");
+    if registry.is_dir() {
+        std::os::unix::fs::symlink(registry, home.join("registry")).unwrap();
+    }
+    let home_s = home.display().to_string();
+    let rustup = rustup_home();
+    let env = |extra: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        let mut v = vec![
+            ("PATH", path.clone()),
+            ("CARGO_HOME", home_s.clone()),
+            ("RUSTUP_HOME", rustup.clone()),
+        ];
+        v.extend(extra.iter().map(|(k, val)| (*k, val.to_string())));
+        v
+    };
+    let vars = env(&[("INPUT_MANIFEST_PATH", &manifest)]);
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = r.step("install.sh", &vars);
+    assert_eq!(s.code, 0, "install.sh:\n{}\n{}", s.stdout, s.stderr);
+    assert!(
+        s.stdout
+            .contains("::group::cargo tiny setup --platform (zig for aarch64-unknown-linux-musl: "),
+        "{}",
+        s.stdout
+    );
+    let python = home.join("tiny/zig-venv/bin/python3");
+    let zig = run(Command::new(&python).args(["-m", "ziglang", "version"]));
+    assert_eq!(zig.code, 0, "{python:?} -m ziglang version: {}", zig.stderr);
+    assert!(zig.stdout.starts_with("0.17"), "{}", zig.stdout);
+
+    // Again, the way a `platforms: linux/arm64` input runs it: zig is found, nothing is installed.
+    let fixture = repo()
+        .join("tests/fixtures/cc/Cargo.toml")
+        .display()
+        .to_string();
+    let vars = env(&[
+        ("INPUT_MANIFEST_PATH", &fixture),
+        ("INPUT_PLATFORMS", "linux/arm64"),
+    ]);
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = r.step("install.sh", &vars);
+    assert_eq!(s.code, 0, "install.sh:\n{}\n{}", s.stdout, s.stderr);
+    assert!(
+        s.stderr
+            .contains(&format!("Fresh zig ({} -m ziglang)", python.display())),
+        "{}\n{}",
+        s.stdout,
+        s.stderr
+    );
+    assert!(!s.stderr.contains("pip install"), "{}", s.stderr);
+}
