@@ -98,7 +98,13 @@ impl MultiImage {
 
     /// The tarball's bytes, written into `w` (see [`crate::publish::tarball::write_layout`]).
     pub fn write_tarball<W: std::io::Write>(&self, mtime: u64, w: W) -> Result<W> {
-        crate::publish::tarball::write_layout(&self.index, &self.docker_image().1, &self.blobs(), mtime, w)
+        crate::publish::tarball::write_layout(
+            &self.index,
+            &self.docker_image().1,
+            &self.blobs(),
+            mtime,
+            w,
+        )
     }
 }
 

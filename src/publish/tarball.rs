@@ -181,7 +181,10 @@ where
     let _held = HeldSignals::hold();
     let mut temps = Vec::new();
     for (p, data) in files {
-        temps.push((*p, fsutil::stage(p, Mode::Shared, HINT, |mut file| Ok(file.write_all(data)?))?));
+        temps.push((
+            *p,
+            fsutil::stage(p, Mode::Shared, HINT, |mut file| Ok(file.write_all(data)?))?,
+        ));
     }
     let mut written = None;
     let tar_tmp = fsutil::stage(tar_path, Mode::Shared, HINT, |file| {
