@@ -56,3 +56,27 @@ fn setup_refuses_a_non_musl_target() {
         r.stderr
     );
 }
+
+#[test]
+fn setup_refuses_a_musl_target_build_refuses_too() {
+    // A musl target, but not one `build` supports: setup must not install it as if it were.
+    let r = run(cargo_tiny().args([
+        "setup",
+        "--dry-run",
+        "--target",
+        "armv7-unknown-linux-musleabihf",
+    ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(
+            "error: target `armv7-unknown-linux-musleabihf` is not supported; supported targets: x86_64-unknown-linux-musl, aarch64-unknown-linux-musl"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.stderr.lines().filter(|l| l.starts_with("error:")).count(),
+        1
+    );
+    assert!(!r.stderr.contains("Running"), "{}", r.stderr);
+}
