@@ -60,7 +60,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
         &opts.targets,
         &opts.platforms,
         crate::target::configured_platforms(ws, &bins)?.as_deref(),
-        crate::target::DEFAULT_TARGET,
+        crate::target::default_triple(),
     )?;
 
     // Tools, before anything is built.
