@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::error::Failure;
+use crate::fsutil;
 use crate::target::Target;
 use crate::tools;
 
@@ -156,26 +156,28 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// Writes (or keeps, when unchanged) the wrapper scripts; returns their paths.
+/// Writes (or keeps, when unchanged) the wrapper scripts; returns their paths. Each is replaced in
+/// one rename (fsutil's writer), so a concurrent build sharing the target directory never runs half
+/// a script.
 fn write_zig_wrappers(zig: &Zig, t: &Target, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
-    let cannot = |p: &Path, e: std::io::Error| -> anyhow::Error {
-        Failure::new(format!("cannot write {}: {e}", p.display()))
-            .hint("check that the target directory is writable")
-            .into()
-    };
-    std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
+    let hint = "check that the target directory is writable";
     let cc = dir.join(format!("cc-{}", t.triple));
     let ar = dir.join(format!("ar-{}", t.triple));
+    fsutil::sweep_stale_temps(dir);
     for (path, text) in [(&cc, cc_wrapper(zig, t)), (&ar, ar_wrapper(zig))] {
         if std::fs::read_to_string(path).ok().as_deref() == Some(text.as_str()) {
             continue;
         }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(|e| cannot(path, e))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| cannot(path, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| cannot(path, e))?;
+        let tmp = fsutil::stage(path, fsutil::Mode::Shared, hint, |mut f| {
+            Ok(f.write_all(text.as_bytes())?)
+        })?;
+        // A script to run: 0755 rather than the shared 0644.
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| fsutil::cannot_write(path, e, hint))?;
+        tmp.persist(path)
+            .map_err(|e| fsutil::cannot_write(path, e.error, hint))?;
     }
     Ok((cc, ar))
 }
