@@ -483,3 +483,78 @@ fn setup_for_arm64_installs_zig_into_a_venv_and_prints_each_command() {
         .stderr
         .contains("supported platforms: linux/amd64, linux/arm64"));
 }
+
+#[test]
+fn a_linker_from_cargo_config_is_used_for_arm64() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("hello");
+    copy_tree(&repo().join("examples/hello"), &root);
+    // The real rust-lld of the toolchain, behind a wrapper that logs its call. The wrapper is named
+    // rust-lld so rustc drives it as lld, like cargo-tiny's own default.
+    let sysroot = run(Command::new("rustc").args(["--print", "sysroot"]));
+    assert_eq!(sysroot.code, 0, "{}", sysroot.stderr);
+    let real = std::fs::read_dir(Path::new(sysroot.stdout.trim()).join("lib/rustlib"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("bin/rust-lld"))
+        .find(|p| p.is_file())
+        .expect("rust-lld in the sysroot");
+    let log = tmp.path().join("linker.log");
+    let wrap = tmp.path().join("wrap/rust-lld");
+    std::fs::create_dir_all(wrap.parent().unwrap()).unwrap();
+    std::fs::write(
+        &wrap,
+        format!(
+            "#!/bin/sh\necho linked >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(root.join(".cargo")).unwrap();
+    std::fs::write(
+        root.join(".cargo/config.toml"),
+        format!(
+            "[target.aarch64-unknown-linux-musl]\nlinker = \"{}\"\n",
+            wrap.display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = cargo_tiny();
+    cmd.current_dir(&root)
+        .env_remove("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER")
+        .args(["build", "--message-format", "json", "--target-dir"])
+        .arg(fixture_target_dir())
+        .args(["--platform", "linux/arm64", "--no-image", "-v"]);
+    let r = {
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        run(&mut cmd)
+    };
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("linked")),
+        "the configured linker links: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "{} for aarch64-unknown-linux-musl (the user's",
+            wrap.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr
+            .contains("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld"),
+        "{}",
+        r.stderr
+    );
+    let b = &messages(&r, "binary")[0];
+    assert_eq!(b["static"], true);
+    assert_eq!(
+        machine(&std::fs::read(b["path"].as_str().unwrap()).unwrap()),
+        183
+    );
+}
