@@ -558,3 +558,64 @@ fn a_linker_from_cargo_config_is_used_for_arm64() {
         183
     );
 }
+
+#[test]
+fn a_crate_compiling_c_only_for_arm64_needs_a_c_compiler_for_arm64() {
+    // The graph is resolved for the first platform (amd64); `clib` (a `links` crate, so one that
+    // compiles C) is a dependency on aarch64 only, and must still be seen for linux/arm64.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("app");
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    // Outside the app's directory, so not a member of its workspace (members are always resolved).
+    let clib = tmp.path().join("clib");
+    std::fs::create_dir_all(clib.join("src")).unwrap();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[target.'cfg(target_arch = \"aarch64\")'.dependencies]\nclib = { path = \"../clib\" }\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(
+        clib.join("Cargo.toml"),
+        "[package]\nname = \"clib\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlinks = \"clib\"\nbuild = \"build.rs\"\n",
+    )
+    .unwrap();
+    std::fs::write(clib.join("build.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(clib.join("src/lib.rs"), "").unwrap();
+    // No zig (no python3, an empty CARGO_HOME), no aarch64-linux-musl-gcc.
+    let path = limited_path(&tmp.path().join("p"), &[]);
+    let r = run(cargo_tiny()
+        .env("PATH", &path)
+        .env("CARGO_HOME", tmp.path().join("cargo-home"))
+        .env("RUSTUP_HOME", rustup_home())
+        .env_remove("CC_aarch64_unknown_linux_musl")
+        .env_remove("TARGET_CC")
+        // amd64 first: the workspace's graph is amd64's.
+        .args([
+            "build",
+            "--no-image",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ])
+        .arg("--target-dir")
+        .arg(tmp.path().join("target"))
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(
+        errors[0].contains("aarch64-unknown-linux-musl") && errors[0].contains("clib"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("Compiling"),
+        "nothing is built: {}",
+        r.stderr
+    );
+}

@@ -73,7 +73,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
         }
     }
     tools::check_cargo_auditable()?;
-    let c_crates = c_code_crates(ws);
+    let first_c_crates = c_code_crates(ws);
     let cwd = std::env::current_dir()?;
     let getenv = |k: &str| std::env::var(k).ok();
     let zig_dir = opts.target_dir.join("tiny/zig");
@@ -100,6 +100,20 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
                 format!("{linker} for {target} (the user's, from cargo's configuration)"),
             );
         }
+        let c_crates = if ws.filter_platform.as_deref() == Some(target) {
+            first_c_crates.clone()
+        } else {
+            // The workspace's graph is the first target's; a crate may depend on others only for
+            // this one (`[target.'cfg(target_arch = "aarch64")'.dependencies]`): resolve it again.
+            let graph = Workspace::load(&crate::workspace::LoadOptions {
+                manifest_path: opts.manifest_path.clone(),
+                features: opts.features().clone(),
+                resolve: opts.resolve.clone(),
+                target: Some(target.to_string()),
+                no_deps: false,
+            })?;
+            c_code_crates(&graph)
+        };
         let env = crate::cross::env_for(&t, &c_crates, &zig_dir, &user_tools)?;
 
         // The user's rustflags, then ours.
