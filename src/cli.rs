@@ -8,7 +8,6 @@ pub use crate::cargo_flags::{FeatureArgs, ResolveArgs};
 use crate::shell::{Color, Verbosity};
 
 /// The default target: static musl for x86_64.
-pub use crate::target::DEFAULT_TARGET;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -238,7 +237,7 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub resolve: ResolveArgs,
     /// Target triple the graph is resolved for
-    #[arg(long, value_name = "TRIPLE", default_value = DEFAULT_TARGET)]
+    #[arg(long, value_name = "TRIPLE", default_value = crate::target::default_triple())]
     pub target: String,
     /// Report format
     #[arg(long, value_enum, value_name = "FMT", default_value_t = ReportFormat::Human)]
@@ -277,7 +276,7 @@ pub struct SetupArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Target triple(s) to install
-    #[arg(long, value_name = "TRIPLE", default_values_t = [DEFAULT_TARGET.to_string()])]
+    #[arg(long, value_name = "TRIPLE", default_values_t = [crate::target::default_triple().to_string()])]
     pub target: Vec<String>,
     /// Also the platforms' targets and, for another architecture, zig as the C cross compiler
     #[arg(long, value_name = "OS/ARCH,...", value_delimiter = ',')]

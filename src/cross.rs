@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::error::Failure;
+use crate::fsutil;
 use crate::target::Target;
 use crate::tools;
 
@@ -89,15 +89,33 @@ pub fn cc_hint(t: &Target) -> String {
     }
 }
 
+/// What the user configured for a target in cargo's configuration (`.cargo/config.toml`): their
+/// linker and `[env]` keys win over ours, as their environment variables do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserTools {
+    /// `target.<triple>.linker` (or `CARGO_TARGET_<TRIPLE>_LINKER`).
+    pub linker: Option<String>,
+    /// The names the `[env]` table sets.
+    pub env: std::collections::BTreeSet<String>,
+}
+
 /// The environment cargo needs for `t`. `c_crates` are the graph's crates that compile C; `tools`
-/// is where the zig wrapper scripts are written (`<target-dir>/tiny/zig`).
-pub fn env_for(t: &Target, c_crates: &[String], tools: &Path) -> Result<Vec<(String, String)>> {
+/// is where the zig wrapper scripts are written (`<target-dir>/tiny/zig`); `user` is what the
+/// user's cargo configuration sets (nothing is exported over it: the environment beats the config).
+pub fn env_for(
+    t: &Target,
+    c_crates: &[String],
+    tools: &Path,
+    user: &UserTools,
+) -> Result<Vec<(String, String)>> {
     let mut env = Vec::new();
-    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty()) || user.env.contains(k);
+    let user_cc =
+        set(&t.cc_var()) || tools::find_musl_cc(&t.triple).is_some_and(|c| c.from_env.is_some());
     if t.is_host() {
         match tools::find_musl_cc(&t.triple) {
-            Some(cc) if cc.from_env.is_none() => env.push((t.cc_var(), cc.program)),
-            Some(_) => {}
+            _ if user_cc => {}
+            Some(cc) => env.push((t.cc_var(), cc.program)),
             None if !c_crates.is_empty() => {
                 return Err(tools::no_musl_cc(&t.triple, c_crates).into());
             }
@@ -106,11 +124,11 @@ pub fn env_for(t: &Target, c_crates: &[String], tools: &Path) -> Result<Vec<(Str
         return Ok(env);
     }
     let gcc = cross_gcc(t);
-    if !set(&t.linker_var()) {
+    if !set(&t.linker_var()) && user.linker.is_none() {
         let linker = gcc.clone().unwrap_or_else(|| "rust-lld".to_string());
         env.push((t.linker_var(), linker));
     }
-    if c_crates.is_empty() || tools::find_musl_cc(&t.triple).is_some_and(|c| c.from_env.is_some()) {
+    if c_crates.is_empty() || user_cc {
         return Ok(env);
     }
     if let Some(gcc) = gcc {
@@ -154,26 +172,28 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// Writes (or keeps, when unchanged) the wrapper scripts; returns their paths.
+/// Writes (or keeps, when unchanged) the wrapper scripts; returns their paths. Each is replaced in
+/// one rename (fsutil's writer), so a concurrent build sharing the target directory never runs half
+/// a script.
 fn write_zig_wrappers(zig: &Zig, t: &Target, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
-    let cannot = |p: &Path, e: std::io::Error| -> anyhow::Error {
-        Failure::new(format!("cannot write {}: {e}", p.display()))
-            .hint("check that the target directory is writable")
-            .into()
-    };
-    std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
+    let hint = "check that the target directory is writable";
     let cc = dir.join(format!("cc-{}", t.triple));
     let ar = dir.join(format!("ar-{}", t.triple));
+    fsutil::sweep_stale_temps(dir);
     for (path, text) in [(&cc, cc_wrapper(zig, t)), (&ar, ar_wrapper(zig))] {
         if std::fs::read_to_string(path).ok().as_deref() == Some(text.as_str()) {
             continue;
         }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(|e| cannot(path, e))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| cannot(path, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| cannot(path, e))?;
+        let tmp = fsutil::stage(path, fsutil::Mode::Shared, hint, |mut f| {
+            Ok(f.write_all(text.as_bytes())?)
+        })?;
+        // A script to run: 0755 rather than the shared 0644.
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| fsutil::cannot_write(path, e, hint))?;
+        tmp.persist(path)
+            .map_err(|e| fsutil::cannot_write(path, e.error, hint))?;
     }
     Ok((cc, ar))
 }
@@ -256,5 +276,38 @@ mod tests {
             String::from_utf8_lossy(&out.stdout),
             "cc -target aarch64-linux-musl -O2 -c a b.c\n"
         );
+        // Executable, and no temp file left beside the scripts.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&cc).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn a_linker_and_c_compiler_from_cargos_config_are_not_overridden() {
+        let t = Target::from_triple("aarch64-unknown-linux-musl").unwrap();
+        if std::env::var_os(t.linker_var()).is_some() || std::env::var_os(t.cc_var()).is_some() {
+            return; // the environment already decides
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let c = vec!["ring".to_string()];
+        let user = UserTools {
+            linker: Some("/opt/my-lld".into()),
+            env: [t.cc_var(), t.ar_var()].into_iter().collect(),
+        };
+        let env = env_for(&t, &c, dir.path(), &user).unwrap();
+        assert_eq!(env, Vec::<(String, String)>::new());
+        // Only the C compiler configured: the linker is still ours.
+        let user = UserTools {
+            linker: None,
+            env: [t.cc_var()].into_iter().collect(),
+        };
+        let env = env_for(&t, &c, dir.path(), &user).unwrap();
+        let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, [t.linker_var()]);
     }
 }

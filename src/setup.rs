@@ -12,8 +12,9 @@ use crate::tools;
 
 pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
     let dir = std::env::current_dir()?;
+    // The targets `build` accepts, no more (e.g. not armv7-unknown-linux-musleabihf).
     for t in &args.target {
-        tools::check_musl_target(t)?;
+        crate::target::Target::from_triple(t)?;
     }
     let mut targets = args.target.clone();
     let mut platforms = Vec::new();

@@ -46,7 +46,7 @@ pub fn toolchain_name() -> String {
 /// The hint of every missing-toolchain failure.
 pub fn setup_hint(target: &str) -> String {
     let mut cmd = "cargo tiny setup --size max".to_string();
-    if target != crate::target::DEFAULT_TARGET {
+    if target != crate::target::default_triple() {
         cmd.push_str(&format!(" --target {target}"));
     }
     format!("run `{cmd}` (installs the nightly toolchain with rust-src and the {target} target)")

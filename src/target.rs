@@ -10,10 +10,21 @@ use object::elf;
 
 use crate::error::Failure;
 
-/// `(OCI platform, Rust triple)`, in the fixed order images are listed in an index.
-/// The target of a build that names none (and sets no `platforms`).
+/// The target of a build that names none (and sets no `platforms`) on a host whose platform is not
+/// supported; see [`default_triple`].
 pub const DEFAULT_TARGET: &str = "x86_64-unknown-linux-musl";
 
+/// The target of a build that names none (and sets no `platforms`): the host's platform when it is a
+/// supported one, else [`DEFAULT_TARGET`].
+pub fn default_triple() -> &'static str {
+    let arch = std::env::consts::ARCH;
+    SUPPORTED
+        .iter()
+        .find(|(_, t)| t.split('-').next() == Some(arch))
+        .map_or(DEFAULT_TARGET, |(_, t)| *t)
+}
+
+/// `(OCI platform, Rust triple)`, in the fixed order images are listed in an index.
 pub const SUPPORTED: &[(&str, &str)] = &[
     ("linux/amd64", "x86_64-unknown-linux-musl"),
     ("linux/arm64", "aarch64-unknown-linux-musl"),
@@ -276,6 +287,16 @@ mod tests {
         assert_eq!(x86.oci_arch(), ("amd64", None));
         assert_eq!(x86.machine(), elf::EM_X86_64);
         assert_eq!(Target::from_platform("linux/arm64/v8").unwrap(), arm);
+    }
+
+    #[test]
+    fn the_default_target_is_the_hosts_when_supported() {
+        let host = Target::host().map(|t| t.triple);
+        assert_eq!(default_triple(), host.as_deref().unwrap_or(DEFAULT_TARGET));
+        assert!(Target::from_triple(default_triple()).is_ok());
+        if std::env::consts::ARCH == "x86_64" {
+            assert_eq!(default_triple(), "x86_64-unknown-linux-musl");
+        }
     }
 
     #[test]

@@ -29,16 +29,6 @@ pub fn capture(program: &Path, args: &[&str], dir: &Path) -> Result<String> {
     )
 }
 
-/// Is `target` a musl Linux target we can build static binaries for?
-pub fn check_musl_target(target: &str) -> Result<()> {
-    if target.ends_with("-linux-musl") || target.contains("-linux-musl") {
-        return Ok(());
-    }
-    Err(Failure::new(format!("target `{target}` is not a musl Linux target"))
-        .hint("cargo tiny builds static musl binaries: use --target x86_64-unknown-linux-musl or aarch64-unknown-linux-musl")
-        .into())
-}
-
 /// The standard library for `target` is installed in the active toolchain.
 pub fn check_target_installed(target: &str, dir: &Path) -> Result<()> {
     let sysroot = capture(&rustc(), &["--print", "sysroot"], dir)?;
@@ -175,13 +165,5 @@ mod tests {
             cc_var("x86_64-unknown-linux-musl"),
             "CC_x86_64_unknown_linux_musl"
         );
-    }
-
-    #[test]
-    fn only_musl_targets_are_accepted() {
-        assert!(check_musl_target("x86_64-unknown-linux-musl").is_ok());
-        assert!(check_musl_target("aarch64-unknown-linux-musl").is_ok());
-        let err = check_musl_target("x86_64-unknown-linux-gnu").unwrap_err();
-        assert!(err.to_string().contains("not a musl"));
     }
 }

@@ -27,6 +27,8 @@ pub struct Workspace {
     pub metadata: Metadata,
     /// The manifest the user pointed at (or the one found from the current directory).
     pub manifest_path: Utf8PathBuf,
+    /// The target the graph was resolved for (`--filter-platform`), if any.
+    pub filter_platform: Option<String>,
 }
 
 impl Workspace {
@@ -69,6 +71,7 @@ impl Workspace {
         Ok(Workspace {
             metadata,
             manifest_path,
+            filter_platform: opts.target.clone(),
         })
     }
 

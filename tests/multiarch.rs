@@ -509,3 +509,139 @@ fn setup_for_arm64_installs_zig_into_a_venv_and_prints_each_command() {
         .stderr
         .contains("supported platforms: linux/amd64, linux/arm64"));
 }
+
+#[test]
+fn a_linker_from_cargo_config_is_used_for_arm64() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("hello");
+    copy_tree(&repo().join("examples/hello"), &root);
+    // The real rust-lld of the toolchain, behind a wrapper that logs its call. The wrapper is named
+    // rust-lld so rustc drives it as lld, like cargo-tiny's own default.
+    let sysroot = run(Command::new("rustc").args(["--print", "sysroot"]));
+    assert_eq!(sysroot.code, 0, "{}", sysroot.stderr);
+    let real = std::fs::read_dir(Path::new(sysroot.stdout.trim()).join("lib/rustlib"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("bin/rust-lld"))
+        .find(|p| p.is_file())
+        .expect("rust-lld in the sysroot");
+    let log = tmp.path().join("linker.log");
+    let wrap = tmp.path().join("wrap/rust-lld");
+    std::fs::create_dir_all(wrap.parent().unwrap()).unwrap();
+    std::fs::write(
+        &wrap,
+        format!(
+            "#!/bin/sh\necho linked >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(root.join(".cargo")).unwrap();
+    std::fs::write(
+        root.join(".cargo/config.toml"),
+        format!(
+            "[target.aarch64-unknown-linux-musl]\nlinker = \"{}\"\n",
+            wrap.display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = cargo_tiny();
+    cmd.current_dir(&root)
+        .env_remove("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER")
+        .args(["build", "--message-format", "json", "--target-dir"])
+        .arg(fixture_target_dir())
+        .args(["--platform", "linux/arm64", "--no-image", "-v"]);
+    let r = {
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        run(&mut cmd)
+    };
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("linked")),
+        "the configured linker links: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "{} for aarch64-unknown-linux-musl (the user's",
+            wrap.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr
+            .contains("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld"),
+        "{}",
+        r.stderr
+    );
+    let b = &messages(&r, "binary")[0];
+    assert_eq!(b["static"], true);
+    assert_eq!(
+        machine(&std::fs::read(b["path"].as_str().unwrap()).unwrap()),
+        183
+    );
+}
+
+#[test]
+fn a_crate_compiling_c_only_for_arm64_needs_a_c_compiler_for_arm64() {
+    // The graph is resolved for the first platform (amd64); `clib` (a `links` crate, so one that
+    // compiles C) is a dependency on aarch64 only, and must still be seen for linux/arm64.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("app");
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    // Outside the app's directory, so not a member of its workspace (members are always resolved).
+    let clib = tmp.path().join("clib");
+    std::fs::create_dir_all(clib.join("src")).unwrap();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[target.'cfg(target_arch = \"aarch64\")'.dependencies]\nclib = { path = \"../clib\" }\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(
+        clib.join("Cargo.toml"),
+        "[package]\nname = \"clib\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlinks = \"clib\"\nbuild = \"build.rs\"\n",
+    )
+    .unwrap();
+    std::fs::write(clib.join("build.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(clib.join("src/lib.rs"), "").unwrap();
+    // No zig (no python3, an empty CARGO_HOME), no aarch64-linux-musl-gcc.
+    let path = limited_path(&tmp.path().join("p"), &[]);
+    let r = run(cargo_tiny()
+        .env("PATH", &path)
+        .env("CARGO_HOME", tmp.path().join("cargo-home"))
+        .env("RUSTUP_HOME", rustup_home())
+        .env_remove("CC_aarch64_unknown_linux_musl")
+        .env_remove("TARGET_CC")
+        // amd64 first: the workspace's graph is amd64's.
+        .args([
+            "build",
+            "--no-image",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ])
+        .arg("--target-dir")
+        .arg(tmp.path().join("target"))
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(
+        errors[0].contains("aarch64-unknown-linux-musl") && errors[0].contains("clib"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("Compiling"),
+        "nothing is built: {}",
+        r.stderr
+    );
+}

@@ -16,7 +16,7 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
         &args.target,
         &args.platform,
         None,
-        crate::target::DEFAULT_TARGET,
+        crate::target::default_triple(),
     )?;
     if args.output.is_some() && args.no_image {
         crate::fail!(

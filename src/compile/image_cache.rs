@@ -132,6 +132,7 @@ pub fn store(record: &Path, key: &str, written: &Written) {
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
+    crate::fsutil::sweep_stale_temps(dir);
     let Ok(json) = serde_json::to_vec(&Record {
         format: FORMAT,
         key: key.to_string(),
@@ -139,11 +140,13 @@ pub fn store(record: &Path, key: &str, written: &Written) {
     }) else {
         return;
     };
-    if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
+    // fsutil's writer: a killed run's `.cargo-tiny-<pid>-*.tmp` is swept by a later one.
+    let write = |mut f: &std::fs::File| {
         use std::io::Write;
-        if tmp.write_all(&json).is_ok() {
-            let _ = tmp.persist(record);
-        }
+        Ok(f.write_all(&json)?)
+    };
+    if let Ok(tmp) = crate::fsutil::stage(record, crate::fsutil::Mode::Shared, "", write) {
+        let _ = tmp.persist(record);
     }
 }
 

@@ -60,7 +60,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
         &opts.targets,
         &opts.platforms,
         crate::target::configured_platforms(ws, &bins)?.as_deref(),
-        crate::target::DEFAULT_TARGET,
+        crate::target::default_triple(),
     )?;
 
     // Tools, before anything is built.
@@ -73,7 +73,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
         }
     }
     tools::check_cargo_auditable()?;
-    let c_crates = c_code_crates(ws);
+    let first_c_crates = c_code_crates(ws);
     let cwd = std::env::current_dir()?;
     let getenv = |k: &str| std::env::var(k).ok();
     let zig_dir = opts.target_dir.join("tiny/zig");
@@ -82,17 +82,42 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
     for t in targets {
         let target = t.triple.as_str();
         // One rustc spawn for both the sysroot and the target's cfg.
-        let (root_dir, cfg_text) = tools::sysroot_and_cfg(target, root)?;
+        let (root_dir, _cfg) = tools::sysroot_and_cfg(target, root)?;
         if size_max.is_none() {
             // --size max builds std from the nightly's rust-src (checked by `Nightly::detect`).
             tools::check_target_in_sysroot(target, &root_dir)?;
         }
         sysroot = root_dir;
-        let env = crate::cross::env_for(&t, &c_crates, &zig_dir)?;
+        // The user's cargo configuration: their linker and `[env]` keys are kept.
+        let config = rustflags::user_config(&getenv, &cwd, target)?;
+        let user_tools = crate::cross::UserTools {
+            linker: config.linker,
+            env: config.env,
+        };
+        if let Some(linker) = &user_tools.linker {
+            shell.verbose(
+                "Linker",
+                format!("{linker} for {target} (the user's, from cargo's configuration)"),
+            );
+        }
+        let c_crates = if ws.filter_platform.as_deref() == Some(target) {
+            first_c_crates.clone()
+        } else {
+            // The workspace's graph is the first target's; a crate may depend on others only for
+            // this one (`[target.'cfg(target_arch = "aarch64")'.dependencies]`): resolve it again.
+            let graph = Workspace::load(&crate::workspace::LoadOptions {
+                manifest_path: opts.manifest_path.clone(),
+                features: opts.features().clone(),
+                resolve: opts.resolve.clone(),
+                target: Some(target.to_string()),
+                no_deps: false,
+            })?;
+            c_code_crates(&graph)
+        };
+        let env = crate::cross::env_for(&t, &c_crates, &zig_dir, &user_tools)?;
 
         // The user's rustflags, then ours.
-        let user =
-            rustflags::user_rustflags(&getenv, &cwd, target, &rustflags::parse_cfgs(&cfg_text))?;
+        let user = config.rustflags;
         shell.verbose(
             "Rustflags",
             format!("{} from {}", user.flags.join(" "), user.origin),

@@ -87,7 +87,7 @@ impl BuildOptions {
                             .ok()
                             .map(|t| t.triple)
                     })
-                    .unwrap_or_else(|| crate::target::DEFAULT_TARGET.to_string()),
+                    .unwrap_or_else(|| crate::target::default_triple().to_string()),
             ),
             no_deps: false,
         }

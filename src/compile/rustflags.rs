@@ -27,6 +27,16 @@ pub struct UserFlags {
 /// Reads environment variables; a function so tests can pass their own.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// What the user's cargo configuration says about `target`: rustflags, linker, `[env]` keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserConfig {
+    pub rustflags: UserFlags,
+    /// The target's linker: `CARGO_TARGET_<TRIPLE>_LINKER` or `target.<triple>.linker`.
+    pub linker: Option<String>,
+    /// The names the `[env]` table sets (cargo passes them to build scripts, e.g. `CC_<triple>`).
+    pub env: std::collections::BTreeSet<String>,
+}
+
 /// The user's effective rustflags for `target`.
 ///
 /// `_target_cfg` (rustc's `--print cfg` for `target`) is not read: cargo-config2 evaluates
@@ -37,14 +47,21 @@ pub fn user_rustflags(
     target: &str,
     _target_cfg: &[Cfg],
 ) -> Result<UserFlags> {
-    // The variables cargo's rustflags resolution (and finding rustc for `cfg(..)`) reads.
+    Ok(user_config(env, cwd, target)?.rustflags)
+}
+
+/// The user's cargo configuration for `target`, resolved the way cargo resolves it.
+pub fn user_config(env: Env, cwd: &Path, target: &str) -> Result<UserConfig> {
+    // The variables cargo's resolution of these keys (and finding rustc for `cfg(..)`) reads.
     let upper = target.to_uppercase().replace(['-', '.'], "_");
     let target_var = format!("CARGO_TARGET_{upper}_RUSTFLAGS");
+    let linker_var = format!("CARGO_TARGET_{upper}_LINKER");
     let names = [
         "CARGO_ENCODED_RUSTFLAGS",
         "RUSTFLAGS",
         "CARGO_BUILD_RUSTFLAGS",
         target_var.as_str(),
+        linker_var.as_str(),
         "CARGO",
         "RUSTC",
         "RUSTC_WRAPPER",
@@ -95,9 +112,17 @@ pub fn user_rustflags(
     } else {
         format!("target.{target}.rustflags")
     };
-    Ok(UserFlags {
-        flags: flags.unwrap_or_default(),
-        origin,
+    let linker = config
+        .linker(target)
+        .map_err(bad)?
+        .map(|p| p.display().to_string());
+    Ok(UserConfig {
+        rustflags: UserFlags {
+            flags: flags.unwrap_or_default(),
+            origin,
+        },
+        linker,
+        env: config.env.keys().cloned().collect(),
     })
 }
 
@@ -169,6 +194,39 @@ mod tests {
     }
 
     const T: &str = "x86_64-unknown-linux-musl";
+
+    #[test]
+    fn the_targets_linker_and_the_env_table_are_read() {
+        let root = tempfile::tempdir().unwrap();
+        let proj = root.path().join("proj");
+        std::fs::create_dir_all(proj.join(".cargo")).unwrap();
+        std::fs::write(
+            proj.join(".cargo/config.toml"),
+            "[target.aarch64-unknown-linux-musl]\nlinker = \"/opt/lld-wrap\"\n[env]\nCC_aarch64_unknown_linux_musl = \"/opt/cc\"\nAR_aarch64_unknown_linux_musl = { value = \"/opt/ar\", force = true }\n",
+        )
+        .unwrap();
+        let home = root.path().join("home");
+        let env = env_of(&[("CARGO_HOME", home.to_str().unwrap())]);
+        let c = user_config(&env, &proj, "aarch64-unknown-linux-musl").unwrap();
+        assert_eq!(c.linker.as_deref(), Some("/opt/lld-wrap"));
+        let keys: Vec<&str> = c.env.iter().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "AR_aarch64_unknown_linux_musl",
+                "CC_aarch64_unknown_linux_musl"
+            ]
+        );
+        let x86 = user_config(&env, &proj, T).unwrap();
+        assert_eq!(x86.linker, None);
+        // The environment variable is the linker too (it beats the file).
+        let env = env_of(&[
+            ("CARGO_HOME", home.to_str().unwrap()),
+            ("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER", "/env/lld"),
+        ]);
+        let c = user_config(&env, &proj, "aarch64-unknown-linux-musl").unwrap();
+        assert_eq!(c.linker.as_deref(), Some("/env/lld"));
+    }
 
     #[test]
     fn encoded_wins_over_plain() {
