@@ -398,7 +398,7 @@ pub fn index(r: IndexReport<'_>, shell: &Shell, json: bool) -> Result<()> {
         format!("`docker load -i {t}` and `podman load -i {t}` take {d}")
     } else {
         format!(
-            "`podman load -i {t}` takes {d} ({} layers load in {}, not docker 20.10)",
+            "`podman load -i {t}` takes {d} ({} layers load in {})",
             compression.format(),
             compression.engines()
         )

@@ -1,4 +1,8 @@
 //! `cargo tiny build`, compile stage: Workspace → Plan → verified static binaries.
+//!
+//! About 400 lines: planning (tools, per-target environment and rustflags, the profile check, path
+//! remapping) and the compile loop with its verification; the `Plan` type and cargo's command line
+//! are in `plan.rs`, the cargo run in `cargo.rs`.
 
 pub mod cargo;
 pub mod command;
