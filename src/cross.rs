@@ -39,12 +39,10 @@ impl Zig {
             pythons.push(p);
         }
         pythons.into_iter().find_map(|py| {
-            let ok = std::process::Command::new(&py)
-                .args(["-c", "import ziglang"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
+            let ok = crate::process::probe(
+                std::process::Command::new(&py).args(["-c", "import ziglang"]),
+            )
+            .is_some();
             ok.then(|| Zig {
                 command: vec![py.display().to_string(), "-m".into(), "ziglang".into()],
             })

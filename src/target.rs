@@ -17,11 +17,16 @@ pub const DEFAULT_TARGET: &str = "x86_64-unknown-linux-musl";
 /// The target of a build that names none (and sets no `platforms`): the host's platform when it is a
 /// supported one, else [`DEFAULT_TARGET`].
 pub fn default_triple() -> &'static str {
+    host_triple().unwrap_or(DEFAULT_TARGET)
+}
+
+/// The supported triple of the machine cargo-tiny runs on.
+fn host_triple() -> Option<&'static str> {
     let arch = std::env::consts::ARCH;
     SUPPORTED
         .iter()
         .find(|(_, t)| t.split('-').next() == Some(arch))
-        .map_or(DEFAULT_TARGET, |(_, t)| *t)
+        .map(|(_, t)| *t)
 }
 
 /// `(OCI platform, Rust triple)`, in the fixed order images are listed in an index.
@@ -81,13 +86,9 @@ impl Target {
 
     /// The platform of the machine cargo-tiny runs on, when it is a supported one.
     pub fn host() -> Option<Target> {
-        let arch = std::env::consts::ARCH;
-        SUPPORTED
-            .iter()
-            .find(|(_, t)| t.split('-').next() == Some(arch))
-            .map(|(_, t)| Target {
-                triple: t.to_string(),
-            })
+        host_triple().map(|t| Target {
+            triple: t.to_string(),
+        })
     }
 
     /// `aarch64`: the first part of the triple.
