@@ -172,6 +172,9 @@ pub struct BuildArgs {
     /// Platforms to build, one image per platform under one index: linux/amd64,linux/arm64
     #[arg(long, value_name = "OS/ARCH,...", value_delimiter = ',')]
     pub platform: Vec<String>,
+    /// With several platforms: the one `docker load` gets from the tarball (default: the host's)
+    #[arg(long, value_name = "OS/ARCH")]
+    pub docker_platform: Option<String>,
     /// Cargo profile to build with
     #[arg(long, value_name = "PROFILE-NAME", default_value = "release")]
     pub profile: String,

@@ -297,6 +297,88 @@ fn platforms_come_from_the_metadata_and_bad_ones_are_one_line_errors() {
     );
 }
 
+/// `--docker-platform` picks the image `docker load` gets (else the host's): `manifest.json` names
+/// its config and the plain SBOM name is its; the index is the same bytes either way. A platform the
+/// build does not make is refused before compiling.
+#[test]
+fn docker_platform_picks_what_docker_load_gets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("hello");
+    copy_tree(&repo().join("examples/hello"), &root);
+    let manifest = root.join("Cargo.toml");
+    let mut index_digests = Vec::new();
+    for docker in ["linux/amd64", "linux/arm64"] {
+        let tarball = tmp.path().join(format!("{}.tar", docker.replace('/', "-")));
+        let r = tiny(
+            &[
+                "--platform",
+                BOTH,
+                "--docker-platform",
+                docker,
+                "-o",
+                tarball.to_str().unwrap(),
+            ],
+            &manifest,
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let index = &messages(&r, "image-index")[0];
+        assert_eq!(index["docker_platform"], docker);
+        index_digests.push(index["index_digest"].clone());
+        let entry = index["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["platform"] == docker)
+            .unwrap()
+            .clone();
+        // Its SBOM keeps the plain name beside the tarball.
+        assert_eq!(
+            Path::new(entry["sbom_path"].as_str().unwrap()),
+            tarball.with_extension("cdx.json")
+        );
+        // docker's manifest.json names that platform's config.
+        let mut files = std::collections::BTreeMap::new();
+        let mut ar = tar::Archive::new(std::fs::File::open(&tarball).unwrap());
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            files.insert(name, data);
+        }
+        let docker_manifest: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+        let config = entry["config_digest"].as_str().unwrap().replace(':', "/");
+        assert_eq!(
+            docker_manifest[0]["Config"],
+            format!("blobs/{config}"),
+            "{docker_manifest}"
+        );
+    }
+    assert_eq!(
+        index_digests[0], index_digests[1],
+        "the index does not change"
+    );
+
+    let r = tiny(
+        &[
+            "--platform",
+            "linux/amd64",
+            "--docker-platform",
+            "linux/arm64",
+        ],
+        &manifest,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.lines().last().unwrap_or_default().starts_with(
+            "error: --docker-platform linux/arm64 is not a platform of this build (linux/amd64)"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
+}
+
 /// Every platform's SBOM path is checked before anything compiles: a directory at one of them is a
 /// one-line error and nothing is written.
 #[test]

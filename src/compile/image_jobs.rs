@@ -23,6 +23,8 @@ struct Context<'a> {
     ws: &'a Workspace,
     revision: Option<String>,
     lockfile: Option<String>,
+    /// `--docker-platform`.
+    docker_platform: Option<crate::target::Target>,
     created: String,
     epoch: i64,
 }
@@ -231,6 +233,7 @@ pub fn run(
         ws,
         revision: io.revision.clone(),
         lockfile: std::fs::read_to_string(ws.root().join("Cargo.lock")).ok(),
+        docker_platform: io.docker_platform.clone(),
         created: source_date::rfc3339(date.epoch),
         epoch: date.epoch,
     };
@@ -337,7 +340,12 @@ fn run_multi(
                 sbom_packages,
             });
         }
-        let multi = image::index::MultiImage::new(images, &cx.created)?;
+        let mut multi = image::index::MultiImage::new(images, &cx.created)?;
+        if let Some(d) = &cx.docker_platform {
+            if let Some(i) = multi.images.iter().position(|(t, _)| t == d) {
+                multi.docker = i;
+            }
+        }
         made.push((p, multi, facts));
     }
     let mut written = Vec::new();

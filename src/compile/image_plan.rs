@@ -39,6 +39,20 @@ pub fn plan(
 ) -> Result<Vec<ImagePlan>> {
     // What would fail after the compile is checked before it (the source date was, in the options;
     // the targets, by the compile plan).
+    if let Some(d) = &io.docker_platform {
+        if !targets.contains(d) {
+            crate::fail!(
+                hint = "name one of the platforms being built, or drop --docker-platform",
+                "--docker-platform {} is not a platform of this build ({})",
+                d.platform(),
+                targets
+                    .iter()
+                    .map(|t| t.platform())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
     if bins.len() > 1 {
         for (flag, set) in [("--output", io.output.is_some()), ("--image", io.named)] {
             if set {

@@ -62,6 +62,8 @@ pub struct ImageOptions {
     pub overrides: Overrides,
     /// With `--push`: how to reach the registries.
     pub push: Option<RegistryFlags>,
+    /// `--docker-platform`: with several platforms, the image `docker load` gets (else the host's).
+    pub docker_platform: Option<crate::target::Target>,
     /// The timestamp of every image (`SOURCE_DATE_EPOCH`, else git HEAD's commit time, else 0).
     pub source_date: SourceDate,
     /// git HEAD's commit id, when the workspace is a git checkout.
@@ -123,6 +125,11 @@ impl BuildOptions {
                 named: args.image.is_some(),
                 overrides,
                 push: args.push.then(|| RegistryFlags::from(&args.registry)),
+                docker_platform: args
+                    .docker_platform
+                    .as_deref()
+                    .map(crate::target::Target::from_platform)
+                    .transpose()?,
                 source_date: source_date::source_date(
                     std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
                     root,

@@ -18,7 +18,8 @@ use crate::target::Target;
 pub struct MultiImage {
     /// `(platform, image)`, in the fixed platform order.
     pub images: Vec<(Target, Image)>,
-    /// Which of `images` goes into `manifest.json` for `docker load`.
+    /// Which of `images` goes into `manifest.json` for `docker load` (the host's, or the one
+    /// `--docker-platform` names).
     pub docker: usize,
     pub index: Blob,
 }
