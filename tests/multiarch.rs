@@ -359,6 +359,21 @@ fn docker_platform_picks_what_docker_load_gets() {
         "the index does not change"
     );
 
+    // A single-platform build over it leaves no SBOM of the other platform beside the tarball.
+    let tarball = tmp.path().join("linux-amd64.tar");
+    let arm_sbom = tmp.path().join("linux-amd64.linux-arm64.cdx.json");
+    assert!(arm_sbom.is_file());
+    let r = tiny(
+        &["--platform", "linux/amd64", "-o", tarball.to_str().unwrap()],
+        &manifest,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !arm_sbom.exists(),
+        "a stale arm64 SBOM is left beside a single-platform tarball"
+    );
+    assert!(tmp.path().join("linux-amd64.cdx.json").is_file());
+
     let r = tiny(
         &[
             "--platform",

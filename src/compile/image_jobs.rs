@@ -146,6 +146,7 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
         mtime,
     }
     .publish(&img)?;
+    remove_stale_sboms(&p.sbom, &[p.sbom.clone()]);
     let written = image_cache::Written {
         reference: img.reference(),
         manifest_digest: img.manifest.digest.clone(),
@@ -374,6 +375,7 @@ fn run_multi(
         let _ = std::fs::remove_file(&p.cache);
         let (tarball_size, _) =
             tarball::publish_with(|sink| multi.write_tarball(mtime, sink), &p.tarball, &files)?;
+        remove_stale_sboms(&p.sbom, &sbom_paths);
         written.push((p, multi, facts, sbom_paths, tarball_size));
     }
     for (p, multi, facts, sbom_paths, tarball_size) in written {
@@ -398,4 +400,18 @@ fn run_multi(
         )?;
     }
     Ok(())
+}
+
+/// Removes the per-platform SBOMs an earlier build left beside this tarball that this one did not
+/// write (a single-platform build over a multi-platform one, or another `--docker-platform`), so
+/// every SBOM beside it describes it.
+fn remove_stale_sboms(sbom: &std::path::Path, written: &[PathBuf]) {
+    for (_, triple) in crate::target::SUPPORTED {
+        if let Ok(t) = crate::target::Target::from_triple(triple) {
+            let path = platform_sbom_path(sbom, &t);
+            if !written.contains(&path) && path.is_file() {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
 }
