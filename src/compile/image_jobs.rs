@@ -146,7 +146,7 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
         mtime,
     }
     .publish(&img)?;
-    remove_stale_sboms(&p.sbom, &[p.sbom.clone()]);
+    remove_stale_sboms(&p.sbom, std::slice::from_ref(&p.sbom));
     let written = image_cache::Written {
         reference: img.reference(),
         manifest_digest: img.manifest.digest.clone(),
