@@ -166,7 +166,7 @@ pub struct BuildArgs {
     /// Directory for all generated artifacts
     #[arg(long, value_name = "DIRECTORY")]
     pub target_dir: Option<PathBuf>,
-    /// Target triple (repeatable): x86_64-unknown-linux-musl (default) or aarch64-unknown-linux-musl
+    /// Target triple (repeatable): x86_64-unknown-linux-musl or aarch64-unknown-linux-musl (default: the host's)
     #[arg(long = "target", value_name = "TRIPLE")]
     pub target: Vec<String>,
     /// Platforms to build, one image per platform under one index: linux/amd64,linux/arm64
