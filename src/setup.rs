@@ -60,7 +60,10 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
         if args.dry_run {
             continue;
         }
-        let status = crate::process::status(Command::new(&c[0]).args(&c[1..]), "")?;
+        let status = crate::process::status(
+            Command::new(&c[0]).args(&c[1..]),
+            "install it (e.g. rustup from https://rustup.rs, python3 and python3-venv from your package manager), or run the printed commands yourself",
+        )?;
         if !status.success() {
             return Err(Failure::new(format!("`{}` failed ({status})", c.join(" ")))
                 .hint("fix the problem it printed above and run `cargo tiny setup` again")
