@@ -341,12 +341,8 @@ fn run_multi(
                 sbom_packages,
             });
         }
-        let mut multi = image::index::MultiImage::new(images, &cx.created)?;
-        if let Some(d) = &cx.docker_platform {
-            if let Some(i) = multi.images.iter().position(|(t, _)| t == d) {
-                multi.docker = i;
-            }
-        }
+        let multi =
+            image::index::MultiImage::new(images, &cx.created, cx.docker_platform.as_ref())?;
         made.push((p, multi, facts));
     }
     let mut written = Vec::new();

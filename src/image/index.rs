@@ -25,9 +25,14 @@ pub struct MultiImage {
 }
 
 impl MultiImage {
-    /// Ties the images (one per platform, same name and tag) under one index. `docker` picks the
-    /// image `docker load` gets: the host's platform when built, else the first.
-    pub fn new(mut images: Vec<(Target, Image)>, created: &str) -> Result<MultiImage> {
+    /// Ties the images (one per platform, same name and tag) under one index. The image `docker
+    /// load` gets is `docker`'s (`--docker-platform`) when given and built, else the host's platform
+    /// when built, else the first.
+    pub fn new(
+        mut images: Vec<(Target, Image)>,
+        created: &str,
+        docker: Option<&Target>,
+    ) -> Result<MultiImage> {
         images.sort_by_key(|(t, _)| {
             crate::target::SUPPORTED
                 .iter()
@@ -62,9 +67,9 @@ impl MultiImage {
             }),
         )?;
         let host = Target::host();
-        let docker = images
-            .iter()
-            .position(|(t, _)| Some(t) == host.as_ref())
+        let position = |want: Option<&Target>| images.iter().position(|(t, _)| Some(t) == want);
+        let docker = position(docker)
+            .or_else(|| position(host.as_ref()))
             .unwrap_or(0);
         Ok(MultiImage {
             images,
@@ -121,6 +126,7 @@ mod tests {
                 (t("linux/amd64"), super::super::build(&x86).unwrap()),
             ],
             "1970-01-01T00:00:00Z",
+            None,
         )
         .unwrap()
     }

@@ -247,6 +247,7 @@ mod tests {
                 ),
             ],
             "1970-01-01T00:00:00Z",
+            None,
         )
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
