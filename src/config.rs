@@ -2,10 +2,8 @@
 //!
 //! Layers, later wins: `[workspace.metadata.tiny]` < `[package.metadata.tiny]` < command-line flags.
 //! Every error names the key and the manifest it came from.
-//!
-//! Over 400 lines on purpose: ~600 lines of code, one validator per key with its hint, and ~230 of
-//! tests. Every rule a user meets in `[*.metadata.tiny]` is in this one file; the value checks shared
-//! with `--image`/`--tag` (`check_name`, `check_tag`, …) sit at the end.
+//! Every rule a user meets in `[*.metadata.tiny]` is here; names and tags follow the reference
+//! grammar of [`crate::reference`].
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -16,6 +14,7 @@ use serde_json::Value;
 
 use crate::error::Failure;
 pub use crate::image::Compression;
+use crate::reference::{check_name, check_tag, NAME_HINT, TAG_HINT};
 
 /// The keys `[package.metadata.tiny]` accepts.
 pub const KEYS: &[&str] = &[
@@ -214,9 +213,6 @@ pub fn resolve(sources: &[Source<'_>], cli: &Overrides) -> Result<TinyConfig> {
     Ok(cfg)
 }
 
-const NAME_HINT: &str =
-    "use lowercase letters, digits and `.`, `_`, `-`, `/` separators, e.g. name = \"api\"";
-const TAG_HINT: &str = "use up to 128 letters, digits, `_`, `.`, `-`, not starting with `.` or `-`";
 const USER_HINT: &str =
     "use \"nonroot\" (65532, the default), \"root\", or numeric \"uid\" / \"uid:gid\"";
 const PATH_HINT: &str = "use an absolute path without `..`, e.g. \"/etc/app/config.toml\"";
@@ -513,87 +509,6 @@ pub fn check_image_path(p: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A repository name as the distribution reference grammar accepts it (docker/distribution
-/// `reference/regexp.go`): an optional registry host (`host[:port]/`, with a `.` or `:`, or
-/// `localhost`), then lowercase path components separated by `/`, each `[a-z0-9]+` joined by
-/// `.`, `_`, `__` or runs of `-`; at most 255 characters.
-pub fn check_name(n: &str) -> Result<String, String> {
-    use std::sync::OnceLock;
-    static RE: OnceLock<regex::Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
-        let domain_component = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-        let domain = format!(
-            r"(?:{domain_component}(?:\.{domain_component})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
-        );
-        let path_component = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*";
-        regex::Regex::new(&format!(
-            r"^(?:({domain})/)?({path_component}(?:/{path_component})*)$"
-        ))
-        .expect("the reference grammar compiles")
-    });
-    let bad = || format!("`{n}` is not a valid image name");
-    let caps = re.captures(n).ok_or_else(bad)?;
-    if let Some(host) = caps.get(1) {
-        let host = host.as_str();
-        // A first component that is not host-like is a path component (`team/app`).
-        let host_like = host.contains(['.', ':']) || host == "localhost";
-        if !host_like && !re.is_match(&n[..host.len()]) {
-            return Err(bad());
-        }
-        if let Some((_, port)) = host.rsplit_once(':').filter(|_| !host.ends_with(']')) {
-            if port.parse::<u16>().is_err() {
-                return Err(format!("`{n}` has an invalid registry port {port}"));
-            }
-        }
-    }
-    if caps[2].len() > 255 {
-        return Err(format!("`{n}` is longer than 255 characters"));
-    }
-    Ok(n.to_string())
-}
-
-pub fn check_tag(t: &str) -> Result<(), String> {
-    let ok = !t.is_empty()
-        && t.len() <= 128
-        && t.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        && !t.starts_with(['.', '-']);
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("`{t}` is not a valid image tag"))
-    }
-}
-
-/// Splits `NAME[:TAG]`, where NAME may hold a `host:port/` prefix.
-pub fn split_reference(r: &str) -> (String, Option<String>) {
-    let slash = r.rfind('/').map_or(0, |i| i + 1);
-    match r[slash..].rfind(':') {
-        Some(i) => (
-            r[..slash + i].to_string(),
-            Some(r[slash + i + 1..].to_string()),
-        ),
-        None => (r.to_string(), None),
-    }
-}
-
-/// A tag from a package version: semver build metadata (`+`) is not allowed in tags, so it
-/// becomes `-`; a version longer than a tag can be (128) is refused (the caller hints at `tag`).
-pub fn tag_from_version(v: &str) -> Result<String, String> {
-    let t = v.replace('+', "-");
-    check_tag(&t).map_err(|_| {
-        format!(
-            "the tag derived from version {v} is not a valid image tag (at most 128 of `A-Za-z0-9_.-`)"
-        )
-    })?;
-    Ok(t)
-}
-
-/// A default image name from a bin name (image names are lowercase; `_` is allowed inside).
-pub fn name_from_bin(bin: &str) -> String {
-    bin.to_ascii_lowercase()
-}
-
 pub fn parse_user(u: &str) -> Result<String, String> {
     match u {
         "nonroot" => return Ok(NONROOT.into()),
@@ -752,40 +667,6 @@ mod tests {
     }
 
     #[test]
-    fn names_follow_the_distribution_grammar() {
-        for ok in [
-            "api",
-            "team/api",
-            "a.b_c__d--e/f",
-            "localhost/app",
-            "localhost:5000/team/app",
-            "registry.example.com/x",
-            "Registry.Example.com:443/x",
-            "[::1]:5000/app",
-        ] {
-            assert!(check_name(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "Api",
-            "a..b",
-            "a___b",
-            "a._b",
-            "-a",
-            "a-",
-            "a//b",
-            "/a",
-            "a/",
-            "Team/app",
-            "localhost:99999/app",
-            "",
-        ] {
-            assert!(check_name(bad).is_err(), "{bad}");
-        }
-        assert!(check_name(&"a".repeat(256)).is_err());
-        assert!(check_name(&"a".repeat(255)).is_ok());
-    }
-
-    #[test]
     fn engine_limits_are_refused_up_front() {
         assert!(message(json!({"tag": "a".repeat(129)})).contains("`tag`"));
         assert!(load(json!({"tag": "_x.Y-1"})).is_ok());
@@ -817,9 +698,6 @@ mod tests {
         assert!(
             message(json!({"workdir": format!("/{}", "d".repeat(101))})).contains("at most 100")
         );
-        assert_eq!(tag_from_version("1.0.0+build.5").unwrap(), "1.0.0-build.5");
-        let long = format!("1.0.0-{}", "rc".repeat(70));
-        assert!(tag_from_version(&long).unwrap_err().contains("128"));
     }
 
     #[test]
@@ -852,23 +730,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.compression, Compression::GzipMax);
-    }
-
-    #[test]
-    fn references_split_after_the_registry_port() {
-        assert_eq!(
-            split_reference("app:1.0"),
-            ("app".into(), Some("1.0".into()))
-        );
-        assert_eq!(
-            split_reference("localhost:5000/app"),
-            ("localhost:5000/app".into(), None)
-        );
-        assert_eq!(
-            split_reference("localhost:5000/app:v1"),
-            ("localhost:5000/app".into(), Some("v1".into()))
-        );
-        assert!(check_name("localhost:5000/team/app").is_ok());
-        assert_eq!(tag_from_version("1.0.0+build.5").unwrap(), "1.0.0-build.5");
     }
 }

@@ -20,6 +20,7 @@ pub mod knowledge;
 pub mod manifest_file;
 pub mod process;
 pub mod publish;
+pub mod reference;
 pub mod report;
 pub mod sbom;
 pub mod setup;

@@ -15,8 +15,8 @@ use crate::compile::image_plan::ImagePlan;
 use crate::compile::plan::Plan;
 use crate::compile::Binary;
 use crate::image::{self, ca_bundle};
-use crate::publish::reference::Destination;
 use crate::publish::{Pushed, Referrers};
+use crate::reference::Destination;
 use crate::shell::{human_size, Shell};
 
 /// One line of `--message-format json` per binary (schema in README: "JSON output").

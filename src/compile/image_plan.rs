@@ -75,8 +75,8 @@ pub fn plan(
         let name = cfg
             .name
             .clone()
-            .unwrap_or_else(|| config::name_from_bin(&t.bin));
-        config::check_name(&name).map_err(|w| {
+            .unwrap_or_else(|| crate::reference::name_from_bin(&t.bin));
+        crate::reference::check_name(&name).map_err(|w| {
             Failure::new(format!(
                 "image name of bin `{}` ({}): {w}",
                 t.bin, pkg.manifest_path
@@ -85,7 +85,7 @@ pub fn plan(
         })?;
         let tag = match &cfg.tag {
             Some(t) => t.clone(),
-            None => config::tag_from_version(&pkg.version.to_string()).map_err(|w| {
+            None => crate::reference::tag_from_version(&pkg.version.to_string()).map_err(|w| {
                 Failure::new(format!(
                     "image tag of bin `{}` ({}): {w}",
                     t.bin, pkg.manifest_path

@@ -12,7 +12,7 @@ use super::plan::Selection;
 use super::rustflags;
 use crate::cargo_flags::{FeatureArgs, ResolveArgs};
 use crate::cli::{BuildArgs, MessageFormat};
-use crate::config::{self, Overrides};
+use crate::config::Overrides;
 use crate::error::Failure;
 use crate::publish::push::RegistryFlags;
 use crate::shell::Verbosity;
@@ -115,7 +115,7 @@ impl BuildOptions {
                 ..Default::default()
             };
             if let Some(r) = &args.image {
-                let (n, t) = config::split_reference(r);
+                let (n, t) = crate::reference::split(r);
                 overrides.name = Some(n);
                 overrides.tag = t;
             }

@@ -3,10 +3,10 @@
 
 use anyhow::Result;
 
+use super::layout;
 use super::push::{plan, push, RegistryFlags};
-use super::{layout, reference};
 use crate::cli::{MessageFormat, PushArgs, RegistryArgs};
-use crate::config;
+use crate::reference;
 use crate::shell::Shell;
 
 /// `cargo tiny push`.
@@ -17,13 +17,13 @@ pub fn run(args: &PushArgs, shell: &Shell) -> Result<()> {
         (Some(r), _) => {
             let default_tag = built
                 .as_deref()
-                .and_then(|b| config::split_reference(b).1)
+                .and_then(|b| reference::split(b).1)
                 .unwrap_or_else(|| "latest".into());
             let d = reference::parse(r, &default_tag)?;
             (d.name(), d.tag)
         }
         (None, Some(b)) => {
-            let (n, t) = config::split_reference(b);
+            let (n, t) = reference::split(b);
             (n, t.unwrap_or_else(|| "latest".into()))
         }
         (None, None) => crate::fail!(

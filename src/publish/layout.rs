@@ -140,7 +140,7 @@ pub fn read(path: &Path) -> Result<Loaded> {
             let (image, referrer) = platforms.remove(0);
             let built_as = reference
                 .as_deref()
-                .map(|r| crate::config::split_reference(r).0)
+                .map(|r| crate::reference::split(r).0)
                 .unwrap_or_default();
             return Ok(Loaded {
                 artifact: Artifact {
@@ -178,7 +178,7 @@ pub fn read(path: &Path) -> Result<Loaded> {
     };
     let built_as = reference
         .as_deref()
-        .map(|r| crate::config::split_reference(r).0)
+        .map(|r| crate::reference::split(r).0)
         .unwrap_or_default();
     Ok(Loaded {
         artifact: Artifact {

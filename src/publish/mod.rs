@@ -10,7 +10,6 @@ pub mod credentials;
 pub mod layout;
 pub mod progress;
 pub mod push;
-pub mod reference;
 pub mod registry;
 mod registry_errors;
 pub mod tarball;

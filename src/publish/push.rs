@@ -6,9 +6,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::credentials::{self, Env};
-use super::reference::{self, Destination};
 use super::{registry, Artifact, PushOptions, Pushed};
-use crate::config;
+use crate::reference::{self, Destination};
 use crate::shell::Shell;
 
 /// The registry settings of a push, as plain values (`--tag`, `--registry-ca`, `--insecure-registry`).
@@ -47,9 +46,8 @@ pub fn plan(
 fn options(config_tags: &[String], flags: &RegistryFlags) -> Result<PushOptions> {
     let mut tags: Vec<String> = config_tags.to_vec();
     for t in &flags.tags {
-        config::check_tag(t).map_err(|w| {
-            crate::error::Failure::new(format!("--tag: {w}"))
-                .hint("use up to 128 letters, digits, `_`, `.`, `-`, not starting with `.` or `-`")
+        reference::check_tag(t).map_err(|w| {
+            crate::error::Failure::new(format!("--tag: {w}")).hint(reference::TAG_HINT)
         })?;
         if !tags.contains(t) {
             tags.push(t.clone());

@@ -27,7 +27,6 @@ use serde_json::{json, Value};
 
 use super::credentials::Credentials;
 use super::progress::Progress;
-use super::reference::{self, Destination};
 use super::registry_errors::{
     error_chain, is_not_found, is_tls, last_cause, one_line, registry_codes, retryable,
     speaks_plain_http, status_of,
@@ -35,6 +34,7 @@ use super::registry_errors::{
 use super::{Artifact, Manifest, PushOptions, Pushed, Referrers};
 use crate::error::Failure;
 use crate::image::{canonical_json, Blob, INDEX};
+use crate::reference::{self, Destination};
 use crate::shell::Shell;
 
 /// Blobs at least this large are streamed in chunks, with a progress indicator.
