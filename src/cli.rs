@@ -212,7 +212,7 @@ pub struct BuildArgs {
     pub registry: RegistryArgs,
     /// Layer compression: gzip (default, level 9), gzip-max (zopfli, slower, smaller), zstd (podman/skopeo/containerd; not docker 20.10)
     #[arg(long, value_enum, value_name = "ALGO", conflicts_with = "no_image")]
-    pub compression: Option<crate::image::Compression>,
+    pub compression: Option<crate::settings::Compression>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

@@ -6,15 +6,17 @@
 //! grammar of [`crate::reference`].
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use cargo_metadata::camino::Utf8Path;
 use serde_json::Value;
 
 use crate::error::Failure;
-pub use crate::image::Compression;
 use crate::reference::{check_name, check_tag, NAME_HINT, TAG_HINT};
+pub use crate::settings::{
+    check_image_path, CaCertificates, Compression, ExtraFile, TinyConfig, NONROOT,
+};
 
 /// The keys `[package.metadata.tiny]` accepts.
 pub const KEYS: &[&str] = &[
@@ -33,90 +35,6 @@ pub const KEYS: &[&str] = &[
     "compression",
     "platforms",
 ];
-
-/// Whether the image gets `/etc/ssl/certs/ca-certificates.crt`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum CaCertificates {
-    /// When the binary reads the system trust store (rustls-native-certs, openssl-probe, native-tls …)
-    #[default]
-    Auto,
-    Always,
-    Never,
-}
-
-impl CaCertificates {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaCertificates::Auto => "auto",
-            CaCertificates::Always => "always",
-            CaCertificates::Never => "never",
-        }
-    }
-}
-
-/// The user the entrypoint runs as, as the image config spells it (`uid:gid`).
-pub const NONROOT: &str = "65532:65532";
-
-/// A file copied from the package into the image.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExtraFile {
-    /// Absolute path of the source on this machine.
-    pub source: PathBuf,
-    /// Absolute path in the image.
-    pub dest: String,
-    /// The source, opened (without following symlinks) when it was checked: the image gets these
-    /// bytes, whatever a build script later does to the path.
-    pub opened: crate::image::source::OpenedSource,
-}
-
-/// The validated image configuration of one package.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TinyConfig {
-    pub name: Option<String>,
-    pub tag: Option<String>,
-    /// Extra tags written by `--push` (`tags = [...]`).
-    pub tags: Vec<String>,
-    pub cmd: Vec<String>,
-    pub env: BTreeMap<String, String>,
-    /// `8080/tcp`, `53/udp`.
-    pub ports: Vec<String>,
-    pub labels: BTreeMap<String, String>,
-    /// `uid:gid`.
-    pub user: String,
-    pub workdir: Option<String>,
-    pub stop_signal: Option<String>,
-    pub ca_certificates: CaCertificates,
-    /// Sorted by destination.
-    pub files: Vec<ExtraFile>,
-    /// Where `files` was set: `[package.metadata.tiny] of /p/Cargo.toml` (empty when not set).
-    pub files_from: String,
-    /// How the layer is compressed.
-    pub compression: Compression,
-    /// `platforms = ["linux/amd64", "linux/arm64"]` (validated, normalized), when set.
-    pub platforms: Option<Vec<String>>,
-}
-
-impl Default for TinyConfig {
-    fn default() -> Self {
-        TinyConfig {
-            name: None,
-            tag: None,
-            tags: Vec::new(),
-            cmd: Vec::new(),
-            env: BTreeMap::new(),
-            ports: Vec::new(),
-            labels: BTreeMap::new(),
-            user: NONROOT.into(),
-            workdir: None,
-            stop_signal: None,
-            ca_certificates: CaCertificates::Auto,
-            files: Vec::new(),
-            files_from: String::new(),
-            compression: Compression::Gzip,
-            platforms: None,
-        }
-    }
-}
 
 /// What the command line sets; `None` leaves the manifests' value.
 #[derive(Debug, Clone, Default)]
@@ -455,7 +373,7 @@ fn files(src: &Source<'_>, v: &Value) -> Result<Vec<ExtraFile>> {
                 "list each file separately; directories are not copied",
             ));
         }
-        let opened = crate::image::source::OpenedSource::open(&real)
+        let opened = crate::settings::source::OpenedSource::open(&real)
             .map_err(|w| src.err(&key, format!("source {source}: {w}"), "check the file"))?;
         out.push(ExtraFile {
             source: real,
@@ -477,36 +395,6 @@ fn files(src: &Source<'_>, v: &Value) -> Result<Vec<ExtraFile>> {
         }
     }
     Ok(out)
-}
-
-/// An absolute, normalised path in the image: `/`-rooted, no `.`/`..`, no empty components.
-pub fn check_image_path(p: &str) -> Result<(), String> {
-    if !p.starts_with('/') {
-        return Err(format!("{p:?} is not an absolute path"));
-    }
-    if p == "/" {
-        return Err("\"/\" is not a file path".into());
-    }
-    for c in Path::new(p).components() {
-        match c {
-            Component::RootDir | Component::Normal(_) => {}
-            _ => return Err(format!("{p:?} contains `..` or `.`")),
-        }
-    }
-    if p.split('/')
-        .skip(1)
-        .any(|c| c.is_empty() || c == "." || c == "..")
-        || p.contains('\0')
-    {
-        return Err(format!(
-            "{p:?} is not a normalised path (`..`, `.` or `//`)"
-        ));
-    }
-    if p.len() > 200 {
-        return Err(format!("{p:?} is longer than 200 bytes"));
-    }
-    crate::image::paths::fits_tar(p)?;
-    Ok(())
 }
 
 pub fn parse_user(u: &str) -> Result<String, String> {
@@ -631,7 +519,7 @@ mod tests {
         assert!(message(json!({"stop-signal": "TERM"})).contains("`stop-signal`"));
         assert!(message(json!({"name": "Api"})).contains("`name`"));
         assert!(message(json!({"files": {"/etc/x/../y": "a"}})).contains("files"));
-        // Destinations against the image's own tree: crate::image::paths (it knows the bin name).
+        // Destinations against the image's own tree: image/paths.rs (it knows the bin name).
     }
 
     #[test]

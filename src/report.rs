@@ -477,6 +477,27 @@ pub fn push_message(tarball: &std::path::Path, pushed: &Pushed) -> Result<()> {
     Ok(())
 }
 
+/// The status line of a non-default compression: its encoder, its time and its size, each against
+/// gzip -9 of the same tar; `platform` prefixes it in a multi-platform build.
+pub fn compressed(c: &image::CompressionCost, platform: Option<&str>, shell: &Shell) {
+    let change = 100.0 * (c.size as f64 - c.gzip_size as f64) / c.gzip_size.max(1) as f64;
+    shell.status(
+        "Compressed",
+        format!(
+            "{}layer with {} ({}) in {:.1} s, {:+.1} s against gzip; {} ({} bytes), {change:+.1} % against gzip's {} ({} bytes)",
+            platform.map(|p| format!("{p} ")).unwrap_or_default(),
+            c.compression,
+            c.compression.encoder(),
+            c.took.as_secs_f64(),
+            c.took.as_secs_f64() - c.gzip_took.as_secs_f64(),
+            human_size(c.size),
+            c.size,
+            human_size(c.gzip_size),
+            c.gzip_size,
+        ),
+    );
+}
+
 /// A word for a POSIX shell: quoted when it holds anything but safe characters.
 fn shell_word(s: &str) -> String {
     if !s.is_empty()

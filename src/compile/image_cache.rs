@@ -153,7 +153,7 @@ pub fn store(record: &Path, key: &str, written: &Written) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TinyConfig;
+    use crate::settings::TinyConfig;
     use std::collections::BTreeMap;
 
     fn input(cfg: &TinyConfig) -> ImageInput<'_> {

@@ -38,7 +38,7 @@ struct Done {
     /// The image value when it was built now (the registry publisher takes it); `None` when reused.
     image: Option<image::Image>,
     /// The status line of a non-default compression (what it cost and bought).
-    compressed: Option<String>,
+    compressed: Option<image::CompressionCost>,
 }
 
 /// One image's inputs, read, with its SBOM.
@@ -133,7 +133,7 @@ fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
     let img = image::build(&input)?;
     let compressed = if img.compression != image::Compression::Gzip {
         let took = compress_started.elapsed();
-        Some(image::compression::summary(&input, &img, took)?)
+        Some(image::compression_cost(&input, &img, took)?)
     } else {
         None
     };
@@ -268,8 +268,8 @@ pub fn run(
             compressed,
         } = done;
         reused += usize::from(was_reused);
-        if let Some(line) = compressed {
-            shell.status("Compressed", line);
+        if let Some(cost) = compressed {
+            crate::report::compressed(&cost, None, shell);
         }
         // The registry publisher takes the image value, or, when it was reused, the tarball (the same
         // bytes: the cache checked them).
@@ -331,8 +331,8 @@ fn run_multi(
             let started = std::time::Instant::now();
             let img = image::build(&input)?;
             if img.compression != image::Compression::Gzip {
-                let line = image::compression::summary(&input, &img, started.elapsed())?;
-                shell.status("Compressed", format!("{} {line}", b.platform.platform()));
+                let cost = image::compression_cost(&input, &img, started.elapsed())?;
+                crate::report::compressed(&cost, Some(&b.platform.platform()), shell);
             }
             images.push((b.platform.clone(), img));
             facts.push(crate::report::PlatformFacts {

@@ -11,8 +11,8 @@ use cargo_metadata::camino::Utf8Path;
 use cargo_metadata::Package;
 
 use super::{layer, ImageInput};
-use crate::config::TinyConfig;
 use crate::sbom::{self, Sbom, SbomInput};
+use crate::settings::TinyConfig;
 
 /// Everything one image is made from.
 pub struct Parts<'a> {

@@ -108,7 +108,7 @@ impl MultiImage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TinyConfig;
+    use crate::settings::TinyConfig;
     use serde_json::Value;
 
     fn two() -> MultiImage {

@@ -11,11 +11,12 @@
 
 pub mod assemble;
 pub mod ca_bundle;
-pub mod compression;
 pub mod index;
 pub mod layer;
 pub mod paths;
-pub mod source;
+
+// Where they were before they moved below `config` and `image` (`crate::settings`).
+pub use crate::settings::{compression, source};
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -28,7 +29,7 @@ use oci_spec::image::{
 };
 use serde_json::{json, Map, Value};
 
-use crate::config::TinyConfig;
+use crate::settings::TinyConfig;
 pub use compression::{Compression, LAYER_GZIP, LAYER_ZSTD};
 pub use layer::sha256;
 
@@ -340,6 +341,36 @@ pub fn build(input: &ImageInput<'_>) -> Result<Image> {
         referrer,
         index,
         annotations,
+    })
+}
+
+/// What a non-default compression cost and bought, each against gzip -9 of the same tar (compressed
+/// again only to say it).
+#[derive(Debug, Clone, Copy)]
+pub struct CompressionCost {
+    pub compression: Compression,
+    pub took: std::time::Duration,
+    pub size: u64,
+    pub gzip_took: std::time::Duration,
+    pub gzip_size: u64,
+}
+
+/// The [`CompressionCost`] of `image`'s layer, which took `took` to compress.
+pub fn compression_cost(
+    input: &ImageInput<'_>,
+    image: &Image,
+    took: std::time::Duration,
+) -> Result<CompressionCost> {
+    let started = std::time::Instant::now();
+    let gzip_size = layer::build(&tree(input), input.created.max(0) as u64, Compression::Gzip)?
+        .compressed
+        .len() as u64;
+    Ok(CompressionCost {
+        compression: image.compression,
+        took,
+        size: image.layer.size(),
+        gzip_took: started.elapsed(),
+        gzip_size,
     })
 }
 

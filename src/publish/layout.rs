@@ -195,10 +195,10 @@ pub fn read(path: &Path) -> Result<Loaded> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TinyConfig;
     use crate::image::build;
     use crate::image::tests::input;
     use crate::publish::tarball;
+    use crate::settings::TinyConfig;
 
     #[test]
     fn reads_back_what_the_tarball_publisher_wrote() {

@@ -174,7 +174,7 @@ pub struct Pushed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TinyConfig;
+    use crate::settings::TinyConfig;
 
     #[test]
     fn manifests_are_read_as_oci_types() {

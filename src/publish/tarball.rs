@@ -263,7 +263,7 @@ impl Drop for HeldSignals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TinyConfig;
+    use crate::settings::TinyConfig;
 
     #[test]
     fn tarball_is_a_layout_and_a_docker_archive() {
