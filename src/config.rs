@@ -17,6 +17,7 @@ use crate::reference::{check_name, check_tag, NAME_HINT, TAG_HINT};
 pub use crate::settings::{
     check_image_path, CaCertificates, Compression, ExtraFile, TinyConfig, NONROOT,
 };
+use crate::target::Target;
 
 /// The keys `[package.metadata.tiny]` accepts.
 pub const KEYS: &[&str] = &[
@@ -259,25 +260,7 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
                     )
                 })?;
             }
-            "platforms" => {
-                let hint = "e.g. platforms = [\"linux/amd64\", \"linux/arm64\"]";
-                let Some(items) = value.as_array() else {
-                    return Err(src.err(k, "expected an array of strings", hint));
-                };
-                let mut ps = Vec::new();
-                for v in items {
-                    let p = string(src, k, v)?;
-                    let t = crate::target::Target::from_platform(&p).map_err(|_| {
-                        src.err(
-                            k,
-                            format!("`{p}` is not a supported platform"),
-                            "supported platforms: linux/amd64, linux/arm64",
-                        )
-                    })?;
-                    ps.push(t.platform());
-                }
-                cfg.platforms = Some(ps);
-            }
+            "platforms" => cfg.platforms = Some(platforms(src, value)?),
             _ => {
                 return Err(src.err(
                     k,
@@ -288,6 +271,40 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `platforms = [...]` of one table alone, when set: the build's targets are resolved from it before
+/// the rest of the image settings are (those are not read at all with `--no-image`).
+pub fn configured_platforms(src: &Source<'_>) -> Result<Option<Vec<Target>>> {
+    match src.metadata.get("tiny").and_then(|t| t.get("platforms")) {
+        Some(v) => platforms(src, v).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn platforms(src: &Source<'_>, value: &Value) -> Result<Vec<Target>> {
+    let k = "platforms";
+    let hint = "e.g. platforms = [\"linux/amd64\", \"linux/arm64\"]";
+    let Some(items) = value.as_array() else {
+        return Err(src.err(k, "expected an array of strings", hint));
+    };
+    let supported = Target::all()
+        .map(|t| t.platform())
+        .collect::<Vec<_>>()
+        .join(", ");
+    items
+        .iter()
+        .map(|v| {
+            let p = string(src, k, v)?;
+            Target::from_platform(&p).map_err(|_| {
+                src.err(
+                    k,
+                    format!("`{p}` is not a supported platform"),
+                    format!("supported platforms: {supported}"),
+                )
+            })
+        })
+        .collect()
 }
 
 fn string(src: &Source<'_>, key: &str, v: &Value) -> Result<String> {

@@ -12,12 +12,7 @@ use crate::workspace::Workspace;
 /// `cargo tiny build`.
 pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
     // Targets named on the command line are checked before anything runs.
-    crate::target::resolve(
-        &args.target,
-        &args.platform,
-        None,
-        crate::target::default_triple(),
-    )?;
+    let cli_targets = BuildOptions::cli_targets(args)?;
     if args.output.is_some() && args.no_image {
         crate::fail!(
             hint = "drop one of them",
@@ -41,15 +36,12 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
             );
         }
     }
-    let ws = Workspace::load(&BuildOptions::load_options(args))?;
-    let opts = BuildOptions::new(args, &ws)?;
+    let ws = Workspace::load(&BuildOptions::load_options(args, cli_targets.as_deref()))?;
+    let opts = BuildOptions::new(args, &ws, cli_targets.as_deref())?;
     let plan = plan(&ws, &opts, shell)?;
     // Image configuration is checked before anything is compiled.
     let images = match &opts.image {
-        Some(io) => {
-            let targets: Vec<_> = plan.targets.iter().map(|t| t.target.clone()).collect();
-            image_plan::plan(&ws, &opts, io, &plan.bins, &targets)?
-        }
+        Some(io) => image_plan::plan(&ws, &opts, io)?,
         None => Vec::new(),
     };
     let binaries = compile(&ws, &plan, shell)?;

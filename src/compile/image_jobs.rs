@@ -402,12 +402,10 @@ fn run_multi(
 /// write (a single-platform build over a multi-platform one, or another `--docker-platform`), so
 /// every SBOM beside it describes it.
 fn remove_stale_sboms(sbom: &std::path::Path, written: &[PathBuf]) {
-    for (_, triple) in crate::target::SUPPORTED {
-        if let Ok(t) = crate::target::Target::from_triple(triple) {
-            let path = platform_sbom_path(sbom, &t);
-            if !written.contains(&path) && path.is_file() {
-                let _ = std::fs::remove_file(&path);
-            }
+    for t in crate::target::Target::all() {
+        let path = platform_sbom_path(sbom, &t);
+        if !written.contains(&path) && path.is_file() {
+            let _ = std::fs::remove_file(&path);
         }
     }
 }

@@ -30,13 +30,8 @@ pub struct ImagePlan {
 }
 
 /// Resolves and validates the configuration of every image.
-pub fn plan(
-    ws: &Workspace,
-    opts: &BuildOptions,
-    io: &ImageOptions,
-    bins: &[BinTarget],
-    targets: &[crate::target::Target],
-) -> Result<Vec<ImagePlan>> {
+pub fn plan(ws: &Workspace, opts: &BuildOptions, io: &ImageOptions) -> Result<Vec<ImagePlan>> {
+    let (bins, targets) = (&opts.bins, &opts.targets);
     // What would fail after the compile is checked before it (the source date was, in the options;
     // the targets, by the compile plan).
     if let Some(d) = &io.docker_platform {

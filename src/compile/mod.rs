@@ -58,21 +58,15 @@ impl Binary {
 /// Plans the compile: target checks, bin selection, tools, rustflags. Spawns one `rustc --print`
 /// per target.
 pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> {
-    let bins = plan::select_bins(ws, &opts.selection)?;
-
-    let targets = crate::target::resolve(
-        &opts.targets,
-        &opts.platforms,
-        crate::target::configured_platforms(ws, &bins)?.as_deref(),
-        crate::target::default_triple(),
-    )?;
+    let bins = opts.bins.clone();
+    let targets = opts.targets.clone();
 
     // Tools, before anything is built.
     let root = ws.root().as_std_path();
     let mut size_max = None;
     if opts.size == crate::size_max::Size::Max {
         for t in &targets {
-            let n = crate::size_max::Nightly::detect(&t.triple, root)?;
+            let n = crate::size_max::Nightly::detect(t.triple, root)?;
             size_max.get_or_insert(n);
         }
     }
@@ -84,7 +78,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
     let mut per_target = Vec::new();
     let mut sysroot = String::new();
     for t in targets {
-        let target = t.triple.as_str();
+        let target = t.triple;
         // One rustc spawn for both the sysroot and the target's cfg.
         let (root_dir, _cfg) = tools::sysroot_and_cfg(target, root)?;
         if size_max.is_none() {
@@ -109,13 +103,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
         } else {
             // The workspace's graph is the first target's; a crate may depend on others only for
             // this one (`[target.'cfg(target_arch = "aarch64")'.dependencies]`): resolve it again.
-            let graph = Workspace::load(&crate::workspace::LoadOptions {
-                manifest_path: opts.manifest_path.clone(),
-                features: opts.features().clone(),
-                resolve: opts.resolve.clone(),
-                target: Some(target.to_string()),
-                no_deps: false,
-            })?;
+            let graph = Workspace::load(&opts.load_options_for(&t))?;
             c_code_crates(&graph)
         };
         let env = crate::cross::env_for(&t, &c_crates, &zig_dir, &user_tools)?;

@@ -33,11 +33,7 @@ impl MultiImage {
         created: &str,
         docker: Option<&Target>,
     ) -> Result<MultiImage> {
-        images.sort_by_key(|(t, _)| {
-            crate::target::SUPPORTED
-                .iter()
-                .position(|(_, s)| *s == t.triple)
-        });
+        images.sort_by_key(|(t, _)| *t);
         let reference = images
             .first()
             .map(|(_, i)| i.reference())

@@ -72,8 +72,8 @@ pub struct TinyConfig {
     pub files_from: String,
     /// How the layer is compressed.
     pub compression: Compression,
-    /// `platforms = ["linux/amd64", "linux/arm64"]` (validated, normalized), when set.
-    pub platforms: Option<Vec<String>>,
+    /// `platforms = ["linux/amd64", "linux/arm64"]`, when set.
+    pub platforms: Option<Vec<crate::target::Target>>,
 }
 
 impl Default for TinyConfig {
