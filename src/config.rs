@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::error::Failure;
 use crate::reference::{check_name, check_tag, NAME_HINT, TAG_HINT};
 pub use crate::settings::{
-    check_image_path, CaCertificates, Compression, ExtraFile, TinyConfig, NONROOT,
+    check_image_path, CaCertificates, Compression, ExtraFile, LoadInto, TinyConfig, NONROOT,
 };
 use crate::target::Target;
 
@@ -35,6 +35,7 @@ pub const KEYS: &[&str] = &[
     "files",
     "compression",
     "platforms",
+    "load",
 ];
 
 /// What the command line sets; `None` leaves the manifests' value.
@@ -45,6 +46,8 @@ pub struct Overrides {
     pub user: Option<String>,
     pub ca_certificates: Option<CaCertificates>,
     pub compression: Option<Compression>,
+    /// `--load`.
+    pub load: Option<LoadInto>,
 }
 
 /// One `[*.metadata.tiny]` table and where it came from.
@@ -128,6 +131,9 @@ pub fn resolve(sources: &[Source<'_>], cli: &Overrides) -> Result<TinyConfig> {
     }
     if let Some(c) = cli.compression {
         cfg.compression = c;
+    }
+    if let Some(l) = cli.load {
+        cfg.load = Some(l);
     }
     Ok(cfg)
 }
@@ -261,6 +267,32 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
                 })?;
             }
             "platforms" => cfg.platforms = Some(platforms(src, value)?),
+            "load" => {
+                let hint = "use load = true (docker, else podman), false, \"docker\" or \"podman\"";
+                cfg.load = match value {
+                    Value::Bool(true) => Some(LoadInto::Auto),
+                    Value::Bool(false) => None,
+                    Value::String(s) => Some(
+                        LoadInto::ALL
+                            .into_iter()
+                            .find(|l| l.as_str() == s)
+                            .ok_or_else(|| {
+                                src.err(
+                                    k,
+                                    format!("`{s}` is not one of auto, docker, podman"),
+                                    hint,
+                                )
+                            })?,
+                    ),
+                    other => {
+                        return Err(src.err(
+                            k,
+                            format!("expected true, false or an engine, found {other}"),
+                            hint,
+                        ))
+                    }
+                };
+            }
             _ => {
                 return Err(src.err(
                     k,

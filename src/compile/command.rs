@@ -1,11 +1,14 @@
 //! `cargo tiny build`: the command line checked and turned into [`BuildOptions`] once, then
-//! plan → compile → images → publishers.
+//! plan (the compile, the images and their publishers, the registry sessions' settings) → compile →
+//! images → publishers → report.
 
 use anyhow::Result;
 
 use super::options::BuildOptions;
 use super::{compile, image_jobs, image_plan, plan};
 use crate::cli::BuildArgs;
+use crate::publish::push::Registries;
+use crate::publish::Shared;
 use crate::shell::Shell;
 use crate::workspace::Workspace;
 
@@ -44,12 +47,41 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
         Some(io) => image_plan::plan(&ws, &opts, io)?,
         None => Vec::new(),
     };
+    // One session per registry host, its credential files read now.
+    let registries = match opts.image.as_ref().and_then(|io| io.push.as_ref()) {
+        Some((_, settings)) => Some(Registries::new(
+            settings.clone(),
+            images
+                .iter()
+                .flat_map(|p| p.pushes())
+                .map(|p| p.dest.host.as_str()),
+        )?),
+        None => None,
+    };
     let binaries = compile(&ws, &plan, shell)?;
     for b in &binaries {
-        crate::report::binary(b, &plan, shell, opts.json)?;
+        crate::report::binary(
+            &crate::report::BinaryFacts {
+                package: &b.target.package,
+                version: &b.version,
+                bin: &b.target.bin,
+                target: b.platform.triple,
+                profile: &plan.profile,
+                path: b.path.as_std_path(),
+                size: b.size,
+                audited_packages: b.audit.packages.len(),
+                uncompiled: &b.uncompiled,
+            },
+            shell,
+            opts.json,
+        )?;
     }
+    let shared = Shared {
+        registries: registries.as_ref(),
+        shell,
+    };
     match &opts.image {
-        Some(io) => image_jobs::run(&ws, io, &images, &binaries, shell, opts.json),
+        Some(io) => image_jobs::run(&ws, io, &images, &binaries, &shared, opts.json),
         None => Ok(()),
     }
 }

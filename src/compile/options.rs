@@ -14,7 +14,8 @@ use crate::cargo_flags::{FeatureArgs, ResolveArgs};
 use crate::cli::{BuildArgs, MessageFormat};
 use crate::config::{self, Overrides};
 use crate::error::Failure;
-use crate::publish::push::RegistryFlags;
+use crate::publish::credentials::Env;
+use crate::publish::push::{RegistryFlags, Settings};
 use crate::shell::Verbosity;
 use crate::size_max::Size;
 use crate::source_date::{self, SourceDate};
@@ -61,8 +62,8 @@ pub struct ImageOptions {
     pub named: bool,
     /// The command line's settings over `[*.metadata.tiny]`.
     pub overrides: Overrides,
-    /// With `--push`: how to reach the registries.
-    pub push: Option<RegistryFlags>,
+    /// With `--push`: the tags and how to reach the registries (the CA files read and checked).
+    pub push: Option<(RegistryFlags, Settings)>,
     /// `--docker-platform`: with several platforms, the image `docker load` gets (else the host's).
     pub docker_platform: Option<Target>,
     /// The timestamp of every image (`SOURCE_DATE_EPOCH`, else git HEAD's commit time, else 0).
@@ -111,6 +112,7 @@ impl BuildOptions {
                 user: args.user.clone(),
                 ca_certificates: args.ca_certificates,
                 compression: args.compression,
+                load: args.load,
                 ..Default::default()
             };
             if let Some(r) = &args.image {
@@ -123,7 +125,14 @@ impl BuildOptions {
                 output: args.output.clone(),
                 named: args.image.is_some(),
                 overrides,
-                push: args.push.then(|| RegistryFlags::from(&args.registry)),
+                push: match args.push {
+                    true => {
+                        let flags = RegistryFlags::from(&args.registry);
+                        let settings = Settings::new(&flags, Env::from_process())?;
+                        Some((flags, settings))
+                    }
+                    false => None,
+                },
                 docker_platform: args
                     .docker_platform
                     .as_deref()

@@ -8,9 +8,6 @@
 //! Deterministic by construction: entries sorted by path with every parent directory listed, the same
 //! mtime on every entry, explicit uid/gid with empty user and group names, no PAX records. The `tar`
 //! crate's own path-based appends copy host metadata, so they are not used.
-//!
-//! Over 400 lines: ~275 of code and ~135 of tests (the determinism and the streaming are tested
-//! here, byte for byte).
 
 use std::collections::BTreeMap;
 

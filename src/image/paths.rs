@@ -22,11 +22,14 @@ fn own_tree(bin: &str, ca: CaCertificates) -> Tree {
         tag: String::new(),
         bin: bin.to_string(),
         binary: Vec::new(),
-        arch: ("amd64", None),
+        // The tree is the same on every platform.
+        platform: crate::target::Target::all()
+            .next()
+            .expect("a supported target"),
         config: &cfg,
         files: Vec::new(),
         ca_bundle: (ca != CaCertificates::Never).then(Vec::new),
-        created: 0,
+        created: crate::source_date::SourceDate::at(0),
         annotations: Default::default(),
         sbom: Vec::new(),
     };

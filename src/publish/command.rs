@@ -1,10 +1,12 @@
 //! `cargo tiny push TARBALL [REFERENCE]`: the command line turned into plain values, then the registry
-//! publisher ([`super::push`]).
+//! publisher ([`super::push`]) on the result read back from the tarball, reported by
+//! [`crate::report`].
 
 use anyhow::Result;
 
+use super::credentials::Env;
 use super::layout;
-use super::push::{plan, push, RegistryFlags};
+use super::push::{plan, Registries, RegistryFlags, Settings};
 use crate::cli::{MessageFormat, PushArgs, RegistryArgs};
 use crate::reference;
 use crate::shell::Shell;
@@ -32,8 +34,14 @@ pub fn run(args: &PushArgs, shell: &Shell) -> Result<()> {
             args.tarball.display()
         ),
     };
-    let plan = plan(&name, &tag, &[], &RegistryFlags::from(&args.registry))?;
-    let pushed = push(&loaded.artifact, &plan, shell)?;
+    let flags = RegistryFlags::from(&args.registry);
+    let plan = plan(&name, &tag, &[], &flags)?;
+    let registries = Registries::new(
+        Settings::new(&flags, Env::from_process())?,
+        [plan.dest.host.as_str()],
+    )?;
+    let pushed = registries.push(&loaded.built, &plan, shell)?;
+    crate::report::pushed(&plan.dest, &pushed, shell);
     if args.message_format == MessageFormat::Json {
         crate::report::push_message(&args.tarball, &pushed)?;
     }

@@ -34,6 +34,30 @@ impl CaCertificates {
     }
 }
 
+/// Which local engine `--load` (or `load = …`) puts the image into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+pub enum LoadInto {
+    /// docker when its socket answers, else podman (its socket, else `podman load`)
+    #[default]
+    Auto,
+    /// docker's Engine API on its socket (DOCKER_HOST honoured)
+    Docker,
+    /// podman's socket (CONTAINER_HOST, or `podman system service`'s), else `podman load`
+    Podman,
+}
+
+impl LoadInto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadInto::Auto => "auto",
+            LoadInto::Docker => "docker",
+            LoadInto::Podman => "podman",
+        }
+    }
+
+    pub const ALL: [LoadInto; 3] = [LoadInto::Auto, LoadInto::Docker, LoadInto::Podman];
+}
+
 /// The user the entrypoint runs as, as the image config spells it (`uid:gid`).
 pub const NONROOT: &str = "65532:65532";
 
@@ -74,6 +98,8 @@ pub struct TinyConfig {
     pub compression: Compression,
     /// `platforms = ["linux/amd64", "linux/arm64"]`, when set.
     pub platforms: Option<Vec<crate::target::Target>>,
+    /// `load = true` (or an engine): also load the image into the local engine.
+    pub load: Option<LoadInto>,
 }
 
 impl Default for TinyConfig {
@@ -94,6 +120,7 @@ impl Default for TinyConfig {
             files_from: String::new(),
             compression: Compression::Gzip,
             platforms: None,
+            load: None,
         }
     }
 }
