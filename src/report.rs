@@ -377,7 +377,16 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
     );
     let (load, run) = commands(r, &shown(&tarball));
     let compression = p.compression;
-    if compression.docker_loads() {
+    if let Some(l) = r.loaded() {
+        // Already in the engine: only the run is left.
+        let cli = l.engine.split(' ').next().unwrap_or("docker");
+        let run = run.get(cli).map_or(String::new(), |c| {
+            c.replace(&format!(" {}", s.reference), &format!(" {}", l.reference))
+        });
+        if !run.is_empty() {
+            shell.note("Run", run);
+        }
+    } else if compression.docker_loads() {
         shell.note("Run", format!("{} && {}", load["docker"], run["docker"]));
     } else {
         shell.note(

@@ -145,19 +145,25 @@ pub fn find(want: Want, env: &Env) -> Result<Engine> {
             return Ok(e);
         }
     }
-    if let Some(v) = crate::process::probe(std::process::Command::new("podman").args([
-        "version",
-        "--format",
-        "{{.Client.Version}}",
-    ])) {
+    if let Some(v) =
+        crate::process::probe(podman().args(["version", "--format", "{{.Client.Version}}"]))
+    {
         return Ok(Engine::PodmanLoad { version: v });
     }
     Err(Failure::new(format!(
-        "no container engine to load into: nothing answers on {} and podman is not on PATH",
+        "no container engine to load into: nothing answers on {}, and `podman version` does not run here",
         tried.join(", ")
     ))
     .hint(SOCKET_HINT)
     .into())
+}
+
+/// The local podman: without `CONTAINER_HOST`, which would make it a client of the socket that did
+/// not answer.
+fn podman() -> std::process::Command {
+    let mut c = std::process::Command::new("podman");
+    c.env_remove("CONTAINER_HOST");
+    c
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -167,6 +173,9 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn client(socket: &Path, timeout: Duration) -> Result<reqwest::Client> {
+    // reqwest is built without a provider (see the registry session): ring, once per process; the
+    // socket speaks plain HTTP, but reqwest wants one to build any client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Ok(reqwest::Client::builder()
         .unix_socket(socket)
         .connect_timeout(Duration::from_secs(5))
@@ -374,7 +383,7 @@ fn loaded_name(text: &str) -> Option<String> {
 /// `podman load` with the archive on stdin, then `podman image inspect`.
 fn load_with_podman(data: &[u8], built: &Built) -> Result<(String, String)> {
     let mut child = crate::process::spawn(
-        std::process::Command::new("podman")
+        podman()
             .arg("load")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -394,7 +403,7 @@ fn load_with_podman(data: &[u8], built: &Built) -> Result<(String, String)> {
     let reference =
         loaded_name(&String::from_utf8_lossy(&out.stdout)).unwrap_or_else(|| built.reference());
     let id = crate::process::probe(
-        std::process::Command::new("podman")
+        podman()
             .args(["image", "inspect", "--format", "{{.Id}}"])
             .arg(&reference),
     )
