@@ -21,6 +21,7 @@ pub mod knowledge;
 pub mod manifest_file;
 pub mod process;
 pub mod publish;
+pub mod push;
 pub mod reference;
 pub mod report;
 pub mod sbom;
@@ -75,7 +76,7 @@ fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
         Command::Setup(a) => setup::run(a, shell).map(|_| 0),
         Command::Doctor(a) => doctor::run(a, shell),
         Command::Init(a) => init::run(a, shell).map(|_| 0),
-        Command::Push(a) => publish::command::run(a, shell).map(|_| 0),
+        Command::Push(a) => push::run(a, shell).map(|_| 0),
     }
 }
 

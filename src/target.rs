@@ -70,18 +70,18 @@ pub const SUPPORTED: &[Spec] = &[
 ];
 
 /// A build target: one row of [`SUPPORTED`]. Ordered as the table is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Target {
     row: usize,
-    /// `aarch64-unknown-linux-musl`.
-    pub triple: &'static str,
+    /// `aarch64-unknown-linux-musl` (the row's, as a `String` for the callers that keep it).
+    pub triple: String,
 }
 
 impl Target {
     fn of_row(row: usize) -> Target {
         Target {
             row,
-            triple: SUPPORTED[row].triple,
+            triple: SUPPORTED[row].triple.to_string(),
         }
     }
 
@@ -148,14 +148,14 @@ impl Target {
         host_triple().and_then(|t| Target::from_triple(t).ok())
     }
 
-    /// `aarch64`: the first part of the triple.
-    pub fn arch(&self) -> &'static str {
+    /// `aarch64`: the first part of the triple (Rust's `target_arch`).
+    pub fn cpu(&self) -> &'static str {
         self.spec().cpu
     }
 
     /// Whether binaries of this target run natively here (no cross linker needed).
     pub fn is_host(&self) -> bool {
-        self.arch() == std::env::consts::ARCH
+        self.cpu() == std::env::consts::ARCH
     }
 
     /// The OCI `architecture` and `variant`.

@@ -86,7 +86,7 @@ fn image_stage(dir: &std::path::Path, args: &[&str], extra: &Recording) -> std::
         std::fs::write(&path, format!("\x7fELF stand-in for {t}")).unwrap();
         binaries.push(Binary {
             target: opts.bins[0].clone(),
-            platform: *t,
+            platform: t.clone(),
             version: "0.1.0".into(),
             path: path.try_into().unwrap(),
             size: 0,

@@ -759,7 +759,8 @@ fn bad_registry_settings_fail_before_compiling() {
     std::fs::write(&garbage, "{ not json").unwrap();
     let not_pem = dir.path().join("ca.txt");
     std::fs::write(&not_pem, "hello").unwrap();
-    let cases: [(&[&str], &[(&str, &Path)], &str); 3] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a Path)], &'a str);
+    let cases: [Case; 3] = [
         (
             &["--registry-ca", "/nonexistent/ca.pem"],
             &[],

@@ -65,7 +65,7 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
                 package: &b.target.package,
                 version: &b.version,
                 bin: &b.target.bin,
-                target: b.platform.triple,
+                target: &b.platform.triple,
                 profile: &plan.profile,
                 path: b.path.as_std_path(),
                 size: b.size,

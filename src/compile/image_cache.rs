@@ -71,7 +71,7 @@ fn tool_identity() -> String {
 pub fn key(
     inputs: &[&ImageInput<'_>],
     kind: Kind,
-    docker: Target,
+    docker: &Target,
     mtime: u64,
 ) -> anyhow::Result<String> {
     let mut text = format!(
@@ -179,7 +179,7 @@ mod tests {
     }
 
     fn key(input: &ImageInput<'_>, mtime: u64) -> anyhow::Result<String> {
-        super::key(&[input], Kind::Image, amd64(), mtime)
+        super::key(&[input], Kind::Image, &amd64(), mtime)
     }
 
     fn input(cfg: &TinyConfig) -> ImageInput<'_> {
@@ -250,13 +250,13 @@ mod tests {
         arm.platform = Target::from_platform("linux/arm64").unwrap();
         changed.push(key(&arm, 0).unwrap());
         let one = input(&cfg);
-        changed.push(super::key(&[&one, &arm], Kind::Index, amd64(), 0).unwrap());
-        changed.push(super::key(&[&one], Kind::Index, amd64(), 0).unwrap());
+        changed.push(super::key(&[&one, &arm], Kind::Index, &amd64(), 0).unwrap());
+        changed.push(super::key(&[&one], Kind::Index, &amd64(), 0).unwrap());
         changed.push(
             super::key(
                 &[&one],
                 Kind::Image,
-                Target::from_platform("linux/arm64").unwrap(),
+                &Target::from_platform("linux/arm64").unwrap(),
                 0,
             )
             .unwrap(),

@@ -73,7 +73,7 @@ fn prepare<'a>(cx: &Context<'_>, p: &'a ImagePlan, b: &Binary) -> Result<Prepare
         tag: p.tag.clone(),
         bin: p.target.bin.clone(),
         binary,
-        platform: b.platform,
+        platform: b.platform.clone(),
         config: &p.config,
         files,
         ca_bundle,
@@ -234,7 +234,7 @@ pub fn run_with(
             prepared.push(prepare(&cx, p, b)?);
         }
         let inputs: Vec<&ImageInput<'_>> = prepared.iter().map(|x| &x.input).collect();
-        let key = image_cache::key(&inputs, p.kind, p.docker, date.mtime())?;
+        let key = image_cache::key(&inputs, p.kind, &p.docker, date.mtime())?;
         let cached = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sboms);
         jobs.push(Job {
             plan: p,

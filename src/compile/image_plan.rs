@@ -89,7 +89,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, io: &ImageOptions) -> Result<Ve
     } else {
         Kind::Image
     };
-    let docker = targets[image::built::docker_choice(targets, io.docker_platform.as_ref())];
+    let docker = targets[image::built::docker_choice(targets, io.docker_platform.as_ref())].clone();
     let mut engines: HashMap<LoadInto, Engine> = HashMap::new();
     let overrides = &io.overrides;
     let root_manifest = ws.root_manifest();
@@ -162,7 +162,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, io: &ImageOptions) -> Result<Ve
                 .zip(&sboms)
                 .map(|(p, path)| Beside {
                     path: path.clone(),
-                    platform: *p,
+                    platform: p.clone(),
                     artifact_type: CYCLONEDX.into(),
                 })
                 .collect(),
@@ -208,7 +208,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, io: &ImageOptions) -> Result<Ve
             tag,
             kind,
             platforms: targets.clone(),
-            docker,
+            docker: docker.clone(),
             cache: super::image_cache::record_path(target_dir, &tarball),
             tarball,
             sboms,

@@ -1,8 +1,8 @@
 //! `cargo tiny build`, compile stage: Workspace → Plan → verified static binaries.
 //!
-//! About 400 lines: planning (tools, per-target environment and rustflags, the profile check, path
-//! remapping) and the compile loop with its verification; the `Plan` type and cargo's command line
-//! are in `plan.rs`, the cargo run in `cargo.rs`.
+//! Planning (tools, per-target environment and rustflags, the profile check, path remapping) and the
+//! compile loop with its verification; the `Plan` type and cargo's command line are in `plan.rs`,
+//! the cargo run in `cargo.rs`.
 
 pub mod cargo;
 pub mod command;
@@ -66,7 +66,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
     let mut size_max = None;
     if opts.size == crate::size_max::Size::Max {
         for t in &targets {
-            let n = crate::size_max::Nightly::detect(t.triple, root)?;
+            let n = crate::size_max::Nightly::detect(&t.triple, root)?;
             size_max.get_or_insert(n);
         }
     }
@@ -78,7 +78,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
     let mut per_target = Vec::new();
     let mut sysroot = String::new();
     for t in targets {
-        let target = t.triple;
+        let target = t.triple.as_str();
         // One rustc spawn for both the sysroot and the target's cfg.
         let (root_dir, _cfg) = tools::sysroot_and_cfg(target, root)?;
         if size_max.is_none() {

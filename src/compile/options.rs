@@ -82,10 +82,10 @@ impl BuildOptions {
     /// Linux targets resolve the same graph unless a crate depends on the architecture; the plan
     /// resolves it again for another target that needs it).
     pub fn load_options(args: &BuildArgs, cli_targets: Option<&[Target]>) -> LoadOptions {
-        let first = cli_targets
-            .and_then(|t| t.first())
-            .map(|t| t.triple)
-            .unwrap_or_else(crate::target::default_triple);
+        let first: &str = match cli_targets.and_then(|t| t.first()) {
+            Some(t) => &t.triple,
+            None => crate::target::default_triple(),
+        };
         LoadOptions::new(args.common.manifest_path.clone())
             .with_features(&args.features, &args.resolve)
             .for_target(first)
@@ -189,7 +189,7 @@ impl BuildOptions {
     pub fn load_options_for(&self, target: &Target) -> LoadOptions {
         LoadOptions::new(self.manifest_path.clone())
             .with_features(self.features(), &self.resolve)
-            .for_target(target.triple)
+            .for_target(&target.triple)
     }
 }
 
@@ -288,6 +288,7 @@ mod tests {
         }
         for f in [
             "config.rs",
+            "push.rs",
             "cross.rs",
             "digest.rs",
             "reference.rs",
@@ -305,7 +306,7 @@ mod tests {
         let allowed = [
             "compile/options.rs",
             "compile/command.rs",
-            "publish/command.rs",
+            "push.rs",
             "init/command.rs",
             "setup/command.rs",
         ];

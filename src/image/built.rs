@@ -66,8 +66,8 @@ impl Built {
         if images.is_empty() {
             anyhow::bail!("a built result without an image");
         }
-        images.sort_by_key(|i| i.platform);
-        let platforms: Vec<Target> = images.iter().map(|i| i.platform).collect();
+        images.sort_by_key(|i| i.platform.clone());
+        let platforms: Vec<Target> = images.iter().map(|i| i.platform.clone()).collect();
         let docker = docker_choice(&platforms, docker);
         let mut built = Built {
             name: name.to_string(),

@@ -293,7 +293,7 @@ pub fn build(input: &ImageInput<'_>) -> Result<Made> {
     let referrer = Referrer::new(&sbom_doc, &manifest, &created)?;
     Ok(Made {
         image: Image {
-            platform: input.platform,
+            platform: input.platform.clone(),
             manifest,
             config: config_blob,
             layers: vec![layer_blob],

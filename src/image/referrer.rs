@@ -118,10 +118,10 @@ impl Referrer {
             subject: subject.digest().to_string(),
             manifest: manifest.clone(),
             config: blob(
-                &doc.config().digest().to_string(),
-                &doc.config().media_type().to_string(),
+                doc.config().digest().as_ref(),
+                doc.config().media_type().as_ref(),
             )?,
-            document: blob(&layer.digest().to_string(), &layer.media_type().to_string())?,
+            document: blob(layer.digest().as_ref(), layer.media_type().as_ref())?,
         }))
     }
 

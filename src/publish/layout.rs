@@ -127,7 +127,7 @@ pub fn read(path: &Path) -> Result<Loaded> {
             &str_of(&d["digest"]),
             d["mediaType"].as_str().unwrap_or(MANIFEST),
         )?;
-        match Referrer::read(&manifest, &get).map_err(|e| bad(path, e))? {
+        match Referrer::read(&manifest, get).map_err(|e| bad(path, e))? {
             Some(r) => referrers.push(r),
             None => images.push(image(&manifest, &get).map_err(|e| bad(path, e))?),
         }
@@ -145,7 +145,7 @@ pub fn read(path: &Path) -> Result<Loaded> {
                 .is_ok_and(|v| v["subject"]["digest"] == top.digest.as_str())
         {
             let manifest = get(digest, MANIFEST)?;
-            if let Some(r) = Referrer::read(&manifest, &get).map_err(|e| bad(path, e))? {
+            if let Some(r) = Referrer::read(&manifest, get).map_err(|e| bad(path, e))? {
                 referrers.push(r);
             }
         }
@@ -166,7 +166,7 @@ pub fn read(path: &Path) -> Result<Loaded> {
                 .position(|i| format!("blobs/sha256/{}", i.config.hex()) == c)
         })
         .unwrap_or_else(|| {
-            let platforms: Vec<Target> = images.iter().map(|i| i.platform).collect();
+            let platforms: Vec<Target> = images.iter().map(|i| i.platform.clone()).collect();
             crate::image::built::docker_choice(&platforms, None)
         });
     let built = Built::read_back(
@@ -190,8 +190,7 @@ fn image(manifest: &Blob, get: &impl Fn(&str, &str) -> Result<Blob>) -> Result<I
                 manifest.digest
             )
         })?;
-    let blob =
-        |d: &oci_spec::image::Descriptor| get(&d.digest().to_string(), &d.media_type().to_string());
+    let blob = |d: &oci_spec::image::Descriptor| get(d.digest().as_ref(), d.media_type().as_ref());
     let config = blob(doc.config())?;
     let c: Value = serde_json::from_slice(&config.data)
         .map_err(|e| anyhow::anyhow!("config {}: {e}", config.digest))?;

@@ -7,7 +7,6 @@
 //! [`layout::read`] takes a result back out of a tarball an earlier build wrote, with the very bytes
 //! the tarball holds, so what is pushed or loaded from it is what the build wrote.
 
-pub mod command;
 pub mod credentials;
 pub mod daemon;
 pub mod layout;

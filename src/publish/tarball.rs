@@ -327,7 +327,7 @@ mod tests {
             path: tar.to_path_buf(),
             beside: vec![Beside {
                 path: sbom.to_path_buf(),
-                platform: built.images[0].platform,
+                platform: built.images[0].platform.clone(),
                 artifact_type: crate::image::CYCLONEDX.into(),
             }],
             stale: Vec::new(),

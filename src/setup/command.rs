@@ -22,7 +22,7 @@ fn options(args: &SetupArgs) -> Result<SetupOptions> {
     for p in &args.platform {
         let t = Target::from_platform(p)?;
         if !targets.contains(&t) {
-            targets.push(t);
+            targets.push(t.clone());
         }
         platforms.push(t);
     }

@@ -29,7 +29,7 @@ pub struct SetupOptions {
 /// Installs what `opts` asks for.
 pub fn install(opts: &SetupOptions, shell: &Shell) -> Result<()> {
     let dir = std::env::current_dir()?;
-    let targets: Vec<&str> = opts.targets.iter().map(|t| t.triple).collect();
+    let targets: Vec<&str> = opts.targets.iter().map(|t| t.triple.as_str()).collect();
     let platforms = &opts.platforms;
     let mut commands: Vec<Vec<String>> = Vec::new();
     let missing: Vec<&&str> = targets
@@ -78,7 +78,7 @@ pub fn install(opts: &SetupOptions, shell: &Shell) -> Result<()> {
         }
     }
     for target in &opts.targets {
-        let t = target.triple;
+        let t = target.triple.as_str();
         if !target.is_host() {
             if !opts.dry_run && !crate::cross::has_c_compiler(target) {
                 shell.warn(format!(

@@ -1,13 +1,13 @@
 //! `cargo tiny push TARBALL [REFERENCE]`: the command line turned into plain values, then the registry
-//! publisher ([`super::push`]) on the result read back from the tarball, reported by
-//! [`crate::report`].
+//! publisher ([`crate::publish::push`]) on the result read back from the tarball
+//! ([`crate::publish::layout`]), reported by [`crate::report`].
 
 use anyhow::Result;
 
-use super::credentials::Env;
-use super::layout;
-use super::push::{plan, Registries, RegistryFlags, Settings};
 use crate::cli::{MessageFormat, PushArgs, RegistryArgs};
+use crate::publish::credentials::Env;
+use crate::publish::layout;
+use crate::publish::push::{plan, Registries, RegistryFlags, Settings};
 use crate::reference;
 use crate::shell::Shell;
 
