@@ -174,7 +174,7 @@ fn in_parallel<T: Sync, R: Send>(
 }
 
 /// A bin's result on its way to the publishers.
-struct Result1<'a> {
+struct Outcome<'a> {
     job: Job<'a>,
     /// What was built now (`None`: reused, read back from the tarball when a publisher needs it).
     built: Option<Built>,
@@ -262,6 +262,8 @@ pub fn run_with(
         let (built, summary, costs) = match &job.cached {
             Some(c) => (None, c.summary.clone(), Vec::new()),
             None => {
+                // In the plan's platform order (the table's), as `prepared` is: the summary and the
+                // report pair them up.
                 let mine: Vec<Image> = images.by_ref().take(job.prepared.len()).collect();
                 let mut made = Vec::new();
                 let mut referrers = Vec::new();
@@ -288,7 +290,7 @@ pub fn run_with(
                 (Some(built), summary, costs)
             }
         };
-        results.push(Result1 {
+        results.push(Outcome {
             job,
             built,
             summary,
