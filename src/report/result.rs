@@ -1,126 +1,18 @@
-//! What a build tells: the status lines on stderr and the `--message-format json` lines on stdout
-//! (schema in README: "JSON output") for each binary, each built result and what its publishers did,
-//! in one place. It reads plain values only: what the compile found, the image stage's
-//! [`Summary`], and the publishers' [`Published`] receipts.
+//! A built result told: its publishers' lines (pushed, loaded), then one platform's image or
+//! several platforms' images and their index, and its JSON line (`image` or `image-index`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use serde::Serialize;
 
+use super::{shell_word, shown};
 use crate::image::{self, ca_bundle, Kind, Summary};
 use crate::publish::daemon::Loaded;
-use crate::publish::{Published, Pushed, Referrers};
-use crate::reference::Destination;
+use crate::publish::{Published, Pushed};
 use crate::settings::TinyConfig;
 use crate::shell::{human_size, Shell};
-
-/// One line of `--message-format json` per binary (schema in README: "JSON output").
-#[derive(Debug, Serialize)]
-pub struct BinaryMessage<'a> {
-    pub reason: &'static str,
-    pub package: &'a str,
-    pub version: &'a str,
-    pub bin: &'a str,
-    pub target: &'a str,
-    pub profile: &'a str,
-    pub path: &'a str,
-    pub size: u64,
-    #[serde(rename = "static")]
-    pub is_static: bool,
-    pub audited_packages: usize,
-    /// Packages in the audit data that the build never compiled (left out of the SBOM).
-    pub uncompiled_packages: Vec<UncompiledPackage<'a>>,
-}
-
-/// A package of the audit data that was never compiled.
-#[derive(Debug, Serialize)]
-pub struct UncompiledPackage<'a> {
-    pub name: &'a str,
-    pub version: String,
-    pub source: String,
-}
-
-/// A verified binary, as the compile found it.
-pub struct BinaryFacts<'a> {
-    pub package: &'a str,
-    pub version: &'a str,
-    pub bin: &'a str,
-    pub target: &'a str,
-    pub profile: &'a str,
-    pub path: &'a Path,
-    pub size: u64,
-    pub audited_packages: usize,
-    pub uncompiled: &'a [auditable_serde::Package],
-}
-
-/// Human summary line or JSON object for one binary.
-pub fn binary(b: &BinaryFacts<'_>, shell: &Shell, json: bool) -> Result<()> {
-    let shown = crate::fsutil::shown_path(b.path);
-    if json {
-        let msg = BinaryMessage {
-            reason: "binary",
-            package: b.package,
-            version: b.version,
-            bin: b.bin,
-            target: b.target,
-            profile: b.profile,
-            path: &b.path.to_string_lossy(),
-            size: b.size,
-            is_static: true,
-            audited_packages: b.audited_packages,
-            uncompiled_packages: b
-                .uncompiled
-                .iter()
-                .map(|p| UncompiledPackage {
-                    name: &p.name,
-                    version: p.version.to_string(),
-                    source: serde_json::to_value(&p.source)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                })
-                .collect(),
-        };
-        println!("{}", serde_json::to_string(&msg)?);
-    }
-    let n = b.audited_packages;
-    shell.status(
-        "Binary",
-        format!(
-            "{} {} ({} bytes, {}), static, {} audited package{}",
-            b.bin,
-            shown.display(),
-            b.size,
-            human_size(b.size),
-            n,
-            if n == 1 { "" } else { "s" }
-        ),
-    );
-    if !b.uncompiled.is_empty() {
-        shell.note(
-            "Audit",
-            format!("{} (left out of the SBOM)", uncompiled_line(b.uncompiled)),
-        );
-    }
-    Ok(())
-}
-
-/// `2 packages in the binary's audit data were never compiled: opt 0.1.0, quinn 0.11.5`.
-pub fn uncompiled_line(uncompiled: &[auditable_serde::Package]) -> String {
-    let names: Vec<String> = uncompiled
-        .iter()
-        .map(|p| format!("{} {}", p.name, p.version))
-        .collect();
-    format!(
-        "{} package{} in the binary's audit data {} never compiled: {}",
-        uncompiled.len(),
-        if uncompiled.len() == 1 { "" } else { "s" },
-        if uncompiled.len() == 1 { "was" } else { "were" },
-        names.join(", ")
-    )
-}
 
 /// What the image stage knows of one platform's image besides the image itself.
 #[derive(Debug, Clone)]
@@ -249,7 +141,7 @@ pub struct PlatformMessage<'a> {
 /// the image's (one platform) or each platform's and the index's (several).
 pub fn result(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
     if let Some(p) = r.pushed() {
-        pushed_lines(p, shell);
+        super::push::pushed_lines(p, shell);
     }
     if let Some(l) = r.loaded() {
         shell.status(
@@ -264,10 +156,6 @@ pub fn result(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
         Kind::Image => image(r, shell, json),
         Kind::Index => index(r, shell, json),
     }
-}
-
-fn shown(path: &Path) -> String {
-    shell_word(&crate::fsutil::shown_path(path).display().to_string())
 }
 
 /// `docker load` / `podman load` of the tarball, and the run commands, for the engines that read
@@ -496,132 +384,4 @@ fn index(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
         ),
     );
     Ok(())
-}
-
-/// The status line of a non-default compression: its encoder, its time and its size, each against
-/// gzip -9 of the same tar; `platform` prefixes it in a multi-platform build.
-pub fn compressed(c: &image::CompressionCost, platform: Option<&str>, shell: &Shell) {
-    let change = 100.0 * (c.size as f64 - c.gzip_size as f64) / c.gzip_size.max(1) as f64;
-    shell.status(
-        "Compressed",
-        format!(
-            "{}layer with {} ({}) in {:.1} s, {:+.1} s against gzip; {} ({} bytes), {change:+.1} % against gzip's {} ({} bytes)",
-            platform.map(|p| format!("{p} ")).unwrap_or_default(),
-            c.compression,
-            c.compression.encoder(),
-            c.took.as_secs_f64(),
-            c.took.as_secs_f64() - c.gzip_took.as_secs_f64(),
-            human_size(c.size),
-            c.size,
-            human_size(c.gzip_size),
-            c.gzip_size,
-        ),
-    );
-}
-
-/// The status lines of a push (`cargo tiny push`).
-pub fn pushed(_dest: &Destination, pushed: &Pushed, shell: &Shell) {
-    pushed_lines(pushed, shell);
-}
-
-/// The status lines of a push: the credentials (`-v`), the digest pushed, the extra tags, the
-/// platforms, the referrers.
-fn pushed_lines(pushed: &Pushed, shell: &Shell) {
-    if !pushed.credentials.is_empty() {
-        let host = pushed.reference.split('/').next().unwrap_or_default();
-        shell.verbose("Credentials", format!("{} for {host}", pushed.credentials));
-    }
-    let uploaded = if pushed.uploaded_blobs == 0 {
-        "no blob uploaded".to_string()
-    } else {
-        format!(
-            "{} blob{} uploaded, {}",
-            pushed.uploaded_blobs,
-            if pushed.uploaded_blobs == 1 { "" } else { "s" },
-            human_size(pushed.uploaded_bytes)
-        )
-    };
-    shell.status(
-        "Pushed",
-        format!(
-            "{}@{} ({uploaded}, {:.1}s)",
-            pushed.reference,
-            pushed.digest,
-            pushed.took.as_secs_f64()
-        ),
-    );
-    for t in pushed.tags.iter().skip(1) {
-        shell.status("Tagged", t);
-    }
-    if !pushed.manifests.is_empty() {
-        shell.status(
-            "Platforms",
-            format!(
-                "{} image manifests under the index, each pushed by digest with its SBOM referrer: {}",
-                pushed.manifests.len(),
-                pushed.manifests.join(", ")
-            ),
-        );
-    }
-    if let Some(d) = &pushed.sbom_digest {
-        let subject = pushed
-            .attached
-            .iter()
-            .find(|a| a.digest == *d)
-            .map_or(pushed.digest.as_str(), |a| a.subject.as_str());
-        let how = match pushed.referrers {
-            Some(Referrers::Api) => "indexed by the registry's referrers API".to_string(),
-            _ => format!(
-                "listed under the fallback tag {}",
-                subject.replace(':', "-")
-            ),
-        };
-        shell.status("SBOM", format!("referrer {d} ({how})"));
-    }
-}
-
-/// The `--message-format json` line of `cargo tiny push`.
-#[derive(Serialize)]
-struct PushMessage<'a> {
-    reason: &'static str,
-    path: String,
-    pushed: &'a Pushed,
-}
-
-/// Prints the JSON line of `cargo tiny push`.
-pub fn push_message(tarball: &Path, pushed: &Pushed) -> Result<()> {
-    let msg = PushMessage {
-        reason: "pushed",
-        path: tarball.display().to_string(),
-        pushed,
-    };
-    println!("{}", serde_json::to_string(&msg)?);
-    Ok(())
-}
-
-/// A word for a POSIX shell: quoted when it holds anything but safe characters.
-fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn paths_in_commands_are_quoted_when_needed() {
-        assert_eq!(
-            super::shell_word("target/tiny/api.tar"),
-            "target/tiny/api.tar"
-        );
-        assert_eq!(
-            super::shell_word("my dir/it's.tar"),
-            r"'my dir/it'\''s.tar'"
-        );
-    }
 }
