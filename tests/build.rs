@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    cargo_tiny, copy_tree, fixture_target_dir, limited_path, repo, run, rustup_home, Run,
+    cargo_tiny, copy_tree, fixture_target_dir, fresh_cargo_home, limited_path, machine_cargo_home,
+    repo, run, Run,
 };
 use serde_json::Value;
 
