@@ -47,7 +47,8 @@ fn build_hello(dir: &Path, extra: &[&str]) -> (Run, PathBuf) {
     (run(&mut cmd), tarball)
 }
 
-/// `cargo tiny push` with a credential environment of our own (never the user's files).
+/// `cargo tiny push` with a credential environment of our own (never the user's files): `home`
+/// holds what the test put there; `cargo_tiny()` removed the rest (see `common::isolate`).
 fn push(tarball: &Path, args: &[&str], home: &Path, envs: &[(&str, &str)]) -> Run {
     let mut cmd = cargo_tiny();
     cmd.arg("push")
@@ -55,9 +56,6 @@ fn push(tarball: &Path, args: &[&str], home: &Path, envs: &[(&str, &str)]) -> Ru
         .args(args)
         .args(["--message-format", "json"])
         .env("HOME", home)
-        .env_remove("DOCKER_CONFIG")
-        .env_remove("REGISTRY_AUTH_FILE")
-        .env_remove("XDG_RUNTIME_DIR")
         .envs(envs.iter().copied());
     run(&mut cmd)
 }
