@@ -80,7 +80,10 @@ impl Format {
                 return Err(if *other == f {
                     format!("SBOM format {f} is selected twice")
                 } else {
-                    format!("SBOM formats {other} and {f} would both be written to NAME.{}: select one", f.suffix())
+                    format!(
+                        "SBOM formats {other} and {f} would both be written to NAME.{}: select one",
+                        f.suffix()
+                    )
                 });
             }
             out.push(f);
@@ -151,7 +154,10 @@ mod tests {
             ])
         );
         let e = Format::parse("swid").unwrap_err();
-        assert!(e.starts_with("unknown SBOM format `swid` (known: cyclonedx,"), "{e}");
+        assert!(
+            e.starts_with("unknown SBOM format `swid` (known: cyclonedx,"),
+            "{e}"
+        );
         let e = Format::parse_list(&["cyclonedx,cyclonedx-1.7"]).unwrap_err();
         assert_eq!(e, "SBOM formats CycloneDX 1.6 and CycloneDX 1.7 would both be written to NAME.cdx.json: select one");
         let e = Format::parse_list(&["spdx,spdx-2.3"]).unwrap_err();
@@ -161,12 +167,16 @@ mod tests {
 
     #[test]
     fn each_format_has_its_own_file_and_media_type() {
-        let suffixes: std::collections::BTreeSet<_> = [Format::DEFAULT, Format::Spdx2, Format::Spdx3]
-            .iter()
-            .map(|f| f.suffix())
-            .collect();
+        let suffixes: std::collections::BTreeSet<_> =
+            [Format::DEFAULT, Format::Spdx2, Format::Spdx3]
+                .iter()
+                .map(|f| f.suffix())
+                .collect();
         assert_eq!(suffixes.len(), 3);
-        assert_eq!(Format::CycloneDx(Version::V1_5).media_type(), crate::image::CYCLONEDX);
+        assert_eq!(
+            Format::CycloneDx(Version::V1_5).media_type(),
+            crate::image::CYCLONEDX
+        );
         assert_eq!(Format::Spdx2.media_type(), "application/spdx+json");
         assert_eq!(Format::Spdx3.to_string(), "SPDX 3.0.1");
     }

@@ -147,4 +147,209 @@ mod tests {
         let result = bom.validate_version(cyclonedx_bom::models::bom::SpecVersion::V1_5);
         assert!(result.passed(), "{result:?}");
     }
+
+    fn model() -> Model {
+        let audit = audit();
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let input = SbomInput {
+            audit: &audit,
+            packages: &[],
+            root: Utf8Path::new("/w"),
+            lockfile: None,
+            bin: "app",
+            binary_digest: &digest,
+            created: "2023-11-14T22:13:20Z",
+        };
+        let image = ImageRef {
+            name: "ghcr.io/o/app".into(),
+            tag: "1.2.0".into(),
+        };
+        let mut m = Model::new(&input, Some(image)).unwrap();
+        m.packages[1].license = Some(model::License::new("MIT/Apache-2.0"));
+        m.packages[2].license = Some(model::License::new("Free for all"));
+        m
+    }
+
+    fn doc(m: &Model, f: Format) -> Value {
+        serde_json::from_slice(&render(m, f).unwrap().bytes).unwrap()
+    }
+
+    #[test]
+    fn every_format_describes_the_image_containing_the_binary_built_from_the_root() {
+        let m = model();
+        let bin_ref = "pkg:cargo/app@1.2.0?download_url=file:.#bin:app";
+        for v in cyclonedx::Version::ALL {
+            let d = doc(&m, Format::CycloneDx(v));
+            assert_eq!(d["specVersion"], v.as_str());
+            let top = &d["metadata"]["component"];
+            assert_eq!(
+                (&top["type"], &top["name"], &top["version"]),
+                (
+                    &json!("container"),
+                    &json!("ghcr.io/o/app"),
+                    &json!("1.2.0")
+                )
+            );
+            assert_eq!(d["components"][0]["bom-ref"], bin_ref);
+            assert_eq!(d["components"][0]["hashes"][0]["content"], "ab".repeat(32));
+            assert_eq!(
+                d["components"][1]["purl"],
+                "pkg:cargo/app@1.2.0?download_url=file:."
+            );
+            assert_eq!(
+                d["dependencies"][0],
+                json!({"ref": "image:ghcr.io/o/app:1.2.0", "dependsOn": [bin_ref]})
+            );
+            assert_eq!(
+                d["dependencies"][1]["dependsOn"],
+                json!(["pkg:cargo/app@1.2.0?download_url=file:."])
+            );
+        }
+
+        let d = doc(&m, Format::Spdx2);
+        let rel = |kind: &str| -> Vec<(String, String)> {
+            d["relationships"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["relationshipType"] == kind)
+                .map(|r| {
+                    (
+                        r["spdxElementId"].as_str().unwrap().into(),
+                        r["relatedSpdxElement"].as_str().unwrap().into(),
+                    )
+                })
+                .collect()
+        };
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            rel("DESCRIBES"),
+            [pair("SPDXRef-DOCUMENT", "SPDXRef-Image")]
+        );
+        assert_eq!(
+            rel("CONTAINS"),
+            [
+                pair("SPDXRef-Image", "SPDXRef-Binary-app"),
+                pair("SPDXRef-Binary-app", "SPDXRef-Package-app-1.2.0")
+            ]
+        );
+        assert_eq!(
+            rel("DEPENDS_ON"),
+            [pair(
+                "SPDXRef-Package-app-1.2.0",
+                "SPDXRef-Package-serde-1.0.200"
+            )]
+        );
+        assert_eq!(
+            rel("BUILD_DEPENDENCY_OF"),
+            [pair(
+                "SPDXRef-Package-cc-1.1.0",
+                "SPDXRef-Package-app-1.2.0"
+            )]
+        );
+        assert_eq!(d["packages"][0]["primaryPackagePurpose"], "CONTAINER");
+        assert_eq!(
+            d["packages"][3]["downloadLocation"],
+            "https://crates.io/api/v1/crates/serde/1.0.200/download"
+        );
+
+        let d = doc(&m, Format::Spdx3);
+        let graph = d["@graph"].as_array().unwrap();
+        let of_type = |t: &str| graph.iter().filter(|e| e["type"] == t).collect::<Vec<_>>();
+        let sbom = of_type("software_Sbom");
+        let image = graph
+            .iter()
+            .find(|e| e["software_primaryPurpose"] == "container")
+            .unwrap();
+        assert_eq!(sbom[0]["rootElement"][0], image["spdxId"]);
+        let scoped = of_type("LifecycleScopedRelationship");
+        let scopes: Vec<(&str, usize)> = scoped
+            .iter()
+            .map(|r| {
+                (
+                    r["scope"].as_str().unwrap(),
+                    r["to"].as_array().unwrap().len(),
+                )
+            })
+            .collect();
+        assert_eq!(scopes, [("runtime", 1), ("build", 1)]);
+        assert!(scoped[1]["to"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("/Package/cc-1.1.0"));
+        // Every element's id lies under the document's namespace.
+        let ns = graph[1]["spdxId"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches("/Document");
+        assert!(
+            ns.starts_with("https://spdx.org/spdxdocs/cargo-tiny/app-"),
+            "{ns}"
+        );
+        for e in &graph[1..] {
+            assert!(e["spdxId"].as_str().unwrap().starts_with(ns), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_licence_that_is_no_spdx_expression_is_kept_as_text() {
+        let m = model();
+        let d = doc(&m, Format::CycloneDx(cyclonedx::Version::V1_6));
+        assert_eq!(
+            d["components"][2]["licenses"],
+            json!([{"expression": "MIT OR Apache-2.0"}])
+        );
+        assert_eq!(
+            d["components"][3]["licenses"],
+            json!([{"license": {"name": "Free for all"}}])
+        );
+        let d = doc(&m, Format::Spdx2);
+        assert_eq!(d["packages"][3]["licenseDeclared"], "MIT OR Apache-2.0");
+        assert_eq!(d["packages"][4]["licenseDeclared"], "LicenseRef-cargo-0");
+        assert_eq!(
+            d["hasExtractedLicensingInfos"],
+            json!([{"licenseId": "LicenseRef-cargo-0", "extractedText": "Free for all", "name": "Free for all"}])
+        );
+        let d = doc(&m, Format::Spdx3);
+        let e = d["@graph"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["simplelicensing_licenseExpression"] == "LicenseRef-cargo-1")
+            .unwrap();
+        let text_id = &e["simplelicensing_customIdToUri"][0]["value"];
+        let text = d["@graph"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| &e["spdxId"] == text_id)
+            .unwrap();
+        assert_eq!(text["simplelicensing_licenseText"], "Free for all");
+    }
+
+    #[test]
+    fn documents_are_derived_from_their_content() {
+        let m = model();
+        let mut later = m.clone();
+        later.created = "2024-01-01T00:00:00Z".into();
+        for f in Format::ALL {
+            let a = render(&m, f).unwrap().bytes;
+            assert_eq!(a, render(&m, f).unwrap().bytes, "{f}");
+            assert!(a.ends_with(b"}\n"), "{f}");
+            assert_ne!(a, render(&later, f).unwrap().bytes, "{f}");
+        }
+        let ns = |m: &Model| doc(m, Format::Spdx2)["documentNamespace"].clone();
+        assert_ne!(ns(&m), ns(&later));
+    }
+
+    #[test]
+    fn cyclonedx_bom_reads_the_image_document() {
+        use cyclonedx_bom::models::bom::{Bom, SpecVersion};
+        use cyclonedx_bom::validation::Validate;
+        let m = model();
+        let bytes = cyclonedx::render(&m, cyclonedx::Version::V1_5).unwrap();
+        let bom = Bom::parse_from_json_v1_5(bytes.as_slice()).unwrap();
+        let result = bom.validate_version(SpecVersion::V1_5);
+        assert!(result.passed(), "{result:?}");
+    }
 }

@@ -13,7 +13,10 @@ pub(crate) const CRATES_IO: &[&str] = &[
 ];
 
 /// The metadata package an audit entry stands for: same name, version and kind of source.
-pub(crate) fn find<'a>(packages: &'a [Package], p: &auditable_serde::Package) -> Option<&'a Package> {
+pub(crate) fn find<'a>(
+    packages: &'a [Package],
+    p: &auditable_serde::Package,
+) -> Option<&'a Package> {
     packages.iter().find(|m| same_package(m, p))
 }
 

@@ -163,7 +163,11 @@ fn package_ids(model: &Model) -> Vec<String> {
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let base = format!("SPDXRef-Package-{}-{}", sanitize(&p.name), sanitize(&p.version));
+            let base = format!(
+                "SPDXRef-Package-{}-{}",
+                sanitize(&p.name),
+                sanitize(&p.version)
+            );
             let id = if seen.contains(&base) {
                 format!("{base}-{i}")
             } else {

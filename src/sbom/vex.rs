@@ -184,8 +184,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vex, String> {
             MAX_BYTES >> 20
         ));
     }
-    let raw: Value =
-        serde_json::from_slice(bytes).map_err(|e| format!("is not JSON: {e}"))?;
+    let raw: Value = serde_json::from_slice(bytes).map_err(|e| format!("is not JSON: {e}"))?;
     let context = raw.get("@context").and_then(Value::as_str);
     if context != Some(CONTEXT) {
         return Err(format!(
@@ -229,7 +228,10 @@ fn statement(s: &Statement, at: &str) -> Result<(), String> {
     for (what, t) in [
         ("`timestamp`", &s.timestamp),
         ("`last_updated`", &s.last_updated),
-        ("`action_statement_timestamp`", &s.action_statement_timestamp),
+        (
+            "`action_statement_timestamp`",
+            &s.action_statement_timestamp,
+        ),
     ] {
         if let Some(t) = t {
             timestamp(&format!("{at}: {what}"), t)?;
@@ -294,10 +296,8 @@ fn unique(items: &[Value], what: &str) -> Result<(), String> {
 fn timestamp(what: &str, t: &str) -> Result<(), String> {
     static RFC3339: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = RFC3339.get_or_init(|| {
-        regex::Regex::new(
-            r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$",
-        )
-        .expect("a valid pattern")
+        regex::Regex::new(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+            .expect("a valid pattern")
     });
     if re.is_match(t) {
         Ok(())
@@ -364,8 +364,7 @@ fn purl_of(c: &Component, at: &str) -> Result<PackageUrl<'static>, String> {
             "{at}: {shown} is not a package URL: name the package as pkg:cargo/NAME@VERSION"
         ));
     };
-    PackageUrl::from_str(text)
-        .map_err(|e| format!("{at}: {text} is not a valid package URL: {e}"))
+    PackageUrl::from_str(text).map_err(|e| format!("{at}: {text} is not a valid package URL: {e}"))
 }
 
 fn names_a_package(want: &PackageUrl, packages: &[PackageUrl], at: &str) -> Result<(), String> {
@@ -453,10 +452,15 @@ mod tests {
         let vex = parse(GOOD.as_bytes()).unwrap();
         assert_eq!(vex.bytes, GOOD.as_bytes());
         assert_eq!(vex.statements, 1);
-        vex.check_products(&purls(), "ghcr.io/o/http-service").unwrap();
+        vex.check_products(&purls(), "ghcr.io/o/http-service")
+            .unwrap();
         assert_eq!(
             vex.purls().into_iter().collect::<Vec<_>>(),
-            ["pkg:cargo/cc@1.1.0", "pkg:cargo/serde@1.0.200", "pkg:oci/http-service"]
+            [
+                "pkg:cargo/cc@1.1.0",
+                "pkg:cargo/serde@1.0.200",
+                "pkg:oci/http-service"
+            ]
         );
     }
 
@@ -490,23 +494,65 @@ mod tests {
 
     #[test]
     fn products_must_name_this_images_packages() {
-        let check = |doc: Vec<u8>| parse(&doc).unwrap().check_products(&purls(), "http-service");
-        let e = check(edit(|v| v["statements"][0]["products"][1] = json!({"@id": "pkg:cargo/openssl@0.10.0"}))).unwrap_err();
+        let check = |doc: Vec<u8>| {
+            parse(&doc)
+                .unwrap()
+                .check_products(&purls(), "http-service")
+        };
+        let e = check(edit(|v| {
+            v["statements"][0]["products"][1] = json!({"@id": "pkg:cargo/openssl@0.10.0"})
+        }))
+        .unwrap_err();
         assert_eq!(e, "statement 1 (RUSTSEC-2024-0001): pkg:cargo/openssl@0.10.0 is no package of this image: name one of the packages in its SBOM");
         // Another version of a package of the image is not it.
-        assert!(check(edit(|v| v["statements"][0]["products"][1] = json!({"@id": "pkg:cargo/cc@1.0.0"}))).is_err());
+        assert!(check(edit(
+            |v| v["statements"][0]["products"][1] = json!({"@id": "pkg:cargo/cc@1.0.0"})
+        ))
+        .is_err());
         // Without a version, any version; a qualifier must match.
-        check(edit(|v| v["statements"][0]["products"][1] = json!({"@id": "pkg:cargo/cc"}))).unwrap();
-        check(edit(|v| v["statements"][0]["products"][1] = json!({"@id": "pkg:cargo/app@1.2.0?download_url=file:."}))).unwrap();
-        assert!(check(edit(|v| v["statements"][0]["products"][1] = json!({"@id": "pkg:cargo/app@1.2.0?download_url=file:elsewhere"}))).is_err());
+        check(edit(|v| {
+            v["statements"][0]["products"][1] = json!({"@id": "pkg:cargo/cc"})
+        }))
+        .unwrap();
+        check(edit(|v| {
+            v["statements"][0]["products"][1] =
+                json!({"@id": "pkg:cargo/app@1.2.0?download_url=file:."})
+        }))
+        .unwrap();
+        assert!(check(edit(|v| v["statements"][0]["products"][1] =
+            json!({"@id": "pkg:cargo/app@1.2.0?download_url=file:elsewhere"})))
+        .is_err());
         // Another image's subcomponent, a CPE-only product, an @id that is no purl.
-        assert!(check(edit(|v| v["statements"][0]["products"][0]["@id"] = json!("pkg:oci/other"))).is_err());
-        let e = check(edit(|v| v["statements"][0]["products"][1] = json!({"identifiers": {"cpe23": "cpe:2.3:a:x:y:1:*:*:*:*:*:*:*"}}))).unwrap_err();
-        assert!(e.contains("a product without a purl is not a package URL"), "{e}");
-        let e = check(edit(|v| v["statements"][0]["products"][1] = json!({"@id": "https://example.com/product"}))).unwrap_err();
-        assert!(e.contains("https://example.com/product is not a package URL"), "{e}");
+        assert!(check(edit(
+            |v| v["statements"][0]["products"][0]["@id"] = json!("pkg:oci/other")
+        ))
+        .is_err());
+        let e =
+            check(edit(
+                |v| {
+                    v["statements"][0]["products"][1] =
+                        json!({"identifiers": {"cpe23": "cpe:2.3:a:x:y:1:*:*:*:*:*:*:*"}})
+                },
+            ))
+            .unwrap_err();
+        assert!(
+            e.contains("a product without a purl is not a package URL"),
+            "{e}"
+        );
+        let e = check(edit(|v| {
+            v["statements"][0]["products"][1] = json!({"@id": "https://example.com/product"})
+        }))
+        .unwrap_err();
+        assert!(
+            e.contains("https://example.com/product is not a package URL"),
+            "{e}"
+        );
         // A subcomponent that is no package of the image.
-        let e = check(edit(|v| v["statements"][0]["products"][0]["subcomponents"][0]["@id"] = json!("pkg:cargo/rand@0.8.5"))).unwrap_err();
+        let e = check(edit(|v| {
+            v["statements"][0]["products"][0]["subcomponents"][0]["@id"] =
+                json!("pkg:cargo/rand@0.8.5")
+        }))
+        .unwrap_err();
         assert!(e.contains("pkg:cargo/rand@0.8.5 is no package"), "{e}");
     }
 
