@@ -184,18 +184,12 @@ mod tests {
                 files.push(e.unwrap().path());
             }
         }
-        for dir in ["publish", "knowledge"] {
+        for dir in ["publish", "knowledge", "sbom"] {
             for e in std::fs::read_dir(src.join(dir)).unwrap() {
                 files.push(e.unwrap().path());
             }
         }
-        for f in [
-            "report.rs",
-            "sbom.rs",
-            "target.rs",
-            "cross.rs",
-            "workspace.rs",
-        ] {
+        for f in ["report.rs", "target.rs", "cross.rs", "workspace.rs"] {
             files.push(src.join(f));
         }
         // The commands: they turn their command line into plain values.
