@@ -308,17 +308,34 @@ fn trivy_purls(file: &Path, cache: &Path) -> BTreeSet<PurlKey> {
 
 #[test]
 fn http_service_in_every_format_valid_and_read_by_trivy() {
+    every_format_valid_and_read_by_trivy(&repo().join("examples/http-service"), true, false);
+}
+
+/// Trying a real project by hand (not in CI): `SBOM_TRIAL=/path/to/checkout cargo test --test
+/// sbom_formats -- --ignored real_project`; `SBOM_TRIAL_SPDX3=1` validates SPDX 3 too (slow).
+#[test]
+#[ignore]
+fn real_project() {
+    let src = PathBuf::from(std::env::var("SBOM_TRIAL").expect("SBOM_TRIAL=/path/to/checkout"));
+    let spdx3 = std::env::var("SBOM_TRIAL_SPDX3").is_ok_and(|v| v == "1");
+    every_format_valid_and_read_by_trivy(&src, false, spdx3);
+}
+
+/// Builds `src` (after `doctor --fix` when `fix`), renders every format from its model and checks
+/// that each lists the same compiled packages and host-only marks, that the validators accept them
+/// (SPDX 3 only when `spdx3`) and that trivy lists exactly those packages from each it reads.
+fn every_format_valid_and_read_by_trivy(src: &Path, fix: bool, spdx3: bool) {
+    let name = src.file_name().unwrap().to_str().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let b = build(
-        &repo().join("examples/http-service"),
-        &dir.path().join("http-service"),
-        true,
-        &fixture_target_dir().join("http-service-fixed"),
+        src,
+        &dir.path().join(&name),
+        fix,
+        &fixture_target_dir().join(format!("{name}-formats")),
     );
     let _ = model(&b, None);
     let m = model(&b, Some(image_ref(&b)));
-    assert!(m.packages.len() > 90, "{} packages", m.packages.len());
-    let docs = write_all(&m, "http-service");
+    let docs = write_all(&m, &name);
 
     // Same content in each: every compiled package, the host-only ones marked.
     let want = model_purls(&m);
@@ -336,7 +353,7 @@ fn http_service_in_every_format_valid_and_read_by_trivy() {
     }
 
     if validators_present() {
-        validate(&docs, false);
+        validate(&docs, spdx3);
     }
 
     // trivy reads CycloneDX 1.5, 1.6 and SPDX 2.3 (not 1.7: trivy #10185) and lists exactly the

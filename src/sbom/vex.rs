@@ -175,34 +175,35 @@ enum Justification {
     InlineMitigationsAlreadyExist,
 }
 
-/// Reads and checks an OpenVEX v0.2.0 document. The error is one line, without the file's name.
+/// Reads and checks an OpenVEX v0.2.0 document. The error is one line, to follow
+/// `VEX document PATH: ` (`not JSON: …`, `statement 2 (CVE-…): …`).
 pub fn parse(bytes: &[u8]) -> Result<Vex, String> {
     if bytes.len() > MAX_BYTES {
         return Err(format!(
-            "is {} bytes, more than the {} MiB a VEX document may have",
+            "{} bytes, more than the {} MiB a VEX document may have",
             bytes.len(),
             MAX_BYTES >> 20
         ));
     }
-    let raw: Value = serde_json::from_slice(bytes).map_err(|e| format!("is not JSON: {e}"))?;
+    let raw: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
     let context = raw.get("@context").and_then(Value::as_str);
     if context != Some(CONTEXT) {
         return Err(format!(
-            "is not an OpenVEX v0.2.0 document: `@context` is {}, expected \"{CONTEXT}\"",
+            "not an OpenVEX v0.2.0 document: `@context` is {}, expected \"{CONTEXT}\"",
             context.map_or("missing".to_string(), |c| format!("\"{c}\""))
         ));
     }
     let doc: Document = serde_json::from_value(raw.clone())
-        .map_err(|e| format!("is not valid OpenVEX v0.2.0: {e}"))?;
+        .map_err(|e| format!("not valid OpenVEX v0.2.0: {e}"))?;
     if doc.version < 1 {
-        return Err("is not valid OpenVEX v0.2.0: `version` must be 1 or more".into());
+        return Err("not valid OpenVEX v0.2.0: `version` must be 1 or more".into());
     }
     timestamp("`timestamp`", &doc.timestamp)?;
     if let Some(t) = &doc.last_updated {
         timestamp("`last_updated`", t)?;
     }
     if doc.statements.is_empty() {
-        return Err("has no statements: an OpenVEX document needs at least one".into());
+        return Err("no statements: an OpenVEX document needs at least one".into());
     }
     let raw_statements = raw["statements"].as_array().cloned().unwrap_or_default();
     unique(&raw_statements, "statements")?;
@@ -467,14 +468,14 @@ mod tests {
     #[test]
     fn what_the_schema_refuses_is_refused_in_one_line() {
         let cases: Vec<(Vec<u8>, &str)> = vec![
-            (b"{".to_vec(), "is not JSON"),
-            (edit(|v| v["@context"] = json!("https://openvex.dev/ns/v0.0.1")), "is not an OpenVEX v0.2.0 document: `@context` is \"https://openvex.dev/ns/v0.0.1\""),
+            (b"{".to_vec(), "not JSON"),
+            (edit(|v| v["@context"] = json!("https://openvex.dev/ns/v0.0.1")), "not an OpenVEX v0.2.0 document: `@context` is \"https://openvex.dev/ns/v0.0.1\""),
             (edit(|v| { v.as_object_mut().unwrap().remove("author"); }), "missing field `author`"),
             (edit(|v| v["colour"] = json!("red")), "unknown field `colour`"),
             (edit(|v| v["version"] = json!("1")), "invalid type: string \"1\", expected u64"),
             (edit(|v| v["version"] = json!(0)), "`version` must be 1 or more"),
             (edit(|v| v["timestamp"] = json!("yesterday")), "`timestamp` \"yesterday\" is not an RFC 3339 date-time"),
-            (edit(|v| v["statements"] = json!([])), "has no statements"),
+            (edit(|v| v["statements"] = json!([])), "no statements"),
             (edit(|v| v["statements"][0]["status"] = json!("maybe")), "unknown variant `maybe`"),
             (edit(|v| v["statements"][0]["justification"] = json!("trust_me")), "unknown variant `trust_me`"),
             (edit(|v| { v["statements"][0].as_object_mut().unwrap().remove("justification"); }), "statement 1 (RUSTSEC-2024-0001): status not_affected needs a `justification` or an `impact_statement`"),
