@@ -24,6 +24,7 @@ pub mod report;
 pub mod sbom;
 pub mod setup;
 pub mod shell;
+pub mod sign;
 pub mod size_max;
 pub mod size_profile;
 pub mod source_date;
