@@ -61,10 +61,13 @@ impl Default for Builder {
     }
 }
 
+/// Reads an environment variable.
+type Var<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// A CI: the variable that says it runs, and how its builder is read from its variables.
 struct Ci {
     detect: &'static str,
-    read: fn(&dyn Fn(&str) -> Option<String>) -> Option<Builder>,
+    read: fn(Var<'_>) -> Option<Builder>,
 }
 
 const CIS: &[Ci] = &[
@@ -80,7 +83,7 @@ const CIS: &[Ci] = &[
 
 /// GitHub Actions, as actions/attest-build-provenance names it: the runner kind is the builder, the
 /// run attempt the invocation.
-fn github_actions(var: &dyn Fn(&str) -> Option<String>) -> Option<Builder> {
+fn github_actions(var: Var<'_>) -> Option<Builder> {
     let server = var("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into());
     let repo = var("GITHUB_REPOSITORY")?;
     let runner = var("RUNNER_ENVIRONMENT").unwrap_or_else(|| "github-hosted".into());
@@ -98,7 +101,7 @@ fn github_actions(var: &dyn Fn(&str) -> Option<String>) -> Option<Builder> {
     })
 }
 
-fn gitlab_ci(var: &dyn Fn(&str) -> Option<String>) -> Option<Builder> {
+fn gitlab_ci(var: Var<'_>) -> Option<Builder> {
     let project = var("CI_PROJECT_URL")?;
     Some(Builder {
         id: format!("{project}/-/runners/{}", var("CI_RUNNER_ID")?),
