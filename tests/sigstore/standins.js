@@ -94,9 +94,11 @@ async function main() {
   const tlogKeys = keyPair();
   const tlog = await mock.initializeTLog(url, tlogKeys);
   const tsaKeys = keyPair();
-  // A whole-second clock: the `der` crate sigstore-tsa decodes with refuses a GeneralizedTime
-  // with fractional seconds (RFC 3161 allows them; Sigstore's TSA writes none).
-  const tsa = await mock.initializeTSA(tsaKeys, new Date(Math.floor(Date.now() / 1000) * 1000));
+  // A whole-second clock, set at each request: the `der` crate sigstore-tsa decodes with refuses a
+  // GeneralizedTime with fractional seconds (RFC 3161 allows them; Sigstore's TSA writes none).
+  // Rounded up, so that a time stamp is never before the second the certificate was issued in.
+  const tsaClock = new Date();
+  const tsa = await mock.initializeTSA(tsaKeys, tsaClock);
   const handlers = {
     'POST /api/v2/signingCert': mock.fulcioHandler(ca).fn,
     'POST /api/v1/log/entries': async (body) => {
@@ -107,7 +109,7 @@ async function main() {
         return { statusCode: 400, response: e.message };
       }
     },
-    'POST /api/v1/timestamp': async (body) => ({
+    'POST /api/v1/timestamp': async (body) => (tsaClock.setTime(Math.ceil(Date.now() / 1000) * 1000), {
       statusCode: 201,
       response: Buffer.from(await tsa.timestamp(timestampRequest(body))),
       contentType: 'application/timestamp-reply',
