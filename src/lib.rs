@@ -28,6 +28,7 @@ pub mod sbom;
 pub mod settings;
 pub mod setup;
 pub mod shell;
+pub mod sign;
 pub mod size_max;
 pub mod size_profile;
 pub mod source_date;
