@@ -91,6 +91,8 @@ const BUILD_EXAMPLES: &str = "Examples:
   cargo tiny build --target aarch64-unknown-linux-musl
   cargo tiny build --platform linux/amd64,linux/arm64   both in one tarball, under one index
   cargo tiny build --compression zstd       smaller layer for podman/containerd (not docker 20.10)
+  cargo tiny build --sbom cyclonedx,spdx    both SBOM formats beside the tarball, each attached
+  cargo tiny build --vex app.openvex.json   attach VEX statements to the image
   cargo tiny build --size max               nightly: rebuild std for size, immediate-abort panics
   cargo tiny build --push --image ghcr.io/acme/api --tag latest
   cargo tiny build --load                   also into the local docker (or podman)";
@@ -217,6 +219,17 @@ pub struct BuildArgs {
     /// Layer compression: gzip (default, level 9), gzip-max (zopfli, slower, smaller), zstd (podman/skopeo/containerd; not docker 20.10)
     #[arg(long, value_enum, value_name = "ALGO", conflicts_with = "no_image")]
     pub compression: Option<crate::settings::Compression>,
+    /// SBOM formats written beside the tarball and attached: cyclonedx (default, 1.6), spdx (2.3), or both: cyclonedx,spdx (also cyclonedx-1.5, cyclonedx-1.7, spdx-3.0.1)
+    #[arg(
+        long,
+        value_name = "FORMAT,...",
+        value_delimiter = ',',
+        conflicts_with = "no_image"
+    )]
+    pub sbom: Vec<String>,
+    /// OpenVEX document attached to every image manifest (checked before compiling)
+    #[arg(long, value_name = "FILE", conflicts_with = "no_image")]
+    pub vex: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

@@ -15,7 +15,8 @@ use serde_json::Value;
 use crate::error::Failure;
 use crate::reference::{check_name, check_tag, NAME_HINT, TAG_HINT};
 pub use crate::settings::{
-    check_image_path, CaCertificates, Compression, ExtraFile, LoadInto, TinyConfig, NONROOT,
+    check_image_path, CaCertificates, Compression, ExtraFile, LoadInto, TinyConfig, VexFile,
+    NONROOT,
 };
 use crate::target::Target;
 
@@ -36,7 +37,14 @@ pub const KEYS: &[&str] = &[
     "compression",
     "platforms",
     "load",
+    "sbom",
+    "vex",
 ];
+
+const SBOM_HINT: &str =
+    "use sbom = [\"cyclonedx\"] (the default, CycloneDX 1.6), [\"spdx\"] or [\"cyclonedx\", \"spdx\"]";
+const VEX_HINT: &str =
+    "point it at an OpenVEX v0.2.0 JSON document (see https://github.com/openvex/spec)";
 
 /// What the command line sets; `None` leaves the manifests' value.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +56,10 @@ pub struct Overrides {
     pub compression: Option<Compression>,
     /// `--load`.
     pub load: Option<LoadInto>,
+    /// `--sbom cyclonedx,spdx`: the names as given (checked in [`resolve`]).
+    pub sbom: Vec<String>,
+    /// `--vex FILE` (relative to the working directory).
+    pub vex: Option<std::path::PathBuf>,
 }
 
 /// One `[*.metadata.tiny]` table and where it came from.
@@ -134,6 +146,16 @@ pub fn resolve(sources: &[Source<'_>], cli: &Overrides) -> Result<TinyConfig> {
     }
     if let Some(l) = cli.load {
         cfg.load = Some(l);
+    }
+    if !cli.sbom.is_empty() {
+        let names: Vec<&str> = cli.sbom.iter().map(String::as_str).collect();
+        cfg.sbom =
+            crate::sbom::Format::parse_list(&names).map_err(|w| flag("--sbom", w, SBOM_HINT))?;
+    }
+    if let Some(v) = &cli.vex {
+        cfg.vex = Some(VexFile::read(v).map_err(|w| {
+            anyhow::Error::from(Failure::new(format!("--vex: {w}")).hint(VEX_HINT))
+        })?);
     }
     Ok(cfg)
 }
@@ -267,6 +289,30 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
                 })?;
             }
             "platforms" => cfg.platforms = Some(platforms(src, value)?),
+            "sbom" => {
+                let names: Vec<String> = match value {
+                    Value::String(s) => vec![s.clone()],
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|v| string(src, k, v))
+                        .collect::<Result<_>>()?,
+                    other => {
+                        return Err(src.err(
+                            k,
+                            format!("expected an array of format names, found {other}"),
+                            SBOM_HINT,
+                        ))
+                    }
+                };
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                cfg.sbom = crate::sbom::Format::parse_list(&names)
+                    .map_err(|w| src.err(k, w, SBOM_HINT))?;
+            }
+            "vex" => {
+                let s = string(src, k, value)?;
+                let path = src.dir().as_std_path().join(&s);
+                cfg.vex = Some(VexFile::read(&path).map_err(|w| src.err(k, w, VEX_HINT))?);
+            }
             "load" => {
                 let hint = "use load = true (docker, else podman), false, \"docker\" or \"podman\"";
                 cfg.load = match value {
@@ -518,6 +564,81 @@ mod tests {
 
     fn message(tiny: Value) -> String {
         format!("{:#}", load(tiny).unwrap_err())
+    }
+
+    #[test]
+    fn sbom_formats_and_the_vex_document_are_read_and_checked() {
+        use crate::sbom::Format;
+        assert_eq!(load(json!({})).unwrap().sbom, [Format::DEFAULT]);
+        assert_eq!(
+            load(json!({"sbom": ["cyclonedx", "spdx"]})).unwrap().sbom,
+            [Format::DEFAULT, Format::Spdx2]
+        );
+        assert_eq!(load(json!({"sbom": "spdx"})).unwrap().sbom, [Format::Spdx2]);
+        let m = message(json!({"sbom": ["swid"]}));
+        assert!(
+            m.starts_with("`sbom` in [package.metadata.tiny] of /nowhere/pkg/Cargo.toml: unknown SBOM format `swid`"),
+            "{m}"
+        );
+        assert!(message(json!({"sbom": 1})).contains("expected an array"));
+        assert!(message(json!({"sbom": []})).contains("no SBOM format selected"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("Cargo.toml");
+        let from = |tiny: Value| {
+            let meta = json!({ "tiny": tiny });
+            resolve(
+                &[Source {
+                    section: "[package.metadata.tiny]",
+                    manifest: Utf8Path::from_path(&manifest).unwrap(),
+                    metadata: &meta,
+                }],
+                &Overrides::default(),
+            )
+        };
+        let e = format!("{:#}", from(json!({"vex": "none.json"})).unwrap_err());
+        assert!(
+            e.contains("`vex` in [package.metadata.tiny]") && e.contains("VEX document"),
+            "{e}"
+        );
+        assert!(e.contains("none.json: No such file"), "{e}");
+        std::fs::write(dir.path().join("bad.json"), r#"{"@context":"x"}"#).unwrap();
+        let e = format!("{:#}", from(json!({"vex": "bad.json"})).unwrap_err());
+        assert!(e.contains("not an OpenVEX v0.2.0 document"), "{e}");
+        std::fs::write(
+            dir.path().join("ok.json"),
+            r#"{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://example.com/vex/1",
+                "author":"A","timestamp":"2024-05-01T12:00:00Z","version":1,
+                "statements":[{"vulnerability":{"name":"CVE-2024-1"},
+                  "products":[{"@id":"pkg:cargo/serde@1.0.200"}],"status":"fixed"}]}"#,
+        )
+        .unwrap();
+        let c = from(json!({"vex": "ok.json"})).unwrap();
+        let v = c.vex.unwrap();
+        assert_eq!(v.path, dir.path().join("ok.json"));
+        assert_eq!(v.vex.statements, 1);
+
+        let cli = Overrides {
+            sbom: vec!["spdx-3.0.1,cyclonedx-1.5".into()],
+            ..Default::default()
+        };
+        let c = resolve(&[], &cli).unwrap();
+        assert_eq!(
+            c.sbom,
+            [
+                Format::Spdx3,
+                Format::CycloneDx(crate::sbom::cyclonedx::Version::V1_5)
+            ]
+        );
+        let cli = Overrides {
+            sbom: vec!["cyclonedx".into(), "cyclonedx-1.7".into()],
+            ..Default::default()
+        };
+        let e = format!("{:#}", resolve(&[], &cli).unwrap_err());
+        assert!(
+            e.starts_with("--sbom: SBOM formats CycloneDX 1.6 and CycloneDX 1.7"),
+            "{e}"
+        );
     }
 
     #[test]

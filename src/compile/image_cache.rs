@@ -94,18 +94,22 @@ fn input_text(input: &ImageInput<'_>) -> anyhow::Result<String> {
     shape.binary = Vec::new();
     shape.files = Vec::new();
     shape.ca_bundle = None;
-    shape.sbom = Vec::new();
+    shape.sboms = Vec::new();
+    let sboms: Vec<(String, String)> = input
+        .sboms
+        .iter()
+        .map(|d| (d.format.to_string(), sha256(&d.bytes)))
+        .collect();
     let files = input
         .files
         .iter()
         .map(|(dest, mode, data)| Ok((dest.clone(), *mode, data.sha256()?)))
         .collect::<anyhow::Result<Vec<(String, u32, String)>>>()?;
     Ok(format!(
-        "layer {}\nbinary {}\nfiles {files:?}\nca {:?}\nsbom {}\ninput {shape:?}\n",
+        "layer {}\nbinary {}\nfiles {files:?}\nca {:?}\nsbom {sboms:?}\ninput {shape:?}\n",
         input.config.compression.as_str(),
         sha256(&input.binary),
         input.ca_bundle.as_deref().map(sha256),
-        sha256(&input.sbom),
     ))
 }
 
@@ -194,7 +198,10 @@ mod tests {
             ca_bundle: None,
             created: crate::source_date::SourceDate::at(0),
             annotations: BTreeMap::new(),
-            sbom: b"{}".to_vec(),
+            sboms: vec![crate::sbom::Document {
+                format: crate::sbom::Format::DEFAULT,
+                bytes: b"{}".to_vec(),
+            }],
         }
     }
 
@@ -236,7 +243,10 @@ mod tests {
             .insert("org.opencontainers.image.revision".into(), "abc".into());
         changed.push(key(&i, 0).unwrap());
         let mut i = input(&cfg);
-        i.sbom = b"{ }".to_vec();
+        i.sboms[0].bytes = b"{ }".to_vec();
+        changed.push(key(&i, 0).unwrap());
+        let mut i = input(&cfg);
+        i.sboms[0].format = crate::sbom::Format::Spdx2;
         changed.push(key(&i, 0).unwrap());
         let mut i = input(&cfg);
         i.ca_bundle = Some(Vec::new());

@@ -79,9 +79,9 @@ fn prepare<'a>(cx: &Context<'_>, p: &'a ImagePlan, b: &Binary) -> Result<Prepare
         ca_bundle,
         created: cx.created,
         annotations: Default::default(),
-        sbom: Vec::new(),
+        sboms: Vec::new(),
     };
-    let sbom = image::assemble::assemble(
+    let packages = image::assemble::assemble(
         &mut input,
         &Provenance {
             package: pkg,
@@ -97,7 +97,7 @@ fn prepare<'a>(cx: &Context<'_>, p: &'a ImagePlan, b: &Binary) -> Result<Prepare
         facts: PlatformFacts {
             binary_size: b.size,
             ca,
-            sbom_packages: sbom.packages,
+            sbom_packages: packages,
         },
     })
 }
@@ -235,7 +235,8 @@ pub fn run_with(
         }
         let inputs: Vec<&ImageInput<'_>> = prepared.iter().map(|x| &x.input).collect();
         let key = image_cache::key(&inputs, p.kind, &p.docker, date.mtime())?;
-        let cached = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sboms);
+        let beside: Vec<_> = p.beside.iter().map(|b| b.path.clone()).collect();
+        let cached = image_cache::lookup(&p.cache, &key, &p.tarball, &beside);
         jobs.push(Job {
             plan: p,
             prepared,
@@ -383,6 +384,7 @@ pub fn run_with(
                 summary: &r.summary,
                 platforms: r.job.prepared.iter().map(|x| &x.facts).collect(),
                 sboms: &p.sboms,
+                beside: &p.beside,
                 reused: r.job.cached.is_some(),
                 published: &r.published,
                 created: date.rfc3339(),

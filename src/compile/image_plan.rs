@@ -13,10 +13,11 @@ use super::options::{BuildOptions, ImageOptions};
 use super::plan::BinTarget;
 use crate::config::{self, Source, TinyConfig};
 use crate::error::Failure;
-use crate::image::{self, Kind, CYCLONEDX};
+use crate::image::{self, Kind};
 use crate::publish::daemon::{self, Engine, LoadPlan};
 use crate::publish::tarball::{self, Beside, Tarball};
 use crate::publish::{push, PublishTo};
+use crate::sbom::Format;
 use crate::settings::LoadInto;
 use crate::target::Target;
 use crate::workspace::Workspace;
@@ -35,9 +36,12 @@ pub struct ImagePlan {
     /// The one `docker load` gets (`--docker-platform`, else the host's, else the first).
     pub docker: Target,
     pub tarball: PathBuf,
-    /// Each platform's SBOM beside the tarball, in `platforms`' order (the docker platform's keeps
-    /// the plain name).
+    /// Each platform's first SBOM beside the tarball, in `platforms`' order (the docker platform's
+    /// keeps the plain name).
     pub sboms: Vec<PathBuf>,
+    /// Every document written beside the tarball: per platform (in `platforms`' order), each SBOM
+    /// format of `config.sbom`, in its order.
+    pub beside: Vec<Beside>,
     /// The image cache record (see `image_cache`).
     pub cache: PathBuf,
     /// Where the result goes, in order.
@@ -130,22 +134,43 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, io: &ImageOptions) -> Result<Ve
             })?,
             None => target_dir.join("tiny").join(format!("{file_name}.tar")),
         };
-        let sbom = sbom_path(&tarball);
-        // Several platforms: an SBOM per platform beside it (the one `docker load` gets keeps the
+        // Per platform, each format's file beside it (the platform `docker load` gets keeps the
         // plain name, the others are named for their platform).
-        let sboms: Vec<PathBuf> = targets
+        let file_of = |p: &Target, f: Format| {
+            let plain = sbom_path(&tarball, f);
+            if *p == docker {
+                plain
+            } else {
+                platform_sbom_path(&plain, p, f)
+            }
+        };
+        let beside: Vec<Beside> = targets
             .iter()
-            .map(|p| {
-                if *p == docker {
-                    sbom.clone()
-                } else {
-                    platform_sbom_path(&sbom, p)
-                }
+            .flat_map(|p| {
+                cfg.sbom.iter().map(|f| Beside {
+                    path: file_of(p, *f),
+                    platform: p.clone(),
+                    artifact_type: f.media_type().into(),
+                })
             })
             .collect();
-        for s in &sboms {
-            tarball::check_outputs(&tarball, s, io.output.is_some())?;
+        let sboms: Vec<PathBuf> = targets.iter().map(|p| file_of(p, cfg.sbom[0])).collect();
+        for b in &beside {
+            tarball::check_outputs(&tarball, &b.path, io.output.is_some())?;
         }
+        // What an earlier build may have left beside this tarball that this one does not write
+        // (another platform's or another format's document): removed once the tarball is written.
+        let stale: Vec<PathBuf> = Format::FILES
+            .iter()
+            .flat_map(|f| {
+                let plain = sbom_path(&tarball, *f);
+                crate::target::Target::all()
+                    .map(move |p| platform_sbom_path(&plain, &p, *f))
+                    .chain(std::iter::once(sbom_path(&tarball, *f)))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|p| !beside.iter().any(|b| &b.path == p))
+            .collect();
         if let Some(other) = out.iter().find(|p| p.tarball == tarball) {
             crate::fail!(
                 hint = "give them different names with name = \"…\" in [package.metadata.tiny]",
@@ -157,22 +182,8 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, io: &ImageOptions) -> Result<Ve
         }
         let mut publish = vec![PublishTo::Tarball(Tarball {
             path: tarball.clone(),
-            beside: targets
-                .iter()
-                .zip(&sboms)
-                .map(|(p, path)| Beside {
-                    path: path.clone(),
-                    platform: p.clone(),
-                    artifact_type: CYCLONEDX.into(),
-                })
-                .collect(),
-            // The per-platform SBOMs an earlier build left beside this tarball that this one
-            // does not write (a single-platform build over a multi-platform one, or another
-            // --docker-platform).
-            stale: crate::target::Target::all()
-                .map(|p| platform_sbom_path(&sbom, &p))
-                .filter(|p| !sboms.contains(p))
-                .collect(),
+            beside: beside.clone(),
+            stale,
             mtime,
         })];
         if let Some((flags, _)) = &io.push {
@@ -212,49 +223,65 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, io: &ImageOptions) -> Result<Ve
             cache: super::image_cache::record_path(target_dir, &tarball),
             tarball,
             sboms,
+            beside,
         });
     }
     Ok(out)
 }
 
-/// `x.cdx.json` → `x.linux-arm64.cdx.json`: the SBOM of a platform other than the one `docker load`
-/// gets (that one keeps the plain name).
-pub fn platform_sbom_path(sbom: &std::path::Path, t: &Target) -> PathBuf {
+/// `x.cdx.json` → `x.linux-arm64.cdx.json` (`x.spdx.json` → `x.linux-arm64.spdx.json`): the document
+/// of a platform other than the one `docker load` gets (that one keeps the plain name).
+pub fn platform_sbom_path(sbom: &std::path::Path, t: &Target, format: Format) -> PathBuf {
     let name = sbom
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let stem = name.strip_suffix(".cdx.json").unwrap_or(&name);
+    let suffix = format.suffix();
+    let stem = name.strip_suffix(&format!(".{suffix}")).unwrap_or(&name);
     sbom.with_file_name(format!(
-        "{stem}.{}.cdx.json",
+        "{stem}.{}.{suffix}",
         t.platform().replace('/', "-")
     ))
 }
 
-/// `x.tar` → `x.cdx.json` beside it.
-pub fn sbom_path(tarball: &std::path::Path) -> PathBuf {
+/// `x.tar` → `x.cdx.json` (`x.spdx.json`, `x.spdx3.json`) beside it.
+pub fn sbom_path(tarball: &std::path::Path, format: Format) -> PathBuf {
     let name = tarball
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let stem = name.strip_suffix(".tar").unwrap_or(&name);
-    tarball.with_file_name(format!("{stem}.cdx.json"))
+    tarball.with_file_name(format!("{stem}.{}", format.suffix()))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::sbom_path;
+    use super::{platform_sbom_path, sbom_path, Format, Target};
     use std::path::Path;
 
     #[test]
     fn sbom_lies_beside_the_tarball() {
+        let cdx = Format::DEFAULT;
         assert_eq!(
-            sbom_path(Path::new("/t/tiny/api.tar")),
+            sbom_path(Path::new("/t/tiny/api.tar"), cdx),
             Path::new("/t/tiny/api.cdx.json")
         );
         assert_eq!(
-            sbom_path(Path::new("out/api.img")),
+            sbom_path(Path::new("out/api.img"), cdx),
             Path::new("out/api.img.cdx.json")
+        );
+        assert_eq!(
+            sbom_path(Path::new("out/api.tar"), Format::Spdx2),
+            Path::new("out/api.spdx.json")
+        );
+        let arm = Target::from_platform("linux/arm64").unwrap();
+        assert_eq!(
+            platform_sbom_path(Path::new("out/api.spdx3.json"), &arm, Format::Spdx3),
+            Path::new("out/api.linux-arm64.spdx3.json")
+        );
+        assert_eq!(
+            platform_sbom_path(Path::new("out/api.cdx.json"), &arm, cdx),
+            Path::new("out/api.linux-arm64.cdx.json")
         );
     }
 }

@@ -113,6 +113,8 @@ impl BuildOptions {
                 ca_certificates: args.ca_certificates,
                 compression: args.compression,
                 load: args.load,
+                sbom: args.sbom.clone(),
+                vex: args.vex.clone(),
                 ..Default::default()
             };
             if let Some(r) = &args.image {

@@ -12,7 +12,8 @@ use cargo_metadata::camino::Utf8Path;
 use cargo_metadata::Package;
 
 use super::ImageInput;
-use crate::sbom::{self, Sbom, SbomInput};
+use crate::error::Failure;
+use crate::sbom::{self, ImageRef, Model, SbomInput};
 
 /// Where an image's SBOM and annotations come from, besides the [`ImageInput`] itself.
 pub struct Provenance<'a> {
@@ -28,19 +29,44 @@ pub struct Provenance<'a> {
     pub audit: &'a VersionInfo,
 }
 
-/// Fills the input's SBOM and annotations from where the binary came from; returns the SBOM (whose
-/// document the input carries too).
-pub fn assemble(input: &mut ImageInput<'_>, from: &Provenance<'_>) -> Result<Sbom> {
+/// Fills the input's SBOM documents (one per format of `config.sbom`, the image as their described
+/// top element) and annotations from where the binary came from, and checks the VEX document's
+/// products against the image's packages; returns the number of packages the SBOMs list.
+pub fn assemble(input: &mut ImageInput<'_>, from: &Provenance<'_>) -> Result<usize> {
     let binary_digest = super::sha256(&input.binary);
-    let sbom = sbom::build(&SbomInput {
-        audit: from.audit,
-        packages: from.packages,
-        root: from.root,
-        lockfile: from.lockfile,
-        bin: &input.bin,
-        binary_digest: &binary_digest,
-        created: &input.created.rfc3339(),
-    })?;
+    let model = Model::new(
+        &SbomInput {
+            audit: from.audit,
+            packages: from.packages,
+            root: from.root,
+            lockfile: from.lockfile,
+            bin: &input.bin,
+            binary_digest: &binary_digest,
+            created: &input.created.rfc3339(),
+        },
+        Some(ImageRef {
+            name: input.name.clone(),
+            tag: input.tag.clone(),
+        }),
+    )?;
+    if let Some(v) = &input.config.vex {
+        let purls: Vec<String> = model.packages.iter().map(|p| p.purl.clone()).collect();
+        v.vex.check_products(&purls, &input.name).map_err(|w| {
+            Failure::new(format!(
+                "VEX document {} (image {}, {}): {w}",
+                v.path.display(),
+                input.name,
+                input.platform.platform()
+            ))
+            .hint("name the packages by the purls of the image's SBOM (pkg:cargo/NAME@VERSION)")
+        })?;
+    }
+    input.sboms = input
+        .config
+        .sbom
+        .iter()
+        .map(|f| sbom::render(&model, *f))
+        .collect::<Result<_>>()?;
 
     let mut annotations = BTreeMap::new();
     let mut put = |k: &str, v: Option<String>| {
@@ -63,6 +89,5 @@ pub fn assemble(input: &mut ImageInput<'_>, from: &Provenance<'_>) -> Result<Sbo
     put("documentation", package.documentation.clone());
 
     input.annotations = annotations;
-    input.sbom = sbom.json.clone();
-    Ok(sbom)
+    Ok(model.packages.len())
 }

@@ -47,6 +47,19 @@ pub const CYCLONEDX: &str = "application/vnd.cyclonedx+json";
 pub const SBOM_DIGEST_KEY: &str = "io.github.cargo-tiny.sbom.digest";
 /// Annotation on the image manifest with the SBOM blob's media type.
 pub const SBOM_MEDIA_TYPE_KEY: &str = "io.github.cargo-tiny.sbom.media-type";
+/// Annotation on the image manifest naming one format's SBOM blob:
+/// `io.github.cargo-tiny.sbom.cdx.digest`, `….sbom.spdx.digest`, `….sbom.spdx3.digest` (the file
+/// suffix without `.json`), for every format written.
+pub fn sbom_format_digest_key(format: crate::sbom::Format) -> String {
+    let suffix = format.suffix().trim_end_matches(".json");
+    format!("io.github.cargo-tiny.sbom.{suffix}.digest")
+}
+/// The artifact type of an in-toto attestation referrer (unsigned here: a bare statement), as
+/// Docker Scout publishes them and trivy's `--vex oci` lists them.
+pub const IN_TOTO: &str = "application/vnd.in-toto+json";
+/// The annotation naming an in-toto referrer's predicate type, which trivy's `--vex oci` reads to
+/// pick the VEX attestation among others.
+pub const PREDICATE_TYPE_KEY: &str = "in-toto.io/predicate-type";
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 pub const CREATED: &str = "org.opencontainers.image.created";
 
@@ -126,8 +139,9 @@ pub struct ImageInput<'a> {
     pub created: SourceDate,
     /// `org.opencontainers.image.*` from the package and git (only those with a value).
     pub annotations: BTreeMap<String, String>,
-    /// The CycloneDX document: named by the manifest's annotations, attached as its first referrer.
-    pub sbom: Vec<u8>,
+    /// The SBOM documents, in the order selected: each named by the manifest's annotations and
+    /// attached as a referrer (the first is also named by [`SBOM_DIGEST_KEY`]).
+    pub sboms: Vec<crate::sbom::Document>,
 }
 
 /// One platform's image: its manifest and the blobs it names.
@@ -213,7 +227,10 @@ pub fn build(input: &ImageInput<'_>) -> Result<Made> {
     let compressed = std::mem::take(&mut layer.compressed);
     let layer_blob = Blob::new(layer.media_type(), compressed);
     let layer_blob_size = layer_blob.size();
-    let sbom = Blob::new(CYCLONEDX, input.sbom.clone());
+    let Some(first) = input.sboms.first() else {
+        anyhow::bail!("no SBOM document to attach to image {}", input.name);
+    };
+    let sbom = Blob::new(first.format.media_type(), first.bytes.clone());
 
     let reference = format!("{}:{}", input.name, input.tag);
     let mut annotations = input.annotations.clone();
@@ -221,6 +238,9 @@ pub fn build(input: &ImageInput<'_>) -> Result<Made> {
     annotations.insert(REF_NAME.into(), reference.clone());
     annotations.insert(SBOM_DIGEST_KEY.into(), sbom.digest.clone());
     annotations.insert(SBOM_MEDIA_TYPE_KEY.into(), sbom.media_type.clone());
+    for doc in &input.sboms {
+        annotations.insert(sbom_format_digest_key(doc.format), sha256(&doc.bytes));
+    }
 
     // `docker load` keeps only the config: the annotations go into the labels too (the user's
     // labels win on a clash).
@@ -283,14 +303,24 @@ pub fn build(input: &ImageInput<'_>) -> Result<Made> {
     let manifest = Blob::typed(MANIFEST, &manifest)?;
 
     let title = input.name.rsplit('/').next().unwrap_or(&input.name);
-    let sbom_doc = Document {
-        artifact_type: CYCLONEDX.into(),
-        media_type: CYCLONEDX.into(),
-        data: input.sbom.clone(),
-        title: Some(format!("{title}.cdx.json")),
-        annotations: BTreeMap::new(),
-    };
-    let referrer = Referrer::new(&sbom_doc, &manifest, &created)?;
+    let mut referrers = Vec::new();
+    for doc in &input.sboms {
+        let sbom_doc = Document {
+            artifact_type: doc.format.media_type().into(),
+            media_type: doc.format.media_type().into(),
+            data: doc.bytes.clone(),
+            title: Some(format!("{title}.{}", doc.format.suffix())),
+            annotations: BTreeMap::new(),
+        };
+        referrers.push(Referrer::new(&sbom_doc, &manifest, &created)?);
+    }
+    if let Some(v) = &cfg.vex {
+        referrers.push(Referrer::new(
+            &vex_document(&v.vex, &input.name, &manifest.digest, title)?,
+            &manifest,
+            &created,
+        )?);
+    }
     Ok(Made {
         image: Image {
             platform: input.platform.clone(),
@@ -298,7 +328,7 @@ pub fn build(input: &ImageInput<'_>) -> Result<Made> {
             config: config_blob,
             layers: vec![layer_blob],
         },
-        referrers: vec![referrer],
+        referrers,
         layer: LayerFacts {
             compression: layer.compression,
             diff_id: layer.diff_id,
@@ -306,6 +336,27 @@ pub fn build(input: &ImageInput<'_>) -> Result<Made> {
             uncompressed_size: layer.uncompressed_size,
             sbom_digest: sbom.digest,
         },
+    })
+}
+
+/// The VEX referrer's document: an in-toto statement (unsigned) whose subject is the image manifest
+/// `digest` and whose predicate is the OpenVEX document as given, under the generic in-toto artifact
+/// type with the predicate type annotated — the layout trivy's `--vex oci` lists referrers for.
+pub fn vex_document(
+    vex: &crate::sbom::vex::Vex,
+    name: &str,
+    digest: &str,
+    title: &str,
+) -> Result<Document> {
+    Ok(Document {
+        artifact_type: IN_TOTO.into(),
+        media_type: IN_TOTO.into(),
+        data: crate::sbom::vex::statement_for(vex, name, digest)?,
+        title: Some(format!("{title}.openvex.intoto.json")),
+        annotations: BTreeMap::from([(
+            PREDICATE_TYPE_KEY.to_string(),
+            crate::sbom::vex::PREDICATE_TYPE.to_string(),
+        )]),
     })
 }
 
@@ -393,8 +444,108 @@ pub(crate) mod tests {
                 "org.opencontainers.image.version".to_string(),
                 "0.1.0".to_string(),
             )]),
-            sbom: br#"{"bomFormat":"CycloneDX"}"#.to_vec(),
+            sboms: vec![crate::sbom::Document {
+                format: crate::sbom::Format::DEFAULT,
+                bytes: br#"{"bomFormat":"CycloneDX"}"#.to_vec(),
+            }],
         }
+    }
+
+    #[test]
+    fn each_sbom_format_and_the_vex_are_their_own_referrers_named_by_the_manifest() {
+        use crate::sbom::{Document as Sbom, Format};
+        use oci_spec::image::ImageManifest;
+        let vex = crate::sbom::vex::parse(
+            br#"{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://example.com/vex/1",
+                "author":"A","timestamp":"2024-05-01T12:00:00Z","version":1,
+                "statements":[{"vulnerability":{"name":"CVE-2024-1"},
+                  "products":[{"@id":"pkg:cargo/serde@1.0.200"}],
+                  "status":"not_affected","justification":"vulnerable_code_not_present"}]}"#,
+        )
+        .unwrap();
+        let cfg = TinyConfig {
+            sbom: vec![Format::Spdx2, Format::DEFAULT],
+            vex: Some(crate::settings::VexFile {
+                path: "app.openvex.json".into(),
+                vex,
+            }),
+            ..Default::default()
+        };
+        let mut i = input(&cfg);
+        i.sboms = vec![
+            Sbom {
+                format: Format::Spdx2,
+                bytes: br#"{"spdxVersion":"SPDX-2.3"}"#.to_vec(),
+            },
+            Sbom {
+                format: Format::DEFAULT,
+                bytes: br#"{"bomFormat":"CycloneDX"}"#.to_vec(),
+            },
+        ];
+        let made = build(&i).unwrap();
+        let types: Vec<&str> = made
+            .referrers
+            .iter()
+            .map(|r| r.artifact_type.as_str())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "application/spdx+json",
+                CYCLONEDX,
+                "application/vnd.in-toto+json"
+            ]
+        );
+        for r in &made.referrers {
+            assert_eq!(r.subject, made.image.manifest.digest);
+        }
+        let m = ImageManifest::from_reader(made.image.manifest.data.as_slice()).unwrap();
+        let ann = m.annotations().as_ref().unwrap();
+        // The first format selected is the one the plain keys name.
+        assert_eq!(ann[SBOM_DIGEST_KEY], made.referrers[0].document.digest);
+        assert_eq!(ann[SBOM_MEDIA_TYPE_KEY], "application/spdx+json");
+        assert_eq!(
+            ann["io.github.cargo-tiny.sbom.spdx.digest"],
+            made.referrers[0].document.digest
+        );
+        assert_eq!(
+            ann["io.github.cargo-tiny.sbom.cdx.digest"],
+            made.referrers[1].document.digest
+        );
+        let titles: Vec<String> = made
+            .referrers
+            .iter()
+            .map(|r| {
+                let m = ImageManifest::from_reader(r.manifest.data.as_slice()).unwrap();
+                m.layers()[0].annotations().as_ref().unwrap()["org.opencontainers.image.title"]
+                    .clone()
+            })
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                "hello.spdx.json",
+                "hello.cdx.json",
+                "hello.openvex.intoto.json"
+            ]
+        );
+        // The VEX referrer: an in-toto statement about this manifest, its predicate type annotated.
+        let vex = &made.referrers[2];
+        assert_eq!(
+            vex.annotations().unwrap()[PREDICATE_TYPE_KEY],
+            "https://openvex.dev/ns/v0.2.0"
+        );
+        let st: Value = serde_json::from_slice(&vex.document.data).unwrap();
+        assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
+        assert_eq!(st["predicateType"], "https://openvex.dev/ns/v0.2.0");
+        assert_eq!(
+            format!(
+                "sha256:{}",
+                st["subject"][0]["digest"]["sha256"].as_str().unwrap()
+            ),
+            made.image.manifest.digest
+        );
+        assert_eq!(st["predicate"]["statements"][0]["status"], "not_affected");
     }
 
     #[test]
@@ -495,12 +646,12 @@ pub(crate) mod tests {
         assert_eq!(
             got,
             [
-                "sha256:7a9e713377f01f5fb3a99fad59a005a20fa9fefae45284f328a6e0c1be775b30",
-                "sha256:68d31be13586e9e4f3cdee053b48f553ab27f4b79ddecdecfcdd08768218ed6c",
-                "sha256:5105be30fb353295db7c558180b85a7e8e7920c8282122f4552dd424c5b21c5e",
-                "sha256:f9066badd03b12e2a0098fb70e2ef870f891416b5710cd38402a5ba5c798cb84",
-                "sha256:6b1d77a1be5491259602b52a4df3fb1a8c28fa00851b1ce59c0aa03cd394aba6",
-                "sha256:dfb65e66ff782de45dd223484df646d9cbb5469d22a494a1c4fc582a56756bd8",
+                "sha256:c7e966b046cbf44fe711a5303a353522a9da2769f33d65f1ff1acb2f2bac91d6",
+                "sha256:cb9dd66fd2a89dc26791d5f9236feb77c91f0c2451f53f1de148f8e8a9524c9b",
+                "sha256:2f536be3a59fd6f8d0a3ff6eedfd2038b8afdefee0bac1c6ce6757b123df6789",
+                "sha256:a2c2b125db18091e018ad779a0b0dc2a863fd64f89ea42ed2b28066cb8991e7b",
+                "sha256:44cf4b929c38507bf09c90cd55e7e791d837c8d9a65d1db0425f23c4d39ba0ef",
+                "sha256:3c705f26881460839eb9d8f304c09877955199ee5a2495a2479e1e4c53c1acdd",
             ]
         );
     }

@@ -31,7 +31,7 @@ fn own_tree(bin: &str, ca: CaCertificates) -> Tree {
         ca_bundle: (ca != CaCertificates::Never).then(Vec::new),
         created: crate::source_date::SourceDate::at(0),
         annotations: Default::default(),
-        sbom: Vec::new(),
+        sboms: Vec::new(),
     };
     super::tree(&input)
 }

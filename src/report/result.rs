@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::{shell_word, shown};
 use crate::image::{self, ca_bundle, Kind, Summary};
 use crate::publish::daemon::Loaded;
+use crate::publish::tarball::Beside;
 use crate::publish::{Published, Pushed};
 use crate::settings::TinyConfig;
 use crate::shell::{human_size, Shell};
@@ -30,8 +31,10 @@ pub struct ResultReport<'a> {
     pub summary: &'a Summary,
     /// In the order of `summary.platforms`.
     pub platforms: Vec<&'a PlatformFacts>,
-    /// Each platform's SBOM beside the tarball, in the same order.
+    /// Each platform's (first) SBOM beside the tarball, in the same order.
     pub sboms: &'a [PathBuf],
+    /// Every document beside the tarball (per platform, each selected format).
+    pub beside: &'a [Beside],
     /// The tarball already held this result (every input unchanged) and was not rewritten.
     pub reused: bool,
     /// In the plan's order: the tarball first.
@@ -49,6 +52,42 @@ impl ResultReport<'_> {
                 _ => None,
             })
             .unwrap_or_default()
+    }
+
+    /// The documents beside the tarball of `platform` (`linux/amd64`), with what was written.
+    fn documents(&self, platform: &str) -> Vec<DocumentMessage> {
+        let written: Vec<(PathBuf, String)> = self
+            .published
+            .iter()
+            .find_map(|p| match p {
+                Published::Tarball(w) => Some(w.beside.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        self.beside
+            .iter()
+            .filter(|b| b.platform.platform() == platform)
+            .zip(&self.config.sbom)
+            .map(|(b, f)| DocumentMessage {
+                format: f.to_string(),
+                media_type: f.media_type(),
+                path: b.path.display().to_string(),
+                digest: written
+                    .iter()
+                    .find(|(p, _)| *p == b.path)
+                    .map(|(_, d)| d.clone())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// `CycloneDX 1.6 and SPDX 2.3`.
+    fn formats(&self) -> String {
+        let names: Vec<String> = self.config.sbom.iter().map(|f| f.to_string()).collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
     }
 
     fn pushed(&self) -> Option<&Pushed> {
@@ -85,6 +124,11 @@ pub struct ImageMessage<'a> {
     pub sbom_path: String,
     pub sbom_digest: &'a str,
     pub sbom_components: usize,
+    /// Every SBOM document written beside the tarball and attached (the first is `sbom_path`).
+    pub sboms: Vec<DocumentMessage>,
+    /// The OpenVEX document attached (`vex = "…"` / `--vex`), as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vex_path: Option<String>,
     pub ca_certificates: bool,
     pub ca_certificates_reason: &'a str,
     pub user: &'a str,
@@ -133,8 +177,21 @@ pub struct PlatformMessage<'a> {
     pub sbom_path: String,
     pub sbom_digest: &'a str,
     pub sbom_components: usize,
+    /// Every SBOM document of this platform (the first is `sbom_path`).
+    pub sboms: Vec<DocumentMessage>,
     /// This platform's image was reused with the tarball.
     pub reused: bool,
+}
+
+/// One SBOM document beside the tarball, in the JSON messages.
+#[derive(Debug, Serialize)]
+pub struct DocumentMessage {
+    /// `CycloneDX 1.6`, `SPDX 2.3`, `SPDX 3.0.1`.
+    pub format: String,
+    pub media_type: &'static str,
+    pub path: String,
+    /// `sha256:` of the file (the referrer's layer digest).
+    pub digest: String,
 }
 
 /// The status lines and JSON line of one built result: its publishers' lines (pushed, loaded), then
@@ -220,6 +277,8 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
             sbom_path: sbom.display().to_string(),
             sbom_digest: &p.sbom_digest,
             sbom_components: facts.sbom_packages,
+            sboms: r.documents(&p.platform),
+            vex_path: r.config.vex.as_ref().map(|v| v.path.display().to_string()),
             ca_certificates: ca.include,
             ca_certificates_reason: &ca.reason,
             user: &r.config.user,
@@ -254,15 +313,24 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
             if r.reused { ", unchanged" } else { "" }
         ),
     );
+    let files: Vec<String> = r.beside.iter().map(|b| shown(&b.path)).collect();
     shell.status(
         "SBOM",
         format!(
-            "{} (CycloneDX 1.5, {} package{}, attached as an OCI referrer)",
-            shown(sbom),
+            "{} ({}, {} package{}, {} as OCI referrer{})",
+            files.join(", "),
+            r.formats(),
             facts.sbom_packages,
-            if facts.sbom_packages == 1 { "" } else { "s" }
+            if facts.sbom_packages == 1 { "" } else { "s" },
+            if files.len() == 1 {
+                "attached"
+            } else {
+                "each attached"
+            },
+            if files.len() == 1 { "" } else { "s" },
         ),
     );
+    vex_line(r, shell);
     let (load, run) = commands(r, &shown(&tarball));
     let compression = p.compression;
     if let Some(l) = r.loaded() {
@@ -289,6 +357,21 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The VEX line, when a document is attached.
+fn vex_line(r: &ResultReport<'_>, shell: &Shell) {
+    if let Some(v) = &r.config.vex {
+        shell.status(
+            "VEX",
+            format!(
+                "{} ({} statement{}, attached to each image manifest as an in-toto referrer)",
+                shown(&v.path),
+                v.vex.statements,
+                if v.vex.statements == 1 { "" } else { "s" }
+            ),
+        );
+    }
 }
 
 /// Several platforms: each platform's image, the index, the SBOMs, how to load it.
@@ -321,6 +404,7 @@ fn index(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
                     sbom_path: sbom.display().to_string(),
                     sbom_digest: &p.sbom_digest,
                     sbom_components: f.sbom_packages,
+                    sboms: r.documents(&p.platform),
                     reused: r.reused,
                 })
                 .collect(),
@@ -357,14 +441,16 @@ fn index(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
     shell.status(
         "SBOM",
         format!(
-            "{} (CycloneDX 1.5, one per platform, each attached as an OCI referrer of its platform's image)",
-            r.sboms
+            "{} ({}, one per platform, each attached as an OCI referrer of its platform's image)",
+            r.beside
                 .iter()
-                .map(|s| shown(s))
+                .map(|b| shown(&b.path))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            r.formats()
         ),
     );
+    vex_line(r, shell);
     let t = shown(&tarball);
     let d = &s.docker_platform;
     let compression = s.compression();

@@ -54,6 +54,9 @@ impl Format {
         Format::Spdx3,
     ];
 
+    /// One format per file suffix: every file name a build may write beside a tarball.
+    pub const FILES: [Format; 3] = [Format::DEFAULT, Format::Spdx2, Format::Spdx3];
+
     /// One name of [`NAMES`].
     pub fn parse(name: &str) -> Result<Format, String> {
         NAMES

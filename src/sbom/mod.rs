@@ -40,12 +40,6 @@ pub struct SbomInput<'a> {
     pub created: &'a str,
 }
 
-/// The document, pretty-printed with a trailing newline, and the number of packages it lists.
-pub struct Sbom {
-    pub json: Vec<u8>,
-    pub packages: usize,
-}
-
 /// One rendered document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
@@ -62,17 +56,6 @@ pub fn render(model: &Model, format: Format) -> Result<Document> {
         Format::Spdx3 => spdx3::render(model)?,
     };
     Ok(Document { format, bytes })
-}
-
-/// The CycloneDX 1.5 document the build attaches today: the root package described, the binary in
-/// it, no image element. The wiring of `--sbom` replaces this call with [`Model::new`] (with the
-/// image) and [`render`] per selected format.
-pub fn build(input: &SbomInput<'_>) -> Result<Sbom> {
-    let model = Model::new(input, None)?;
-    Ok(Sbom {
-        json: cyclonedx::render(&model, cyclonedx::Version::V1_5)?,
-        packages: model.packages.len(),
-    })
 }
 
 #[cfg(test)]
@@ -94,18 +77,21 @@ mod tests {
     fn sbom(created: &str) -> Value {
         let audit = audit();
         let digest = format!("sha256:{}", "ab".repeat(32));
-        let s = build(&SbomInput {
-            audit: &audit,
-            packages: &[],
-            root: Utf8Path::new("/w"),
-            lockfile: None,
-            bin: "app",
-            binary_digest: &digest,
-            created,
-        })
+        let m = Model::new(
+            &SbomInput {
+                audit: &audit,
+                packages: &[],
+                root: Utf8Path::new("/w"),
+                lockfile: None,
+                bin: "app",
+                binary_digest: &digest,
+                created,
+            },
+            None,
+        )
         .unwrap();
-        assert_eq!(s.packages, 3);
-        serde_json::from_slice(&s.json).unwrap()
+        assert_eq!(m.packages.len(), 3);
+        serde_json::from_slice(&cyclonedx::render(&m, cyclonedx::Version::V1_5).unwrap()).unwrap()
     }
 
     #[test]

@@ -100,6 +100,51 @@ pub struct TinyConfig {
     pub platforms: Option<Vec<crate::target::Target>>,
     /// `load = true` (or an engine): also load the image into the local engine.
     pub load: Option<LoadInto>,
+    /// `sbom = [...]` / `--sbom`: the documents written beside the tarball and attached, in order
+    /// (the first is the one the image's annotations and `sbom_path` name).
+    pub sbom: Vec<crate::sbom::Format>,
+    /// `vex = "…"` / `--vex`: an OpenVEX document attached to every image manifest.
+    pub vex: Option<VexFile>,
+}
+
+/// An OpenVEX document read and checked when the configuration was (its products are checked
+/// against each image's packages once they are known).
+#[derive(Clone, PartialEq, Eq)]
+pub struct VexFile {
+    /// The path as the user gave it (resolved against the manifest's directory or the working
+    /// directory), for messages.
+    pub path: PathBuf,
+    pub vex: crate::sbom::vex::Vex,
+}
+
+/// The path and the document's digest, not its bytes (the image cache hashes the `Debug` form).
+impl std::fmt::Debug for VexFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VexFile")
+            .field("path", &self.path)
+            .field("vex", &crate::digest::sha256(&self.vex.bytes))
+            .finish()
+    }
+}
+
+impl VexFile {
+    /// Reads and checks the OpenVEX document at `path`; the error is one line after
+    /// `VEX document PATH: `.
+    pub fn read(path: &Path) -> Result<VexFile, String> {
+        use std::io::Read;
+        let shown = path.display();
+        let file = std::fs::File::open(path).map_err(|e| format!("VEX document {shown}: {e}"))?;
+        let mut bytes = Vec::new();
+        file.take(crate::sbom::vex::MAX_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("VEX document {shown}: {e}"))?;
+        let vex =
+            crate::sbom::vex::parse(&bytes).map_err(|e| format!("VEX document {shown}: {e}"))?;
+        Ok(VexFile {
+            path: path.to_path_buf(),
+            vex,
+        })
+    }
 }
 
 impl Default for TinyConfig {
@@ -121,6 +166,8 @@ impl Default for TinyConfig {
             compression: Compression::Gzip,
             platforms: None,
             load: None,
+            sbom: vec![crate::sbom::Format::DEFAULT],
+            vex: None,
         }
     }
 }
