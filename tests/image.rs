@@ -322,9 +322,31 @@ fn sbom_lists_exactly_the_packages_in_the_binary() {
         .map(|p| (p.name.clone(), p.version.to_string()))
         .collect();
     let sbom: Value = serde_json::from_slice(&std::fs::read(b.sbom_path()).unwrap()).unwrap();
-    let mut listed: BTreeSet<(String, String)> = sbom["components"]
-        .as_array()
-        .unwrap()
+    assert_eq!(sbom["specVersion"], "1.6", "the default format");
+    // The image is the described element; it contains the binary (no purl), built from the
+    // packages (each with its purl, the root package among them).
+    let top = &sbom["metadata"]["component"];
+    assert_eq!(top["type"], "container");
+    assert_eq!(
+        top["name"],
+        b.image["image"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .next()
+            .unwrap()
+    );
+    let components = sbom["components"].as_array().unwrap();
+    let packages: Vec<&Value> = components
+        .iter()
+        .filter(|c| c.get("purl").is_some())
+        .collect();
+    assert_eq!(
+        components.len(),
+        packages.len() + 1,
+        "the binary has no purl"
+    );
+    let listed: BTreeSet<(String, String)> = packages
         .iter()
         .map(|c| {
             (
@@ -333,11 +355,11 @@ fn sbom_lists_exactly_the_packages_in_the_binary() {
             )
         })
         .collect();
-    let root = &sbom["metadata"]["component"];
-    listed.insert((
-        root["name"].as_str().unwrap().into(),
-        root["version"].as_str().unwrap().into(),
-    ));
+    let root_name = &audit.packages.iter().find(|p| p.root).unwrap().name;
+    let root = packages
+        .iter()
+        .find(|c| c["name"] == root_name.as_str())
+        .unwrap();
     assert_eq!(listed, from_binary);
     assert!(listed.iter().any(|(n, _)| n == "rustls-native-certs"));
     assert_eq!(b.image["sbom_components"], from_binary.len());

@@ -33,7 +33,7 @@ use super::progress::Progress;
 use super::registry_errors::{explain, is_not_found, retryable, speaks_plain_http, Context};
 use super::{Attached, Pushed, Referrers};
 use crate::error::Failure;
-use crate::image::{canonical_json, Blob, Built, Kind, Referrer, CYCLONEDX, INDEX};
+use crate::image::{canonical_json, Blob, Built, Kind, Referrer, INDEX};
 use crate::reference::{self, Destination};
 use crate::shell::Shell;
 
@@ -263,7 +263,7 @@ impl<'a> Push<'a> {
             },
             sbom_digest: built
                 .referrers_of(&built.images[0].manifest.digest)
-                .find(|r| r.artifact_type == CYCLONEDX)
+                .find(|r| is_sbom(&r.artifact_type))
                 .map(|r| r.manifest.digest.clone()),
             attached,
             referrers: how,
@@ -524,6 +524,13 @@ pub fn merge_referrer(existing: Option<&[u8]>, m: &Referrer) -> Result<Option<Ve
     }
     list.push(Value::Object(desc));
     canonical_json(&index).map(Some).map_err(|e| e.to_string())
+}
+
+/// Whether a referrer of this artifact type is an SBOM (the first one is the one `sbom_digest` names).
+fn is_sbom(artifact_type: &str) -> bool {
+    crate::sbom::Format::FILES
+        .iter()
+        .any(|f| f.media_type() == artifact_type)
 }
 
 #[cfg(test)]
