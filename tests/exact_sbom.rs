@@ -52,9 +52,24 @@ fn phantom_of_the_audit_data_is_named_and_left_out_of_the_sbom() {
     // …and the SBOM lists only what was compiled, the build script's dependency as `excluded`.
     let sbom_path = image["sbom_path"].as_str().unwrap();
     let sbom: Value = serde_json::from_slice(&std::fs::read(sbom_path).unwrap()).unwrap();
-    let scopes: Vec<(String, String)> = sbom["components"]
-        .as_array()
-        .unwrap()
+    // The image is the described element; the binary and the root package come first.
+    let components = sbom["components"].as_array().unwrap();
+    let app: Vec<(&str, Option<&str>)> = components[..2]
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["purl"].as_str()))
+        .collect();
+    assert_eq!(
+        app,
+        [
+            ("phantom-app", None),
+            (
+                "phantom-app",
+                Some("pkg:cargo/phantom-app@0.1.0?download_url=file:app")
+            )
+        ],
+        "the binary (no purl), then the root package"
+    );
+    let scopes: Vec<(String, String)> = components[2..]
         .iter()
         .map(|c| {
             (
