@@ -536,7 +536,7 @@ fn is_sbom(artifact_type: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::{Document, MANIFEST};
+    use crate::image::{Document, CYCLONEDX, MANIFEST};
 
     fn referrer(n: u8) -> Referrer {
         let doc = Document {
