@@ -93,6 +93,7 @@ const BUILD_EXAMPLES: &str = "Examples:
   cargo tiny build --compression zstd       smaller layer for podman/containerd (not docker 20.10)
   cargo tiny build --sbom cyclonedx,spdx    both SBOM formats beside the tarball, each attached
   cargo tiny build --vex app.openvex.json   attach VEX statements to the image
+  cargo tiny build --sign-key tiny.key      signature, SLSA provenance and SBOM attestations
   cargo tiny build --size max               nightly: rebuild std for size, immediate-abort panics
   cargo tiny build --push --image ghcr.io/acme/api --tag latest
   cargo tiny build --load                   also into the local docker (or podman)";
@@ -230,6 +231,9 @@ pub struct BuildArgs {
     /// OpenVEX document attached to every image manifest (checked before compiling)
     #[arg(long, value_name = "FILE", conflicts_with = "no_image")]
     pub vex: Option<PathBuf>,
+    /// Sign each image manifest with this key (PKCS#8 PEM ECDSA P-256): a signature, the SLSA v1 provenance and each SBOM/VEX attestation, as Sigstore bundle referrers
+    #[arg(long, value_name = "PATH", conflicts_with = "no_image")]
+    pub sign_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

@@ -421,3 +421,180 @@ fn keyless_without_a_token_says_how_to_get_one() {
     assert!(message.contains("needs an OIDC token"), "{message}");
     assert!(hint.unwrap().contains("id-token: write"));
 }
+
+/// The referrers of `subject` in a tarball's layout: (artifact type, manifest, layer bytes).
+fn layout_referrers(tarball: &Path, subject: &str) -> Vec<(String, serde_json::Value, Vec<u8>)> {
+    let files = common::tar_files(&std::fs::read(tarball).unwrap());
+    let blob =
+        |d: &str| files[&format!("blobs/sha256/{}", d.trim_start_matches("sha256:"))].clone();
+    let mut out = Vec::new();
+    for (path, data) in &files {
+        if !path.starts_with("blobs/sha256/") {
+            continue;
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+            continue;
+        };
+        if v["subject"]["digest"] == subject {
+            let doc = blob(v["layers"][0]["digest"].as_str().unwrap());
+            out.push((v["artifactType"].as_str().unwrap().to_string(), v, doc));
+        }
+    }
+    out
+}
+
+/// examples/hello built into `dir/out/hello.tar` with `extra`.
+fn build_hello(dir: &Path, extra: &[&str]) -> (common::Run, PathBuf) {
+    let root = dir.join("hello");
+    if !root.exists() {
+        common::copy_tree(&common::repo().join("examples/hello"), &root);
+    }
+    let tarball = dir.join("out/hello.tar");
+    let r = common::run(
+        common::cargo_tiny()
+            .args(["build", "--message-format", "json", "--manifest-path"])
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(common::fixture_target_dir())
+            .arg("--output")
+            .arg(&tarball)
+            .args(extra)
+            .env("SOURCE_DATE_EPOCH", "1700000000"),
+    );
+    (r, tarball)
+}
+
+#[test]
+fn build_with_a_sign_key_attaches_bundles_both_verifiers_accept_and_changes_no_image_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(dir.path());
+    let (r, tarball) = build_hello(dir.path(), &["--sbom", "cyclonedx,spdx"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let unsigned = std::fs::read(&tarball).unwrap();
+    let image = |r: &common::Run| -> serde_json::Value {
+        r.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|m| m["reason"] == "image")
+            .unwrap()
+    };
+    let digest = image(&r)["manifest_digest"].as_str().unwrap().to_string();
+
+    let (r, _) = build_hello(
+        dir.path(),
+        &[
+            "--sbom",
+            "cyclonedx,spdx",
+            "--sign-key",
+            private.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        image(&r)["manifest_digest"],
+        digest.as_str(),
+        "signing changes no image byte"
+    );
+    assert!(
+        r.stderr
+            .contains("Signed hello:0.1.0 (4 Sigstore bundles with key "),
+        "{}",
+        r.stderr
+    );
+    let signed = std::fs::read(&tarball).unwrap();
+    assert_ne!(signed, unsigned);
+    // Every blob of the unsigned tarball is in the signed one, unchanged.
+    let (a, b) = (common::tar_files(&unsigned), common::tar_files(&signed));
+    for (path, data) in &a {
+        if path.starts_with("blobs/sha256/") {
+            assert_eq!(b.get(path), Some(data), "{path}");
+        }
+    }
+
+    let bundles: Vec<(String, Vec<u8>)> = layout_referrers(&tarball, &digest)
+        .into_iter()
+        .filter(|(t, _, _)| t == "application/vnd.dev.sigstore.bundle.v0.3+json")
+        .map(|(_, m, layer)| {
+            (
+                m["annotations"]["dev.sigstore.bundle.predicateType"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                layer,
+            )
+        })
+        .collect();
+    let mut types: Vec<&str> = bundles.iter().map(|(t, _)| t.as_str()).collect();
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            "https://cyclonedx.org/bom",
+            "https://sigstore.dev/cosign/sign/v1",
+            "https://slsa.dev/provenance/v1",
+            "https://spdx.dev/Document",
+        ]
+    );
+    let key = keys::public_key_from_file(&public).unwrap();
+    let policy = verify::Policy::Key(key);
+    let root = verify::keys_only_root();
+    let js = sigstore_js();
+    for (predicate_type, bundle) in &bundles {
+        let v = verify::verify("bundle", bundle, &digest, &policy, &root).unwrap();
+        assert_eq!(&v.predicate_type, predicate_type);
+        if let Some(js) = &js {
+            let path = dir.path().join("bundle.json");
+            std::fs::write(&path, bundle).unwrap();
+            let got = js_verify(
+                js,
+                &[
+                    path.to_str().unwrap(),
+                    &digest,
+                    "key",
+                    public.to_str().unwrap(),
+                ],
+            );
+            assert_eq!(
+                got.as_deref(),
+                Ok(predicate_type.as_str()),
+                "@sigstore/verify"
+            );
+        }
+    }
+    // The SBOM attestations carry the very documents beside the tarball.
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for (predicate_type, file) in [
+        ("https://cyclonedx.org/bom", "hello.cdx.json"),
+        ("https://spdx.dev/Document", "hello.spdx.json"),
+    ] {
+        let (_, bundle) = bundles.iter().find(|(t, _)| t == predicate_type).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(bundle).unwrap();
+        let st: serde_json::Value = serde_json::from_slice(
+            &b64.decode(v["dsseEnvelope"]["payload"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("out").join(file)).unwrap())
+                .unwrap();
+        assert_eq!(st["predicate"], doc, "{file}");
+    }
+
+    // A key that is not one: one line before compiling, nothing written.
+    let bad = dir.path().join("bad.key");
+    std::fs::write(&bad, "not a key").unwrap();
+    let (r, _) = build_hello(dir.path(), &["--sign-key", bad.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let first = r.stderr.lines().find(|l| l.starts_with("error:")).unwrap();
+    assert!(
+        first.starts_with("error: --sign-key: ") && first.contains("bad.key"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(&tarball).unwrap(),
+        signed,
+        "nothing rewritten"
+    );
+}

@@ -235,8 +235,17 @@ pub fn run_with(
         }
         let inputs: Vec<&ImageInput<'_>> = prepared.iter().map(|x| &x.input).collect();
         let key = image_cache::key(&inputs, p.kind, &p.docker, date.mtime())?;
+        // A signed result is never reused (its bundles are made now), and its record never serves
+        // an unsigned build.
+        let key = match &io.sign_key {
+            Some(_) => format!("{key}+signed"),
+            None => key,
+        };
         let beside: Vec<_> = p.beside.iter().map(|b| b.path.clone()).collect();
-        let cached = image_cache::lookup(&p.cache, &key, &p.tarball, &beside);
+        let cached = match io.sign_key {
+            Some(_) => None,
+            None => image_cache::lookup(&p.cache, &key, &p.tarball, &beside),
+        };
         jobs.push(Job {
             plan: p,
             prepared,
@@ -257,6 +266,12 @@ pub fn run_with(
         .into_iter()
         .collect::<Result<Vec<Image>>>()?
         .into_iter();
+    let signer = match &io.sign_key {
+        Some(path) => Some(crate::sign::Signer::Key(
+            crate::sign::keys::SigningKey::from_file(path)?,
+        )),
+        None => None,
+    };
     let mut results = Vec::new();
     for job in jobs {
         let p = job.plan;
@@ -278,7 +293,7 @@ pub fn run_with(
                     referrers.extend(img.made.referrers);
                     made.push(img.made.image);
                 }
-                let built = Built::new(
+                let mut built = Built::new(
                     &p.name,
                     &p.tag,
                     p.kind,
@@ -287,6 +302,33 @@ pub fn run_with(
                     &date.rfc3339(),
                     Some(&p.docker),
                 )?;
+                if let Some(signer) = &signer {
+                    let pkg = ws.package(&p.target.package_id);
+                    let predicate = super::signing::provenance(
+                        p,
+                        &super::signing::Facts {
+                            revision: cx.revision.as_deref(),
+                            lockfile: cx.lockfile.as_deref(),
+                            repository: pkg.repository.as_deref(),
+                            profile: &io.profile,
+                        },
+                    );
+                    let started = std::time::Instant::now();
+                    let n = super::signing::sign_built(&mut built, p, signer, &predicate)?;
+                    shell.status(
+                        "Signed",
+                        format!(
+                            "{}:{} ({} Sigstore bundle{} with key {}: signature, SLSA v1 provenance, SBOM{} attestations; {:.0} ms)",
+                            p.name,
+                            p.tag,
+                            n,
+                            if n == 1 { "" } else { "s" },
+                            signer_hint(signer),
+                            if p.config.vex.is_some() { " and VEX" } else { "" },
+                            started.elapsed().as_secs_f64() * 1000.0
+                        ),
+                    );
+                }
                 let summary = Summary::of(&built, &layers);
                 (Some(built), summary, costs)
             }
@@ -401,4 +443,12 @@ pub fn run_with(
         ),
     );
     Ok(())
+}
+
+/// The key's hint (`sha256` of its public key, base64), as bundles name it.
+fn signer_hint(signer: &crate::sign::Signer) -> String {
+    match signer {
+        crate::sign::Signer::Key(k) => k.hint(),
+        crate::sign::Signer::Keyless(_) => "keyless".into(),
+    }
 }

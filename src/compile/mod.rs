@@ -13,6 +13,7 @@ pub mod image_plan;
 pub mod options;
 pub mod plan;
 pub mod rustflags;
+pub mod signing;
 pub mod verify;
 
 pub use command::run;

@@ -70,6 +70,10 @@ pub struct ImageOptions {
     pub source_date: SourceDate,
     /// git HEAD's commit id, when the workspace is a git checkout.
     pub revision: Option<String>,
+    /// `--sign-key`: the key, read and checked before compiling (absolute path).
+    pub sign_key: Option<PathBuf>,
+    /// The Cargo profile (the provenance names it).
+    pub profile: String,
 }
 
 impl BuildOptions {
@@ -145,6 +149,24 @@ impl BuildOptions {
                     root,
                 )?,
                 revision: source_date::git_revision(root),
+                profile: args.profile.clone(),
+                sign_key: match &args.sign_key {
+                    Some(k) => {
+                        let path = std::path::absolute(k)?;
+                        crate::sign::keys::SigningKey::from_file(&path).map_err(|e| {
+                            let f = e
+                                .downcast::<Failure>()
+                                .unwrap_or_else(|e| Failure::new(format!("{e:#}")));
+                            let out = Failure::new(format!("--sign-key: {}", f.message));
+                            match f.hint {
+                                Some(h) => out.hint(h),
+                                None => out,
+                            }
+                        })?;
+                        Some(path)
+                    }
+                    None => None,
+                },
             })
         };
         let selection = Selection {
