@@ -603,3 +603,88 @@ fn build_with_a_sign_key_attaches_bundles_both_verifiers_accept_and_changes_no_i
         "nothing rewritten"
     );
 }
+
+#[test]
+fn build_push_with_a_sign_key_lists_every_bundle_under_the_fallback_tag() {
+    if !common::require_tool("docker-registry", &["--version"]) {
+        return;
+    }
+    let reg = common::registry::Registry::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(dir.path());
+    let name = format!("{}/hello", reg.host());
+    let (r, _) = build_hello(
+        dir.path(),
+        &[
+            "--image",
+            &name,
+            "--push",
+            "--sign-key",
+            private.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let image: serde_json::Value = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| m["reason"] == "image")
+        .unwrap();
+    let digest = image["manifest_digest"].as_str().unwrap();
+    let index = reg.get_json(&format!("/v2/hello/manifests/{}", digest.replace(':', "-")));
+    let mut listed: Vec<(String, String)> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["artifactType"].as_str().unwrap().to_string(),
+                e["annotations"]["dev.sigstore.bundle.predicateType"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect();
+    listed.sort();
+    let bundle = "application/vnd.dev.sigstore.bundle.v0.3+json";
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        listed,
+        [
+            pair("application/vnd.cyclonedx+json", ""),
+            pair(bundle, "https://cyclonedx.org/bom"),
+            pair(bundle, "https://sigstore.dev/cosign/sign/v1"),
+            pair(bundle, "https://slsa.dev/provenance/v1"),
+        ],
+        "{index}"
+    );
+    // Each pushed bundle verifies against the key and names the pushed manifest.
+    let key = keys::public_key_from_file(&public).unwrap();
+    let policy = verify::Policy::Key(key);
+    let root = verify::keys_only_root();
+    for e in index["manifests"].as_array().unwrap() {
+        if e["artifactType"] != bundle {
+            continue;
+        }
+        let m = reg.get_json(&format!(
+            "/v2/hello/manifests/{}",
+            e["digest"].as_str().unwrap()
+        ));
+        let (status, blob) = reg.http(
+            "GET",
+            &format!(
+                "/v2/hello/blobs/{}",
+                m["layers"][0]["digest"].as_str().unwrap()
+            ),
+            "application/json",
+            b"",
+        );
+        assert_eq!(status, 200);
+        let v = verify::verify("pushed bundle", &blob, digest, &policy, &root).unwrap();
+        assert_eq!(
+            v.predicate_type,
+            e["annotations"]["dev.sigstore.bundle.predicateType"]
+        );
+    }
+}
