@@ -43,7 +43,14 @@ pub enum Command {
     /// Push an image tarball written by `cargo tiny build` to a registry, with its SBOM as a referrer
     #[command(after_help = PUSH_EXAMPLES)]
     Push(PushArgs),
+    /// Verify the signature, SLSA provenance and SBOM attestations of an image tarball signed by `build --sign-key`
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(crate::verify::VerifyArgs),
 }
+
+const VERIFY_EXAMPLES: &str = "Examples:
+  cargo tiny verify target/tiny/api.tar --key tiny.pub
+  cargo tiny verify target/tiny/api.tar --key tiny.pub --message-format json";
 
 const PUSH_EXAMPLES: &str = "Examples:
   cargo tiny push target/tiny/api.tar                     to the name:tag it was built as

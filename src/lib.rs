@@ -34,6 +34,7 @@ pub mod size_profile;
 pub mod source_date;
 pub mod target;
 pub mod tools;
+pub mod verify;
 pub mod workspace;
 
 use anyhow::Result;
@@ -59,6 +60,7 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
         Command::Init(a) => (a.common.verbosity(), a.common.color),
         Command::Setup(a) => (a.common.verbosity(), a.common.color),
         Command::Push(a) => (a.common.verbosity(), a.common.color),
+        Command::Verify(a) => (a.common.verbosity(), a.common.color),
     };
     let shell = Shell::new(verbosity, color);
     match run(&cli, &shell) {
@@ -78,6 +80,7 @@ fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
         Command::Doctor(a) => doctor::run(a, shell),
         Command::Init(a) => init::run(a, shell).map(|_| 0),
         Command::Push(a) => push::run(a, shell).map(|_| 0),
+        Command::Verify(a) => verify::run(a, shell),
     }
 }
 

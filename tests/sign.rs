@@ -688,3 +688,101 @@ fn build_push_with_a_sign_key_lists_every_bundle_under_the_fallback_tag() {
         );
     }
 }
+
+#[test]
+fn verify_accepts_a_signed_tarball_and_names_what_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(dir.path());
+    let verify_cmd = |tarball: &Path, key: &Path| {
+        common::run(
+            common::cargo_tiny()
+                .arg("verify")
+                .arg(tarball)
+                .arg("--key")
+                .arg(key)
+                .args(["--message-format", "json"]),
+        )
+    };
+    // Unsigned: no signature.
+    let (r, tarball) = build_hello(dir.path(), &["--sbom", "cyclonedx,spdx"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = verify_cmd(&tarball, &public);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: hello:0.1.0 (linux/amd64, sha256:")
+            && r.stderr
+                .lines()
+                .next()
+                .unwrap()
+                .contains("): no signature; help: sign it with"),
+        "{}",
+        r.stderr
+    );
+
+    let (r, tarball) = build_hello(
+        dir.path(),
+        &[
+            "--sbom",
+            "cyclonedx,spdx",
+            "--sign-key",
+            private.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = verify_cmd(&tarball, &public);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(v["reason"], "verified");
+    assert_eq!(v["image"], "hello:0.1.0");
+    assert_eq!(v["predicates"].as_array().unwrap().len(), 4, "{v}");
+    assert_eq!(
+        v["sboms"],
+        serde_json::json!(["CycloneDX SBOM 1.6", "SPDX SBOM SPDX-2.3"])
+    );
+    assert!(v["signer"].as_str().unwrap().starts_with("key "), "{v}");
+    assert!(
+        r.stderr
+            .contains("Verified hello:0.1.0 linux/amd64 sha256:"),
+        "{}",
+        r.stderr
+    );
+
+    // Another key: the first bundle does not verify.
+    let other = tempfile::tempdir().unwrap();
+    let (_, other_public) = key_pair(other.path());
+    let r = verify_cmd(&tarball, &other_public);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let first = r.stderr.lines().next().unwrap();
+    assert!(
+        first.contains(": the bundle sha256:") && first.contains("does not verify"),
+        "{}",
+        r.stderr
+    );
+
+    // One changed byte in the SPDX document inside the tarball: named.
+    let spdx = std::fs::read(dir.path().join("out/hello.spdx.json")).unwrap();
+    let mut bytes = std::fs::read(&tarball).unwrap();
+    let at = bytes
+        .windows(spdx.len())
+        .position(|w| w == spdx.as_slice())
+        .expect("the SPDX blob is stored whole");
+    let name_at = at
+        + spdx
+            .windows(8)
+            .position(|w| w == b"\"hello\"," || w == b"\"name\": ")
+            .unwrap();
+    bytes[name_at + 1] ^= 0x20;
+    let changed = dir.path().join("changed.tar");
+    std::fs::write(&changed, &bytes).unwrap();
+    let r = verify_cmd(&changed, &public);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.lines().next().unwrap().starts_with("error: "),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert!(r.stdout.is_empty(), "nothing verified: {}", r.stdout);
+    eprintln!("changed byte: {}", r.stderr.lines().next().unwrap());
+}

@@ -315,6 +315,7 @@ mod tests {
         for f in [
             "config.rs",
             "push.rs",
+            "verify.rs",
             "cross.rs",
             "digest.rs",
             "reference.rs",
@@ -330,6 +331,7 @@ mod tests {
             "compile/options.rs",
             "compile/command.rs",
             "push.rs",
+            "verify.rs",
             "init/command.rs",
             "setup/command.rs",
         ];
