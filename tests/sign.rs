@@ -777,12 +777,15 @@ fn verify_accepts_a_signed_tarball_and_names_what_fails() {
     std::fs::write(&changed, &bytes).unwrap();
     let r = verify_cmd(&changed, &public);
     assert_eq!(r.code, 1, "{}", r.stderr);
+    let spdx_hex = cargo_tiny::image::sha256(&spdx);
+    let first = r.stderr.lines().next().unwrap();
     assert!(
-        r.stderr.lines().next().unwrap().starts_with("error: "),
+        first.starts_with("error: ")
+            && first.contains(&format!("blobs/sha256/{}", &spdx_hex[7..]))
+            && first.contains("does not match its digest"),
         "{}",
         r.stderr
     );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     assert!(r.stdout.is_empty(), "nothing verified: {}", r.stdout);
-    eprintln!("changed byte: {}", r.stderr.lines().next().unwrap());
 }
