@@ -1007,7 +1007,11 @@ fn throttling_server_errors_and_resets_are_retried_and_a_failed_push_keeps_the_t
     );
     assert_eq!(r.code, 1);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains("failed to upload blob"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("500 to the request to upload blob"),
+        "{}",
+        r.stderr
+    );
     let (status, body) = reg.http("GET", "/v2/hello/manifests/1", "application/json", b"");
     assert_eq!(status, 200);
     assert_eq!(sha256_hex(&body), digest.trim_start_matches("sha256:"));

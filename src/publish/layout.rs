@@ -27,31 +27,58 @@ fn bad(path: &Path, what: impl std::fmt::Display) -> anyhow::Error {
         .into()
 }
 
+/// The tarball, which must be a regular file (a device or a FIFO is refused without reading it).
+fn open_tarball(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            Failure::new(format!("cannot open {}: {e}", path.display())).hint(
+                "build it first with `cargo tiny build`, or pass the path of an image tarball",
+            )
+        })?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(bad(path, "not a regular file"));
+    }
+    Ok(file)
+}
+
 /// Manifests and indexes are small; a blob larger than this is a layer, never parsed as JSON.
 const DOCUMENT_MAX: usize = 4 << 20;
 
 /// Reads the tarball at `path`.
 pub fn read(path: &Path) -> Result<Loaded> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        Failure::new(format!("cannot open {}: {e}", path.display()))
-            .hint("build it first with `cargo tiny build`, or pass the path of an image tarball")
-    })?;
+    let file = open_tarball(path)?;
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut seen = std::collections::BTreeSet::new();
     let mut archive = tar::Archive::new(file);
     let entries = archive
         .entries()
         .map_err(|e| bad(path, format!("not a tar archive: {e}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| bad(path, format!("not a tar archive: {e}")))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
         let name = entry
             .path()
             .map_err(|e| bad(path, e))?
             .to_string_lossy()
             .trim_start_matches("./")
+            .trim_end_matches('/')
             .to_string();
+        // Two entries for one path: which one a reader takes differs (last wins for most); refused.
+        if !seen.insert(name.clone()) {
+            return Err(bad(
+                path,
+                format!(
+                    "two entries for {}: the tarball was altered",
+                    crate::shell::escape(&name)
+                ),
+            ));
+        }
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
         if !["index.json", "manifest.json"].contains(&name.as_str())
             && !name.starts_with("blobs/sha256/")
         {
