@@ -58,6 +58,14 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
         )?),
         None => None,
     };
+    for w in registries.iter().flat_map(Registries::warnings) {
+        shell.warn(w);
+    }
+    // One build at a time compiles and writes this target dir's images.
+    let _lock = match &opts.image {
+        Some(_) => Some(super::output_lock::acquire(&opts.target_dir, shell)?),
+        None => None,
+    };
     let binaries = compile(&ws, &plan, shell)?;
     for b in &binaries {
         crate::report::binary(

@@ -108,6 +108,8 @@ struct Job<'a> {
     prepared: Vec<Prepared<'a>>,
     key: String,
     cached: Option<Cached>,
+    /// A cache hit's result, re-read from its tarball and checked.
+    reread: Option<Built>,
 }
 
 /// One platform's image, built.
@@ -235,12 +237,35 @@ pub fn run_with(
         }
         let inputs: Vec<&ImageInput<'_>> = prepared.iter().map(|x| &x.input).collect();
         let key = image_cache::key(&inputs, p.kind, &p.docker, date.mtime())?;
-        let cached = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sboms);
+        let mut cached = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sboms);
+        // The record is a hint: the tarball is re-read and checked before it counts as reused.
+        let mut reread = None;
+        if let Some(c) = &cached {
+            let checked = crate::publish::layout::read(&p.tarball)
+                .map_err(|e| format!("{e:#}"))
+                .and_then(|l| image_cache::verify(c, &l.built, &inputs).map(|()| l.built));
+            match checked {
+                Ok(b) => reread = Some(b),
+                Err(why) => {
+                    shell.note(
+                        "Rebuilding",
+                        format!(
+                            "{}: the image cache record disagrees with {} ({why}); discarded",
+                            p.target.bin,
+                            crate::fsutil::shown_path(&p.tarball).display()
+                        ),
+                    );
+                    let _ = std::fs::remove_file(&p.cache);
+                    cached = None;
+                }
+            }
+        }
         jobs.push(Job {
             plan: p,
             prepared,
             key,
             cached,
+            reread,
         });
     }
 
@@ -257,10 +282,10 @@ pub fn run_with(
         .collect::<Result<Vec<Image>>>()?
         .into_iter();
     let mut results = Vec::new();
-    for job in jobs {
+    for mut job in jobs {
         let p = job.plan;
         let (built, summary, costs) = match &job.cached {
-            Some(c) => (None, c.summary.clone(), Vec::new()),
+            Some(c) => (job.reread.take(), c.summary.clone(), Vec::new()),
             None => {
                 // In the plan's platform order (the table's), as `prepared` is: the summary and the
                 // report pair them up.
@@ -338,12 +363,11 @@ pub fn run_with(
             let done = match publisher.reuse(&cached) {
                 Some(done) => done,
                 None => {
-                    if r.built.is_none() {
-                        // Reused: the tarball holds the very bytes (the cache checked them).
-                        // (Its `manifest.json` names the plan's docker platform: the key covers it.)
-                        r.built = Some(crate::publish::layout::read(&r.job.plan.tarball)?.built);
-                    }
-                    let built = r.built.as_ref().expect("built or read back");
+                    // Reused: re-read from the tarball and checked when the cache was asked.
+                    // (Its `manifest.json` names the plan's docker platform: the key covers it.)
+                    let Some(built) = r.built.as_ref() else {
+                        anyhow::bail!("a result neither built nor read back");
+                    };
                     let done = publisher.publish(built)?;
                     // The tarball this plan wrote now: recorded for the next build.
                     match (&done, &r.job.cached) {

@@ -11,6 +11,7 @@ pub mod image_cache;
 pub mod image_jobs;
 pub mod image_plan;
 pub mod options;
+mod output_lock;
 pub mod plan;
 pub mod rustflags;
 pub mod verify;
