@@ -163,7 +163,7 @@ pub fn human_size(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::human_size;
+    use super::{escape, human_size};
 
     #[test]
     fn control_characters_are_escaped() {

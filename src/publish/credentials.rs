@@ -228,7 +228,21 @@ fn run_helper_within(helper: &str, host: &str, timeout: Duration) -> Result<Opti
         let _ = tx.send((out, more));
     });
     let started = Instant::now();
+    let mut answer = None;
     let status = loop {
+        if answer.is_none() {
+            answer = rx.try_recv().ok();
+        }
+        let flooded = answer.as_ref().is_some_and(|(_, more)| *more);
+        if flooded {
+            let _ = child.kill();
+            let _ = child.wait();
+            crate::fail!(
+                hint = hint,
+                "{program} get answered more than {} KiB for {host}; it was stopped and its answer not used",
+                HELPER_OUTPUT_MAX >> 10
+            );
+        }
         if let Some(status) = child.try_wait()? {
             break status;
         }
@@ -243,10 +257,13 @@ fn run_helper_within(helper: &str, host: &str, timeout: Duration) -> Result<Opti
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    // The helper has exited; a grandchild holding its stdout open is not waited for.
-    let (out, more) = rx
-        .recv_timeout(Duration::from_secs(1))
-        .unwrap_or((Vec::new(), false));
+    // The helper has exited; a grandchild holding its stdout open is not waited for long.
+    let (out, more) = match answer {
+        Some(a) => a,
+        None => rx
+            .recv_timeout(Duration::from_secs(1))
+            .unwrap_or((Vec::new(), false)),
+    };
     if more {
         crate::fail!(
             hint = hint,

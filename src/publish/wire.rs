@@ -137,10 +137,14 @@ async fn failed(res: Response) -> E {
 /// The body, refused beyond `limit` bytes (by its `Content-Length`, or while reading it).
 pub async fn read_limited(mut res: Response, limit: usize) -> Result<Vec<u8>, E> {
     let too_large = |url: &Url| {
+        let limit = if limit >= 1 << 20 {
+            format!("{} MiB", limit >> 20)
+        } else {
+            format!("{} KiB", limit >> 10)
+        };
         E::SpecViolationError(format!(
-            "{} answered more than {} (the limit for this answer)",
-            host_of(url),
-            crate::shell::human_size(limit as u64)
+            "{} answered more than {limit}, the limit for this answer; it was not read further",
+            host_of(url)
         ))
     };
     if res.content_length().is_some_and(|n| n > limit as u64) {
