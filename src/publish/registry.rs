@@ -310,7 +310,12 @@ impl<'a> Push<'a> {
     /// PUTs a manifest under `reference` (a digest or a tag); true when the registry answered
     /// `OCI-Subject`.
     async fn put_manifest(&self, reference: &str, m: &Blob) -> Result<bool> {
-        let what = format!("write manifest {}:{reference}", self.dest.name());
+        let sep = if reference.starts_with("sha256:") {
+            '@'
+        } else {
+            ':'
+        };
+        let what = format!("write manifest {}{sep}{reference}", self.dest.name());
         self.retry(|| {
             self.s.wire.put_manifest(
                 &self.dest.repository,
