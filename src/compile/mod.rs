@@ -280,7 +280,9 @@ pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>
     }
     if let Some(sp) = &plan.size_profile {
         shell.status("Profile", sp);
-        if sp.panic_abort {
+        // Not with --size max: its panics are immediate aborts (SIGILL, exit 132), which its
+        // warning says; the note is about panic = "abort" (exit 139 as PID 1).
+        if sp.panic_abort && plan.size_max.is_none() {
             crate::doctor::pid1::note_panic_as_pid1(shell);
         }
     } else {

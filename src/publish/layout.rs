@@ -45,6 +45,32 @@ fn open_tarball(path: &Path) -> Result<std::fs::File> {
     Ok(file)
 }
 
+/// A descriptor's `mediaType` (in `doc`, field `field`) must be a media type as RFC 6838 writes
+/// them (`type/subtype`, restricted characters): it becomes a `Content-Type` header on a push.
+fn media_type(v: &Value, doc: &str, field: &str) -> Result<()> {
+    let text = v.as_str().unwrap_or_default();
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 127
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    let ok = text
+        .split_once('/')
+        .is_some_and(|(t, sub)| token(t) && token(sub));
+    if ok {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{doc}: field {field} is not a media type: {}",
+        if v.is_string() {
+            format!("`{}`", crate::shell::escape(text))
+        } else {
+            format!("{v}")
+        }
+    )
+}
+
 /// Manifests and indexes are small; a blob larger than this is a layer, never parsed as JSON.
 const DOCUMENT_MAX: usize = 4 << 20;
 
@@ -137,6 +163,8 @@ pub fn read(path: &Path) -> Result<Loaded> {
         })
     };
     let str_of = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    media_type(&entry["mediaType"], "index.json", "manifests[0].mediaType")
+        .map_err(|w| bad(path, w))?;
     let top = get(&str_of(&entry["digest"]), &str_of(&entry["mediaType"]))?;
 
     // The layout's entry is the index; a plain image manifest is accepted too.
@@ -149,7 +177,15 @@ pub fn read(path: &Path) -> Result<Loaded> {
     };
     let mut images = Vec::new();
     let mut referrers = Vec::new();
-    for d in &listed {
+    for (i, d) in listed.iter().enumerate() {
+        if top.media_type == INDEX {
+            media_type(
+                &d["mediaType"],
+                &format!("the image index {}", top.digest),
+                &format!("manifests[{i}].mediaType"),
+            )
+            .map_err(|w| bad(path, w))?;
+        }
         let manifest = get(
             &str_of(&d["digest"]),
             d["mediaType"].as_str().unwrap_or(MANIFEST),
@@ -218,6 +254,19 @@ fn image(manifest: &Blob, get: &impl Fn(&str, &str) -> Result<Blob>) -> Result<I
             )
         })?;
     let blob = |d: &oci_spec::image::Descriptor| get(d.digest().as_ref(), d.media_type().as_ref());
+    let named = format!("manifest {}", manifest.digest);
+    media_type(
+        &Value::from(doc.config().media_type().to_string()),
+        &named,
+        "config.mediaType",
+    )?;
+    for (i, l) in doc.layers().iter().enumerate() {
+        media_type(
+            &Value::from(l.media_type().to_string()),
+            &named,
+            &format!("layers[{i}].mediaType"),
+        )?;
+    }
     let config = blob(doc.config())?;
     let c: Value = serde_json::from_slice(&config.data)
         .map_err(|e| anyhow::anyhow!("config {}: {e}", config.digest))?;
@@ -324,5 +373,87 @@ mod tests {
         assert!(msg(&bytes[..1024]).contains("x.tar"));
         let missing = dir.path().join("missing.tar");
         assert!(format!("{:#}", read(&missing).unwrap_err()).starts_with("cannot open"));
+    }
+
+    /// The tarball's entries, rewritten by `edit` (name, data) → entries.
+    fn rewrite(bytes: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<(String, Vec<u8>)>) -> Vec<u8> {
+        let mut out = tar::Builder::new(Vec::new());
+        let mut archive = tar::Archive::new(bytes);
+        for e in archive.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().to_string();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            for (n, d) in edit(&name, data) {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(d.len() as u64);
+                h.set_mode(0o644);
+                h.set_cksum();
+                out.append_data(&mut h, n, d.as_slice()).unwrap();
+            }
+        }
+        out.into_inner().unwrap()
+    }
+
+    #[test]
+    fn two_entries_for_one_path_and_malformed_media_types_are_refused() {
+        let cfg = TinyConfig::default();
+        let img = single(build(&input(&cfg)).unwrap());
+        let bytes = tarball::tarball(&img, 0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let msg = |data: &[u8]| {
+            let p = dir.path().join("x.tar");
+            std::fs::write(&p, data).unwrap();
+            format!("{:#}", read(&p).unwrap_err())
+        };
+        // A second index.json (naming nothing that exists) after the first: not last-wins.
+        let twice = rewrite(&bytes, |n, d| {
+            if n == "index.json" {
+                vec![(n.into(), d), (n.into(), br#"{"manifests":[]}"#.to_vec())]
+            } else {
+                vec![(n.into(), d)]
+            }
+        });
+        let e = msg(&twice);
+        assert!(e.contains("two entries for index.json"), "{e}");
+        // A media type that would inject a header.
+        let injected = rewrite(&bytes, |n, d| {
+            let d = if n == "index.json" {
+                String::from_utf8(d)
+                    .unwrap()
+                    .replace(
+                        INDEX,
+                        "application/vnd.oci.image.index.v1+json\\r\\nX-Evil: 1",
+                    )
+                    .into_bytes()
+            } else {
+                d
+            };
+            vec![(n.into(), d)]
+        });
+        let e = msg(&injected);
+        assert!(
+            e.contains("index.json: field manifests[0].mediaType is not a media type"),
+            "{e}"
+        );
+        assert!(!e.contains('\r'), "{e}");
+        assert!(media_type(&Value::from(MANIFEST), "m", "f").is_ok());
+        for bad in ["", "text", "a/b c", "a/b;x=1", "/b", "a/"] {
+            let e = media_type(
+                &Value::from(bad),
+                "manifest sha256:x",
+                "layers[0].mediaType",
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.starts_with("manifest sha256:x: field layers[0].mediaType"),
+                "{e}"
+            );
+        }
+        assert!(media_type(&Value::from(3), "m", "f")
+            .unwrap_err()
+            .to_string()
+            .ends_with(": 3"));
     }
 }

@@ -280,11 +280,12 @@ mod tests {
 
     #[test]
     fn credentials_go_to_https_realms_and_to_the_plain_http_registry_host_only() {
+        let bounds = super::super::wire::Bounds::from_env();
         let wire = |scheme: &'static str, host: &str| Wire {
-            http: reqwest::Client::new(),
+            http: super::super::wire::client(&[], bounds).unwrap(),
             scheme,
             host: host.into(),
-            bounds: super::super::wire::Bounds::from_env(),
+            bounds,
         };
         let url = |u: &str| Url::parse(u).unwrap();
         let https = wire("https", "reg.io");
