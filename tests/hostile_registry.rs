@@ -585,3 +585,154 @@ fn auth_files_readable_by_others_or_not_regular() {
         assert!(took < Duration::from_secs(10), "{name}: took {took:?}");
     }
 }
+
+/// A tarball holding one image whose layer is `size` bytes of pseudo-random (incompressible) data,
+/// generated on the fly (hashed by `sha256sum`, then written straight into the tar).
+fn big_tarball(dir: &Path, size: u64) -> PathBuf {
+    use std::io::Write;
+    let chunks = |mut f: Box<dyn FnMut(&[u8])>| {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut left = size;
+        while left > 0 {
+            for w in buf.chunks_exact_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                w.copy_from_slice(&x.to_le_bytes());
+            }
+            let n = left.min(buf.len() as u64) as usize;
+            f(&buf[..n]);
+            left -= n as u64;
+        }
+    };
+    let mut sum = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = sum.stdin.take().unwrap();
+    chunks(Box::new(move |c| stdin.write_all(c).unwrap()));
+    let out = sum.wait_with_output().unwrap();
+    let layer_hex = String::from_utf8(out.stdout).unwrap()[..64].to_string();
+    let sha = |d: &[u8]| {
+        use sha2::Digest;
+        sha2::Sha256::digest(d)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{layer_hex}")]}, "config": {}})
+    .to_string();
+    let manifest = serde_json::json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", sha(config.as_bytes())), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": format!("sha256:{layer_hex}"), "size": size}]})
+    .to_string();
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{}", sha(manifest.as_bytes())), "size": manifest.len(),
+            "platform": {"architecture": "amd64", "os": "linux"}}]})
+    .to_string();
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": format!("sha256:{}", sha(index.as_bytes())), "size": index.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "big:1"}}]})
+    .to_string();
+    let path = dir.join("big.tar");
+    let mut t = tar::Builder::new(std::io::BufWriter::new(
+        std::fs::File::create(&path).unwrap(),
+    ));
+    let mut add = |name: &str, len: u64, data: &mut dyn std::io::Read| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(len);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, name, data).unwrap();
+    };
+    for doc in [&config, &manifest, &index] {
+        add(
+            &format!("blobs/sha256/{}", sha(doc.as_bytes())),
+            doc.len() as u64,
+            &mut doc.as_bytes(),
+        );
+    }
+    add("index.json", top.len() as u64, &mut top.as_bytes());
+    // The layer: a reader over the same generator.
+    struct Gen {
+        x: u64,
+        left: u64,
+        buf: Vec<u8>,
+        at: usize,
+    }
+    impl std::io::Read for Gen {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            if self.at == self.buf.len() {
+                if self.left == 0 {
+                    return Ok(0);
+                }
+                self.buf.resize(1 << 20, 0);
+                for w in self.buf.chunks_exact_mut(8) {
+                    self.x ^= self.x << 13;
+                    self.x ^= self.x >> 7;
+                    self.x ^= self.x << 17;
+                    w.copy_from_slice(&self.x.to_le_bytes());
+                }
+                let n = self.left.min(1 << 20) as usize;
+                self.buf.truncate(n);
+                self.left -= n as u64;
+                self.at = 0;
+            }
+            let n = out.len().min(self.buf.len() - self.at);
+            out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+    let mut gen = Gen {
+        x: 0x9e37_79b9_7f4a_7c15,
+        left: size,
+        buf: Vec::new(),
+        at: 0,
+    };
+    add(&format!("blobs/sha256/{layer_hex}"), size, &mut gen);
+    t.into_inner().unwrap().flush().unwrap();
+    path
+}
+
+/// `cargo tiny push` of a 1 GiB incompressible image streams the layer from the tarball: peak memory
+/// (wait4's ru_maxrss) far below the layer's size; the registry receives every byte.
+#[test]
+fn a_1_gib_incompressible_image_is_pushed_with_bounded_memory() {
+    if !require_tool("sha256sum", &["--version"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let size = 1u64 << 30;
+    let tar = big_tarball(dir.path(), size);
+    let generated = started.elapsed();
+    let reg = Fake::start("127.0.0.1", |req, _| registry(req));
+    let home = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut cmd = cargo_tiny();
+    cmd.arg("push")
+        .arg(&tar)
+        .arg(format!("{}/big:1", reg.host))
+        .env("HOME", home.path());
+    let (code, maxrss_kib) = run_measured(&mut cmd);
+    let took = started.elapsed();
+    let upload = reg.requests().into_iter().find(|q| {
+        q.method == "PUT"
+            && q.target.starts_with("/upload")
+            && q.header("content-length") == Some(&size.to_string())
+    });
+    eprintln!(
+        "1 GiB incompressible layer pushed: exit {code} in {:.1} s (tarball generated in {:.1} s), peak RSS {} MiB",
+        took.as_secs_f64(),
+        generated.as_secs_f64(),
+        maxrss_kib / 1024
+    );
+    assert_eq!(code, 0);
+    assert!(upload.is_some(), "no 1 GiB upload reached the registry");
+    assert!(maxrss_kib < 128 * 1024, "peak RSS {maxrss_kib} KiB");
+}

@@ -10,7 +10,7 @@ use anyhow::Result;
 use serde_json::Value;
 
 use crate::error::Failure;
-use crate::image::{sha256, Blob, Built, Image, Kind, Referrer, INDEX, MANIFEST, REF_NAME};
+use crate::image::{sha256, Blob, Built, Image, Kind, Referrer, Stored, INDEX, MANIFEST, REF_NAME};
 use crate::target::Target;
 
 /// A result read from a tarball, and the `name:tag` it was built as.
@@ -78,6 +78,8 @@ const DOCUMENT_MAX: usize = 4 << 20;
 pub fn read(path: &Path) -> Result<Loaded> {
     let file = open_tarball(path)?;
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    // Layers: where they are in the file, their digest checked as they were read past.
+    let mut stored: BTreeMap<String, Stored> = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
     let mut archive = tar::Archive::new(file);
     let entries = archive
@@ -108,6 +110,36 @@ pub fn read(path: &Path) -> Result<Loaded> {
         if !["index.json", "manifest.json"].contains(&name.as_str())
             && !name.starts_with("blobs/sha256/")
         {
+            continue;
+        }
+        let size = entry.header().size().map_err(|e| bad(path, e))?;
+        if size > DOCUMENT_MAX as u64 {
+            let Some(hex) = name.strip_prefix("blobs/sha256/") else {
+                return Err(bad(
+                    path,
+                    format!("{name} is larger than {} MiB", DOCUMENT_MAX >> 20),
+                ));
+            };
+            let offset = entry.raw_file_position();
+            let mut sink = crate::digest::Hashing::new(std::io::sink());
+            std::io::copy(&mut entry, &mut sink)
+                .map_err(|e| bad(path, format!("cannot read {name}: {e}")))?;
+            if crate::digest::hex_digest(sink.hasher) != format!("sha256:{hex}")
+                || sink.count != size
+            {
+                return Err(bad(
+                    path,
+                    format!("{name} does not match its digest (the tarball was altered)"),
+                ));
+            }
+            stored.insert(
+                format!("sha256:{hex}"),
+                Stored {
+                    path: path.to_path_buf(),
+                    offset,
+                    len: size,
+                },
+            );
             continue;
         }
         let mut data = Vec::new();
@@ -153,13 +185,16 @@ pub fn read(path: &Path) -> Result<Loaded> {
         }
     }
     let get = |digest: &str, media_type: &str| -> Result<Blob> {
-        let data = blobs
-            .get(digest)
-            .ok_or_else(|| bad(path, format!("blob {digest} is missing")))?;
+        let (data, at) = match (blobs.get(digest), stored.get(digest)) {
+            (Some(data), _) => (data.clone(), None),
+            (None, Some(at)) => (Vec::new(), Some(at.clone())),
+            (None, None) => return Err(bad(path, format!("blob {digest} is missing"))),
+        };
         Ok(Blob {
             media_type: media_type.to_string(),
             digest: digest.to_string(),
-            data: data.clone(),
+            data,
+            stored: at,
         })
     };
     let str_of = |v: &Value| v.as_str().unwrap_or_default().to_string();

@@ -264,14 +264,15 @@ impl<'a> Push<'a> {
             }
         }
         let what = format!("upload blob {}", b.digest);
-        let data = Bytes::from(b.data.clone());
         let task = (b.size() >= LARGE).then(|| progress.start(b.size()));
         self.retry(|| {
-            let chunks: Vec<std::io::Result<Bytes>> = (0..data.len())
-                .step_by(LARGE as usize)
-                .map(|i| Ok(data.slice(i..(i + LARGE as usize).min(data.len()))))
-                .collect();
-            let body = super::wire::verified(chunks.into_iter(), b.digest.clone(), b.size());
+            // Read from memory or from the tarball in chunks, never held whole.
+            let chunks: Box<dyn Iterator<Item = std::io::Result<Bytes>> + Send + Sync> =
+                match b.reader() {
+                    Ok(r) => Box::new(Chunks(std::sync::Mutex::new(r))),
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                };
+            let body = super::wire::verified(chunks, b.digest.clone(), b.size());
             let body: std::pin::Pin<
                 Box<dyn futures_util::Stream<Item = std::io::Result<Bytes>> + Send + Sync>,
             > = match &task {
@@ -397,6 +398,24 @@ fn attached_of(r: &Referrer) -> Attached {
         artifact_type: r.artifact_type.clone(),
         digest: r.manifest.digest.clone(),
         subject: r.subject.clone(),
+    }
+}
+
+/// A reader's bytes in chunks of [`LARGE`].
+struct Chunks(std::sync::Mutex<Box<dyn std::io::Read + Send>>);
+
+impl Iterator for Chunks {
+    type Item = std::io::Result<Bytes>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let r = self.0.get_mut().unwrap_or_else(|e| e.into_inner());
+        let mut buf = Vec::with_capacity(LARGE as usize);
+        use std::io::Read;
+        match r.take(LARGE).read_to_end(&mut buf) {
+            Ok(0) => None,
+            Ok(_) => Some(Ok(Bytes::from(buf))),
+            Err(e) => Some(Err(e)),
+        }
     }
 }
 

@@ -363,3 +363,38 @@ where
         Some(Ok(chunk))
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    fn collect(
+        chunks: Vec<&'static [u8]>,
+        digest: &str,
+        size: u64,
+    ) -> Vec<Result<Bytes, std::io::Error>> {
+        let it = chunks.into_iter().map(|c| Ok(Bytes::from_static(c)));
+        let s = verified(it, digest.to_string(), size);
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(s.collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn a_blob_whose_bytes_do_not_match_is_cut_before_its_last_chunk() {
+        let good = sha256(b"hello world");
+        let r = collect(vec![b"hello ", b"world"], &good, 11);
+        assert!(r.iter().all(|c| c.is_ok()));
+        // Altered, or of another length: the last chunk is an error, so the PUT never completes.
+        let r = collect(vec![b"hello ", b"WORLD"], &good, 11);
+        assert!(r[0].is_ok() && r[1].is_err());
+        let e = r[1].as_ref().unwrap_err().to_string();
+        assert!(e.contains("not") && e.contains(&good), "{e}");
+        let r = collect(vec![b"hello ", b"world!"], &good, 11);
+        assert!(r.last().unwrap().is_err());
+        let r = collect(vec![b"hello "], &good, 11);
+        assert!(r.last().unwrap().is_err());
+    }
+}
