@@ -1,18 +1,16 @@
-//! The registry publisher, on `oci-client` (its client, auth flows, HEAD/mount/chunked upload and
-//! manifest PUT), driven on a current-thread tokio runtime.
+//! The registry publisher, on the distribution client of `wire.rs` (auth in `token.rs`), driven on a
+//! current-thread tokio runtime.
 //!
 //! A [`Session`] is one registry host (its client, TLS roots, scheme and credentials), shared by
 //! every push of a run to that host; each push authenticates for its repository once.
 //!
 //! Order, so that a failed push leaves the tag as it was: blobs (HEAD first; mount from the repository
-//! the image was built as when that is on the same registry; else upload, chunked) → each image
-//! manifest by digest, then its referrers by digest (when the registry did not answer `OCI-Subject`,
-//! each also listed under the OCI 1.1 fallback tag `sha256-<hex>` of its subject: an index, merged
-//! with the referrers already there) → with several platforms, the index → the tags, last.
-//!
-//! Written by hand, because oci-client does not expose it: the referrer PUT (to read the `OCI-Subject`
-//! response header), retries with back-off, and the plain-HTTP probe for loopback registries. What a
-//! registry's error means is in `registry_errors.rs`.
+//! the image was built as when that is on the same registry; else one streamed PUT, its digest
+//! checked while it streams) → each image manifest by digest, then its referrers by digest (when the
+//! registry did not answer `OCI-Subject`, each also listed under the OCI 1.1 fallback tag
+//! `sha256-<hex>` of its subject: an index, merged with the referrers already there) → with several
+//! platforms, the index → the tags, last. Retries with back-off and the plain-HTTP probe for
+//! loopback registries are here; what a registry's error means is in `registry_errors.rs`.
 
 use std::future::Future;
 use std::time::Duration;
