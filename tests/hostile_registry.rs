@@ -383,7 +383,7 @@ fn malformed_answers_are_one_line_errors() {
             "fallback tag of 2 GiB",
             |q, _| {
                 (q.method == "GET" && q.target.contains("/manifests/sha256-"))
-                    .then(|| Reply::Endless(2 << 30))
+                    .then_some(Reply::Endless(2 << 30))
             },
             "more than 4 MiB",
         ),
@@ -469,6 +469,8 @@ fn hanging_and_endless_registries_end_within_the_bound() {
 }
 
 /// Exit code (-1 for a signal) and peak RSS (KiB) of `cmd`, from wait4.
+// The child is reaped by wait4, which clippy does not see.
+#[allow(clippy::zombie_processes)]
 fn run_measured(cmd: &mut Command) -> (i32, i64) {
     let child = cmd
         .stdout(std::process::Stdio::null())
@@ -586,33 +588,61 @@ fn auth_files_readable_by_others_or_not_regular() {
     }
 }
 
+/// `left` bytes of xorshift64 output (incompressible), generated as they are read.
+struct Gen {
+    x: u64,
+    left: u64,
+    buf: Vec<u8>,
+    at: usize,
+}
+impl std::io::Read for Gen {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.buf.len() {
+            if self.left == 0 {
+                return Ok(0);
+            }
+            self.buf.resize(1 << 20, 0);
+            for w in self.buf.chunks_exact_mut(8) {
+                self.x ^= self.x << 13;
+                self.x ^= self.x >> 7;
+                self.x ^= self.x << 17;
+                w.copy_from_slice(&self.x.to_le_bytes());
+            }
+            let n = self.left.min(1 << 20) as usize;
+            self.buf.truncate(n);
+            self.left -= n as u64;
+            self.at = 0;
+        }
+        let n = out.len().min(self.buf.len() - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+impl Gen {
+    fn new(size: u64) -> Gen {
+        Gen {
+            x: 0x9e37_79b9_7f4a_7c15,
+            left: size,
+            buf: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
 /// A tarball holding one image whose layer is `size` bytes of pseudo-random (incompressible) data,
 /// generated on the fly (hashed by `sha256sum`, then written straight into the tar).
 fn big_tarball(dir: &Path, size: u64) -> PathBuf {
     use std::io::Write;
-    let chunks = |mut f: Box<dyn FnMut(&[u8])>| {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut buf = vec![0u8; 1 << 20];
-        let mut left = size;
-        while left > 0 {
-            for w in buf.chunks_exact_mut(8) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                w.copy_from_slice(&x.to_le_bytes());
-            }
-            let n = left.min(buf.len() as u64) as usize;
-            f(&buf[..n]);
-            left -= n as u64;
-        }
-    };
     let mut sum = Command::new("sha256sum")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdin = sum.stdin.take().unwrap();
-    chunks(Box::new(move |c| stdin.write_all(c).unwrap()));
+    std::io::copy(&mut Gen::new(size), &mut stdin).unwrap();
+    drop(stdin);
     let out = sum.wait_with_output().unwrap();
     let layer_hex = String::from_utf8(out.stdout).unwrap()[..64].to_string();
     let sha = |d: &[u8]| {
@@ -657,43 +687,7 @@ fn big_tarball(dir: &Path, size: u64) -> PathBuf {
         );
     }
     add("index.json", top.len() as u64, &mut top.as_bytes());
-    // The layer: a reader over the same generator.
-    struct Gen {
-        x: u64,
-        left: u64,
-        buf: Vec<u8>,
-        at: usize,
-    }
-    impl std::io::Read for Gen {
-        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-            if self.at == self.buf.len() {
-                if self.left == 0 {
-                    return Ok(0);
-                }
-                self.buf.resize(1 << 20, 0);
-                for w in self.buf.chunks_exact_mut(8) {
-                    self.x ^= self.x << 13;
-                    self.x ^= self.x >> 7;
-                    self.x ^= self.x << 17;
-                    w.copy_from_slice(&self.x.to_le_bytes());
-                }
-                let n = self.left.min(1 << 20) as usize;
-                self.buf.truncate(n);
-                self.left -= n as u64;
-                self.at = 0;
-            }
-            let n = out.len().min(self.buf.len() - self.at);
-            out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
-            self.at += n;
-            Ok(n)
-        }
-    }
-    let mut gen = Gen {
-        x: 0x9e37_79b9_7f4a_7c15,
-        left: size,
-        buf: Vec::new(),
-        at: 0,
-    };
+    let mut gen = Gen::new(size);
     add(&format!("blobs/sha256/{layer_hex}"), size, &mut gen);
     t.into_inner().unwrap().flush().unwrap();
     path

@@ -3,7 +3,8 @@
 //! locks its build directory. A second build waits, saying so, instead of pairing one build's tarball
 //! with another's SBOM.
 
-use std::fs::{File, TryLockError};
+use std::fs::File;
+use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
 use anyhow::Result;
@@ -32,9 +33,18 @@ pub fn acquire(target_dir: &Path, shell: &Shell) -> Result<OutputLock> {
         .write(true)
         .open(&path)
         .map_err(cannot)?;
-    match file.try_lock() {
+    // flock(2), as cargo locks its build directory (std's File::lock needs Rust 1.89; MSRV 1.88).
+    let flock = |op: i32| {
+        // SAFETY: flock on a file descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    match flock(libc::LOCK_EX | libc::LOCK_NB) {
         Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
             shell.status(
                 "Blocking",
                 format!(
@@ -42,9 +52,9 @@ pub fn acquire(target_dir: &Path, shell: &Shell) -> Result<OutputLock> {
                     crate::fsutil::shown_path(&dir).display()
                 ),
             );
-            file.lock().map_err(cannot)?;
+            flock(libc::LOCK_EX).map_err(cannot)?;
         }
-        Err(TryLockError::Error(e)) => return Err(cannot(e).into()),
+        Err(e) => return Err(cannot(e).into()),
     }
     Ok(OutputLock { _file: file })
 }
