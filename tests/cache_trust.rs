@@ -166,6 +166,42 @@ fn a_forged_cache_record_is_detected_and_the_push_matches_the_report() {
     );
 }
 
+/// A cache record that is a symlink to `/dev/zero`, or a FIFO: no record (the image is rebuilt), no
+/// hang, no growth.
+#[test]
+fn a_cache_record_that_is_a_device_or_a_fifo_is_no_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = fixture_target_dir().join("cache-trust-devices");
+    let root = project(dir.path(), "p", "Hello", "0.1.0");
+    let tar = dir.path().join("out/hello.tar");
+    image(&build(&root, &target, &tar, &[]));
+    let record = record_of(&target, &tar);
+    for (name, make) in [
+        (
+            "/dev/zero",
+            (|p: &Path| std::os::unix::fs::symlink("/dev/zero", p).unwrap()) as fn(&Path),
+        ),
+        ("a FIFO", |p: &Path| {
+            assert!(std::process::Command::new("mkfifo")
+                .arg(p)
+                .status()
+                .unwrap()
+                .success())
+        }),
+    ] {
+        let _ = std::fs::remove_file(&record);
+        make(&record);
+        let started = std::time::Instant::now();
+        let r = build(&root, &target, &tar, &[]);
+        let m = image(&r);
+        assert_eq!(m["reused"], false, "{name}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "{name}"
+        );
+    }
+}
+
 fn tools_ok() -> bool {
     require_tool("docker-registry", &["--version"])
 }
