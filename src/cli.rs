@@ -43,6 +43,27 @@ pub enum Command {
     /// Push an image tarball written by `cargo tiny build` to a registry, with its SBOM as a referrer
     #[command(after_help = PUSH_EXAMPLES)]
     Push(PushArgs),
+    /// Build, then show what makes each binary and image big: crates, symbols, files, a treemap page
+    #[command(after_help = SIZE_EXAMPLES)]
+    Size(SizeArgs),
+}
+
+const SIZE_EXAMPLES: &str = "Examples:
+  cargo tiny size                           every crate's share of each binary, each file's of each layer
+  cargo tiny size --message-format json     the report as one JSON message (after the build's)
+  cargo tiny size --baseline old.json       what grew and shrank since an earlier report (or a tarball)
+  cargo tiny size --size-budget layer=2MiB,binary=4MiB   fail past the budget
+
+The report is also written to <target-dir>/tiny/size-report.json and size-report.html (a treemap).";
+
+/// `cargo tiny size`: the build's arguments, and what to compare with.
+#[derive(Debug, Args)]
+pub struct SizeArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// An earlier report (size-report.json) or image tarball: show what grew and shrank since
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
 }
 
 const PUSH_EXAMPLES: &str = "Examples:
@@ -213,6 +234,9 @@ pub struct BuildArgs {
     /// Layer compression: gzip (default, level 9), gzip-max (zopfli, slower, smaller), zstd (podman/skopeo/containerd; not docker 20.10)
     #[arg(long, value_enum, value_name = "ALGO", conflicts_with = "no_image")]
     pub compression: Option<crate::image::Compression>,
+    /// Fail past these sizes: layer=SIZE,binary=SIZE (e.g. layer=2MiB; over `size-budget` in [package.metadata.tiny])
+    #[arg(long, value_name = "LIMITS", value_parser = crate::size_report::budget::SizeBudget::from_flag)]
+    pub size_budget: Option<crate::size_report::budget::SizeBudget>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

@@ -33,6 +33,7 @@ pub const KEYS: &[&str] = &[
     "files",
     "compression",
     "platforms",
+    "size-budget",
 ];
 
 /// Whether the image gets `/etc/ssl/certs/ca-certificates.crt`.
@@ -95,6 +96,8 @@ pub struct TinyConfig {
     pub compression: Compression,
     /// `platforms = ["linux/amd64", "linux/arm64"]` (validated, normalized), when set.
     pub platforms: Option<Vec<String>>,
+    /// `size-budget = { layer = "2 MiB", binary = "4 MiB" }`.
+    pub size_budget: crate::size_report::budget::SizeBudget,
 }
 
 impl Default for TinyConfig {
@@ -115,6 +118,7 @@ impl Default for TinyConfig {
             files_from: String::new(),
             compression: Compression::Gzip,
             platforms: None,
+            size_budget: Default::default(),
         }
     }
 }
@@ -363,6 +367,11 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
                     ps.push(t.platform());
                 }
                 cfg.platforms = Some(ps);
+            }
+            "size-budget" => {
+                let b = crate::size_report::budget::SizeBudget::from_value(value)
+                    .map_err(|w| src.err(k, w, crate::size_report::budget::HINT))?;
+                cfg.size_budget = cfg.size_budget.merged(b);
             }
             _ => {
                 return Err(src.err(

@@ -26,6 +26,7 @@ pub mod setup;
 pub mod shell;
 pub mod size_max;
 pub mod size_profile;
+pub mod size_report;
 pub mod source_date;
 pub mod target;
 pub mod tools;
@@ -54,6 +55,7 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
         Command::Init(a) => (a.common.verbosity(), a.common.color),
         Command::Setup(a) => (a.common.verbosity(), a.common.color),
         Command::Push(a) => (a.common.verbosity(), a.common.color),
+        Command::Size(a) => (a.build.common.verbosity(), a.build.common.color),
     };
     let shell = Shell::new(verbosity, color);
     match run(&cli, &shell) {
@@ -73,6 +75,7 @@ fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
         Command::Doctor(a) => doctor::run(a, shell),
         Command::Init(a) => init::run(a, shell).map(|_| 0),
         Command::Push(a) => publish::command::run(a, shell).map(|_| 0),
+        Command::Size(a) => size_report::command::run(a, shell),
     }
 }
 
