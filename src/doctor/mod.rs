@@ -18,6 +18,7 @@ pub mod programs;
 pub mod remedy;
 pub mod report;
 pub mod scratch;
+pub mod size_headroom;
 pub mod sources;
 pub mod spans;
 #[cfg(test)]
@@ -83,6 +84,7 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
     findings.extend(pid1::check(&ws, &g));
     findings.extend(programs::check(&ws, &g));
     findings.extend(host_files::check(&ws, &g));
+    findings.extend(size_headroom::check(&ws, &args.target));
     shell.verbose(
         "Timing",
         format!(

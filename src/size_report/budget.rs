@@ -84,6 +84,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = (t[..split].trim(), t[split..].trim());
+    if num.is_empty() {
+        return Err(format!("`{s}` is not a size"));
+    }
     let factor: u64 = match unit {
         "" | "B" => 1,
         "KiB" | "K" => 1 << 10,

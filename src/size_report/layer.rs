@@ -15,6 +15,15 @@ use crate::image::{Blob, CA_BUNDLE_PATH};
 
 /// The reports of every platform image in the tarball at `path`.
 pub fn images(path: &Path) -> Result<Vec<ImageReport>> {
+    read(path, true)
+}
+
+/// The same, layer sizes only (no files: nothing decompressed).
+pub fn sizes(path: &Path) -> Result<Vec<ImageReport>> {
+    read(path, false)
+}
+
+fn read(path: &Path, with_files: bool) -> Result<Vec<ImageReport>> {
     let loaded = crate::publish::layout::read(path)?;
     let reference = loaded.reference.clone().unwrap_or_default();
     let a = &loaded.artifact;
@@ -49,7 +58,11 @@ pub fn images(path: &Path) -> Result<Vec<ImageReport>> {
             .unwrap_or_default()
             .to_string();
         for layer in layers {
-            let (files, uncompressed, algo) = files(layer, &entrypoint)?;
+            let (files, uncompressed, algo) = if with_files {
+                files(layer, &entrypoint)?
+            } else {
+                (Vec::new(), 0, "")
+            };
             out.push(ImageReport {
                 image: reference.clone(),
                 package: String::new(),
