@@ -652,3 +652,99 @@ fn install_step_installs_zig_for_a_cross_platform_that_compiles_c() {
     );
     assert!(!s.stderr.contains("pip install"), "{}", s.stderr);
 }
+
+/// `size-report: true`: the build step runs `cargo tiny size`, takes the base branch's report from
+/// `SIZE_DIR` (where the action restores it from the actions cache) as the baseline, leaves its own
+/// there for the cache, and writes the size table, the growth by crate and the budget's verdict to
+/// the summary; an exceeded budget fails the step after the summary is written.
+#[test]
+fn build_step_with_size_report_writes_the_size_table_growth_and_budget_verdict() {
+    let r = Runner::new();
+    let project = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures/size"), project.path());
+    let manifest = project.path().join("Cargo.toml");
+    let manifest_s = manifest.to_str().unwrap();
+    let size_dir = tempfile::tempdir().unwrap();
+    let size_dir_s = size_dir.path().to_str().unwrap();
+
+    // The base branch's run: no baseline yet; its report is left for the cache.
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", manifest_s),
+            ("INPUT_SIZE_REPORT", "true"),
+            ("SIZE_DIR", size_dir_s),
+        ],
+    );
+    assert_eq!(s.code, 0, "build.sh:\n{}\n{}", s.stdout, s.stderr);
+    assert!(s.stdout.contains("cargo tiny size "), "{}", s.stdout);
+    let out = r.outputs();
+    assert!(out["size-html"].ends_with("size-report.html"), "{out:?}");
+    assert_eq!(out["size-budget"], "");
+    assert!(size_dir.path().join("size-report.json").is_file());
+    let summary = r.summary();
+    assert!(summary.contains("### Image size"), "{summary}");
+    assert!(
+        summary.contains("No report of the base branch"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| `sized:0.1.0` | linux/amd64 | "),
+        "{summary}"
+    );
+
+    // The pull request adds a dependency and has a budget it exceeds.
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str("\n[dependencies]\nbigdep = { path = \"bigdep\" }\n");
+    std::fs::write(&manifest, text).unwrap();
+    std::fs::write(
+        project.path().join("src/main.rs"),
+        "fn main() { println!(\"{:x}\", bigdep::checksum(std::env::args().count())); }\n",
+    )
+    .unwrap();
+    r.reset();
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", manifest_s),
+            ("INPUT_SIZE_REPORT", "true"),
+            ("INPUT_SIZE_BUDGET", "binary=200KiB"),
+            ("SIZE_DIR", size_dir_s),
+        ],
+    );
+    assert_eq!(s.code, 1, "over budget:\n{}\n{}", s.stdout, s.stderr);
+    assert!(s.stdout.contains("--baseline"), "{}", s.stdout);
+    assert!(
+        s.stderr
+            .contains("error: over the size budget: sized binary "),
+        "{}",
+        s.stderr
+    );
+    let out = r.outputs();
+    assert_eq!(out["size-budget"], "over");
+    assert!(out["tarball"].ends_with("sized.tar"), "{out:?}");
+    let summary = r.summary();
+    eprintln!("--- the step summary ---\n{summary}");
+    assert!(
+        summary.contains("Compared with the base branch"),
+        "{summary}"
+    );
+    let row = summary
+        .lines()
+        .find(|l| l.starts_with("| `sized:0.1.0` | linux/amd64 | "))
+        .unwrap_or_else(|| panic!("no size row: {summary}"));
+    let cells: Vec<&str> = row.split(" | ").collect();
+    assert!(cells[3].starts_with('+'), "Δ layer: {row}");
+    assert!(cells[5].starts_with('+'), "Δ binary: {row}");
+    assert!(cells[6].starts_with("❌ binary "), "budget: {row}");
+    let growth = summary
+        .lines()
+        .find(|l| l.starts_with("| `sized` | bigdep | "))
+        .unwrap_or_else(|| panic!("no growth row for bigdep: {summary}"));
+    assert!(growth.contains(" | +"), "{growth}");
+    // The new report replaced the old one for the cache to keep.
+    let kept: Value =
+        serde_json::from_slice(&std::fs::read(size_dir.path().join("size-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(kept["budget"][0]["ok"], false);
+}

@@ -64,8 +64,7 @@ pub fn advise(b: &BinaryReport, facts: &Facts<'_>) -> Vec<Advice> {
             .owners
             .iter()
             .any(|v| v.name == f.via && v.kind == Kind::Crate)
-            && (facts.features)(&f.via, &f.major)
-                .is_some_and(|fs| fs.iter().any(|x| *x == f.feature));
+            && (facts.features)(&f.via, &f.major).is_some_and(|fs| fs.contains(&f.feature));
         if on {
             say(
                 "heavy-feature",
@@ -155,7 +154,9 @@ mod tests {
             row("rand", Kind::Crate, 50, 0, &["0.8.5", "0.9.1"]),
             row("std", Kind::Std, 450, 100, &[]),
         ]);
-        let on = |name: &str, _: &str| (name == "reqwest").then(|| vec!["http2".to_string()]);
+        let on = |name: &str, major: &str| {
+            (name == "reqwest" && major == "0.12").then(|| vec!["http2".to_string()])
+        };
         let facts = Facts {
             features: &on,
             panic_abort: false,

@@ -2,13 +2,15 @@
 //! budget.
 //!
 //! - [`twin`] links the binary again with its symbols kept; [`elf`] gives every byte of the stripped
-//!   binary an owner from it; [`owners`] and [`crate_of`] name the owners; [`binary`] puts it together
+//!   binary an owner from it
+//!   ([`anonymous`] data by who refers to it, [`unwind`] tables by the function they describe); [`owners`] and [`crate_of`] name the owners; [`binary`] puts it together
 //!   (and keeps the last analysis per binary);
 //! - [`layer`] reads an image tarball's layers: each file and its compressed share;
 //! - [`diff`] (`--baseline`), [`budget`] and [`enforce`] (`size-budget`), [`advice`] (measured advice);
 //! - [`model`] is the report as data, [`text`] and [`html`] render it, [`command`] runs it all.
 
 pub mod advice;
+mod anonymous;
 pub mod binary;
 pub mod budget;
 pub mod command;
@@ -22,3 +24,4 @@ pub mod model;
 pub mod owners;
 pub mod text;
 pub mod twin;
+mod unwind;

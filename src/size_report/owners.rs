@@ -175,10 +175,6 @@ impl NativeSymbols {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
     fn get(&self, sym: &RawSymbol<'_>) -> Option<&Owner> {
         let file = if sym.local {
             sym.file.unwrap_or_default()
