@@ -38,8 +38,14 @@ fn record_path(target_dir: &Path, b: &Binary) -> PathBuf {
         .join(format!("{}.{}.json", b.target.package, b.target.bin))
 }
 
+/// Bumped whenever the analysis changes what it finds, so that records of an older one are not reused.
+const ANALYSIS: u32 = 1;
+
 fn tool() -> String {
-    format!("cargo-tiny {}", env!("CARGO_PKG_VERSION"))
+    format!(
+        "cargo-tiny {} (analysis {ANALYSIS})",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// The report of `b`: reused when the last one describes the same bytes, else from a new twin.

@@ -141,12 +141,16 @@ impl Verdict {
         }
     }
 
-    /// `binary 2.48 MiB of 4.00 MiB (1.52 MiB left)` / `… (486.0 KiB over)`.
+    /// `binary 2.48 MiB of 4.00 MiB (1.52 MiB left)`, `layer linux/amd64 … (486.0 KiB over)`.
     pub fn describe(&self) -> String {
         let left = if self.ok { "left" } else { "over" };
+        let what = if self.what == "layer" {
+            format!("layer {}", self.platform)
+        } else {
+            self.what.clone()
+        };
         format!(
-            "{} {} of {} ({} {left})",
-            self.what,
+            "{what} {} of {} ({} {left})",
             human_size(self.size),
             human_size(self.limit),
             human_size(self.headroom.unsigned_abs())
@@ -188,7 +192,10 @@ mod tests {
     fn verdicts_say_headroom_or_excess() {
         let v = Verdict::new("p", "b", "linux/amd64", "layer", 2 << 20, 1 << 20);
         assert!(v.ok);
-        assert_eq!(v.describe(), "layer 1.00 MiB of 2.00 MiB (1.00 MiB left)");
+        assert_eq!(
+            v.describe(),
+            "layer linux/amd64 1.00 MiB of 2.00 MiB (1.00 MiB left)"
+        );
         let v = Verdict::new("p", "b", "linux/amd64", "binary", 1 << 20, 3 << 19);
         assert!(!v.ok);
         assert_eq!(v.headroom, -(1 << 19));

@@ -23,8 +23,6 @@ pub const STD: &[&str] = &[
     "proc_macro",
     "rustc_std_workspace_core",
     "rustc_std_workspace_alloc",
-    // std's `#[rustc_std_internal_symbol]` items (`__rustc::__rust_alloc`).
-    "__rustc",
 ];
 
 /// Crates std depends on: std's own copy when the graph does not have them.

@@ -216,6 +216,8 @@ impl<'a> Owners<'a> {
 
     /// The owner of a Rust crate name.
     fn rust(&self, krate: &str) -> Owner {
+        // std's `#[rustc_std_internal_symbol]` items live under `__rustc::`.
+        let krate = if krate == "__rustc" { "std" } else { krate };
         if let Some((package, versions)) = self.graph.crates.get(krate) {
             return Owner {
                 name: package.clone(),

@@ -10,6 +10,8 @@ use crate::shell::human_size;
 /// Owners listed per binary before the rest is summed on one line.
 const ROWS: usize = 25;
 const SYMBOLS: usize = 10;
+/// Changes smaller than this are summed on one line.
+const NOISE: u64 = 512;
 
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
@@ -31,7 +33,11 @@ pub fn render(r: &Report) -> String {
                 opt(b.new),
                 signed(b.delta)
             );
-            for o in b.owners.iter().take(ROWS) {
+            let (big, small): (Vec<_>, Vec<_>) = b
+                .owners
+                .iter()
+                .partition(|o| o.delta.unsigned_abs() >= NOISE);
+            for o in big.iter().take(ROWS) {
                 let _ = writeln!(
                     out,
                     "    {:>11}  {:<32} {} → {}",
@@ -39,6 +45,15 @@ pub fn render(r: &Report) -> String {
                     o.name,
                     human_size(o.old),
                     human_size(o.new)
+                );
+            }
+            if !small.is_empty() {
+                let net: i64 = small.iter().map(|o| o.delta).sum();
+                let _ = writeln!(
+                    out,
+                    "    {:>11}  {} more changed by less than {NOISE} bytes each",
+                    signed(net),
+                    small.len()
                 );
             }
         }

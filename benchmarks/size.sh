@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# What `cargo tiny size` costs against `cargo tiny build`, and how much of each binary it attributes,
+# on examples/http-service (after `cargo tiny doctor --fix`, on a temp copy) and a crates.io project
+# (hexyl 0.16.0; CRATE=name@version to change it), fetched through cargo (never committed):
+#   cold   `cargo tiny build` from an empty target dir, then `cargo tiny size` on top of it (the symbol
+#          twin's link and the analysis: what `size` adds to a cold CI build);
+#   edit   `touch src/main.rs` then `cargo tiny build`, against `touch src/main.rs` then
+#          `cargo tiny size` (the pull-request case: the binary's crate changed; median of RUNS);
+#   again  `cargo tiny size` with nothing changed since the last `size` (the analysis is reused; cargo
+#          links the binary's crate once more because the twin's arguments were the last it saw).
+# Prints a Markdown table; asserts nothing. Usage: benchmarks/size.sh [RUNS]   (default 3)
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+runs="${1:-3}"
+crate="${CRATE:-hexyl@0.16.0}"
+cargo build --release --locked --manifest-path "$repo/Cargo.toml" -q
+tiny="$repo/target/release/cargo-tiny"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+export SOURCE_DATE_EPOCH=1700000000
+
+# The projects: http-service fixed by doctor, and the published source of a binary crate.
+cp -r "$repo/examples/http-service" "$work/http-service"
+rm -rf "$work/http-service/target"
+"$tiny" tiny doctor --fix -q --manifest-path "$work/http-service/Cargo.toml" >/dev/null || true
+name="${crate%@*}" version="${crate#*@}"
+mkdir -p "$work/fetch/src"
+printf '[package]\nname = "fetch"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\n%s = "=%s"\n[workspace]\n' \
+  "$name" "$version" >"$work/fetch/Cargo.toml"
+: >"$work/fetch/src/lib.rs"
+cargo fetch -q --manifest-path "$work/fetch/Cargo.toml"
+src="$(cargo metadata --format-version 1 --manifest-path "$work/fetch/Cargo.toml" |
+  jq -r --arg n "$name" '.packages[] | select(.name == $n) | .manifest_path' | xargs dirname)"
+cp -r "$src" "$work/crate"
+grep -q '^\[workspace\]' "$work/crate/Cargo.toml" || printf '\n[workspace]\n' >>"$work/crate/Cargo.toml"
+
+now() { date +%s%N; }
+# secs CMD...: wall seconds of one run (output to $work/last.log).
+secs() {
+  local s e
+  s=$(now)
+  "$@" >"$work/last.json" 2>"$work/last.log"
+  e=$(now)
+  echo "scale=1; ($e - $s) / 1000000000" | bc
+}
+med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "| project | binary | attributed | cold build | + size after it | edit → build | edit → size | again: size |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+for p in http-service crate; do
+  dir="$work/$p" tdir="$work/target-$p"
+  main="$dir/src/main.rs"
+  [ -f "$main" ] || main="$(find "$dir/src" -name main.rs | head -1)"
+  cold=$(secs "$tiny" tiny build --manifest-path "$dir/Cargo.toml" --target-dir "$tdir")
+  first=$(secs "$tiny" tiny size --message-format json --manifest-path "$dir/Cargo.toml" --target-dir "$tdir")
+  report=$(tail -1 "$work/last.json")
+  size=$(jq '.binaries[0].size' <<<"$report")
+  attributed=$(jq '.binaries[0].attributed * 1000 / .binaries[0].size | round / 10' <<<"$report")
+  edit_build=() edit_size=() again=()
+  for _ in $(seq "$runs"); do
+    touch "$main"
+    edit_build+=("$(secs "$tiny" tiny build --manifest-path "$dir/Cargo.toml" --target-dir "$tdir")")
+    touch "$main"
+    edit_size+=("$(secs "$tiny" tiny size --manifest-path "$dir/Cargo.toml" --target-dir "$tdir")")
+    again+=("$(secs "$tiny" tiny size --manifest-path "$dir/Cargo.toml" --target-dir "$tdir")")
+  done
+  shown="$p"
+  [ "$p" = crate ] && shown="$crate (crates.io)"
+  echo "| $shown | $size B | $attributed % | $cold s | +$first s | $(med "${edit_build[@]}") s | $(med "${edit_size[@]}") s | $(med "${again[@]}") s |"
+done
+echo
+echo "Wall seconds; edit and again: median of $runs. \`+ size after it\` is \`cargo tiny size\` run right after the cold build: the twin's link and the analysis."
