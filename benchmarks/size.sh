@@ -4,10 +4,11 @@
 # (hexyl 0.16.0; CRATE=name@version to change it), fetched through cargo (never committed):
 #   cold   `cargo tiny build` from an empty target dir, then `cargo tiny size` on top of it (the symbol
 #          twin's link and the analysis: what `size` adds to a cold CI build);
-#   edit   `touch src/main.rs` then `cargo tiny build`, against `touch src/main.rs` then
-#          `cargo tiny size` (the pull-request case: the binary's crate changed; median of RUNS);
-#   again  `cargo tiny size` with nothing changed since the last `size` (the analysis is reused; cargo
-#          links the binary's crate once more because the twin's arguments were the last it saw).
+#   edit   a change to src/main.rs that changes the binary (a new `#[used]` static each time), then
+#          `cargo tiny build`; another such change, then `cargo tiny size` (the pull-request case: the
+#          binary's crate changed, so its twin is linked; median of RUNS);
+#   again  `cargo tiny size` with nothing changed since the last one (the analysis of the same bytes is
+#          reused: no twin).
 # Prints a Markdown table; asserts nothing. Usage: benchmarks/size.sh [RUNS]   (default 3)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -57,11 +58,17 @@ for p in http-service crate; do
   size=$(jq '.binaries[0].size' <<<"$report")
   attributed=$(jq '.binaries[0].attributed * 1000 / .binaries[0].size | round / 10' <<<"$report")
   edit_build=() edit_size=() again=()
+  cp "$main" "$work/main.rs.orig"
+  edit() { # a new value in the binary: its bytes change, so does its twin
+    cp "$work/main.rs.orig" "$main"
+    printf '\n#[used]\nstatic BENCHMARK_EDIT: u64 = %s;\n' "$(date +%s%N)" >>"$main"
+  }
   for _ in $(seq "$runs"); do
-    touch "$main"
+    edit
     edit_build+=("$(secs "$tiny" tiny build --manifest-path "$dir/Cargo.toml" --target-dir "$tdir")")
-    touch "$main"
+    edit
     edit_size+=("$(secs "$tiny" tiny size --manifest-path "$dir/Cargo.toml" --target-dir "$tdir")")
+    grep -q ' Symbols .* linked again' "$work/last.log" || echo "note: no twin was linked after an edit ($p)" >&2
     again+=("$(secs "$tiny" tiny size --manifest-path "$dir/Cargo.toml" --target-dir "$tdir")")
   done
   shown="$p"

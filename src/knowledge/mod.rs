@@ -208,12 +208,15 @@ pub struct SizeAdvice {
     pub feature: Vec<HeavyFeature>,
 }
 
-/// A crate with a lighter alternative.
+/// A crate with a lighter alternative (said only when the binary's package depends on it itself).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lighter {
     pub name: String,
-    /// Said when the crate owns at least this share of the binary.
+    /// Crates that come with it and go with it (regex's regex-syntax and regex-automata).
+    #[serde(default)]
+    pub family: Vec<String>,
+    /// Said when the crate and its family own at least this share of the binary.
     pub min_share: f64,
     /// The alternative, as the advice says it.
     pub instead: String,
@@ -222,11 +225,15 @@ pub struct Lighter {
     pub why: String,
 }
 
-/// A feature of `via` (at `major`) that brings `name` in.
+/// A feature of `via` (at `major`) that brings `name` in (said only when the binary's package does
+/// not depend on `name` or its family itself).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeavyFeature {
     pub name: String,
+    /// Crates that come in with it.
+    #[serde(default)]
+    pub family: Vec<String>,
     pub via: String,
     pub major: String,
     pub feature: String,

@@ -21,6 +21,8 @@ pub struct Advice {
 /// name and version; whether the build already aborts on panic or rebuilds std.
 pub struct Facts<'a> {
     pub features: &'a dyn Fn(&str, &str) -> Option<Vec<String>>,
+    /// Whether package (arg 1) declares a dependency on crate (arg 2) itself.
+    pub direct: &'a dyn Fn(&str, &str) -> bool,
     pub panic_abort: bool,
     pub size_max: bool,
 }
@@ -41,15 +43,36 @@ pub fn advise(b: &BinaryReport, facts: &Facts<'_>) -> Vec<Advice> {
             message: format!("{}: {message}", b.bin),
         })
     };
-    let row = |name: &str| b.owners.iter().find(|o| o.name == name);
+    // The bytes of a crate and its family, when the crate is in the binary.
+    let family = |name: &str, family: &[String]| -> Option<u64> {
+        b.owners.iter().find(|o| o.name == name)?;
+        Some(
+            b.owners
+                .iter()
+                .filter(|o| o.name == name || family.contains(&o.name))
+                .map(|o| o.size)
+                .sum(),
+        )
+    };
+    let direct = |name: &str| (facts.direct)(&b.package, name);
+    let with = |name: &str, family: &[String]| {
+        if family.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name} (with {})", family.join(", "))
+        }
+    };
     for l in &kb.lighter {
-        if let Some(o) = row(&l.name).filter(|o| share(o.size) >= l.min_share) {
+        let Some(n) = family(&l.name, &l.family) else {
+            continue;
+        };
+        if share(n) >= l.min_share && direct(&l.name) {
             say(
                 "lighter-crate",
                 format!(
                     "{} is {} of the binary; lighter: {} — {}",
-                    o.name,
-                    pct(o.size),
+                    with(&l.name, &l.family),
+                    pct(n),
                     l.instead,
                     l.why
                 ),
@@ -57,20 +80,26 @@ pub fn advise(b: &BinaryReport, facts: &Facts<'_>) -> Vec<Advice> {
         }
     }
     for f in &kb.feature {
-        let Some(o) = row(&f.name).filter(|o| share(o.size) >= f.min_share) else {
+        let Some(n) = family(&f.name, &f.family) else {
             continue;
         };
+        let own = direct(&f.name) || f.family.iter().any(|c| direct(c));
         let on = b
             .owners
             .iter()
             .any(|v| v.name == f.via && v.kind == Kind::Crate)
             && (facts.features)(&f.via, &f.major).is_some_and(|fs| fs.contains(&f.feature));
-        if on {
+        if share(n) >= f.min_share && on && !own {
             say(
                 "heavy-feature",
                 format!(
                     "{} is {} and comes with {}'s `{}` feature ({}): if you do without it, set default-features = false on {} and list the features you use",
-                    o.name, pct(o.size), f.via, f.feature, f.why, f.via
+                    with(&f.name, &f.family),
+                    pct(n),
+                    f.via,
+                    f.feature,
+                    f.why,
+                    f.via
                 ),
             );
         }
@@ -157,8 +186,10 @@ mod tests {
         let on = |name: &str, major: &str| {
             (name == "reqwest" && major == "0.12").then(|| vec!["http2".to_string()])
         };
+        let direct = |_: &str, krate: &str| krate == "regex";
         let facts = Facts {
             features: &on,
+            direct: &direct,
             panic_abort: false,
             size_max: false,
         };
@@ -183,6 +214,22 @@ mod tests {
         let off = |_: &str, _: &str| Some(vec!["json".to_string()]);
         let facts = Facts {
             features: &off,
+            direct: &direct,
+            panic_abort: true,
+            size_max: true,
+        };
+        assert_eq!(advise(&b, &facts), Vec::<Advice>::new());
+
+        // h2 depended on directly: reqwest's feature is not the reason it is there.
+        let b = report(vec![
+            row("h2", Kind::Crate, 100, 0, &["0.4.5"]),
+            row("reqwest", Kind::Crate, 100, 0, &["0.12.28"]),
+            row("std", Kind::Std, 100, 0, &[]),
+        ]);
+        let own = |_: &str, krate: &str| krate == "h2";
+        let facts = Facts {
+            features: &on,
+            direct: &own,
             panic_abort: true,
             size_max: true,
         };

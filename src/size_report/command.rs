@@ -93,8 +93,17 @@ fn advise(built: &Built, binaries: &[BinaryReport]) -> Vec<advice::Advice> {
                 .then(|| n.features.iter().map(|f| f.to_string()).collect())
         })
     };
+    let direct = |package: &str, krate: &str| {
+        ws.members().iter().any(|p| {
+            p.name.as_str() == package
+                && p.dependencies
+                    .iter()
+                    .any(|d| d.name == krate && d.kind == cargo_metadata::DependencyKind::Normal)
+        })
+    };
     let facts = advice::Facts {
         features: &features,
+        direct: &direct,
         panic_abort: built
             .plan
             .size_profile

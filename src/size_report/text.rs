@@ -67,7 +67,7 @@ pub fn render(r: &Report) -> String {
                 opt(i.new),
                 signed(i.delta)
             );
-            for f in &i.files {
+            for f in i.files.iter().filter(|f| f.delta.unsigned_abs() >= NOISE) {
                 let _ = writeln!(out, "    {:>11}  {}", signed(f.delta), f.name);
             }
         }

@@ -11,9 +11,9 @@
 //! named sections — no unwind entries, no anonymous data (measured on examples/http-service:
 //! 55 % of the binary named by Rust sections, against 99 % here).
 //!
-//! cargo writes the twin where the binary was: it is read, and the binary's bytes are put back at
-//! once. The next build links the binary's crate again (cargo's fingerprint saw other arguments);
-//! that costs time, never a wrong binary.
+//! The extra arguments make the twin another unit for cargo (its own fingerprint and file under
+//! `deps/`), so the next build does not compile anything again; but cargo copies the twin to the
+//! binary's path: it is read from there, and the binary's bytes are put back at once.
 
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
