@@ -486,3 +486,34 @@ fn http_service_every_byte_is_attributed_and_the_treemap_draws_it() {
         assert_treemap(&dom, bin);
     }
 }
+
+/// An arm64 binary, linked by rust-lld: its twin keeps symbols only (lld lays sections out otherwise
+/// with `--emit-relocs`), the code's references are read from its `adrp` pairs; every byte is still
+/// owned or named, and the twin's loaded sections are the binary's.
+#[test]
+fn an_arm64_binary_linked_by_lld_is_attributed_too() {
+    let p = Project::new();
+    p.add_bigdep();
+    let rep = report(&p.tiny(&[
+        "size",
+        "--message-format",
+        "json",
+        "--target",
+        "aarch64-unknown-linux-musl",
+    ]));
+    assert_accounts_for_every_byte(&rep);
+    let bin = &rep["binaries"][0];
+    assert_eq!(bin["target"], "aarch64-unknown-linux-musl");
+    let (size, attributed) = (
+        bin["size"].as_u64().unwrap(),
+        bin["attributed"].as_u64().unwrap(),
+    );
+    assert!(
+        attributed as f64 >= 0.95 * size as f64,
+        "{attributed} of {size}"
+    );
+    assert!(owner(bin, "bigdep")["data"].as_u64().unwrap() >= 256 * 1024);
+    assert_eq!(owner(bin, "libunwind")["kind"], "std");
+    assert_eq!(owner(bin, "musl libc")["kind"], "libc");
+    assert_eq!(rep["images"][0]["platform"], "linux/arm64/v8");
+}

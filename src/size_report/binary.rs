@@ -112,7 +112,7 @@ pub fn analyse(
 }
 
 /// C objects' symbols: those of the graph's C-compiling crates (in their rlibs), musl's libc and
-/// start files, LLVM's libunwind.
+/// start files, LLVM's libunwind, compiler-rt's builtins.
 fn native_symbols(
     ws: &Workspace,
     plan: &Plan,
@@ -165,6 +165,19 @@ fn native_symbols(
                 versions: Vec::new(),
             },
         );
+        // compiler-rt's C builtins (outline atomics, soft float) ride in compiler_builtins' rlib.
+        let builtins = Owner {
+            name: "compiler_builtins".into(),
+            kind: Kind::Std,
+            versions: Vec::new(),
+        };
+        let lib = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+        for entry in std::fs::read_dir(&lib).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("libcompiler_builtins-") && name.ends_with(".rlib") {
+                native.add_archive(&entry.path(), &builtins);
+            }
+        }
     }
     native
 }

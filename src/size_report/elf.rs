@@ -176,7 +176,10 @@ pub fn attribute(twin: &[u8], stripped: &[u8], namer: &mut dyn Namer) -> Result<
         pieces: Vec::new(),
     };
     symbols(&tf, namer, &mut map, &mut out.symbols);
-    let relocs = super::anonymous::relocations(&tf, x86);
+    if out.symbols.is_empty() {
+        anyhow::bail!("the symbol twin has no symbols (is it the stripped binary again?)");
+    }
+    let relocs = super::anonymous::relocations(&tf, &sections, x86);
     super::anonymous::pieces(&sections, &mut map, &relocs);
 
     let mut add = |owner: usize, f: &dyn Fn(&mut Share)| f(out.shares.entry(owner).or_default());
@@ -295,9 +298,16 @@ fn check_twin(twin: &[Loaded<'_>], stripped: &[Loaded<'_>]) -> Result<()> {
             t.address == s.address && t.data.len() == s.data.len() && (note || t.data == s.data)
         });
         if !same {
+            let twin = twin
+                .iter()
+                .find(|t| t.name == s.name)
+                .map(|t| format!("{} bytes at {:#x}", t.data.len(), t.address))
+                .unwrap_or_else(|| "none".into());
             anyhow::bail!(
-                "the symbol twin differs from the binary in {} (the twin must be the same link with symbols kept)",
-                s.name
+                "the symbol twin differs from the binary in {} ({} bytes at {:#x}; the twin's: {twin})",
+                s.name,
+                s.data.len(),
+                s.address
             );
         }
     }

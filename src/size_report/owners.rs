@@ -175,15 +175,18 @@ impl NativeSymbols {
         }
     }
 
+    /// A local symbol by its file and name, else by name as a global of some archive (hidden
+    /// globals become local in the linked binary).
     fn get(&self, sym: &RawSymbol<'_>) -> Option<&Owner> {
-        let file = if sym.local {
-            sym.file.unwrap_or_default()
-        } else {
-            ""
+        let by = |file: &str| {
+            self.map
+                .get(&(file.to_string(), sym.name.to_string()))
+                .and_then(Option::as_ref)
         };
-        self.map
-            .get(&(file.to_string(), sym.name.to_string()))
-            .and_then(Option::as_ref)
+        match (sym.local, sym.file) {
+            (true, Some(file)) => by(file).or_else(|| by("")),
+            _ => by(""),
+        }
     }
 }
 

@@ -34,16 +34,16 @@ pub struct Twin {
     pub rlibs: Vec<(PackageId, Utf8PathBuf)>,
 }
 
-/// The rustc arguments of the twin's final crate.
+/// The rustc arguments of the twin's final crate: symbols kept, and through a C compiler driving
+/// GNU ld, the static relocations too. lld lays the read-only sections out otherwise with
+/// `--emit-relocs` (checked on aarch64: `.eh_frame` moved ahead of `.gcc_except_table`), so a twin
+/// linked by lld keeps its symbols only.
 pub fn rustc_args(linker_is_ld: bool) -> Vec<String> {
-    let relocs = if linker_is_ld {
-        "link-arg=--emit-relocs"
-    } else {
-        "link-arg=-Wl,--emit-relocs"
-    };
-    ["-C", "strip=none", "-C", relocs]
-        .map(String::from)
-        .to_vec()
+    let mut args = vec!["-C".to_string(), "strip=none".to_string()];
+    if !linker_is_ld {
+        args.extend(["-C".to_string(), "link-arg=-Wl,--emit-relocs".to_string()]);
+    }
+    args
 }
 
 /// Whether the target links with `ld`/`lld` itself (link args unwrapped), not through a C compiler.
