@@ -515,5 +515,5 @@ fn an_arm64_binary_linked_by_lld_is_attributed_too() {
     assert!(owner(bin, "bigdep")["data"].as_u64().unwrap() >= 256 * 1024);
     assert_eq!(owner(bin, "libunwind")["kind"], "std");
     assert_eq!(owner(bin, "musl libc")["kind"], "libc");
-    assert_eq!(rep["images"][0]["platform"], "linux/arm64/v8");
+    assert_eq!(rep["images"][0]["platform"], "linux/arm64");
 }

@@ -36,18 +36,7 @@ fn read(path: &Path, with_files: bool) -> Result<Vec<ImageReport>> {
             .split_first()
             .context("an image manifest without a config")?;
         let config: Value = serde_json::from_slice(&config.data).context("image config")?;
-        let platform = match config["variant"].as_str() {
-            Some(v) => format!(
-                "{}/{}/{v}",
-                str_of(&config["os"]),
-                str_of(&config["architecture"])
-            ),
-            None => format!(
-                "{}/{}",
-                str_of(&config["os"]),
-                str_of(&config["architecture"])
-            ),
-        };
+        let platform = platform(&config);
         let entrypoint = config["config"]["Entrypoint"][0]
             .as_str()
             .unwrap_or_default()
@@ -81,6 +70,25 @@ fn read(path: &Path, with_files: bool) -> Result<Vec<ImageReport>> {
 
 fn str_of(v: &Value) -> &str {
     v.as_str().unwrap_or("unknown")
+}
+
+/// The platform as `--platform` names it (`linux/arm64`, whose images say variant v8), else
+/// `os/arch[/variant]` as the config says.
+fn platform(config: &Value) -> String {
+    let (os, arch, variant) = (
+        str_of(&config["os"]),
+        str_of(&config["architecture"]),
+        config["variant"].as_str(),
+    );
+    crate::target::SUPPORTED
+        .iter()
+        .filter_map(|(_, triple)| crate::target::Target::from_triple(triple).ok())
+        .find(|t| os == "linux" && t.oci_arch() == (arch, variant))
+        .map(|t| t.platform())
+        .unwrap_or_else(|| match variant {
+            Some(v) => format!("{os}/{arch}/{v}"),
+            None => format!("{os}/{arch}"),
+        })
 }
 
 /// The files of one layer blob, with their estimated compressed shares; the tar's size; the algorithm.
