@@ -161,7 +161,10 @@ pub fn failure(over: &[&Verdict], report: &Report, diff: Option<&Diff>) -> anyho
         }
         parts.push(s);
     }
-    Failure::new(format!("over the size budget: {}", parts.join(" — ")))
+    Failure::new(super::text::printable(&format!(
+        "over the size budget: {}",
+        parts.join(" — ")
+    )))
         .hint("`cargo tiny size` shows what every crate and file costs; raise `size-budget` in [package.metadata.tiny] (or --size-budget) to allow it")
         .into()
 }

@@ -14,6 +14,18 @@ const SYMBOLS: usize = 10;
 const NOISE: u64 = 512;
 
 pub fn render(r: &Report) -> String {
+    printable(&render_raw(r))
+}
+
+/// Names come from symbol tables, archives and baselines: no control character of theirs reaches
+/// the terminal (each becomes `?`; line breaks are the report's own).
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+        .collect()
+}
+
+fn render_raw(r: &Report) -> String {
     let mut out = String::new();
     for b in &r.binaries {
         binary(&mut out, b);
@@ -204,4 +216,31 @@ fn truncate(s: &str, n: usize) -> String {
     let mut t: String = s.chars().take(n - 1).collect();
     t.push('…');
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::size_report::model::{BinaryReport, OwnerRow};
+
+    #[test]
+    fn names_reach_the_terminal_without_control_characters() {
+        let r = Report {
+            binaries: vec![BinaryReport {
+                bin: "api".into(),
+                size: 10,
+                owners: vec![OwnerRow {
+                    name: "evil\u{1b}[2Jcrate".into(),
+                    kind: Kind::Crate,
+                    size: 10,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let text = render(&r);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(text.contains("evil?[2Jcrate"), "{text}");
+    }
 }
