@@ -348,6 +348,19 @@ fn the_size_budget_fails_naming_the_biggest_and_passes_with_headroom() {
     let p = Project::new();
     p.add_bigdep();
 
+    // A baseline that is not one is refused before anything is compiled.
+    let junk = p.path().join("junk.json");
+    for (content, says) in [
+        ("{\"version\": 7}", "is a size report of version 7"),
+        ("junk", "is neither a size report nor an image tarball"),
+    ] {
+        std::fs::write(&junk, content).unwrap();
+        let r = p.tiny(&["size", "--baseline", junk.to_str().unwrap()]);
+        assert_eq!(r.code, 1);
+        assert!(error_line(&r).contains(says), "{}", r.stderr);
+        assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
+    }
+
     // A bad budget is refused before anything is compiled.
     let r = p.tiny(&["build", "--size-budget", "image=1MiB"]);
     assert_eq!(r.code, 2, "{}", r.stderr);

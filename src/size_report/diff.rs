@@ -82,7 +82,14 @@ pub fn load(path: &Path) -> Result<Report> {
             .into()
         });
     }
-    let images = super::layer::images(path)?;
+    let images = super::layer::images(path).map_err(|e| {
+        Failure::new(format!(
+            "the baseline {} is neither a size report nor an image tarball ({})",
+            path.display(),
+            crate::error::report(&e).1
+        ))
+        .hint("pass the size-report.json an earlier `cargo tiny size` wrote, or an image tarball")
+    })?;
     // The binary's size, from the layer.
     let binaries = images
         .iter()
