@@ -8,8 +8,9 @@
 //!
 //! Why not the linker's map (`-Wl,-Map`): it needs the same relink, its format differs between GNU
 //! ld and lld, and with LTO all Rust code comes from one object, so the map attributes nothing but the
-//! named sections — no unwind entries, no anonymous data (measured on examples/http-service:
-//! 55 % of the binary named by Rust sections, against 99 % here).
+//! named sections and the C objects — no unwind entries and no anonymous data of the LTO object
+//! (measured on examples/http-service: 55 % of the binary in sections named after a Rust symbol,
+//! 16 % in C objects, against 99.2 % here).
 //!
 //! The extra arguments make the twin another unit for cargo (its own fingerprint and file under
 //! `deps/`), so the next build does not compile anything again; but cargo copies the twin to the
