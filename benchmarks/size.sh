@@ -9,7 +9,8 @@
 #          binary's crate changed, so its twin is linked; median of RUNS);
 #   again  `cargo tiny size` with nothing changed since the last one (the analysis of the same bytes is
 #          reused: no twin).
-# Prints a Markdown table; asserts nothing. Usage: benchmarks/size.sh [RUNS]   (default 3)
+# Prints a Markdown table (wall and CPU seconds, GNU time's); asserts nothing.
+# Usage: benchmarks/size.sh [RUNS]   (default 3)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${1:-3}"
@@ -35,16 +36,19 @@ src="$(cargo metadata --format-version 1 --manifest-path "$work/fetch/Cargo.toml
 cp -r "$src" "$work/crate"
 grep -q '^\[workspace\]' "$work/crate/Cargo.toml" || printf '\n[workspace]\n' >>"$work/crate/Cargo.toml"
 
-now() { date +%s%N; }
-# secs CMD...: wall seconds of one run (output to $work/last.log).
+# secs CMD...: "WALL/CPU" seconds of one run (CPU: user + system of the command and its children,
+# which a machine shared with other builds disturbs less than the wall clock); output to $work/last.*.
 secs() {
-  local s e
-  s=$(now)
-  "$@" >"$work/last.json" 2>"$work/last.log"
-  e=$(now)
-  echo "scale=1; ($e - $s) / 1000000000" | bc
+  /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >"$work/last.json" 2>"$work/last.log"
+  awk '{printf "%.1f/%.1f\n", $1, $2 + $3}' "$work/time"
 }
-med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# med A/B...: the median wall and the median CPU, "WALL s (CPU C s)".
+med() {
+  local w c
+  w=$(printf '%s\n' "$@" | cut -d/ -f1 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  c=$(printf '%s\n' "$@" | cut -d/ -f2 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  echo "$w s (CPU $c s)"
+}
 
 echo "| project | binary | attributed | cold build | + size after it | edit → build | edit → size | again: size |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -73,7 +77,7 @@ for p in http-service crate; do
   done
   shown="$p"
   [ "$p" = crate ] && shown="$crate (crates.io)"
-  echo "| $shown | $size B | $attributed % | $cold s | +$first s | $(med "${edit_build[@]}") s | $(med "${edit_size[@]}") s | $(med "${again[@]}") s |"
+  echo "| $shown | $size B | $attributed % | $(med "$cold") | +$(med "$first") | $(med "${edit_build[@]}") | $(med "${edit_size[@]}") | $(med "${again[@]}") |"
 done
 echo
-echo "Wall seconds; edit and again: median of $runs. \`+ size after it\` is \`cargo tiny size\` run right after the cold build: the twin's link and the analysis."
+echo "Wall seconds (CPU seconds, user + system); edit and again: median of $runs. \`+ size after it\` is \`cargo tiny size\` run right after the cold build: the twin's link and the analysis."
