@@ -41,7 +41,7 @@ fn record_path(target_dir: &Path, b: &Binary) -> PathBuf {
 /// Bumped whenever the analysis changes what it finds, so that records of an older one are not reused.
 const ANALYSIS: u32 = 1;
 
-fn tool() -> String {
+pub fn tool() -> String {
     format!(
         "cargo-tiny {} (analysis {ANALYSIS})",
         env!("CARGO_PKG_VERSION")

@@ -25,6 +25,7 @@ pub fn run(args: &SizeArgs, shell: &Shell) -> Result<i32> {
     let started = std::time::Instant::now();
     let mut report = Report {
         version: VERSION,
+        tool: binary::tool(),
         ..Default::default()
     };
     let mut treemaps = Vec::new();

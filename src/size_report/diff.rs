@@ -16,6 +16,9 @@ use crate::error::Failure;
 pub struct Diff {
     /// The baseline as given.
     pub baseline: String,
+    /// The cargo-tiny that made the baseline, when it is not this one (empty for a tarball).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub baseline_tool: String,
     pub binaries: Vec<BinaryDiff>,
     pub images: Vec<ImageDiff>,
 }
@@ -123,6 +126,11 @@ fn triple_of(platform: &str) -> String {
 pub fn diff(baseline: &str, old: &Report, new: &Report) -> Diff {
     let mut out = Diff {
         baseline: baseline.to_string(),
+        baseline_tool: match old.binaries.iter().any(|b| !b.owners.is_empty()) {
+            true if old.tool.is_empty() => "an older cargo-tiny".into(),
+            true if old.tool != new.tool => old.tool.clone(),
+            _ => String::new(),
+        },
         ..Default::default()
     };
     for b in &new.binaries {

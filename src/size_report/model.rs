@@ -13,6 +13,10 @@ pub const VERSION: u32 = 1;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
     pub version: u32,
+    /// The cargo-tiny (and its analysis) that made the report: reports of another one may attribute
+    /// some bytes otherwise.
+    #[serde(default)]
+    pub tool: String,
     pub binaries: Vec<BinaryReport>,
     pub images: Vec<ImageReport>,
     /// With `--baseline`.

@@ -35,6 +35,13 @@ fn render_raw(r: &Report) -> String {
     }
     if let Some(d) = &r.diff {
         let _ = writeln!(out, "Compared with {}", d.baseline);
+        if !d.baseline_tool.is_empty() {
+            let _ = writeln!(
+                out,
+                "  (made by {}: another analysis may own some bytes otherwise)",
+                d.baseline_tool
+            );
+        }
         for b in &d.binaries {
             let _ = writeln!(
                 out,
