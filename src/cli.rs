@@ -1,4 +1,4 @@
-//! The command line: `cargo tiny build | doctor | init | setup`.
+//! The command line: `cargo tiny build | size | doctor | init | setup | push`.
 
 use std::path::PathBuf;
 
@@ -17,7 +17,7 @@ use crate::shell::{Color, Verbosity};
     about = "Static, auditable, size-optimized Rust binaries in reproducible FROM-scratch images — no Docker",
     long_about = None,
     propagate_version = true,
-    after_help = "Examples:\n  cargo tiny setup                 install the musl target and cargo-auditable\n  cargo tiny build                 build every binary of the workspace into an image tarball\n  cargo tiny doctor                find what pulls OpenSSL or other C libraries into the build\n  cargo tiny init                  commit the size profile to the workspace's Cargo.toml"
+    after_help = "Examples:\n  cargo tiny setup                 install the musl target and cargo-auditable\n  cargo tiny build                 build every binary of the workspace into an image tarball\n  cargo tiny size                  what each crate and file costs in the binaries and images\n  cargo tiny doctor                find what pulls OpenSSL or other C libraries into the build\n  cargo tiny init                  commit the size profile to the workspace's Cargo.toml"
 )]
 pub struct Cli {
     #[command(subcommand)]
