@@ -1,5 +1,6 @@
 //! `cargo tiny build`: the command line checked and turned into [`BuildOptions`] once, then
-//! plan → compile → images → publishers, then the size budget.
+//! plan (the compile, the images and their publishers, the registry sessions' settings) → compile →
+//! images → publishers → report, then the size budget.
 
 use anyhow::Result;
 
@@ -8,6 +9,8 @@ use super::options::BuildOptions;
 use super::plan::Plan;
 use super::{compile, image_jobs, image_plan, plan, Binary};
 use crate::cli::BuildArgs;
+use crate::publish::push::Registries;
+use crate::publish::Shared;
 use crate::shell::Shell;
 use crate::size_report::enforce::Budgets;
 use crate::workspace::Workspace;
@@ -33,12 +36,7 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
 /// Everything `cargo tiny build` does but the budget check.
 pub fn build(args: &BuildArgs, shell: &Shell) -> Result<Built> {
     // Targets named on the command line are checked before anything runs.
-    crate::target::resolve(
-        &args.target,
-        &args.platform,
-        None,
-        crate::target::default_triple(),
-    )?;
+    let cli_targets = BuildOptions::cli_targets(args)?;
     if args.output.is_some() && args.no_image {
         crate::fail!(
             hint = "drop one of them",
@@ -62,24 +60,50 @@ pub fn build(args: &BuildArgs, shell: &Shell) -> Result<Built> {
             );
         }
     }
-    let ws = Workspace::load(&BuildOptions::load_options(args))?;
-    let opts = BuildOptions::new(args, &ws)?;
+    let ws = Workspace::load(&BuildOptions::load_options(args, cli_targets.as_deref()))?;
+    let opts = BuildOptions::new(args, &ws, cli_targets.as_deref())?;
     let plan = plan(&ws, &opts, shell)?;
     let budgets = Budgets::resolve(&ws, &plan.bins, args.size_budget)?;
     // Image configuration is checked before anything is compiled.
     let images = match &opts.image {
-        Some(io) => {
-            let targets: Vec<_> = plan.targets.iter().map(|t| t.target.clone()).collect();
-            image_plan::plan(&ws, &opts, io, &plan.bins, &targets)?
-        }
+        Some(io) => image_plan::plan(&ws, &opts, io)?,
         None => Vec::new(),
+    };
+    // One session per registry host, its credential files read now.
+    let registries = match opts.image.as_ref().and_then(|io| io.push.as_ref()) {
+        Some((_, settings)) => Some(Registries::new(
+            settings.clone(),
+            images
+                .iter()
+                .flat_map(|p| p.pushes())
+                .map(|p| p.dest.host.as_str()),
+        )?),
+        None => None,
     };
     let binaries = compile(&ws, &plan, shell)?;
     for b in &binaries {
-        crate::report::binary(b, &plan, shell, opts.json)?;
+        crate::report::binary(
+            &crate::report::BinaryFacts {
+                package: &b.target.package,
+                version: &b.version,
+                bin: &b.target.bin,
+                target: &b.platform.triple,
+                profile: &plan.profile,
+                path: b.path.as_std_path(),
+                size: b.size,
+                audited_packages: b.audit.packages.len(),
+                uncompiled: &b.uncompiled,
+            },
+            shell,
+            opts.json,
+        )?;
     }
+    let shared = Shared {
+        registries: registries.as_ref(),
+        shell,
+    };
     if let Some(io) = &opts.image {
-        image_jobs::run(&ws, io, &images, &binaries, shell, opts.json)?;
+        image_jobs::run(&ws, io, &images, &binaries, &shared, opts.json)?;
     }
     Ok(Built {
         ws,

@@ -28,7 +28,7 @@ pub fn check(ws: &Workspace, target: &str) -> Vec<Finding> {
             let name = cfg
                 .name
                 .clone()
-                .unwrap_or_else(|| config::name_from_bin(bin));
+                .unwrap_or_else(|| crate::reference::name_from_bin(bin));
             let file = name.rsplit('/').next().unwrap_or(&name).to_string();
             let tarball = ws.target_dir().join("tiny").join(format!("{file}.tar"));
             let mut verdicts = Vec::new();

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use super::budget::Verdict;
 use super::model::{BinaryReport, OwnerSymbols, Report, VERSION};
-use super::{advice, binary, diff, enforce, html, layer, text};
+use super::{advice, binary, diff, enforce, html, layer};
 use crate::cli::SizeArgs;
 use crate::compile::command::{build, Built};
 use crate::shell::Shell;
@@ -48,26 +48,7 @@ pub fn run(args: &SizeArgs, shell: &Shell) -> Result<i32> {
             started.elapsed().as_secs_f64() * 1000.0
         ),
     );
-    if built.opts.json {
-        let mut v = serde_json::Map::new();
-        v.insert("reason".into(), "size-report".into());
-        v.insert("report_path".into(), json_path.display().to_string().into());
-        v.insert("html_path".into(), html_path.display().to_string().into());
-        if let serde_json::Value::Object(fields) = serde_json::to_value(&report)? {
-            v.extend(fields);
-        }
-        println!("{}", serde_json::to_string(&serde_json::Value::Object(v))?);
-    } else {
-        print!("{}", text::render(&report));
-    }
-    shell.status(
-        "Report",
-        format!(
-            "{} and {} (open it in a browser: treemap)",
-            crate::fsutil::shown_path(&json_path).display(),
-            crate::fsutil::shown_path(&html_path).display()
-        ),
-    );
+    crate::report::size_report(&report, &json_path, &html_path, shell, built.opts.json)?;
     budget_outcome(&report.budget, &report, shell).map(|_| 0)
 }
 
@@ -152,7 +133,7 @@ fn write(
 fn budget_outcome(verdicts: &[Verdict], report: &Report, shell: &Shell) -> Result<()> {
     let over: Vec<&Verdict> = verdicts.iter().filter(|v| !v.ok).collect();
     if over.is_empty() {
-        enforce::status(verdicts, shell);
+        crate::report::size_budget(verdicts, shell);
         return Ok(());
     }
     Err(enforce::failure(&over, report, report.diff.as_ref()))

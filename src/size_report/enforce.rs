@@ -3,13 +3,14 @@
 
 use anyhow::Result;
 
-use super::budget::{SizeBudget, Verdict};
+use super::budget::Verdict;
 use super::diff::Diff;
 use super::model::{Kind, Report};
 use crate::compile::plan::BinTarget;
 use crate::config::{self, Overrides, Source};
 use crate::error::Failure;
-use crate::shell::{human_size, Shell};
+use crate::settings::SizeBudget;
+use crate::shell::human_size;
 use crate::workspace::Workspace;
 
 /// Per package, its budget (`[*.metadata.tiny]` with the command line's over it).
@@ -77,20 +78,6 @@ impl Budgets {
             }
         }
         out
-    }
-}
-
-/// The status line of the verdicts of one bin.
-pub fn status(verdicts: &[Verdict], shell: &Shell) {
-    let mut bins: Vec<&str> = verdicts.iter().map(|v| v.bin.as_str()).collect();
-    bins.dedup();
-    for bin in bins {
-        let parts: Vec<String> = verdicts
-            .iter()
-            .filter(|v| v.bin == bin)
-            .map(Verdict::describe)
-            .collect();
-        shell.status("Budget", format!("{bin}: {}", parts.join(", ")));
     }
 }
 

@@ -26,17 +26,10 @@ pub fn sizes(path: &Path) -> Result<Vec<ImageReport>> {
 fn read(path: &Path, with_files: bool) -> Result<Vec<ImageReport>> {
     let loaded = crate::publish::layout::read(path)?;
     let reference = loaded.reference.clone().unwrap_or_default();
-    let a = &loaded.artifact;
-    let mut manifests = vec![&a.image];
-    manifests.extend(a.others.iter().map(|(m, _)| m));
     let mut out = Vec::new();
-    for m in manifests {
-        let (config, layers) = m
-            .blobs
-            .split_first()
-            .context("an image manifest without a config")?;
-        let config: Value = serde_json::from_slice(&config.data).context("image config")?;
-        let platform = platform(&config);
+    for image in &loaded.built.images {
+        let config: Value = serde_json::from_slice(&image.config.data).context("image config")?;
+        let platform = image.platform.platform();
         let entrypoint = config["config"]["Entrypoint"][0]
             .as_str()
             .unwrap_or_default()
@@ -46,7 +39,7 @@ fn read(path: &Path, with_files: bool) -> Result<Vec<ImageReport>> {
             .next()
             .unwrap_or_default()
             .to_string();
-        for layer in layers {
+        for layer in &image.layers {
             let (files, uncompressed, algo) = if with_files {
                 files(layer, &entrypoint)?
             } else {
@@ -66,29 +59,6 @@ fn read(path: &Path, with_files: bool) -> Result<Vec<ImageReport>> {
         }
     }
     Ok(out)
-}
-
-fn str_of(v: &Value) -> &str {
-    v.as_str().unwrap_or("unknown")
-}
-
-/// The platform as `--platform` names it (`linux/arm64`, whose images say variant v8), else
-/// `os/arch[/variant]` as the config says.
-fn platform(config: &Value) -> String {
-    let (os, arch, variant) = (
-        str_of(&config["os"]),
-        str_of(&config["architecture"]),
-        config["variant"].as_str(),
-    );
-    crate::target::SUPPORTED
-        .iter()
-        .filter_map(|(_, triple)| crate::target::Target::from_triple(triple).ok())
-        .find(|t| os == "linux" && t.oci_arch() == (arch, variant))
-        .map(|t| t.platform())
-        .unwrap_or_else(|| match variant {
-            Some(v) => format!("{os}/{arch}/{v}"),
-            None => format!("{os}/{arch}"),
-        })
 }
 
 /// The files of one layer blob, with their estimated compressed shares; the tar's size; the algorithm.
