@@ -463,3 +463,31 @@ fn a_build_failing_with_openssl_in_the_graph_points_at_doctor() {
     assert!(line.contains("cargo tiny doctor"), "{line}");
     assert!(r.stdout.is_empty(), "no binary message: {}", r.stdout);
 }
+
+/// clap's usage errors keep their content, as cargo's do: the missing argument's name, the valid
+/// values and the "similar argument" tip (issue 28). Exit code 2, nothing on stdout.
+#[test]
+fn usage_errors_keep_the_argument_names_values_and_tips() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["push"],
+            &["required arguments were not provided", "<TARBALL>"],
+        ),
+        (
+            &["build", "--compression", "xz"],
+            &["'xz'", "--compression", "possible values", "gzip", "zstd"],
+        ),
+        (
+            &["build", "--compresion", "zstd"],
+            &["--compresion", "similar argument", "--compression"],
+        ),
+    ];
+    for (args, wanted) in cases {
+        let r = run(cargo_tiny().args(*args));
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+        for w in *wanted {
+            assert!(r.stderr.contains(w), "{args:?}: no {w:?} in\n{}", r.stderr);
+        }
+    }
+}

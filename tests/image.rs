@@ -37,11 +37,21 @@ impl Built {
 
 /// Copies `src` into a fresh temp dir and runs `cargo tiny build --output <dir>/out/<name>.tar`.
 fn build_copy(src: &Path, name: &str, envs: &[(&str, &str)], extra: &[&str]) -> (Built, Run) {
+    build_copy_in(cargo_tiny(), src, name, envs, extra)
+}
+
+/// [`build_copy`] with `cmd` as the program that runs `cargo-tiny tiny` (e.g. in a namespace).
+fn build_copy_in(
+    mut cmd: std::process::Command,
+    src: &Path,
+    name: &str,
+    envs: &[(&str, &str)],
+    extra: &[&str],
+) -> (Built, Run) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(name);
     copy_tree(src, &root);
     let tarball = dir.path().join("out").join(format!("{name}.tar"));
-    let mut cmd = cargo_tiny();
     cmd.args(["build", "--message-format", "json", "--manifest-path"])
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
@@ -184,6 +194,20 @@ impl Layout {
             sha256(&raw)
         );
         tar_files(&raw).into_keys().collect()
+    }
+
+    /// One file's bytes from the image's single gzip layer.
+    fn layer_file(&self, path: &str) -> Vec<u8> {
+        let m = self.manifest();
+        let gz = self.blob(m["layers"][0]["digest"].as_str().unwrap());
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut raw)
+            .unwrap();
+        let mut files = tar_files(&raw);
+        files
+            .remove(path)
+            .unwrap_or_else(|| panic!("no {path} in the layer"))
     }
 }
 
@@ -396,6 +420,80 @@ fn ca_bundle_follows_the_trust_store_crates() {
         .contains("etc/ssl/certs/ca-certificates.crt"));
     // hello: checked in tarball_is_an_oci_layout_and_a_docker_archive.
     assert_eq!(hello().image["ca_certificates"], false);
+}
+
+/// The CA bundle is Mozilla's set as the pinned webpki-root-certs ships it: another bundle on the
+/// build host (here a mount namespace with a different /etc/ssl/certs) changes no byte of the
+/// image; the host's file is used only when CARGO_TINY_CA_BUNDLE names it, and then said (issue 28).
+#[test]
+fn the_image_does_not_depend_on_the_hosts_ca_bundle() {
+    let first = certs();
+    let layer = Layout::open(&first.tarball).layer_file("etc/ssl/certs/ca-certificates.crt");
+    assert!(layer.starts_with(b"-----BEGIN CERTIFICATE-----\n"));
+    assert!(
+        first.image["ca_certificates_source"]
+            .as_str()
+            .unwrap()
+            .contains("webpki-root-certs"),
+        "{}",
+        first.image
+    );
+    if !require_tool("unshare", &["--mount", "true"]) {
+        return;
+    }
+    let fake = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
+    let mut other_host = std::process::Command::new("unshare");
+    other_host
+        .args(["--mount", "sh", "-c"])
+        .arg(
+            "mount -t tmpfs tiny-test /etc/ssl/certs && printf %s \"$FAKE_BUNDLE\" \
+             >/etc/ssl/certs/ca-certificates.crt && exec \"$0\" \"$@\"",
+        )
+        .arg(env!("CARGO_BIN_EXE_cargo-tiny"))
+        .arg("tiny")
+        .env("FAKE_BUNDLE", fake);
+    common::isolate(&mut other_host);
+    let (second, r) = build_copy_in(
+        other_host,
+        &repo().join("tests/fixtures/certs"),
+        "certs",
+        &[],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        second.image["manifest_digest"],
+        first.image["manifest_digest"]
+    );
+    assert_eq!(
+        std::fs::read(&first.tarball).unwrap(),
+        std::fs::read(&second.tarball).unwrap()
+    );
+
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), fake).unwrap();
+    let host = file.path().to_str().unwrap();
+    let (third, r) = build_copy(
+        &repo().join("tests/fixtures/certs"),
+        "certs",
+        &[("CARGO_TINY_CA_BUNDLE", host)],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_ne!(
+        third.image["manifest_digest"],
+        first.image["manifest_digest"]
+    );
+    assert_eq!(
+        Layout::open(&third.tarball).layer_file("etc/ssl/certs/ca-certificates.crt"),
+        fake.as_bytes()
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("the host file {host} (CARGO_TINY_CA_BUNDLE)")),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

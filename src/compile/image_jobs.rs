@@ -41,9 +41,11 @@ fn prepare<'a>(cx: &Context<'_>, p: &'a ImagePlan, b: &Binary) -> Result<Prepare
             .hint("keep the target directory in place while cargo tiny build runs")
     })?;
 
-    let ca = ca_bundle::decide(p.config.ca_certificates, &b.exact);
+    let mut ca = ca_bundle::decide(p.config.ca_certificates, &b.exact);
     let ca_bundle = if ca.include {
-        Some(ca_bundle::read_host_bundle(&ca.reason)?)
+        let (bytes, source) = ca_bundle::read(&ca.reason)?;
+        ca.source = Some(source);
+        Some(bytes)
     } else {
         None
     };

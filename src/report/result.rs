@@ -87,6 +87,8 @@ pub struct ImageMessage<'a> {
     pub sbom_components: usize,
     pub ca_certificates: bool,
     pub ca_certificates_reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_certificates_source: Option<&'a str>,
     pub user: &'a str,
     pub load: BTreeMap<&'static str, String>,
     pub run: BTreeMap<&'static str, String>,
@@ -222,6 +224,7 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
             sbom_components: facts.sbom_packages,
             ca_certificates: ca.include,
             ca_certificates_reason: &ca.reason,
+            ca_certificates_source: ca.source.as_deref(),
             user: &r.config.user,
             // Absolute paths for machines.
             load: commands(r, &shell_word(&tarball.display().to_string())).0,
@@ -235,7 +238,13 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
     shell.status(
         "Certificates",
         if ca.include {
-            format!("{} ({})", image::CA_BUNDLE_PATH, ca.reason)
+            let source = ca.source.as_deref().map(|s| format!("; {s}"));
+            format!(
+                "{} ({}{})",
+                image::CA_BUNDLE_PATH,
+                ca.reason,
+                source.unwrap_or_default()
+            )
         } else {
             format!("none ({})", ca.reason)
         },
