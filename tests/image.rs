@@ -536,11 +536,19 @@ fn builds_are_reproducible_across_checkouts_and_follow_source_date_epoch() {
         std::fs::read(b.sbom_path()).unwrap()
     );
 
-    let c = build_ok(
+    // Outside git and without SOURCE_DATE_EPOCH the image says 1970: the build says why, once
+    // (not only with -v); a dated build prints no such line.
+    let (_, r) = build_copy(&hello_src(), "hello", &[], &[]);
+    let why = "Timestamp 1970-01-01T00:00:00Z (no SOURCE_DATE_EPOCH and no git HEAD: set SOURCE_DATE_EPOCH";
+    assert_eq!(r.stderr.matches(why).count(), 1, "{}", r.stderr);
+    let (c, r) = build_copy(
         &hello_src(),
         "hello",
         &[("SOURCE_DATE_EPOCH", "1700000000")],
+        &[],
     );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("Timestamp"), "{}", r.stderr);
     assert_ne!(c.image["manifest_digest"], a.image["manifest_digest"]);
     assert_eq!(c.image["created"], "2023-11-14T22:13:20Z");
     let l = Layout::open(&c.tarball);

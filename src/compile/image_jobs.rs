@@ -211,10 +211,22 @@ pub fn run_with(
     let shell = shared.shell;
     let started = std::time::Instant::now();
     let date = io.source_date;
-    shell.verbose(
-        "Timestamp",
-        format!("{} (from {})", date.rfc3339(), date.origin),
-    );
+    if date.undated() {
+        // Said once, not with -v only: a 1970 `created` surprises whoever lists the image.
+        shell.note(
+            "Timestamp",
+            format!(
+                "{} ({}: set SOURCE_DATE_EPOCH, or build from a git checkout, to date the image)",
+                date.rfc3339(),
+                date.origin
+            ),
+        );
+    } else {
+        shell.verbose(
+            "Timestamp",
+            format!("{} (from {})", date.rfc3339(), date.origin),
+        );
+    }
     let cx = Context {
         ws,
         revision: io.revision.clone(),
