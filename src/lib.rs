@@ -19,6 +19,7 @@ pub mod image;
 pub mod init;
 pub mod knowledge;
 pub mod manifest_file;
+pub mod manifest_spans;
 pub mod process;
 pub mod publish;
 pub mod push;

@@ -693,6 +693,32 @@ fn bad_configuration_is_reported_with_its_key_and_manifest() {
         ("bad name", "name = \"Hello World\"".into(), "`name`"),
         ("bad tag", "tag = \"-x\"".into(), "`tag`"),
         ("env not a table", "env = [\"A=1\"]".into(), "`env`"),
+        // Help matched to the real mistake (issue 28).
+        (
+            "a bool for an enum key",
+            "ca-certificates = true".into(),
+            "help: use one of \"auto\", \"always\", \"never\"",
+        ),
+        (
+            "a string for an array",
+            "tags = \"latest\"".into(),
+            "write it as an array: tags = [\"latest\"]",
+        ),
+        (
+            "a directory as a file path",
+            "files = { \"/etc/app/\" = \"Cargo.toml\" }".into(),
+            "ends with `/`: it must be a file path, not a directory",
+        ),
+        (
+            "a key spelt with _",
+            "ca_certificates = \"always\"".into(),
+            "did you mean `ca-certificates`?",
+        ),
+        (
+            "a typo in a key",
+            "comression = \"zstd\"".into(),
+            "did you mean `compression`?",
+        ),
     ];
     for (what, line, expect) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -705,6 +731,7 @@ fn bad_configuration_is_reported_with_its_key_and_manifest() {
             "# Not part of",
             &format!("[package.metadata.tiny]\n{line}\n\n# Not part of"),
         );
+        let line_no = text.lines().position(|l| l == line).unwrap() + 1;
         std::fs::write(&manifest, text).unwrap();
         let out = dir.path().join("out").join("hello.tar");
         let r = run(cargo_tiny()
@@ -718,8 +745,12 @@ fn bad_configuration_is_reported_with_its_key_and_manifest() {
         let err = r.stderr.trim();
         assert!(err.contains(expect), "{what}: {err}");
         assert!(err.contains("[package.metadata.tiny]"), "{what}: {err}");
-        assert!(err.contains(manifest.to_str().unwrap()), "{what}: {err}");
+        assert!(
+            err.contains(&format!("{}:{line_no}: ", manifest.display())),
+            "{what}: names the line {line_no}: {err}"
+        );
         assert!(err.contains("help:"), "{what}: a hint: {err}");
+        assert!(!err.contains("quote the value"), "{what}: {err}");
         assert_eq!(err.lines().count(), 1, "{what}: one line: {err}");
         assert!(!err.contains("Compiling"), "{what}: fails before compiling");
         assert!(!out.exists(), "{what}: tarball left behind");

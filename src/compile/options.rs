@@ -293,6 +293,7 @@ mod tests {
             "push.rs",
             "cross.rs",
             "digest.rs",
+            "manifest_spans.rs",
             "reference.rs",
             "source_date.rs",
             "target.rs",

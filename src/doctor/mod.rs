@@ -19,7 +19,7 @@ pub mod remedy;
 pub mod report;
 pub mod scratch;
 pub mod sources;
-pub mod spans;
+pub use crate::manifest_spans as spans;
 #[cfg(test)]
 mod testing;
 pub mod tls;

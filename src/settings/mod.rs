@@ -133,6 +133,11 @@ pub fn check_image_path(p: &str) -> Result<(), String> {
     if p == "/" {
         return Err("\"/\" is not a file path".into());
     }
+    if p.ends_with('/') {
+        return Err(format!(
+            "{p:?} ends with `/`: it must be a file path, not a directory (name the file, e.g. \"{p}config.toml\")"
+        ));
+    }
     for c in Path::new(p).components() {
         match c {
             Component::RootDir | Component::Normal(_) => {}
