@@ -200,6 +200,9 @@ pub struct BuildArgs {
     /// Image name and tag (default: the bin name and the package version; only with a single image)
     #[arg(long, value_name = "NAME[:TAG]", conflicts_with = "no_image")]
     pub image: Option<String>,
+    /// Put every image name without a registry host under this prefix: ghcr.io/acme/api for bin api (also CARGO_TINY_REPOSITORY, or repository = "…" in [workspace.metadata.tiny])
+    #[arg(long, value_name = "PREFIX", conflicts_with = "no_image")]
+    pub repository: Option<String>,
     /// CA bundle in the image: auto (when the binary reads the system trust store), always, never
     #[arg(long, value_enum, value_name = "WHEN", conflicts_with = "no_image")]
     pub ca_certificates: Option<crate::config::CaCertificates>,

@@ -36,6 +36,7 @@ pub const KEYS: &[&str] = &[
     "compression",
     "platforms",
     "load",
+    "repository",
 ];
 
 /// What the command line sets; `None` leaves the manifests' value.
@@ -48,6 +49,8 @@ pub struct Overrides {
     pub compression: Option<Compression>,
     /// `--load`.
     pub load: Option<LoadInto>,
+    /// `--repository`, else `CARGO_TINY_REPOSITORY`: the prefix and where it came from.
+    pub repository: Option<(String, &'static str)>,
 }
 
 /// One `[*.metadata.tiny]` table and where it came from.
@@ -156,7 +159,36 @@ pub fn resolve(sources: &[Source<'_>], cli: &Overrides) -> Result<TinyConfig> {
     if let Some(l) = cli.load {
         cfg.load = Some(l);
     }
+    if let Some((prefix, origin)) = &cli.repository {
+        check_repository(prefix).map_err(|(w, h)| flag(origin, w, &h))?;
+        cfg.repository = Some(prefix.clone());
+    }
     Ok(cfg)
+}
+
+/// A repository prefix: a valid image name by itself (lowercase, the reference grammar), without
+/// a tag, digest or trailing `/`.
+fn check_repository(prefix: &str) -> Result<(), (String, String)> {
+    let hint =
+        "give a registry host and path in lowercase, e.g. ghcr.io/acme or localhost:5000/team";
+    let bad = |w: String| Err((w, hint.to_string()));
+    if prefix.ends_with('/') {
+        return bad(format!("`{prefix}` ends with `/`"));
+    }
+    if prefix.contains('@') {
+        return bad(format!("`{prefix}` holds a digest; a prefix is a name"));
+    }
+    if let Err(w) = check_name(prefix) {
+        let lower = prefix.to_ascii_lowercase();
+        if lower != prefix && check_name(&lower).is_ok() {
+            return Err((
+                format!("`{prefix}` has uppercase letters, which image names cannot hold"),
+                format!("use `{lower}` (in GitHub Actions: ${{{{ github.repository_owner }}}} lowercased)"),
+            ));
+        }
+        return bad(w);
+    }
+    Ok(())
 }
 
 const USER_HINT: &str =
@@ -295,6 +327,11 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
                 })?;
             }
             "platforms" => cfg.platforms = Some(platforms(src, value)?),
+            "repository" => {
+                let s = string(src, k, value)?;
+                check_repository(&s).map_err(|(w, h)| src.err(k, w, h))?;
+                cfg.repository = Some(s);
+            }
             "load" => {
                 let hint = "use load = true (docker, else podman), false, \"docker\" or \"podman\"";
                 cfg.load = match value {
@@ -410,6 +447,10 @@ const STRING_HELP: &[(&str, &str)] = &[
     (
         "platforms",
         "quote each platform, e.g. platforms = [\"linux/amd64\", \"linux/arm64\"]",
+    ),
+    (
+        "repository",
+        "quote the prefix, e.g. repository = \"ghcr.io/acme\"",
     ),
 ];
 
@@ -593,6 +634,21 @@ mod tests {
 
     fn message(tiny: Value) -> String {
         format!("{:#}", load(tiny).unwrap_err())
+    }
+
+    #[test]
+    fn a_repository_prefix_is_a_lowercase_name() {
+        let c = load(json!({ "repository": "ghcr.io/acme" })).unwrap();
+        assert_eq!(c.repository.as_deref(), Some("ghcr.io/acme"));
+        let m = message(json!({ "repository": "ghcr.io/Acme" }));
+        assert!(
+            m.contains("uppercase") && m.contains("use `ghcr.io/acme`"),
+            "{m}"
+        );
+        for bad in ["ghcr.io/acme/", "ghcr.io/acme@sha256:00", "ghcr.io/a b"] {
+            let m = message(json!({ "repository": bad }));
+            assert!(m.contains("`repository`"), "{bad}: {m}");
+        }
     }
 
     #[test]

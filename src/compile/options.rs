@@ -22,6 +22,9 @@ use crate::source_date::{self, SourceDate};
 use crate::target::Target;
 use crate::workspace::{LoadOptions, Workspace};
 
+/// The repository prefix from the environment, like ko's `KO_DOCKER_REPO` (`--repository` wins).
+pub const REPOSITORY_VAR: &str = "CARGO_TINY_REPOSITORY";
+
 /// A build, as plain values.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -113,6 +116,12 @@ impl BuildOptions {
                 ca_certificates: args.ca_certificates,
                 compression: args.compression,
                 load: args.load,
+                repository: match &args.repository {
+                    Some(r) => Some((r.clone(), "--repository")),
+                    None => getenv(REPOSITORY_VAR)
+                        .filter(|r| !r.is_empty())
+                        .map(|r| (r, REPOSITORY_VAR)),
+                },
                 ..Default::default()
             };
             if let Some(r) = &args.image {

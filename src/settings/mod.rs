@@ -100,6 +100,9 @@ pub struct TinyConfig {
     pub platforms: Option<Vec<crate::target::Target>>,
     /// `load = true` (or an engine): also load the image into the local engine.
     pub load: Option<LoadInto>,
+    /// `repository = "ghcr.io/acme"` (or `--repository`, `CARGO_TINY_REPOSITORY`): the prefix of
+    /// every image name that has no registry host.
+    pub repository: Option<String>,
 }
 
 impl Default for TinyConfig {
@@ -121,6 +124,7 @@ impl Default for TinyConfig {
             compression: Compression::Gzip,
             platforms: None,
             load: None,
+            repository: None,
         }
     }
 }
