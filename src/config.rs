@@ -641,10 +641,7 @@ mod tests {
         let c = load(json!({ "repository": "ghcr.io/acme" })).unwrap();
         assert_eq!(c.repository.as_deref(), Some("ghcr.io/acme"));
         let m = message(json!({ "repository": "ghcr.io/Acme" }));
-        assert!(
-            m.contains("uppercase") && m.contains("use `ghcr.io/acme`"),
-            "{m}"
-        );
+        assert!(m.contains("`ghcr.io/Acme` has uppercase letters"), "{m}");
         for bad in ["ghcr.io/acme/", "ghcr.io/acme@sha256:00", "ghcr.io/a b"] {
             let m = message(json!({ "repository": bad }));
             assert!(m.contains("`repository`"), "{bad}: {m}");
