@@ -67,6 +67,7 @@ impl Runner {
             "INPUT_PACKAGE",
             "INPUT_BIN",
             "INPUT_IMAGE",
+            "INPUT_REPOSITORY",
             "INPUT_VERSION",
             "INPUT_PUSH",
             "INPUT_TAGS",
@@ -645,4 +646,38 @@ fn install_step_installs_zig_for_a_cross_platform_that_compiles_c() {
         s.stderr
     );
     assert!(!s.stderr.contains("pip install"), "{}", s.stderr);
+}
+
+/// `repository: ghcr.io/${{ github.repository_owner }}` with an owner that has capitals, on a
+/// workspace: the action lowercases the prefix (with a notice) and every image is under it.
+#[test]
+fn build_step_with_a_repository_of_an_uppercase_owner_names_every_workspace_image() {
+    let r = Runner::new();
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", "examples/workspace/Cargo.toml"),
+            ("INPUT_REPOSITORY", "ghcr.io/Octo-Org"),
+        ],
+    );
+    assert_eq!(s.code, 0, "build.sh:\n{}\n{}", s.stdout, s.stderr);
+    assert!(
+        s.stdout
+            .contains("::notice::repository ghcr.io/Octo-Org lowercased to ghcr.io/octo-org"),
+        "{}",
+        s.stdout
+    );
+    let images: Vec<Value> = serde_json::from_str(&r.outputs()["images"]).unwrap();
+    let mut names: Vec<&str> = images
+        .iter()
+        .map(|m| m["image"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "ghcr.io/octo-org/greet:0.3.1",
+            "ghcr.io/octo-org/greeter-api:0.3.1"
+        ]
+    );
 }
