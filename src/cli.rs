@@ -157,6 +157,9 @@ pub struct BuildArgs {
     /// Build every member of the workspace
     #[arg(long, conflicts_with = "package")]
     pub workspace: bool,
+    /// Exclude packages from --workspace (repeatable)
+    #[arg(long, value_name = "SPEC", requires = "workspace")]
+    pub exclude: Vec<String>,
     /// Build only the named binary (repeatable)
     #[arg(long = "bin", value_name = "NAME")]
     pub bin: Vec<String>,
@@ -179,6 +182,18 @@ pub struct BuildArgs {
     /// Cargo profile to build with
     #[arg(long, value_name = "PROFILE-NAME", default_value = "release")]
     pub profile: String,
+    /// Build with the release profile: the default, accepted as cargo takes it
+    #[arg(short, long)]
+    pub release: bool,
+    /// Number of parallel jobs (passed to cargo; default: the number of CPUs)
+    #[arg(short, long, value_name = "N", allow_hyphen_values = true)]
+    pub jobs: Option<String>,
+    /// Write cargo's timing report of the compile (passed to cargo: target/cargo-timings/)
+    #[arg(long)]
+    pub timings: bool,
+    /// Override a cargo configuration value, KEY=VALUE or a config file PATH (passed to cargo)
+    #[arg(long, value_name = "KEY=VALUE|PATH")]
+    pub config: Vec<String>,
     /// Also set `panic = "abort"` in the size profile
     #[arg(long, conflicts_with = "no_size_profile")]
     pub panic_abort: bool,

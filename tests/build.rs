@@ -497,3 +497,65 @@ fn usage_errors_keep_the_argument_names_values_and_tips() {
         }
     }
 }
+
+/// cargo's habits (issue 28): `--release` (the default profile), `-j`, `--timings`, `--config` and
+/// `--exclude` with `--workspace` work; `--release` with another profile and the `--config` keys
+/// cargo-tiny resolves itself are refused before compiling.
+#[test]
+fn cargo_habits_are_accepted() {
+    let ws = fixture("workspace");
+    let all = build(
+        &ws,
+        &["--workspace", "--exclude", "beta", "--release", "-j", "1"],
+    );
+    assert_ok(&all);
+    assert_eq!(bins(&all), ["alpha"]);
+    let r = build(&ws, &["--workspace", "--exclude", "gamma"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        error_line(&r).starts_with(
+            "error: --exclude gamma: not a member of the workspace; members: alpha, beta, common"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = build(&ws, &["--exclude", "beta"]);
+    assert_eq!(r.code, 2, "--exclude needs --workspace: {}", r.stderr);
+
+    // --timings and --config reach cargo: the report is written, an unknown --config key is cargo's.
+    let timings = fixture_target_dir().join("cargo-timings/cargo-timing.html");
+    let _ = std::fs::remove_file(&timings);
+    let r = build(
+        &hello(),
+        &[
+            "--timings",
+            "--config",
+            "net.retry=3",
+            "--config",
+            "profile.dev.opt-level=1",
+        ],
+    );
+    assert_ok(&r);
+    assert!(timings.is_file(), "{}", r.stderr);
+
+    let r = build(&hello(), &["--release", "--profile", "dev"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        error_line(&r),
+        "error: --release asks for the release profile, --profile for `dev`; help: drop --release to build with --profile dev"
+    );
+    for (arg, key) in [
+        ("profile.release.lto=false", "profile.release.lto"),
+        ("build.rustflags=['-Ctarget-cpu=native']", "build.rustflags"),
+        ("build.target-dir='elsewhere'", "build.target-dir"),
+    ] {
+        let r = build(&hello(), &["--config", arg]);
+        assert_eq!(r.code, 1, "{arg}: {}", r.stderr);
+        let line = error_line(&r);
+        assert!(
+            line.starts_with(&format!("error: --config {arg}: `{key}` ")),
+            "{line}"
+        );
+        assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
+    }
+}

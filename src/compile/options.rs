@@ -52,6 +52,9 @@ pub struct BuildOptions {
     pub color: &'static str,
     /// `--message-format json`.
     pub json: bool,
+    /// Passed to cargo as is: `--jobs N`, `--timings`, `--config …` (checked: see
+    /// [`super::cargo_config::check`]).
+    pub passthrough: Vec<String>,
     /// `None` with `--no-image`.
     pub image: Option<ImageOptions>,
 }
@@ -154,9 +157,28 @@ impl BuildOptions {
                 revision: source_date::git_revision(root),
             })
         };
+        if args.release && args.profile != "release" {
+            crate::fail!(
+                hint = format!("drop --release to build with --profile {}", args.profile),
+                "--release asks for the release profile, --profile for `{}`",
+                args.profile
+            );
+        }
+        let mut passthrough = Vec::new();
+        if let Some(j) = &args.jobs {
+            passthrough.extend(["--jobs".to_string(), j.clone()]);
+        }
+        if args.timings {
+            passthrough.push("--timings".into());
+        }
+        for c in &args.config {
+            super::cargo_config::check(c, &args.profile, !args.no_size_profile)?;
+            passthrough.extend(["--config".to_string(), c.clone()]);
+        }
         let selection = Selection {
             packages: args.package.clone(),
             workspace: args.workspace,
+            exclude: args.exclude.clone(),
             bins: args.bin.clone(),
             features: args.features.clone(),
         };
@@ -185,6 +207,7 @@ impl BuildOptions {
             },
             color: args.common.color.as_str(),
             json: args.message_format == MessageFormat::Json,
+            passthrough,
             image,
         })
     }
