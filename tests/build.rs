@@ -559,3 +559,32 @@ fn cargo_habits_are_accepted() {
         assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
     }
 }
+
+/// `build --help` groups its options under cargo's headings plus the image's own.
+#[test]
+fn build_help_is_grouped_under_cargos_headings() {
+    let r = run(cargo_tiny().args(["build", "--help"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let headings: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(':') && !l.starts_with(' '))
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "Options:",
+            "Manifest Options:",
+            "Package Selection:",
+            "Target Selection:",
+            "Feature Selection:",
+            "Compilation Options:",
+            "Output:",
+            "Image:",
+            "Registry:",
+            "Examples:"
+        ],
+        "{}",
+        r.stdout
+    );
+}
