@@ -137,8 +137,8 @@ fn install_doctor_and_build_steps_write_outputs_and_summary_for_hello() {
     );
     let doctor = r.outputs();
     assert_eq!(doctor["errors"], "0");
-    // hello handles no SIGTERM: the pid1-signals warning (doctor's FROM-scratch checks).
-    assert_eq!(doctor["warnings"], "1");
+    // hello prints a line and exits: no pid1-signals warning, nothing at all (issue 28).
+    assert_eq!(doctor["warnings"], "0");
     let findings = doctor["findings"].clone();
 
     let s = r.step(
@@ -201,7 +201,7 @@ fn install_doctor_and_build_steps_write_outputs_and_summary_for_hello() {
         "{summary}"
     );
     assert!(
-        summary.contains("| doctor findings | 0 errors, 1 warnings |"),
+        summary.contains("| doctor findings | 0 errors, 0 warnings |"),
         "{summary}"
     );
 
