@@ -97,7 +97,7 @@ const BUILD_EXAMPLES: &str = "Examples:
 
 const DOCTOR_EXAMPLES: &str = "Examples:
   cargo tiny doctor                         human report, exit 1 when a build would fail
-  cargo tiny doctor --format github         annotations on the Cargo.toml lines to change
+  cargo tiny doctor --message-format github annotations on the Cargo.toml lines to change
   cargo tiny doctor --fix --dry-run         show the Cargo.toml diff that removes OpenSSL";
 
 const INIT_EXAMPLES: &str = "Examples:
@@ -340,8 +340,8 @@ pub struct DoctorArgs {
     /// Target triple the graph is resolved for
     #[arg(long, value_name = "TRIPLE", default_value = crate::target::default_triple())]
     pub target: String,
-    /// Report format
-    #[arg(long, value_enum, value_name = "FMT", default_value_t = ReportFormat::Human)]
+    /// Report format: human, json (one finding per line on stdout) or github (annotations)
+    #[arg(long = "message-format", visible_alias = "format", value_enum, value_name = "FMT", default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
     /// Treat warnings as errors for the exit code
     #[arg(long, value_enum, value_name = "LEVEL")]

@@ -307,3 +307,20 @@ fn podman_shows_a_panic_as_pid1_exits_139_with_panic_abort() {
     assert!(r.stderr.contains("boom"), "{}", r.stderr);
     assert_eq!(r.code, 101, "{}", r.stderr);
 }
+
+/// `--message-format json` is doctor's spelling too, as for build and push; `--format` is kept.
+#[test]
+fn doctor_takes_message_format_like_build() {
+    for flag in ["--message-format", "--format"] {
+        let r = doctor("runs-ping", &[flag, "json"]);
+        assert_eq!(r.code, 0, "{flag}: {}", r.stderr);
+        for l in r.stdout.lines() {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{flag}: {l}: {e}"));
+            assert!(v["code"].is_string(), "{l}");
+        }
+        assert!(
+            !r.stdout.is_empty(),
+            "{flag}: missing-program finding expected"
+        );
+    }
+}
