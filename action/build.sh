@@ -47,6 +47,9 @@ if [ "${INPUT_PUSH:-false}" = "true" ]; then
   tags_in="${INPUT_TAGS:-}"
   read -r -a tags <<<"${tags_in//,/ }"
   for t in "${tags[@]}"; do args+=(--tag "$t"); done
+  if [ "${INPUT_SHA_TAG:-true}" = "true" ] && [ -n "${GITHUB_SHA:-}" ]; then
+    args+=(--tag "sha-${GITHUB_SHA:0:7}")
+  fi
 elif [ -n "${INPUT_TAGS:-}" ]; then
   echo "::error::the tags input needs push: true"
   exit 1

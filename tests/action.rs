@@ -71,6 +71,8 @@ impl Runner {
             "INPUT_VERSION",
             "INPUT_PUSH",
             "INPUT_TAGS",
+            "INPUT_SHA_TAG",
+            "GITHUB_SHA",
             "INPUT_PLATFORMS",
         ] {
             cmd.env_remove(var);
@@ -376,6 +378,7 @@ fn build_step_pushes_with_extra_tags_and_reports_references_and_digests() {
             ("INPUT_IMAGE", &image),
             ("INPUT_PUSH", "true"),
             ("INPUT_TAGS", "latest, edge"),
+            ("GITHUB_SHA", "0123abcdef0123abcdef0123abcdef0123abcdef"),
             ("INPUT_ARGS", &format!("--output {}", tarball.display())),
         ],
     );
@@ -390,7 +393,7 @@ fn build_step_pushes_with_extra_tags_and_reports_references_and_digests() {
         .lines()
         .take_while(|l| *l != "CARGO_TINY_EOF")
         .collect();
-    let want: Vec<String> = ["0.1.0", "latest", "edge"]
+    let want: Vec<String> = ["0.1.0", "latest", "edge", "sha-0123abc"]
         .iter()
         .map(|t| format!("{image}:{t}@{digest}"))
         .collect();
@@ -404,7 +407,7 @@ fn build_step_pushes_with_extra_tags_and_reports_references_and_digests() {
     }
     assert!(summary.contains("(fallback-tag) |"), "{summary}");
     // Every tag is in the registry, naming the tarball's manifest.
-    for t in ["0.1.0", "latest", "edge"] {
+    for t in ["0.1.0", "latest", "edge", "sha-0123abc"] {
         let m = reg.get_json(&format!("/v2/hello/manifests/{t}"));
         assert_eq!(
             m["config"]["mediaType"],
