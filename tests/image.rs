@@ -538,7 +538,19 @@ fn builds_are_reproducible_across_checkouts_and_follow_source_date_epoch() {
 
     // Outside git and without SOURCE_DATE_EPOCH the image says 1970: the build says why, once
     // (not only with -v); a dated build prints no such line.
-    let (_, r) = build_copy(&hello_src(), "hello", &[], &[]);
+    let (undated, r) = build_copy(&hello_src(), "hello", &[], &[]);
+    // The Image line shows the digest short, as `docker images` does; JSON has it whole.
+    let full = undated.image["manifest_digest"].as_str().unwrap();
+    let image_line = r
+        .stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("Image "))
+        .unwrap();
+    assert!(
+        image_line.ends_with(&format!("{}…", &full[..19])),
+        "{image_line} / {full}"
+    );
+    assert!(!r.stderr.contains(full), "{}", r.stderr);
     let why = "Timestamp 1970-01-01T00:00:00Z (no SOURCE_DATE_EPOCH and no git HEAD: set SOURCE_DATE_EPOCH";
     assert_eq!(r.stderr.matches(why).count(), 1, "{}", r.stderr);
     let (c, r) = build_copy(

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{shell_word, shown};
+use super::{digest_shown, shell_word, shown};
 use crate::image::{self, ca_bundle, Kind, Summary};
 use crate::publish::daemon::Loaded;
 use crate::publish::{Published, Pushed};
@@ -259,7 +259,7 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
             human_size(p.compressed_size),
             p.compression.format(),
             human_size(p.uncompressed_size),
-            p.manifest_digest,
+            digest_shown(shell, &p.manifest_digest),
             if r.reused { ", unchanged" } else { "" }
         ),
     );
@@ -348,7 +348,7 @@ fn index(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
                 human_size(p.compressed_size),
                 p.compression.format(),
                 if f.ca.include { "yes" } else { "none" },
-                p.manifest_digest
+                digest_shown(shell, &p.manifest_digest)
             ),
         );
     }
@@ -359,7 +359,7 @@ fn index(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
             shown(&tarball),
             human_size(tarball_size),
             s.platforms.len(),
-            s.index_digest,
+            digest_shown(shell, &s.index_digest),
             if r.reused { ", unchanged" } else { "" }
         ),
     );
