@@ -54,8 +54,8 @@ const PUSH_EXAMPLES: &str = "Examples:
 /// How to reach registries (`build --push` and `push`).
 #[derive(Debug, Args, Clone, Default)]
 pub struct RegistryArgs {
-    /// Also push under this tag (repeatable; adds to `tags = [...]` in [package.metadata.tiny])
-    #[arg(long = "tag", value_name = "TAG")]
+    /// Another tag (repeatable; adds to `tags = [...]` in [package.metadata.tiny]): `build` tags the local image with it too (docker load), --push and `push` push it
+    #[arg(short = 't', long = "tag", value_name = "TAG")]
     pub tag: Vec<String>,
     /// Trust this PEM CA for registry TLS, besides the system roots (repeatable)
     #[arg(long, value_name = "FILE")]

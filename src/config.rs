@@ -49,6 +49,8 @@ pub struct Overrides {
     pub compression: Option<Compression>,
     /// `--load`.
     pub load: Option<LoadInto>,
+    /// `-t/--tag`: more tags, after `tags = [...]`.
+    pub tags: Vec<String>,
     /// `--repository`, else `CARGO_TINY_REPOSITORY`: the prefix and where it came from.
     pub repository: Option<(String, &'static str)>,
 }
@@ -158,6 +160,12 @@ pub fn resolve(sources: &[Source<'_>], cli: &Overrides) -> Result<TinyConfig> {
     }
     if let Some(l) = cli.load {
         cfg.load = Some(l);
+    }
+    for t in &cli.tags {
+        check_tag(t).map_err(|w| flag("--tag", w, TAG_HINT))?;
+        if !cfg.tags.contains(t) {
+            cfg.tags.push(t.clone());
+        }
     }
     if let Some((prefix, origin)) = &cli.repository {
         check_repository(prefix).map_err(|(w, h)| flag(origin, w, &h))?;

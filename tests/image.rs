@@ -1039,3 +1039,51 @@ fn skopeo_pushes_the_image_and_its_sbom_to_a_registry() {
     assert_eq!(sbom["artifactType"], "application/vnd.cyclonedx+json");
     assert_eq!(sbom["subject"]["digest"], b.image["manifest_digest"]);
 }
+
+/// `-t/--tag` without `--push` tags the local image too (issue 28): `RepoTags` holds every tag,
+/// `docker load` gets them all; changing the tags rewrites the tarball (they are in its bytes).
+#[test]
+fn tags_without_push_tag_the_local_image() {
+    hello();
+    let repo_tags = |b: &Built| -> Vec<String> {
+        let raw = std::fs::read(&b.tarball).unwrap();
+        let files = tar_files(&raw);
+        let m: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+        serde_json::from_value(m[0]["RepoTags"].clone()).unwrap()
+    };
+    let (b, r) = build_copy(
+        &hello_src(),
+        "hello",
+        &[],
+        &["-t", "edge", "--tag", "v2", "-t", "edge"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(repo_tags(&b), ["hello:0.1.0", "hello:edge", "hello:v2"]);
+    if require_tool("docker", &["info"]) {
+        let l = run(std::process::Command::new("docker")
+            .args(["load", "-i"])
+            .arg(&b.tarball));
+        assert_eq!(l.code, 0, "{}", l.stderr);
+        for t in ["hello:edge", "hello:v2"] {
+            assert!(
+                l.stdout.contains(&format!("Loaded image: {t}")),
+                "{}",
+                l.stdout
+            );
+        }
+    }
+    let (b2, r) = build_copy(&hello_src(), "hello", &[], &["-t", "edge"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(repo_tags(&b2), ["hello:0.1.0", "hello:edge"]);
+    // The image itself (its manifest) does not change with its tags.
+    assert_eq!(b.image["manifest_digest"], b2.image["manifest_digest"]);
+
+    let (_, r) = build_copy(&hello_src(), "hello", &[], &["--tag=-bad"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.starts_with("error: --tag: "), "{}", r.stderr);
+    let r = run(cargo_tiny()
+        .args(["build", "--no-image", "-t", "edge", "--manifest-path"])
+        .arg(hello_src().join("Cargo.toml")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("--no-image writes none"), "{}", r.stderr);
+}

@@ -427,9 +427,14 @@ fn push_refuses_names_without_a_registry_host_before_building() {
         r.stderr
     );
     assert!(!tarball.exists());
-    let (r, _) = build_hello(dir.path(), &["--tag", "latest"]);
+    // Registry flags without --push are a mistake (--tag is not: it tags the local image too).
+    let (r, _) = build_hello(dir.path(), &["--insecure-registry", "registry.lan"]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("--tag is for pushing"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--insecure-registry is for pushing"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

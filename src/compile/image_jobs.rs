@@ -299,7 +299,8 @@ pub fn run_with(
                     referrers,
                     &date.rfc3339(),
                     Some(&p.docker),
-                )?;
+                )?
+                .with_tags(&p.config.tags);
                 let summary = Summary::of(&built, &layers);
                 (Some(built), summary, costs)
             }

@@ -119,6 +119,7 @@ impl BuildOptions {
                 ca_certificates: args.ca_certificates,
                 compression: args.compression,
                 load: args.load,
+                tags: args.registry.tag.clone(),
                 repository: match &args.repository {
                     Some(r) => Some((r.clone(), "--repository")),
                     None => getenv(REPOSITORY_VAR)
