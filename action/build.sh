@@ -33,6 +33,15 @@ bins_in="${INPUT_BIN:-}"
 read -r -d '' -a bins <<<"${bins_in//,/ }" || true
 for b in "${bins[@]}"; do args+=(--bin "$b"); done
 if [ -n "${INPUT_IMAGE:-}" ]; then args+=(--image "$INPUT_IMAGE"); fi
+# The repository prefix, lowercased: `ghcr.io/${{ github.repository_owner }}` for an owner with
+# capitals is still a valid prefix (image names are lowercase; tags are not touched).
+if [ -n "${INPUT_REPOSITORY:-}" ]; then
+  repository="${INPUT_REPOSITORY,,}"
+  if [ "$repository" != "$INPUT_REPOSITORY" ]; then
+    echo "::notice::repository ${INPUT_REPOSITORY} lowercased to ${repository} (image names are lowercase)"
+  fi
+  args+=(--repository "$repository")
+fi
 # Extra arguments, split on whitespace (spaces, tabs and newlines: `args: |` with one flag per line)
 # like a command line without quotes (no globbing, no expansion).
 read -r -d '' -a extra <<<"${INPUT_ARGS:-}" || true
@@ -42,6 +51,9 @@ if [ "${INPUT_PUSH:-false}" = "true" ]; then
   tags_in="${INPUT_TAGS:-}"
   read -r -a tags <<<"${tags_in//,/ }"
   for t in "${tags[@]}"; do args+=(--tag "$t"); done
+  if [ "${INPUT_SHA_TAG:-true}" = "true" ] && [ -n "${GITHUB_SHA:-}" ]; then
+    args+=(--tag "sha-${GITHUB_SHA:0:7}")
+  fi
 elif [ -n "${INPUT_TAGS:-}" ]; then
   echo "::error::the tags input needs push: true"
   exit 1

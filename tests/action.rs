@@ -67,9 +67,12 @@ impl Runner {
             "INPUT_PACKAGE",
             "INPUT_BIN",
             "INPUT_IMAGE",
+            "INPUT_REPOSITORY",
             "INPUT_VERSION",
             "INPUT_PUSH",
             "INPUT_TAGS",
+            "INPUT_SHA_TAG",
+            "GITHUB_SHA",
             "INPUT_PLATFORMS",
         ] {
             cmd.env_remove(var);
@@ -136,8 +139,8 @@ fn install_doctor_and_build_steps_write_outputs_and_summary_for_hello() {
     );
     let doctor = r.outputs();
     assert_eq!(doctor["errors"], "0");
-    // hello handles no SIGTERM: the pid1-signals warning (doctor's FROM-scratch checks).
-    assert_eq!(doctor["warnings"], "1");
+    // hello prints a line and exits: no pid1-signals warning, nothing at all (issue 28).
+    assert_eq!(doctor["warnings"], "0");
     let findings = doctor["findings"].clone();
 
     let s = r.step(
@@ -200,7 +203,7 @@ fn install_doctor_and_build_steps_write_outputs_and_summary_for_hello() {
         "{summary}"
     );
     assert!(
-        summary.contains("| doctor findings | 0 errors, 1 warnings |"),
+        summary.contains("| doctor findings | 0 errors, 0 warnings |"),
         "{summary}"
     );
 
@@ -375,6 +378,7 @@ fn build_step_pushes_with_extra_tags_and_reports_references_and_digests() {
             ("INPUT_IMAGE", &image),
             ("INPUT_PUSH", "true"),
             ("INPUT_TAGS", "latest, edge"),
+            ("GITHUB_SHA", "0123abcdef0123abcdef0123abcdef0123abcdef"),
             ("INPUT_ARGS", &format!("--output {}", tarball.display())),
         ],
     );
@@ -389,7 +393,7 @@ fn build_step_pushes_with_extra_tags_and_reports_references_and_digests() {
         .lines()
         .take_while(|l| *l != "CARGO_TINY_EOF")
         .collect();
-    let want: Vec<String> = ["0.1.0", "latest", "edge"]
+    let want: Vec<String> = ["0.1.0", "latest", "edge", "sha-0123abc"]
         .iter()
         .map(|t| format!("{image}:{t}@{digest}"))
         .collect();
@@ -403,7 +407,7 @@ fn build_step_pushes_with_extra_tags_and_reports_references_and_digests() {
     }
     assert!(summary.contains("(fallback-tag) |"), "{summary}");
     // Every tag is in the registry, naming the tarball's manifest.
-    for t in ["0.1.0", "latest", "edge"] {
+    for t in ["0.1.0", "latest", "edge", "sha-0123abc"] {
         let m = reg.get_json(&format!("/v2/hello/manifests/{t}"));
         assert_eq!(
             m["config"]["mediaType"],
@@ -741,4 +745,36 @@ fn build_step_with_size_report_writes_the_size_table_growth_and_budget_verdict()
         serde_json::from_slice(&std::fs::read(size_dir.path().join("size-report.json")).unwrap())
             .unwrap();
     assert_eq!(kept["budget"][0]["ok"], false);
+/// `repository: ghcr.io/${{ github.repository_owner }}` with an owner that has capitals, on a
+/// workspace: the action lowercases the prefix (with a notice) and every image is under it.
+#[test]
+fn build_step_with_a_repository_of_an_uppercase_owner_names_every_workspace_image() {
+    let r = Runner::new();
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", "examples/workspace/Cargo.toml"),
+            ("INPUT_REPOSITORY", "ghcr.io/Octo-Org"),
+        ],
+    );
+    assert_eq!(s.code, 0, "build.sh:\n{}\n{}", s.stdout, s.stderr);
+    assert!(
+        s.stdout
+            .contains("::notice::repository ghcr.io/Octo-Org lowercased to ghcr.io/octo-org"),
+        "{}",
+        s.stdout
+    );
+    let images: Vec<Value> = serde_json::from_str(&r.outputs()["images"]).unwrap();
+    let mut names: Vec<&str> = images
+        .iter()
+        .map(|m| m["image"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "ghcr.io/octo-org/greet:0.3.1",
+            "ghcr.io/octo-org/greeter-api:0.3.1"
+        ]
+    );
 }

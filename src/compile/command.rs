@@ -44,10 +44,16 @@ pub fn build(args: &BuildArgs, shell: &Shell) -> Result<Built> {
         );
     }
     // Registry flags without --push (also with --no-image) are a mistake, said before anything runs.
+    // `-t/--tag` tags the local image too (its `RepoTags`), so it needs an image, not a push.
+    if args.no_image && !args.registry.tag.is_empty() {
+        crate::fail!(
+            hint = "drop --no-image, or drop --tag",
+            "--tag names more tags of the image, but --no-image writes none"
+        );
+    }
     if !args.push {
         let r = &args.registry;
         if let Some(flag) = [
-            ("--tag", !r.tag.is_empty()),
             ("--registry-ca", !r.registry_ca.is_empty()),
             ("--insecure-registry", !r.insecure_registry.is_empty()),
         ]

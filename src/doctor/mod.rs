@@ -20,7 +20,7 @@ pub mod report;
 pub mod scratch;
 pub mod size_headroom;
 pub mod sources;
-pub mod spans;
+pub use crate::manifest_spans as spans;
 #[cfg(test)]
 mod testing;
 pub mod tls;

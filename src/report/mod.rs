@@ -148,6 +148,18 @@ pub fn compressed(c: &image::CompressionCost, platform: Option<&str>, shell: &Sh
     );
 }
 
+/// A digest as status lines show it: `sha256:` and 12 hex digits (as `docker images` shows ids), the
+/// whole digest with `-v` (and always in JSON).
+fn digest_shown(shell: &crate::shell::Shell, digest: &str) -> String {
+    if shell.verbosity() >= crate::shell::Verbosity::Verbose {
+        return digest.to_string();
+    }
+    match digest.split_once(':') {
+        Some((alg, hex)) if hex.len() > 12 && hex.is_ascii() => format!("{alg}:{}…", &hex[..12]),
+        _ => digest.to_string(),
+    }
+}
+
 /// A path as status lines show it, as a shell word.
 fn shown(path: &Path) -> String {
     shell_word(&crate::fsutil::shown_path(path).display().to_string())

@@ -104,6 +104,9 @@ pub struct TinyConfig {
     pub load: Option<LoadInto>,
     /// `size-budget = { layer = "2 MiB", binary = "4 MiB" }`.
     pub size_budget: SizeBudget,
+    /// `repository = "ghcr.io/acme"` (or `--repository`, `CARGO_TINY_REPOSITORY`): the prefix of
+    /// every image name that has no registry host.
+    pub repository: Option<String>,
 }
 
 impl Default for TinyConfig {
@@ -126,6 +129,7 @@ impl Default for TinyConfig {
             platforms: None,
             load: None,
             size_budget: SizeBudget::default(),
+            repository: None,
         }
     }
 }
@@ -137,6 +141,11 @@ pub fn check_image_path(p: &str) -> Result<(), String> {
     }
     if p == "/" {
         return Err("\"/\" is not a file path".into());
+    }
+    if p.ends_with('/') {
+        return Err(format!(
+            "{p:?} ends with `/`: it must be a file path, not a directory (name the file, e.g. \"{p}config.toml\")"
+        ));
     }
     for c in Path::new(p).components() {
         match c {
