@@ -745,6 +745,8 @@ fn build_step_with_size_report_writes_the_size_table_growth_and_budget_verdict()
         serde_json::from_slice(&std::fs::read(size_dir.path().join("size-report.json")).unwrap())
             .unwrap();
     assert_eq!(kept["budget"][0]["ok"], false);
+}
+
 /// `repository: ghcr.io/${{ github.repository_owner }}` with an owner that has capitals, on a
 /// workspace: the action lowercases the prefix (with a notice) and every image is under it.
 #[test]
