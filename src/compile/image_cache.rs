@@ -95,9 +95,9 @@ pub fn key(
 }
 
 fn input_text(input: &ImageInput<'_>) -> anyhow::Result<String> {
-    // Tags only matter to a push, `load` to the engine: editing them rewrites nothing.
+    // `load` only matters to the engine: editing it rewrites nothing. (Tags do: the local image
+    // gets them, in `RepoTags`.)
     let mut config = input.config.clone();
-    config.tags.clear();
     config.load = None;
     let mut shape = input.clone();
     shape.config = &config;
@@ -426,16 +426,24 @@ mod tests {
     }
 
     #[test]
-    fn tags_and_load_do_not_change_the_key() {
+    fn load_does_not_change_the_key_tags_do() {
         let cfg = TinyConfig::default();
-        let other = TinyConfig {
-            tags: vec!["latest".into()],
+        let load = TinyConfig {
             load: Some(crate::settings::LoadInto::Docker),
             ..TinyConfig::default()
         };
         assert_eq!(
             key(&input(&cfg), 0).unwrap(),
-            key(&input(&other), 0).unwrap()
+            key(&input(&load), 0).unwrap()
+        );
+        // The local image gets its tags (`RepoTags`): other tags, other tarball bytes.
+        let tagged = TinyConfig {
+            tags: vec!["latest".into()],
+            ..TinyConfig::default()
+        };
+        assert_ne!(
+            key(&input(&cfg), 0).unwrap(),
+            key(&input(&tagged), 0).unwrap()
         );
     }
 

@@ -41,9 +41,11 @@ fn prepare<'a>(cx: &Context<'_>, p: &'a ImagePlan, b: &Binary) -> Result<Prepare
             .hint("keep the target directory in place while cargo tiny build runs")
     })?;
 
-    let ca = ca_bundle::decide(p.config.ca_certificates, &b.exact);
+    let mut ca = ca_bundle::decide(p.config.ca_certificates, &b.exact);
     let ca_bundle = if ca.include {
-        Some(ca_bundle::read_host_bundle(&ca.reason)?)
+        let (bytes, source) = ca_bundle::read(&ca.reason)?;
+        ca.source = Some(source);
+        Some(bytes)
     } else {
         None
     };
@@ -211,10 +213,22 @@ pub fn run_with(
     let shell = shared.shell;
     let started = std::time::Instant::now();
     let date = io.source_date;
-    shell.verbose(
-        "Timestamp",
-        format!("{} (from {})", date.rfc3339(), date.origin),
-    );
+    if date.undated() {
+        // Said once, not with -v only: a 1970 `created` surprises whoever lists the image.
+        shell.note(
+            "Timestamp",
+            format!(
+                "{} ({}: set SOURCE_DATE_EPOCH, or build from a git checkout, to date the image)",
+                date.rfc3339(),
+                date.origin
+            ),
+        );
+    } else {
+        shell.verbose(
+            "Timestamp",
+            format!("{} (from {})", date.rfc3339(), date.origin),
+        );
+    }
     let cx = Context {
         ws,
         revision: io.revision.clone(),
@@ -310,7 +324,8 @@ pub fn run_with(
                     referrers,
                     &date.rfc3339(),
                     Some(&p.docker),
-                )?;
+                )?
+                .with_tags(&p.config.tags);
                 let summary = Summary::of(&built, &layers);
                 (Some(built), summary, costs)
             }

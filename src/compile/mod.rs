@@ -5,6 +5,7 @@
 //! the cargo run in `cargo.rs`.
 
 pub mod cargo;
+pub mod cargo_config;
 pub mod command;
 pub mod compiled;
 pub mod image_cache;
@@ -154,6 +155,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
         cargo_verbosity: opts.cargo_verbosity,
         color: opts.color,
         size_max,
+        passthrough: opts.passthrough.clone(),
     })
 }
 

@@ -74,7 +74,7 @@ pub fn docker_manifest(built: &Built) -> Result<Vec<u8>> {
     let image = built.docker_image();
     Ok(serde_json::to_vec(&json!([{
         "Config": blob_path(&image.config),
-        "RepoTags": [built.reference()],
+        "RepoTags": built.references(),
         "Layers": image.layers.iter().map(blob_path).collect::<Vec<_>>(),
     }]))?)
 }
