@@ -15,7 +15,8 @@ pub enum Severity {
 pub struct Finding {
     /// Stable code: `tls-native`, `tls-native-unknown`, `native-links`, `crypto-two-providers`,
     /// `certs-system-store`, `profile-size`, `profile-ignored`, `toolchain-target`,
-    /// `toolchain-auditable`, `toolchain-cc`, `pid1-signals`, `missing-program`, `host-files`.
+    /// `toolchain-auditable`, `toolchain-cc`, `pid1-signals`, `missing-program`, `host-files`,
+    /// `size-budget`.
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,

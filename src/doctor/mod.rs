@@ -18,8 +18,9 @@ pub mod programs;
 pub mod remedy;
 pub mod report;
 pub mod scratch;
+pub mod size_headroom;
 pub mod sources;
-pub mod spans;
+pub use crate::manifest_spans as spans;
 #[cfg(test)]
 mod testing;
 pub mod tls;
@@ -83,6 +84,7 @@ fn run_inner(args: &DoctorArgs, shell: &Shell) -> Result<i32> {
     findings.extend(pid1::check(&ws, &g));
     findings.extend(programs::check(&ws, &g));
     findings.extend(host_files::check(&ws, &g));
+    findings.extend(size_headroom::check(&ws, &args.target));
     shell.verbose(
         "Timing",
         format!(

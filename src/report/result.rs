@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{shell_word, shown};
+use super::{digest_shown, shell_word, shown};
 use crate::image::{self, ca_bundle, Kind, Summary};
 use crate::publish::daemon::Loaded;
 use crate::publish::tarball::Beside;
@@ -131,6 +131,8 @@ pub struct ImageMessage<'a> {
     pub vex_path: Option<String>,
     pub ca_certificates: bool,
     pub ca_certificates_reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_certificates_source: Option<&'a str>,
     pub user: &'a str,
     pub load: BTreeMap<&'static str, String>,
     pub run: BTreeMap<&'static str, String>,
@@ -281,6 +283,7 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
             vex_path: r.config.vex.as_ref().map(|v| v.path.display().to_string()),
             ca_certificates: ca.include,
             ca_certificates_reason: &ca.reason,
+            ca_certificates_source: ca.source.as_deref(),
             user: &r.config.user,
             // Absolute paths for machines.
             load: commands(r, &shell_word(&tarball.display().to_string())).0,
@@ -294,7 +297,13 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
     shell.status(
         "Certificates",
         if ca.include {
-            format!("{} ({})", image::CA_BUNDLE_PATH, ca.reason)
+            let source = ca.source.as_deref().map(|s| format!("; {s}"));
+            format!(
+                "{} ({}{})",
+                image::CA_BUNDLE_PATH,
+                ca.reason,
+                source.unwrap_or_default()
+            )
         } else {
             format!("none ({})", ca.reason)
         },
@@ -309,7 +318,7 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
             human_size(p.compressed_size),
             p.compression.format(),
             human_size(p.uncompressed_size),
-            p.manifest_digest,
+            digest_shown(shell, &p.manifest_digest),
             if r.reused { ", unchanged" } else { "" }
         ),
     );
@@ -423,7 +432,7 @@ fn index(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
                 human_size(p.compressed_size),
                 p.compression.format(),
                 if f.ca.include { "yes" } else { "none" },
-                p.manifest_digest
+                digest_shown(shell, &p.manifest_digest)
             ),
         );
     }
@@ -434,7 +443,7 @@ fn index(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
             shown(&tarball),
             human_size(tarball_size),
             s.platforms.len(),
-            s.index_digest,
+            digest_shown(shell, &s.index_digest),
             if r.reused { ", unchanged" } else { "" }
         ),
     );
