@@ -225,6 +225,7 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
                 file: Some(bin.src_path.to_string()),
                 line: None,
                 edit: None,
+                verified: None,
             });
         }
     }

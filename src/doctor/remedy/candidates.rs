@@ -195,7 +195,8 @@ fn derived(ws: &Workspace, r: &Route, dep: &Package) -> Option<Candidate> {
         line,
         edit,
         fix,
-        rustls: true,
+        risky: true,
+        code_change: None,
     })
 }
 
@@ -263,7 +264,8 @@ fn own_feature(ws: &Workspace, r: &Route) -> Vec<Candidate> {
                         "in [features] of {}, default: replace \"{n}\" with \"{rl}\"",
                         p.name
                     ),
-                    rustls: true,
+                    risky: true,
+                    code_change: None,
                 });
             }
         }
@@ -277,7 +279,8 @@ fn own_feature(ws: &Workspace, r: &Route) -> Vec<Candidate> {
                     value: v.to_string(),
                 },
                 fix: format!("in [features] of {}, add \"{v}\" to default", p.name),
-                rustls: false,
+                risky: false,
+                code_change: None,
             });
         }
     }
@@ -327,7 +330,8 @@ fn crate_vendored(ws: &Workspace, kb: &KnowledgeBase, r: &Route) -> Option<Candi
         line,
         edit,
         fix,
-        rustls: false,
+        risky: false,
+        code_change: None,
     })
 }
 
@@ -371,7 +375,8 @@ fn openssl_sys(ws: &Workspace, r: &Route) -> Option<Candidate> {
             value: value.clone(),
         },
         fix: format!("in {where_} of {}: openssl-sys = {value}", r.owner),
-        rustls: false,
+        risky: false,
+        code_change: None,
     })
 }
 
