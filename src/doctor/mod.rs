@@ -141,15 +141,16 @@ fn assemble(
         if outcome.composed.cleared_by.iter().any(|(q, _)| *q == pi) {
             continue;
         }
-        let chosen = choices
+        let chosen: Vec<&remedy::Candidate> = choices
             .iter()
-            .find(|c| c.problem == pi)
-            .map(|c| &p.candidates[c.candidate]);
-        if fixing && chosen.is_some() {
+            .filter(|c| c.problem == pi)
+            .map(|c| &p.candidates[c.candidate])
+            .collect();
+        if fixing && !chosen.is_empty() {
             continue;
         }
-        let mut f = remedy::finding(p, chosen, Some(verified));
-        if chosen.is_some() && verified == "cargo-check" {
+        let mut f = remedy::finding(p, &chosen, Some(verified));
+        if !chosen.is_empty() && verified == "cargo-check" {
             f.message.push_str(&format!(
                 "; verified: `cargo check --target {}` passes with it",
                 opts.target
@@ -228,12 +229,7 @@ fn apply(
             } else {
                 "Fixing"
             },
-            format!(
-                "{what} ({}): {} — fix kind {}",
-                p.finding.code,
-                cand.fix,
-                cand.kind.letter()
-            ),
+            format!("{what}: {} (fix kind {})", cand.fix, cand.kind.letter()),
         );
     }
     shell.status("Verified", &by);

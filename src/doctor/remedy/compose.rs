@@ -111,6 +111,45 @@ pub fn compose(
             unsolved.push(pi);
         }
     }
+    // A problem no single candidate fixes: its features turned off in every package that turns
+    // them on, together (librespot's `rodio-backend`, in the member and in the crate it enables).
+    for &pi in &unsolved.clone() {
+        let together: Vec<Choice> = problems[pi]
+            .candidates
+            .iter()
+            .enumerate()
+            .filter(|(ci, c)| {
+                matches!(c.kind, Kind::DropOwn | Kind::DropDependency)
+                    && !rejected.contains(&(pi, *ci))
+            })
+            .map(|(ci, _)| Choice {
+                problem: pi,
+                candidate: ci,
+            })
+            .collect();
+        if together.len() < 2 {
+            continue;
+        }
+        let mut trial = choices.clone();
+        trial.extend(together.iter().copied());
+        let cands = set(&trial, problems, None);
+        let refs: Vec<&Candidate> = cands.iter().collect();
+        written = cands.clone();
+        let Ok(a) = analyse(sandbox, opts, &refs) else {
+            continue;
+        };
+        if judge(&problems[pi].key, &a, &base_paths, &paths, None).is_none() {
+            problems[pi].notes.push(format!(
+                "{}: no one of them alone clears it, together they do",
+                Kind::DropOwn.letter()
+            ));
+            errors = a.errors();
+            paths = a.paths();
+            choices = trial;
+            unsolved.retain(|&u| u != pi);
+            last = Some((choices.clone(), a));
+        }
+    }
     // A family: the rustls candidates of the problems left, all at once.
     let family: Vec<Choice> = unsolved
         .iter()

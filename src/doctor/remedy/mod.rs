@@ -209,16 +209,16 @@ fn tls_candidates(
     (all, notes)
 }
 
-/// The finding of a problem once the search is done: the chosen candidate's edit and line (with
+/// The finding of a problem once the search is done: the chosen candidates' edit and line (with
 /// the kind and why earlier kinds did not apply), or no edit and why nothing fixed it.
-pub fn finding(p: &Problem, chosen: Option<&Candidate>, verified: Option<&'static str>) -> Finding {
+pub fn finding(p: &Problem, chosen: &[&Candidate], verified: Option<&'static str>) -> Finding {
     let mut f = p.finding.clone();
     let mut notes = p.notes.clone();
     // In kind order, each kind's lines in the order they were written.
     notes.sort_by_key(|n| n.chars().next());
-    match chosen {
+    match chosen.first() {
         Some(c) => {
-            // Only the kinds before the chosen one explain the choice.
+            // Only the kinds up to the chosen one explain the choice.
             notes.retain(|n| n.as_bytes().first() <= c.kind.letter().as_bytes().first());
             let mut why = format!("fix kind {}", c.kind.label());
             if !notes.is_empty() {
@@ -228,10 +228,14 @@ pub fn finding(p: &Problem, chosen: Option<&Candidate>, verified: Option<&'stati
                 f.code = "tls-native";
             }
             f.message = format!("{} — {why}", f.message);
-            f.fix = Some(match &c.code_change {
-                Some(note) => format!("{} — {note}", c.fix),
-                None => c.fix.clone(),
-            });
+            let fixes: Vec<String> = chosen
+                .iter()
+                .map(|c| match &c.code_change {
+                    Some(note) => format!("{} — {note}", c.fix),
+                    None => c.fix.clone(),
+                })
+                .collect();
+            f.fix = Some(fixes.join("; and "));
             f.file = Some(c.file.clone());
             f.line = c.line;
             f.edit = Some(c.edit.clone());

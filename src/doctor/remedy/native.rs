@@ -253,7 +253,10 @@ fn declaration(req: &str, no_defaults: bool, features: &[String]) -> String {
     v
 }
 
-/// Whether the graph reaches package `krate` from feature `feature` of `name`.
+/// Whether feature `feature` of `name` is what brings package `krate` in: a path from the feature
+/// node to it that does not go through `name`'s own package node (every feature leads there, and
+/// from there to all of `name`'s dependencies; an optional dependency a feature enables hangs
+/// under the feature).
 fn reaches(g: &Graph, name: &str, feature: &str, krate: &str) -> bool {
     let Some(&from) = g.index.get(&Node::Feature {
         name: name.into(),
@@ -261,11 +264,19 @@ fn reaches(g: &Graph, name: &str, feature: &str, krate: &str) -> bool {
     }) else {
         return false;
     };
-    g.path(
-        from,
-        |n| matches!(&g.nodes[n], Node::Package { name, .. } if name == krate),
-    )
-    .is_some()
+    let mut seen = vec![false; g.nodes.len()];
+    let mut stack = vec![from];
+    while let Some(n) = stack.pop() {
+        if std::mem::replace(&mut seen[n], true) {
+            continue;
+        }
+        match &g.nodes[n] {
+            Node::Package { name: p, .. } if p == krate => return true,
+            Node::Package { name: p, .. } if p == name => continue,
+            _ => stack.extend(g.edges[n].iter().copied()),
+        }
+    }
+    false
 }
 
 /// e: the owner's (or member's) `default` features that lead to the crate, removed from `default`.
@@ -375,6 +386,29 @@ mod tests {
             ["postgres-bundled", "weak", "all-bundled"]
         );
         assert!(features_enabling(&p, "pq-sys", "bundled_without_openssl").is_empty());
+    }
+
+    #[test]
+    fn a_feature_reaches_what_it_enables_not_what_the_package_has_anyway() {
+        // player's `rodio` enables cpal → alsa-sys; `tls` enables nothing of its own, and player
+        // itself (whatever feature is on) depends on serde.
+        let g = Graph::parse(concat!(
+            "0app v0.1.0 (/x)\n",
+            "1player feature \"rodio\"\n",
+            "2player v0.7.0\n",
+            "3serde v1.0.0\n",
+            "2cpal v0.16.0\n",
+            "3alsa-sys v0.3.1\n",
+            "1player feature \"tls\"\n",
+            "2player v0.7.0 (*)\n",
+        ));
+        assert!(reaches(&g, "player", "rodio", "alsa-sys"));
+        assert!(!reaches(&g, "player", "tls", "alsa-sys"));
+        assert!(
+            !reaches(&g, "player", "tls", "serde"),
+            "through the package node only"
+        );
+        assert!(!reaches(&g, "player", "missing", "alsa-sys"));
     }
 
     #[test]
