@@ -1,13 +1,19 @@
 //! Choosing the fixes together: one change set for the whole workspace, verified by cargo's
 //! re-resolved graph of the copy.
 //!
-//! Problems are taken in order; for each, its candidates are tried on top of the fixes already
-//! chosen, and the first is kept when the problem is gone and nothing else moved the wrong way: no
-//! path that was not there before (a vendored feature that brings git2's OpenSSL in), none that an
-//! earlier fix removed (a package feature that turns `curl/static-ssl` back on). A problem an
-//! earlier fix already cleared takes no edit. Problems left without a fix whose rustls candidates
-//! failed one by one are tried together (a family of crates that enable each other's native TLS,
-//! as librespot's do). Last, a chosen fix the others make redundant is dropped.
+//! A candidate is tried on top of the fixes already chosen, and kept when its problem is gone and
+//! nothing else moved the wrong way: no path that was not there before (a vendored feature that
+//! brings git2's OpenSSL in), none that an earlier fix removed (a package feature that turns
+//! `curl/static-ssl` back on). A problem an earlier fix already cleared takes no edit. The passes,
+//! in order:
+//! 1. every problem's rustls switches and own features (kinds a, b, c);
+//! 2. the rustls switches of the problems left, all at once: a family of crates that enable each
+//!    other's native TLS (librespot's) is switched together, before anything is vendored;
+//! 3. the rest (kinds d, e: vendoring, building from source, a feature turned off);
+//! 4. a problem's turn-off candidates together (a feature turned on from two packages);
+//! 5. the candidates that need code changes;
+//! 6. a chosen fix the others make redundant is dropped (vendoring OpenSSL for git2 clears curl's
+//!    path too, so curl's rustls switch is one edit too many).
 
 use std::collections::BTreeSet;
 
@@ -35,6 +41,231 @@ pub struct Composed {
     pub analysis: Option<Analysis>,
 }
 
+/// Which pass tries a candidate.
+fn tier(c: &Candidate) -> u8 {
+    match c.kind {
+        _ if c.code_change.is_some() => 3,
+        Kind::KnowledgeBase | Kind::Derived | Kind::OwnFeature => 1,
+        _ => 2,
+    }
+}
+
+struct Search<'a> {
+    sandbox: &'a Sandbox,
+    opts: &'a DoctorOptions,
+    shell: &'a Shell,
+    problems: &'a mut [Problem],
+    rejected: &'a BTreeSet<(usize, usize)>,
+    base_paths: BTreeSet<String>,
+    choices: Vec<Choice>,
+    cleared_by: Vec<(usize, usize)>,
+    errors: BTreeSet<String>,
+    paths: BTreeSet<String>,
+    /// The analysis of the choices as they are, when the last trial kept was exactly them.
+    last: Option<(Vec<Choice>, Analysis)>,
+    /// The set the copy holds now (every trial writes it).
+    written: Vec<Candidate>,
+}
+
+impl Search<'_> {
+    fn candidates(&self, choices: &[Choice]) -> Vec<Candidate> {
+        choices
+            .iter()
+            .map(|c| self.problems[c.problem].candidates[c.candidate].clone())
+            .collect()
+    }
+
+    /// Writes the choices plus `extra` into the copy and reads it back.
+    fn trial(&mut self, extra: &[Choice]) -> Result<Analysis> {
+        let mut all = self.choices.clone();
+        all.extend(extra);
+        let set = self.candidates(&all);
+        self.written = set.clone();
+        analyse(self.sandbox, self.opts, &set.iter().collect::<Vec<_>>())
+    }
+
+    fn open(&self, pi: usize) -> bool {
+        self.errors.contains(&self.problems[pi].key)
+            && !self.choices.iter().any(|c| c.problem == pi)
+    }
+
+    /// Keeps `extra` (just tried, giving `a`) as chosen.
+    fn keep(&mut self, extra: &[Choice], a: Analysis) {
+        let now = a.errors();
+        let fixing: Vec<usize> = extra.iter().map(|c| c.problem).collect();
+        for (q, p) in self.problems.iter().enumerate() {
+            let chosen = self.choices.iter().any(|c| c.problem == q) || fixing.contains(&q);
+            if !chosen && self.errors.contains(&p.key) && !now.contains(&p.key) {
+                self.cleared_by.push((q, fixing[0]));
+            }
+        }
+        self.errors = now;
+        self.paths = a.paths();
+        self.choices.extend(extra);
+        self.last = Some((self.choices.clone(), a));
+    }
+
+    /// Pass over the open problems with their candidates of tier `t`.
+    fn pass(&mut self, t: u8) {
+        for pi in 0..self.problems.len() {
+            for ci in 0..self.problems[pi].candidates.len() {
+                if !self.open(pi) {
+                    break;
+                }
+                let c = self.problems[pi].candidates[ci].clone();
+                if tier(&c) != t || self.rejected.contains(&(pi, ci)) {
+                    continue;
+                }
+                self.shell
+                    .verbose("Trying", format!("{} for {}", c.fix, self.problems[pi].key));
+                let choice = Choice {
+                    problem: pi,
+                    candidate: ci,
+                };
+                let a = match self.trial(&[choice]) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        let why = crate::error::report(&e).1;
+                        note(
+                            &mut self.problems[pi],
+                            &c,
+                            &format!("does not resolve ({why})"),
+                        );
+                        continue;
+                    }
+                };
+                let key = self.problems[pi].key.clone();
+                match judge(&key, &a, &self.base_paths, &self.paths, declared(&c)) {
+                    Some(why) => note(&mut self.problems[pi], &c, &why),
+                    None => self.keep(&[choice], a),
+                }
+            }
+        }
+    }
+
+    /// Tries `together` (candidates of the open `problems`) at once; keeps them when every one of
+    /// those problems is gone.
+    fn together(&mut self, together: Vec<Choice>, why: &str) -> bool {
+        let a = match self.trial(&together) {
+            Ok(a) => a,
+            Err(_) => return false,
+        };
+        let ok = together.iter().all(|c| {
+            judge(
+                &self.problems[c.problem].key,
+                &a,
+                &self.base_paths,
+                &self.paths,
+                None,
+            )
+            .is_none()
+        });
+        if ok {
+            for c in &together {
+                let line = format!(
+                    "{}: {why}",
+                    self.problems[c.problem].candidates[c.candidate]
+                        .kind
+                        .letter()
+                );
+                if !self.problems[c.problem].notes.contains(&line) {
+                    self.problems[c.problem].notes.push(line);
+                }
+            }
+            self.keep(&together, a);
+        }
+        ok
+    }
+
+    /// Pass 2: the first rustls switch (a, b) of every open problem, all at once.
+    fn family(&mut self) {
+        let family: Vec<Choice> = (0..self.problems.len())
+            .filter(|&pi| self.open(pi))
+            .filter_map(|pi| {
+                let ci = self.problems[pi]
+                    .candidates
+                    .iter()
+                    .enumerate()
+                    .position(|(ci, c)| {
+                        matches!(c.kind, Kind::KnowledgeBase | Kind::Derived)
+                            && c.code_change.is_none()
+                            && !self.rejected.contains(&(pi, ci))
+                    })?;
+                Some(Choice {
+                    problem: pi,
+                    candidate: ci,
+                })
+            })
+            .collect();
+        if family.len() > 1 {
+            let names: Vec<String> = family
+                .iter()
+                .map(|c| {
+                    let k = &self.problems[c.problem].key;
+                    k.rsplit(['>', ':']).next().unwrap_or(k).to_string()
+                })
+                .collect();
+            let why = format!(
+                "one family, switched together ({}): no one of them alone clears the path",
+                names.join(", ")
+            );
+            self.together(family, &why);
+        }
+    }
+
+    /// Pass 4: each open problem's turn-off candidates together.
+    fn drops_together(&mut self) {
+        for pi in 0..self.problems.len() {
+            if !self.open(pi) {
+                continue;
+            }
+            let drops: Vec<Choice> = self.problems[pi]
+                .candidates
+                .iter()
+                .enumerate()
+                .filter(|(ci, c)| {
+                    matches!(c.kind, Kind::DropOwn | Kind::DropDependency)
+                        && !self.rejected.contains(&(pi, *ci))
+                })
+                .map(|(ci, _)| Choice {
+                    problem: pi,
+                    candidate: ci,
+                })
+                .collect();
+            if drops.len() > 1 {
+                self.together(drops, "no one of them alone clears it, together they do");
+            }
+        }
+    }
+
+    /// Pass 6: a choice the others make unnecessary goes.
+    fn minimize(&mut self) {
+        let mut i = self.choices.len();
+        while self.choices.len() > 1 && i > 0 {
+            i -= 1;
+            let mut fewer = self.choices.clone();
+            let gone = fewer.remove(i);
+            // Choices for the same problem go together.
+            fewer.retain(|c| c.problem != gone.problem);
+            let set = self.candidates(&fewer);
+            self.written = set.clone();
+            let Ok(a) = analyse(self.sandbox, self.opts, &set.iter().collect::<Vec<_>>()) else {
+                continue;
+            };
+            let still = a.errors().is_subset(&self.errors)
+                && a.paths().difference(&self.base_paths).next().is_none();
+            if still {
+                if let Some(by) = fewer.last() {
+                    self.cleared_by.push((gone.problem, by.problem));
+                }
+                self.choices = fewer;
+                self.last = Some((self.choices.clone(), a));
+                i = self.choices.len();
+            }
+        }
+    }
+}
+
 /// Chooses the fixes for `problems` (of `base`, the unmodified copy), skipping `rejected`
 /// candidates; notes why candidates were turned down in the problems.
 pub fn compose(
@@ -45,198 +276,36 @@ pub fn compose(
     rejected: &BTreeSet<(usize, usize)>,
     shell: &Shell,
 ) -> Result<Composed> {
-    let base_paths = base.paths();
-    let mut choices: Vec<Choice> = Vec::new();
-    let mut cleared_by: Vec<(usize, usize)> = Vec::new();
-    let mut errors = base.errors();
-    let mut paths = base_paths.clone();
-    // The analysis of the last set tried that was kept, with that set; and the set the copy holds
-    // now (every trial writes it).
-    let mut last: Option<(Vec<Choice>, Analysis)> = None;
-    let mut written: Vec<Candidate> = Vec::new();
-    let set =
-        |choices: &[Choice], problems: &[Problem], extra: Option<&Candidate>| -> Vec<Candidate> {
-            choices
-                .iter()
-                .map(|c| problems[c.problem].candidates[c.candidate].clone())
-                .chain(extra.cloned())
-                .collect()
-        };
-    let mut unsolved: Vec<usize> = Vec::new();
-    for pi in 0..problems.len() {
-        if !errors.contains(&problems[pi].key) {
-            continue;
-        }
-        let mut accepted = false;
-        for ci in 0..problems[pi].candidates.len() {
-            if rejected.contains(&(pi, ci)) {
-                continue;
-            }
-            let c = problems[pi].candidates[ci].clone();
-            shell.verbose("Trying", format!("{} for {}", c.fix, problems[pi].key));
-            let trial = set(&choices, problems, Some(&c));
-            let refs: Vec<&Candidate> = trial.iter().collect();
-            written = trial.clone();
-            let a = match analyse(sandbox, opts, &refs) {
-                Ok(a) => a,
-                Err(e) => {
-                    let why = crate::error::report(&e).1;
-                    note(&mut problems[pi], &c, &format!("does not resolve ({why})"));
-                    continue;
-                }
-            };
-            match judge(&problems[pi].key, &a, &base_paths, &paths, declared(&c)) {
-                Some(why) => note(&mut problems[pi], &c, &why),
-                None => {
-                    let now = a.errors();
-                    // The later problems this fix clears as well take no edit of their own.
-                    for (other, q) in problems.iter().enumerate().skip(pi + 1) {
-                        if errors.contains(&q.key) && !now.contains(&q.key) {
-                            cleared_by.push((other, pi));
-                        }
-                    }
-                    errors = now;
-                    paths = a.paths();
-                    choices.push(Choice {
-                        problem: pi,
-                        candidate: ci,
-                    });
-                    last = Some((choices.clone(), a));
-                    accepted = true;
-                    break;
-                }
-            }
-        }
-        if !accepted {
-            unsolved.push(pi);
-        }
-    }
-    // A problem no single candidate fixes: its features turned off in every package that turns
-    // them on, together (librespot's `rodio-backend`, in the member and in the crate it enables).
-    for &pi in &unsolved.clone() {
-        let together: Vec<Choice> = problems[pi]
-            .candidates
-            .iter()
-            .enumerate()
-            .filter(|(ci, c)| {
-                matches!(c.kind, Kind::DropOwn | Kind::DropDependency)
-                    && !rejected.contains(&(pi, *ci))
-            })
-            .map(|(ci, _)| Choice {
-                problem: pi,
-                candidate: ci,
-            })
-            .collect();
-        if together.len() < 2 {
-            continue;
-        }
-        let mut trial = choices.clone();
-        trial.extend(together.iter().copied());
-        let cands = set(&trial, problems, None);
-        let refs: Vec<&Candidate> = cands.iter().collect();
-        written = cands.clone();
-        let Ok(a) = analyse(sandbox, opts, &refs) else {
-            continue;
-        };
-        if judge(&problems[pi].key, &a, &base_paths, &paths, None).is_none() {
-            problems[pi].notes.push(format!(
-                "{}: no one of them alone clears it, together they do",
-                Kind::DropOwn.letter()
-            ));
-            errors = a.errors();
-            paths = a.paths();
-            choices = trial;
-            unsolved.retain(|&u| u != pi);
-            last = Some((choices.clone(), a));
-        }
-    }
-    // A family: the rustls candidates of the problems left, all at once.
-    let family: Vec<Choice> = unsolved
-        .iter()
-        .filter_map(|&pi| {
-            let ci = problems[pi]
-                .candidates
-                .iter()
-                .enumerate()
-                .position(|(ci, c)| {
-                    matches!(c.kind, Kind::KnowledgeBase | Kind::Derived)
-                        && !rejected.contains(&(pi, ci))
-                })?;
-            Some(Choice {
-                problem: pi,
-                candidate: ci,
-            })
-        })
-        .collect();
-    if family.len() > 1 {
-        let mut trial = choices.clone();
-        trial.extend(family.iter().copied());
-        let cands = set(&trial, problems, None);
-        let refs: Vec<&Candidate> = cands.iter().collect();
-        written = cands.clone();
-        if let Ok(a) = analyse(sandbox, opts, &refs) {
-            let all_clear = family
-                .iter()
-                .all(|c| judge(&problems[c.problem].key, &a, &base_paths, &paths, None).is_none());
-            if all_clear {
-                let names: Vec<String> = family
-                    .iter()
-                    .map(|c| {
-                        let p = &problems[c.problem];
-                        p.key.rsplit('>').next().unwrap_or(&p.key).to_string()
-                    })
-                    .collect();
-                for c in &family {
-                    let n = format!(
-                        "{}: one family, switched together ({})",
-                        Kind::KnowledgeBase.letter(),
-                        names.join(", ")
-                    );
-                    problems[c.problem]
-                        .notes
-                        .retain(|x| !x.starts_with("a: `") && !x.starts_with("b: `"));
-                    problems[c.problem].notes.push(n);
-                }
-                choices = trial;
-                errors = a.errors();
-                last = Some((choices.clone(), a));
-            }
-        }
-    }
-    // Redundant choices: one the others make unnecessary goes (vendoring OpenSSL for git2 clears
-    // curl's path too: curl's rustls switch is then one edit too many).
-    if choices.len() > 1 {
-        let mut i = choices.len();
-        while i > 0 {
-            i -= 1;
-            let mut fewer = choices.clone();
-            let gone = fewer.remove(i);
-            let cands = set(&fewer, problems, None);
-            let refs: Vec<&Candidate> = cands.iter().collect();
-            written = cands.clone();
-            let Ok(a) = analyse(sandbox, opts, &refs) else {
-                continue;
-            };
-            let still =
-                a.errors().is_subset(&errors) && a.paths().difference(&base_paths).next().is_none();
-            if still {
-                if let Some(by) = fewer.last() {
-                    cleared_by.push((gone.problem, by.problem));
-                }
-                choices = fewer;
-                last = Some((choices.clone(), a));
-            }
-        }
-    }
+    let mut s = Search {
+        sandbox,
+        opts,
+        shell,
+        problems,
+        rejected,
+        base_paths: base.paths(),
+        choices: Vec::new(),
+        cleared_by: Vec::new(),
+        errors: base.errors(),
+        paths: base.paths(),
+        last: None,
+        written: Vec::new(),
+    };
+    s.pass(1);
+    s.family();
+    s.pass(2);
+    s.drops_together();
+    s.pass(3);
+    s.minimize();
     // The copy holds exactly the chosen set when this returns (a later trial may have been
     // written over it).
-    let cands = set(&choices, problems, None);
-    let refs: Vec<&Candidate> = cands.iter().collect();
-    let analysis = match last {
-        _ if written.is_empty() && cands.is_empty() => None,
-        Some((kept, a)) if kept == choices && written == cands => Some(a),
-        _ => Some(analyse(sandbox, opts, &refs)?),
+    let cands = s.candidates(&s.choices);
+    let analysis = match s.last.take() {
+        _ if s.written.is_empty() && cands.is_empty() => None,
+        Some((kept, a)) if kept == s.choices && s.written == cands => Some(a),
+        _ => Some(analyse(sandbox, opts, &cands.iter().collect::<Vec<_>>())?),
     };
+    let choices = s.choices;
+    let mut cleared_by = s.cleared_by;
     cleared_by.retain(|(p, _)| !choices.iter().any(|c| c.problem == *p));
     Ok(Composed {
         choices,
