@@ -105,6 +105,21 @@ impl Search<'_> {
         self.last = Some((self.choices.clone(), a));
     }
 
+    /// An upgrade's open requirement (`>=0.5.0`) narrowed to the version cargo chose for it.
+    fn narrow(&mut self, choice: Choice, a: &Analysis) {
+        let c = &self.problems[choice.problem].candidates[choice.candidate];
+        let Some(key) = declared(c) else { return };
+        let packages = &a.ws.metadata.packages;
+        let resolved = packages
+            .iter()
+            .filter(|p| p.name.as_str() == key)
+            .max_by(|x, y| x.version.cmp(&y.version));
+        if let Some(p) = resolved {
+            let n = super::native::narrowed(c, &p.version.to_string());
+            self.problems[choice.problem].candidates[choice.candidate] = n;
+        }
+    }
+
     /// Pass over the open problems with their candidates of tier `t`.
     fn pass(&mut self, t: u8) {
         for pi in 0..self.problems.len() {
@@ -137,7 +152,10 @@ impl Search<'_> {
                 let key = self.problems[pi].key.clone();
                 match judge(&key, &a, &self.base_paths, &self.paths, declared(&c)) {
                     Some(why) => note(&mut self.problems[pi], &c, &why),
-                    None => self.keep(&[choice], a),
+                    None => {
+                        self.narrow(choice, &a);
+                        self.keep(&[choice], a);
+                    }
                 }
             }
         }

@@ -23,7 +23,7 @@ mod api;
 mod candidates;
 pub mod checked;
 mod compose;
-mod native;
+pub mod native;
 mod verify;
 
 use cargo_metadata::Package;

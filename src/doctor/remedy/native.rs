@@ -22,11 +22,15 @@ pub fn candidates(ws: &Workspace, g: &Graph, i: &NativeIssue) -> Vec<Candidate> 
     let mut out = Vec::new();
     let (features, upgrade) = match &i.kind {
         IssueKind::Static { features, since } if features.is_empty() => {
-            let first = crate::knowledge::get()
+            // The locked version has none: every feature the knowledge names, at a version that
+            // has it (cargo picks the newest the other requirements allow; the requirement is
+            // narrowed to it once the candidate is kept, see `narrowed`).
+            let all = crate::knowledge::get()
                 .crates
                 .native(&i.krate)
-                .and_then(|k| k.static_features.first().cloned());
-            (first.into_iter().collect(), since.clone())
+                .map(|k| k.static_features.clone())
+                .unwrap_or_default();
+            (all, since.clone())
         }
         IssueKind::Static { features, .. } | IssueKind::Unknown { features } => {
             (features.clone(), None)
@@ -180,7 +184,7 @@ fn direct(
     upgrade: Option<&str>,
 ) -> Option<Candidate> {
     let req = match upgrade {
-        Some(since) => tls::shown_req("*", since),
+        Some(since) => format!(">={since}"),
         None => tls::shown_req("*", &i.version),
     };
     let owner = tls::local_packages(ws)
@@ -225,10 +229,7 @@ fn direct(
         }
     };
     let fix = match upgrade {
-        Some(since) => format!(
-            "{fix} (upgrades {} {} to {since} or later)",
-            i.krate, i.version
-        ),
+        Some(_) => format!("{fix} (upgrades {} {})", i.krate, i.version),
         None => fix,
     };
     Some(Candidate {
@@ -242,6 +243,27 @@ fn direct(
     })
 }
 
+/// A kept upgrade candidate (`version = ">=0.5.0"`) with its requirement narrowed to the
+/// major.minor cargo resolved it to (`"0.7"`): the same lockfile, a requirement people write.
+pub fn narrowed(c: &Candidate, resolved: &str) -> Candidate {
+    let mut c = c.clone();
+    let req = tls::shown_req("*", resolved);
+    let fix_req = |v: &mut String| {
+        if let Some(start) = v.find("version = \">=") {
+            let rest = &v[start + 11..];
+            if let Some(end) = rest.find('"') {
+                v.replace_range(start + 11..start + 11 + end, &req);
+            }
+        }
+    };
+    match &mut c.edit {
+        Edit::AddDependency { value, .. } | Edit::Upgrade { value, .. } => fix_req(value),
+        _ => return c,
+    }
+    fix_req(&mut c.fix);
+    c
+}
+
 /// `{ version = "…", default-features = false, features = [...] }`.
 fn declaration(req: &str, no_defaults: bool, features: &[String]) -> String {
     let mut v = format!("{{ version = \"{req}\"");
@@ -253,27 +275,78 @@ fn declaration(req: &str, no_defaults: bool, features: &[String]) -> String {
     v
 }
 
-/// Whether feature `feature` of `name` is what brings package `krate` in: a path from the feature
-/// node to it that does not go through `name`'s own package node (every feature leads there, and
-/// from there to all of `name`'s dependencies; an optional dependency a feature enables hangs
-/// under the feature).
-fn reaches(g: &Graph, name: &str, feature: &str, krate: &str) -> bool {
-    let Some(&from) = g.index.get(&Node::Feature {
-        name: name.into(),
-        feature: feature.into(),
-    }) else {
+/// Whether feature `feature` of package `p` is what brings package `krate` in: through `p`'s
+/// feature table (cargo metadata), the optional dependencies it enables (`dep:x`, `x`, `x/f`) whose
+/// packages reach `krate` in the graph, and the features of dependencies it turns on (`x/f`, looked
+/// at the same way). In cargo tree's feature graph an optional dependency hangs under the package,
+/// not under the feature that enabled it: the feature table says which.
+fn reaches(ws: &Workspace, g: &Graph, p: &Package, feature: &str, krate: &str) -> bool {
+    reaches_depth(ws, g, p, feature, krate, 0)
+}
+
+fn reaches_depth(
+    ws: &Workspace,
+    g: &Graph,
+    p: &Package,
+    feature: &str,
+    krate: &str,
+    depth: usize,
+) -> bool {
+    if depth > 4 {
         return false;
-    };
-    let mut seen = vec![false; g.nodes.len()];
-    let mut stack = vec![from];
-    while let Some(n) = stack.pop() {
-        if std::mem::replace(&mut seen[n], true) {
-            continue;
+    }
+    // The package's own features `feature` turns on (itself included).
+    let mut own: BTreeSet<&str> = BTreeSet::new();
+    let mut stack = vec![feature];
+    while let Some(f) = stack.pop() {
+        if own.insert(f) {
+            stack.extend(p.features.get(f).into_iter().flatten().map(String::as_str));
         }
-        match &g.nodes[n] {
-            Node::Package { name: p, .. } if p == krate => return true,
-            Node::Package { name: p, .. } if p == name => continue,
-            _ => stack.extend(g.edges[n].iter().copied()),
+    }
+    let version_in_graph = |name: &str| {
+        g.nodes.iter().find_map(|n| match n {
+            Node::Package { name: m, version } if m == name => Some(version.clone()),
+            _ => None,
+        })
+    };
+    let leads_to_krate = |name: &str| {
+        name == krate
+            || g.nodes.iter().enumerate().any(|(i, n)| {
+                matches!(n, Node::Package { name: m, .. } if m == name)
+                    && g.path(
+                        i,
+                        |j| matches!(&g.nodes[j], Node::Package { name, .. } if name == krate),
+                    )
+                    .is_some()
+            })
+    };
+    for v in own
+        .iter()
+        .filter(|v| !p.features.contains_key(**v) || v.contains('/'))
+    {
+        let v = v.strip_prefix("dep:").unwrap_or(v);
+        let (key, sub) = match v.split_once('/') {
+            Some((k, f)) => (k.trim_end_matches('?'), Some(f)),
+            None => (v, None),
+        };
+        let Some(d) = p
+            .dependencies
+            .iter()
+            .find(|d| d.rename.as_deref().unwrap_or(&d.name) == key)
+        else {
+            continue;
+        };
+        // A weak `x?/f` does not enable `x`; `x/f` and `dep:x` do when `x` is optional.
+        let enables = d.optional && !v.contains("?/");
+        if enables && leads_to_krate(&d.name) {
+            return true;
+        }
+        if let (Some(f), Some(ver)) = (sub, version_in_graph(&d.name)) {
+            if let Some(dp) = package(ws, &d.name, &ver) {
+                if reaches_depth(ws, g, dp, f, krate, depth + 1) {
+                    return true;
+                }
+            }
         }
     }
     false
@@ -292,7 +365,7 @@ fn drop_own(ws: &Workspace, g: &Graph, r: &Route, krate: &str) -> Vec<Candidate>
         let default = p.features.get("default").cloned().unwrap_or_default();
         let values: Vec<String> = default
             .iter()
-            .filter(|f| p.features.contains_key(f.as_str()) && reaches(g, name, f, krate))
+            .filter(|f| p.features.contains_key(f.as_str()) && reaches(ws, g, p, f, krate))
             .cloned()
             .collect();
         if values.is_empty()
@@ -333,7 +406,7 @@ fn drop_dependency(ws: &Workspace, g: &Graph, r: &Route, krate: &str) -> Option<
     }
     let dep = package(ws, &r.dname, &r.dver)?;
     let d = &r.decl;
-    let leads = |f: &str| reaches(g, &r.dname, f, krate);
+    let leads = |f: &str| reaches(ws, g, dep, f, krate);
     let default_leads = d.uses_default_features && leads("default");
     let declared_lead = d.features.iter().any(|f| leads(f));
     if !default_leads && !declared_lead {
@@ -386,29 +459,6 @@ mod tests {
             ["postgres-bundled", "weak", "all-bundled"]
         );
         assert!(features_enabling(&p, "pq-sys", "bundled_without_openssl").is_empty());
-    }
-
-    #[test]
-    fn a_feature_reaches_what_it_enables_not_what_the_package_has_anyway() {
-        // player's `rodio` enables cpal → alsa-sys; `tls` enables nothing of its own, and player
-        // itself (whatever feature is on) depends on serde.
-        let g = Graph::parse(concat!(
-            "0app v0.1.0 (/x)\n",
-            "1player feature \"rodio\"\n",
-            "2player v0.7.0\n",
-            "3serde v1.0.0\n",
-            "2cpal v0.16.0\n",
-            "3alsa-sys v0.3.1\n",
-            "1player feature \"tls\"\n",
-            "2player v0.7.0 (*)\n",
-        ));
-        assert!(reaches(&g, "player", "rodio", "alsa-sys"));
-        assert!(!reaches(&g, "player", "tls", "alsa-sys"));
-        assert!(
-            !reaches(&g, "player", "tls", "serde"),
-            "through the package node only"
-        );
-        assert!(!reaches(&g, "player", "missing", "alsa-sys"));
     }
 
     #[test]
