@@ -368,7 +368,12 @@ fn judge(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let new: BTreeSet<&String> = now.difference(base).collect();
+    // New: in neither the workspace as it was nor the set chosen so far (a path an earlier fix
+    // opened, such as its own direct `openssl-sys`, is that fix's).
+    let new: BTreeSet<&String> = now
+        .iter()
+        .filter(|k| !base.contains(*k) && !before.contains(*k))
+        .collect();
     if !new.is_empty() {
         return Some(format!("opens a new path ({})", shown(&new)));
     }
