@@ -15,7 +15,7 @@ use super::{problems, Analysis, Kind, Problem};
 use crate::doctor::check::{self, BuildFailure, CheckReport};
 use crate::doctor::findings::{Finding, Severity};
 use crate::doctor::native::{self, IssueKind, NativeIssue};
-use crate::doctor::options::DoctorOptions;
+use crate::doctor::options::{DoctorOptions, FixMode};
 use crate::doctor::sandbox::Sandbox;
 use crate::shell::Shell;
 
@@ -66,6 +66,29 @@ pub fn search(
             extra,
         });
     }
+    if opts.fix == FixMode::Report {
+        // `--check`: the workspace as it is, built; what fails is reported, nothing is refuted.
+        if composed.analysis.is_some() {
+            sandbox.write(&Default::default())?;
+        }
+        shell.status(
+            "Checking",
+            format!(
+                "the workspace for {} (cargo check on a copy, target dir {})",
+                opts.target,
+                sandbox.shown_target()
+            ),
+        );
+        let report = check::run(sandbox, opts, &base.ws, shell)?;
+        finished(shell, &report);
+        extra = leftovers(&report, &opts.target);
+        return Ok(Outcome {
+            problems,
+            composed,
+            check: Some(report),
+            extra,
+        });
+    }
     let mut written = composed.analysis.is_some();
     for round in 0..=MAX_ROUNDS {
         if composed.analysis.is_none() && written {
@@ -85,13 +108,7 @@ pub fn search(
             ),
         );
         let report = check::run(sandbox, opts, &current.ws, shell)?;
-        shell.status(
-            if report.ok() { "Checked" } else { "Failed" },
-            format!(
-                "{:.1}s ({} crates compiled, {} fresh)",
-                report.seconds, report.compiled, report.fresh
-            ),
-        );
+        finished(shell, &report);
         if report.ok() || round == MAX_ROUNDS {
             if !report.ok() {
                 extra = leftovers(&report, &opts.target);
@@ -125,17 +142,7 @@ pub fn search(
             );
         }
         for l in &report.links {
-            let reason = match &l.from {
-                Some(dir) => format!(
-                    "links `{}` from {} (a build for the host's libc: a static musl binary cannot link it)",
-                    l.library,
-                    dir.display()
-                ),
-                None => format!(
-                    "links `{}`, which nothing here builds (the system's would be wanted at link time, and there is none for musl)",
-                    l.library
-                ),
-            };
+            let reason = link_reason(l);
             if !blame(&l.package, &reason, &mut problems, &composed, &mut rejected) {
                 add_problem(current, &l.package, &reason, &mut problems, &mut extra);
             }
@@ -323,28 +330,60 @@ fn add_problem(
     }
 }
 
-/// What a last, still failing build says, when no round is left to act on it.
-fn leftovers(report: &CheckReport, target: &str) -> Vec<Finding> {
-    report
-        .failures
-        .iter()
-        .map(|f| {
-            crate::doctor::toolchain::from_failure(&f.package, &f.message, target).unwrap_or_else(
-                || {
-                    finding(
-                        "build-check",
-                        format!(
-                            "`cargo check` fails in {} v{}: {}",
-                            f.package, f.version, f.message
-                        ),
-                        vec![f.package.clone()],
-                    )
-                },
-            )
-        })
-        .collect()
+/// The status line after a check.
+fn finished(shell: &Shell, report: &CheckReport) {
+    shell.status(
+        if report.ok() { "Checked" } else { "Failed" },
+        format!(
+            "{:.1}s ({} crates compiled, {} fresh)",
+            report.seconds, report.compiled, report.fresh
+        ),
+    );
 }
 
+/// What a build says when nothing is left to act on it: each failure, and each library linked
+/// from the host.
+fn leftovers(report: &CheckReport, target: &str) -> Vec<Finding> {
+    let failures = report.failures.iter().map(|f| {
+        crate::doctor::toolchain::from_failure(&f.package, &f.message, target).unwrap_or_else(
+            || {
+                let what = if f.package.is_empty() {
+                    "`cargo check` fails".to_string()
+                } else {
+                    format!("`cargo check` fails in {} v{}", f.package, f.version)
+                };
+                finding(
+                    "build-check",
+                    format!("{what}: {}", f.message),
+                    vec![f.package.clone()],
+                )
+            },
+        )
+    });
+    let links = report.links.iter().map(|l| {
+        finding(
+            "native-build",
+            format!("{} v{} {}", l.package, l.version, link_reason(l)),
+            vec![l.package.clone()],
+        )
+    });
+    failures.chain(links).collect()
+}
+
+/// Why a library a build script links cannot go into a static musl binary.
+fn link_reason(l: &check::LinkIssue) -> String {
+    match &l.from {
+        Some(dir) => format!(
+            "links `{}` from {} (a build for the host's libc: a static musl binary cannot link it)",
+            l.library,
+            dir.display()
+        ),
+        None => format!(
+            "links `{}`, which nothing here builds (the system's would be wanted at link time, and there is none for musl)",
+            l.library
+        ),
+    }
+}
 fn finding(code: &'static str, message: String, path: Vec<String>) -> Finding {
     Finding {
         code,
