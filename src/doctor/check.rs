@@ -93,6 +93,14 @@ pub fn run(
     .args(opts.selection_args())
     .args(opts.relaxed_resolve().cargo_args())
     .args(["--message-format", "json", "--color", "never"]);
+    let local: Vec<&str> = ws
+        .metadata
+        .packages
+        .iter()
+        .filter(|p| p.source.is_none())
+        .map(|p| p.name.as_str())
+        .collect();
+    cmd.args(sandbox.unit_config(&local));
     for (k, v) in env(ws, &opts.target, sandbox) {
         cmd.env(k, v);
     }

@@ -214,6 +214,33 @@ impl Sandbox {
         cmd
     }
 
+    /// `--config` arguments that make the units of the workspace's own packages this copy's: cargo
+    /// names a path package's units by its path *relative to the workspace root*, so two workspaces
+    /// with a package `app 0.1.0` at their roots share units in one target directory, and one's
+    /// check could pass on the other's artifacts. A codegen-units setting of their own, derived from
+    /// the copy's key, tells them apart (it changes nothing of what `cargo check` reports).
+    pub fn unit_config(&self, local: &[&str]) -> Vec<String> {
+        let key = self
+            .dir
+            .file_name()
+            .map(|n| {
+                n.as_encoded_bytes()
+                    .iter()
+                    .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(*b)))
+            })
+            .unwrap_or(0);
+        let units = 256 + key % 4096;
+        local
+            .iter()
+            .flat_map(|name| {
+                [
+                    "--config".to_string(),
+                    format!("profile.dev.package.\"{name}\".codegen-units={units}"),
+                ]
+            })
+            .collect()
+    }
+
     /// The user's workspace root.
     pub fn root(&self) -> &Path {
         &self.root
@@ -473,6 +500,17 @@ mod tests {
         run(&s);
         assert!(!c.join("src/main.rs").exists());
         assert!(c.join("src/lib.rs").exists());
+    }
+
+    #[test]
+    fn each_copy_has_units_of_its_own() {
+        let a = sandbox(Path::new("/w/a"), Path::new("/t/ws-1a2b3c4d5e6f7a8b"));
+        let b = sandbox(Path::new("/w/b"), Path::new("/t/ws-9f8e7d6c5b4a3f2e"));
+        assert_eq!(a.unit_config(&["app"]), a.unit_config(&["app"]));
+        assert_ne!(a.unit_config(&["app"]), b.unit_config(&["app"]));
+        assert_eq!(a.unit_config(&["app", "lib"]).len(), 4);
+        assert!(a.unit_config(&["my-app"])[1]
+            .starts_with("profile.dev.package.\"my-app\".codegen-units="));
     }
 
     #[test]
