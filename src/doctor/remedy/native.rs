@@ -83,7 +83,9 @@ fn features_enabling(p: &Package, krate: &str, f: &str) -> Vec<String> {
         .iter()
         .filter(|(name, vs)| direct.contains(name) || vs.iter().any(|v| direct.contains(v)))
         .map(|(name, _)| name.clone())
-        .filter(|n| n != "default")
+        // `default` is not one to add, and `__x` features are a crate's internals (diesel's
+        // `__with_asan_tests`).
+        .filter(|n| n != "default" && !n.starts_with("__"))
         .collect();
     // The feature that does it itself first, then the ones that include it.
     out.sort_by_key(|n| !direct.contains(n));
@@ -451,7 +453,8 @@ mod tests {
                 "postgres": ["diesel/postgres"],
                 "postgres-bundled": ["postgres", "dep:pq-sys", "pq-sys/bundled"],
                 "all-bundled": ["postgres-bundled"],
-                "weak": ["pq-sys?/bundled"]
+                "weak": ["pq-sys?/bundled"],
+                "__asan": ["pq-sys/bundled"]
             }),
         );
         assert_eq!(
