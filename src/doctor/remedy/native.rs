@@ -465,6 +465,37 @@ mod tests {
     }
 
     #[test]
+    fn an_upgrade_is_narrowed_to_what_cargo_resolved() {
+        let c = Candidate {
+            kind: Kind::BuildFromSource,
+            file: "/x/Cargo.toml".into(),
+            line: None,
+            edit: Edit::AddDependency {
+                table: vec!["dependencies".into()],
+                key: "pq-sys".into(),
+                value: "{ version = \">=0.5.0\", features = [\"bundled\"] }".into(),
+            },
+            fix: "in [dependencies] of app: pq-sys = { version = \">=0.5.0\", features = [\"bundled\"] } (upgrades pq-sys 0.4.8)".into(),
+            risky: true,
+            code_change: None,
+        };
+        let n = narrowed(&c, "0.7.8");
+        assert_eq!(
+            n.edit,
+            Edit::AddDependency {
+                table: vec!["dependencies".into()],
+                key: "pq-sys".into(),
+                value: "{ version = \"0.7\", features = [\"bundled\"] }".into(),
+            }
+        );
+        assert!(
+            n.fix.contains("pq-sys = { version = \"0.7\", features"),
+            "{}",
+            n.fix
+        );
+    }
+
+    #[test]
     fn declarations() {
         assert_eq!(
             declaration("0.6", false, &["bundled".into()]),
