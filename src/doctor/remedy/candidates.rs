@@ -1,8 +1,5 @@
 //! Candidate fixes b, c and d (a, the knowledge base's, is the tls check's own): rustls features
 //! derived from the crate's feature table, the package's own feature, vendored OpenSSL.
-//!
-//! Over 400 lines with its tests (~375 of code): the three kinds share the feature-table readers
-//! (`native_features`, `rustls_pair`, `vendored_feature`), which a further split would scatter.
 
 use std::collections::BTreeSet;
 

@@ -10,12 +10,14 @@
 //! doctor runs from sharing one copy at the same time. Cargo runs in the user's current directory,
 //! so it reads the same `.cargo/config.toml` files as the user's own cargo does.
 
+mod copy;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result};
-use cargo_metadata::camino::{Utf8Path, Utf8PathBuf};
+use cargo_metadata::camino::Utf8PathBuf;
 use sha2::Digest;
 
 use super::options::DoctorOptions;
@@ -41,12 +43,6 @@ pub struct Sandbox {
     _lock: std::fs::File,
 }
 
-/// Directories never copied: version control, JavaScript packages, build output.
-fn skipped(dir: &Path) -> bool {
-    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    matches!(name, ".git" | "node_modules") || dir.join("CACHEDIR.TAG").is_file()
-}
-
 impl Sandbox {
     /// Copies (or refreshes the copy of) the user's workspace. Reads the user's workspace with
     /// `cargo metadata --no-deps`, which resolves nothing and so writes no lockfile.
@@ -59,7 +55,7 @@ impl Sandbox {
         let user_target = ws.target_dir().to_path_buf();
         let manifest = ws.manifest_path.as_std_path().to_path_buf();
         let mut dirs: BTreeSet<PathBuf> = BTreeSet::from([root.clone()]);
-        dirs.extend(outside_packages(&ws, &root)?);
+        dirs.extend(copy::outside_packages(&ws, &root)?);
         let mut base = root.clone();
         for d in &dirs {
             while !d.starts_with(&base) {
@@ -98,10 +94,12 @@ impl Sandbox {
             _lock: lock,
         };
         let mut kept = BTreeSet::new();
+        let user_target = s.user_target.as_std_path().to_path_buf();
+        let leave_out = |p: &Path| p == user_target || p.starts_with(&s.dir);
         for d in &dirs {
-            s.sync(d, &s.map(d)?, &mut kept)?;
+            copy::sync(d, &s.map(d)?, &leave_out, &mut kept)?;
         }
-        prune(&s.dir, &kept)?;
+        copy::prune(&s.dir, &kept)?;
         for p in &kept {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             if matches!(name, "Cargo.toml" | "Cargo.lock") && p.is_file() {
@@ -258,38 +256,6 @@ impl Sandbox {
                 .unwrap_or_else(|_| self.target_dir.display().to_string()),
         }
     }
-
-    /// Copies `from` into `to`: files whose size or mtime differ, with the user's mtime; symlinks
-    /// as symlinks. Every path kept is added to `kept`.
-    fn sync(&self, from: &Path, to: &Path, kept: &mut BTreeSet<PathBuf>) -> Result<()> {
-        std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
-        kept.insert(to.to_path_buf());
-        let user_target = self.user_target.as_std_path();
-        for e in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
-            let e = e?;
-            let src = e.path();
-            let dst = to.join(e.file_name());
-            let ft = e.file_type()?;
-            if ft.is_dir() {
-                if src == user_target || src.starts_with(&self.dir) || skipped(&src) {
-                    continue;
-                }
-                self.sync(&src, &dst, kept)?;
-            } else if ft.is_symlink() {
-                let link = std::fs::read_link(&src)?;
-                if std::fs::read_link(&dst).ok().as_ref() != Some(&link) {
-                    let _ = std::fs::remove_file(&dst);
-                    let _ = std::fs::remove_dir_all(&dst);
-                    std::os::unix::fs::symlink(&link, &dst)?;
-                }
-                kept.insert(dst);
-            } else if ft.is_file() {
-                copy_if_changed(&src, &dst)?;
-                kept.insert(dst);
-            }
-        }
-        Ok(())
-    }
 }
 
 /// An exclusive `flock` on `f` (released when the file is closed); with `wait` false, false when
@@ -306,128 +272,6 @@ fn flock(f: &std::fs::File, wait: bool) -> Result<bool> {
         return Ok(false);
     }
     Err(anyhow::Error::new(e).context("locking the workspace copy"))
-}
-
-/// Copies `src` to `dst` unless `dst` has its size and mtime; `dst` gets `src`'s mtime.
-fn copy_if_changed(src: &Path, dst: &Path) -> Result<()> {
-    let meta = std::fs::metadata(src)?;
-    let mtime = meta.modified()?;
-    if let Ok(d) = std::fs::symlink_metadata(dst) {
-        if d.is_file() && d.len() == meta.len() && d.modified().ok() == Some(mtime) {
-            return Ok(());
-        }
-        if d.is_dir() {
-            std::fs::remove_dir_all(dst)?;
-        } else {
-            std::fs::remove_file(dst)?;
-        }
-    }
-    std::fs::copy(src, dst).with_context(|| format!("copying {}", src.display()))?;
-    let f = std::fs::OpenOptions::new().append(true).open(dst)?;
-    f.set_modified(mtime)?;
-    Ok(())
-}
-
-/// Removes what is below `dir` and not in `kept` (files the user deleted since the last run).
-fn prune(dir: &Path, kept: &BTreeSet<PathBuf>) -> Result<()> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for e in rd {
-        let p = e?.path();
-        if kept.contains(&p) {
-            if p.is_dir() && !p.is_symlink() {
-                prune(&p, kept)?;
-            }
-        } else if p.is_dir() && !p.is_symlink() {
-            std::fs::remove_dir_all(&p)?;
-        } else {
-            std::fs::remove_file(&p)?;
-        }
-    }
-    Ok(())
-}
-
-/// The directories of local packages outside the workspace root: path dependencies (followed
-/// through their own manifests) and `[patch]` paths of the root manifest.
-fn outside_packages(ws: &Workspace, root: &Path) -> Result<Vec<PathBuf>> {
-    let mut todo: Vec<PathBuf> = Vec::new();
-    for p in ws.members() {
-        for d in &p.dependencies {
-            if let Some(path) = &d.path {
-                todo.push(path.as_std_path().to_path_buf());
-            }
-        }
-    }
-    todo.extend(patch_paths(&ws.root_manifest()));
-    let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
-    let mut out = Vec::new();
-    while let Some(dir) = todo.pop() {
-        let dir = std::path::absolute(&dir)?;
-        if dir.starts_with(root) || !seen.insert(dir.clone()) || seen.len() > 500 {
-            continue;
-        }
-        let manifest = dir.join("Cargo.toml");
-        if !manifest.is_file() {
-            continue;
-        }
-        out.push(dir.clone());
-        let text = std::fs::read_to_string(&manifest).unwrap_or_default();
-        todo.extend(dependency_paths(&text).into_iter().map(|p| dir.join(p)));
-    }
-    Ok(out)
-}
-
-/// `path = "…"` of every dependency table of a manifest (and of `[workspace.dependencies]`).
-fn dependency_paths(text: &str) -> Vec<PathBuf> {
-    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
-        return Vec::new();
-    };
-    let mut tables: Vec<&toml_edit::Item> = Vec::new();
-    for key in ["dependencies", "build-dependencies", "dev-dependencies"] {
-        tables.extend(doc.get(key));
-        tables.extend(doc.get("workspace").and_then(|w| w.get(key)));
-        if let Some(t) = doc.get("target").and_then(toml_edit::Item::as_table_like) {
-            tables.extend(t.iter().filter_map(|(_, v)| v.get(key)));
-        }
-    }
-    tables
-        .into_iter()
-        .filter_map(toml_edit::Item::as_table_like)
-        .flat_map(|t| t.iter().filter_map(|(_, d)| d.get("path")?.as_str()))
-        .map(PathBuf::from)
-        .collect()
-}
-
-/// `[patch.<source>] x = { path = "…" }` of the root manifest, made absolute.
-fn patch_paths(root_manifest: &Utf8Path) -> Vec<PathBuf> {
-    let dir = root_manifest
-        .parent()
-        .map(|d| d.as_std_path())
-        .unwrap_or(Path::new("."));
-    let text = std::fs::read_to_string(root_manifest).unwrap_or_default();
-    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
-        return Vec::new();
-    };
-    doc.get("patch")
-        .and_then(toml_edit::Item::as_table_like)
-        .into_iter()
-        .flat_map(|p| p.iter())
-        .filter_map(|(_, src)| src.as_table_like())
-        .flat_map(|t| t.iter().filter_map(|(_, d)| d.get("path")?.as_str()))
-        .map(|p| dir.join(p))
-        .collect()
-}
-
-/// Writes `text` into a fresh file of the copy (for tests of the mapping).
-#[cfg(test)]
-fn touch(path: &Path, text: &str) {
-    use std::io::Write;
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::File::create(path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
 }
 
 #[cfg(test)]
@@ -470,39 +314,6 @@ mod tests {
     }
 
     #[test]
-    fn sync_copies_changes_keeps_mtimes_and_prunes() {
-        let user = tempfile::tempdir().unwrap();
-        let copy = tempfile::tempdir().unwrap();
-        let u = user.path();
-        touch(&u.join("Cargo.toml"), "[package]\n");
-        touch(&u.join("src/main.rs"), "fn main() {}\n");
-        touch(&u.join("target/CACHEDIR.TAG"), "x");
-        touch(&u.join("target/debug/big"), "x");
-        touch(&u.join(".git/HEAD"), "x");
-        let s = sandbox(u, &copy.path().join("ws"));
-        let run = |s: &Sandbox| {
-            let mut kept = BTreeSet::new();
-            s.sync(u, &s.dir, &mut kept).unwrap();
-            prune(&s.dir, &kept).unwrap();
-        };
-        run(&s);
-        let c = copy.path().join("ws");
-        assert_eq!(
-            std::fs::read_to_string(c.join("src/main.rs")).unwrap(),
-            "fn main() {}\n"
-        );
-        assert!(!c.join("target").exists() && !c.join(".git").exists());
-        let mtime = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
-        assert_eq!(mtime(&c.join("src/main.rs")), mtime(&u.join("src/main.rs")));
-        // A file the user removed goes; one they changed is copied again.
-        std::fs::remove_file(u.join("src/main.rs")).unwrap();
-        touch(&u.join("src/lib.rs"), "pub fn f() {}\n");
-        run(&s);
-        assert!(!c.join("src/main.rs").exists());
-        assert!(c.join("src/lib.rs").exists());
-    }
-
-    #[test]
     fn each_copy_has_units_of_its_own() {
         let a = sandbox(Path::new("/w/a"), Path::new("/t/ws-1a2b3c4d5e6f7a8b"));
         let b = sandbox(Path::new("/w/b"), Path::new("/t/ws-9f8e7d6c5b4a3f2e"));
@@ -511,16 +322,5 @@ mod tests {
         assert_eq!(a.unit_config(&["app", "lib"]).len(), 4);
         assert!(a.unit_config(&["my-app"])[1]
             .starts_with("profile.dev.package.\"my-app\".codegen-units="));
-    }
-
-    #[test]
-    fn path_dependencies_of_a_manifest() {
-        let text = "[dependencies]\na = { path = \"../a\" }\nb = \"1\"\n[target.'cfg(unix)'.dependencies]\nc = { path = \"c\", version = \"1\" }\n[workspace.dependencies]\nd.path = \"/abs/d\"\n";
-        let mut got: Vec<String> = dependency_paths(text)
-            .into_iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        got.sort();
-        assert_eq!(got, ["../a", "/abs/d", "c"]);
     }
 }
