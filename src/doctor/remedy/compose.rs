@@ -61,6 +61,8 @@ struct Search<'a> {
     cleared_by: Vec<(usize, usize)>,
     errors: BTreeSet<String>,
     paths: BTreeSet<String>,
+    /// The chosen set vendors OpenSSL.
+    vendored: bool,
     /// The analysis of the choices as they are, when the last trial kept was exactly them.
     last: Option<(Vec<Choice>, Analysis)>,
     /// The set the copy holds now (every trial writes it).
@@ -68,6 +70,14 @@ struct Search<'a> {
 }
 
 impl Search<'_> {
+    fn before(&self) -> Before<'_> {
+        Before {
+            base: &self.base_paths,
+            paths: &self.paths,
+            vendored: self.vendored,
+        }
+    }
+
     fn candidates(&self, choices: &[Choice]) -> Vec<Candidate> {
         choices
             .iter()
@@ -101,6 +111,7 @@ impl Search<'_> {
         }
         self.errors = now;
         self.paths = a.paths();
+        self.vendored = crate::doctor::tls::search::openssl_vendored(&a.graph);
         self.choices.extend(extra);
         self.last = Some((self.choices.clone(), a));
     }
@@ -150,7 +161,7 @@ impl Search<'_> {
                     }
                 };
                 let key = self.problems[pi].key.clone();
-                match judge(&key, &a, &self.base_paths, &self.paths, declared(&c)) {
+                match judge(&key, &a, &self.before(), declared(&c)) {
                     Some(why) => note(&mut self.problems[pi], &c, &why),
                     None => {
                         self.narrow(choice, &a);
@@ -168,16 +179,9 @@ impl Search<'_> {
             Ok(a) => a,
             Err(_) => return false,
         };
-        let ok = together.iter().all(|c| {
-            judge(
-                &self.problems[c.problem].key,
-                &a,
-                &self.base_paths,
-                &self.paths,
-                None,
-            )
-            .is_none()
-        });
+        let ok = together
+            .iter()
+            .all(|c| judge(&self.problems[c.problem].key, &a, &self.before(), None).is_none());
         if ok {
             for c in &together {
                 let line = format!(
@@ -305,6 +309,7 @@ pub fn compose(
         cleared_by: Vec::new(),
         errors: base.errors(),
         paths: base.paths(),
+        vendored: crate::doctor::tls::search::openssl_vendored(&base.graph),
         last: None,
         written: Vec::new(),
     };
@@ -343,14 +348,17 @@ fn declared(c: &Candidate) -> Option<&str> {
     }
 }
 
+/// What a trial is judged against: the paths of the workspace as it was, those of the set chosen
+/// so far, and whether that set already vendors OpenSSL.
+struct Before<'a> {
+    base: &'a BTreeSet<String>,
+    paths: &'a BTreeSet<String>,
+    vendored: bool,
+}
+
 /// Why a trial does not fix problem `key` cleanly, or `None` when it does.
-fn judge(
-    key: &str,
-    a: &Analysis,
-    base: &BTreeSet<String>,
-    before: &BTreeSet<String>,
-    own: Option<&str>,
-) -> Option<String> {
+fn judge(key: &str, a: &Analysis, before: &Before<'_>, own: Option<&str>) -> Option<String> {
+    let (base, before_paths) = (before.base, before.paths);
     let errors = a.errors();
     if errors.contains(key) {
         return Some("leaves the path".into());
@@ -369,17 +377,19 @@ fn judge(
             .join(", ")
     };
     // New: in neither the workspace as it was nor the set chosen so far (a path an earlier fix
-    // opened, such as its own direct `openssl-sys`, is that fix's).
+    // opened, such as its own direct `openssl-sys`, is that fix's). One more route to an OpenSSL
+    // that is already vendored adds no library (pq-sys's `bundled` next to vendored native-tls).
     let new: BTreeSet<&String> = now
         .iter()
-        .filter(|k| !base.contains(*k) && !before.contains(*k))
+        .filter(|k| !base.contains(*k) && !before_paths.contains(*k))
+        .filter(|k| !(before.vendored && k.starts_with("tls:") && !errors.contains(*k)))
         .collect();
     if !new.is_empty() {
         return Some(format!("opens a new path ({})", shown(&new)));
     }
     let back: BTreeSet<&String> = now
         .iter()
-        .filter(|k| base.contains(*k) && !before.contains(*k))
+        .filter(|k| base.contains(*k) && !before_paths.contains(*k))
         .collect();
     if !back.is_empty() {
         return Some(format!(
