@@ -3,7 +3,9 @@
 //! passes on the fixed project, and that the next `doctor` run reports nothing `--fix` added.
 //!
 //! These compile real crates for musl (check mode, build scripts run: libpq, libgit2, libcurl and
-//! OpenSSL from source). Every check shares one target directory (the fixture target dir's
+//! OpenSSL from source), half an hour on two busy cores when cold: the ones that build much are
+//! `#[ignore]`d, and CI runs them (`cargo test --test doctor_check -- --ignored`, in .ci/run's slow
+//! stage). Every check shares one target directory (the fixture target dir's
 //! `tiny/doctor/target`), so each crate is built once per run.
 
 mod common;
@@ -99,6 +101,7 @@ fn fix_and_check(name: &str, dir: &Path) -> Run {
 /// feature. The fix declares pq-sys at a version that has one (narrowed to the version cargo
 /// resolved); `bundled` itself would open a path to OpenSSL, `bundled_without_openssl` does not.
 #[test]
+#[ignore = "slow: builds libpq from source for musl (diesel, pq-src); CI runs it (.ci/run)"]
 fn a_system_library_built_from_source_at_a_version_that_can() {
     let dir = copy("native-pq-upgrade");
     let f = finding(
@@ -165,6 +168,7 @@ fn cxx_through_cmake_without_links_is_an_error_with_the_missing_tools() {
 /// A system-only library (ALSA, through rodio's `playback`): rodio without the feature that pulls
 /// it in, its other features kept; the decoding program compiles without it.
 #[test]
+#[ignore = "slow: checks rodio and its decoders for musl; CI runs it (.ci/run)"]
 fn a_system_only_library_is_dropped_by_the_feature_that_pulls_it_in() {
     let dir = copy("native-system");
     let f = finding(
@@ -188,6 +192,7 @@ fn a_system_only_library_is_dropped_by_the_feature_that_pulls_it_in() {
 /// The same fix for a program that plays sound: `cargo check` refutes it (the code needs
 /// `rodio::OutputStreamBuilder`), no other fix exists, nothing is written, and doctor says why.
 #[test]
+#[ignore = "slow: checks rodio and cpal for musl; CI runs it (.ci/run)"]
 fn a_turn_off_the_code_needs_is_refuted_by_the_build() {
     let dir = copy("native-system");
     std::fs::write(
@@ -213,6 +218,7 @@ fn a_turn_off_the_code_needs_is_refuted_by_the_build() {
 /// `Identity::from_pkcs12_der` is native-tls only): the build refutes it, and the fix that needs no
 /// code change (reqwest's vendored OpenSSL) is written instead.
 #[test]
+#[ignore = "slow: builds OpenSSL from source for musl; CI runs it (.ci/run)"]
 fn a_rustls_switch_the_code_cannot_take_gives_way_to_vendoring() {
     let dir = copy("code-change");
     let graph = finding(
@@ -232,6 +238,7 @@ fn a_rustls_switch_the_code_cannot_take_gives_way_to_vendoring() {
 /// A rustls switch whose API the code calls (`use_native_tls`, found in the sources): the candidate
 /// that needs no code change comes first, and the finding says why the switch was passed over.
 #[test]
+#[ignore = "slow: checks reqwest for musl; CI runs it (.ci/run)"]
 fn a_known_code_change_prefers_the_fix_that_needs_none() {
     let dir = copy("code-change");
     std::fs::write(
@@ -270,6 +277,7 @@ fn a_known_code_change_prefers_the_fix_that_needs_none() {
 /// Two fixes that fight: the package's own `vendored-openssl` would undo curl's rustls switch. The
 /// set chosen together is one edit (git2 vendors OpenSSL for both), built once.
 #[test]
+#[ignore = "slow: builds libcurl, libgit2 and OpenSSL from source for musl; CI runs it (.ci/run)"]
 fn fixes_that_would_fight_are_chosen_together() {
     let dir = copy("conflicting-fixes");
     let f = finding(
@@ -291,6 +299,7 @@ fn fixes_that_would_fight_are_chosen_together() {
 /// A family (librespot-core and librespot-metadata each turn on the other's native TLS): both are
 /// switched to rustls together, nothing vendored.
 #[test]
+#[ignore = "slow: checks librespot-core and its ~250 crates for musl; CI runs it (.ci/run)"]
 fn a_family_of_crates_is_switched_together() {
     let dir = copy("crate-family");
     let r = doctor(dir.path(), &["--locked", "--format", "json"]);
