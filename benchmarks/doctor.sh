@@ -2,8 +2,9 @@
 # What `cargo tiny doctor` costs on three projects of the doctor corpus (tests/data/doctor-corpus.md),
 # their published sources fetched through cargo into a temp dir (never committed):
 #   librespot 0.7.1     (ALSA through rodio, native TLS in a family of crates)
-#   diesel_cli 2.3.x    (libpq, libmysqlclient, SQLite from the system)
+#   cyme 0.5.0          (libusb from the system, through rusb)
 #   cargo-update 21.x   (curl and git2 with OpenSSL)
+# (crates with a library target: cargo fetches a dependency's source only for those.)
 # For each: `doctor` (the graph only), `doctor --fix` cold (an empty shared check directory:
 # every crate checked for musl, C libraries built), and `doctor --fix` warm (the same unfixed
 # project again, the check directory kept: what a second run costs). Prints, asserts nothing.
@@ -23,7 +24,7 @@ fetch() {
   printf '[package]\nname = "fetch"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\n%s = "%s"\n[workspace]\n' \
     "$name" "$req" >"$dir/Cargo.toml"
   : >"$dir/src/lib.rs"
-  cargo metadata --format-version 1 --manifest-path "$dir/Cargo.toml" |
+  cargo metadata --format-version 1 --manifest-path "$dir/Cargo.toml" 2>/dev/null |
     jq -r --arg n "$name" '.packages[] | select(.name == $n) | .manifest_path' | xargs dirname
 }
 
@@ -31,7 +32,7 @@ now() { date +%s%N; }
 secs() { echo "scale=1; ($2 - $1) / 1000000000" | bc; }
 
 printf '%-14s %8s %14s %14s %s\n' project doctor "--fix cold" "--fix warm" "result"
-for spec in librespot:=0.7.1 diesel_cli:~2.3 cargo-update:~21.0; do
+for spec in librespot:=0.7.1 cyme:=0.5.0 cargo-update:~21.0; do
   name=${spec%%:*} req=${spec#*:}
   src=$(fetch "$name" "$req")
   target="$work/target-$name"
