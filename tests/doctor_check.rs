@@ -53,8 +53,14 @@ fn finding(r: &Run, code: &str) -> serde_json::Value {
 }
 
 /// `cargo check --target musl` of the (fixed) project, as a user runs it after `--fix`, with the
-/// C compiler `cargo tiny build` uses and the shared target dir doctor's checks filled.
+/// C compiler `cargo tiny build` uses (the first of `x86_64-linux-musl-gcc`, `musl-gcc` on PATH: a
+/// different one would make every build script that compiles C run again) and the shared target
+/// dir doctor's checks filled.
 fn cargo_check(dir: &Path) -> Run {
+    let cc = ["x86_64-linux-musl-gcc", "musl-gcc"]
+        .into_iter()
+        .find(|c| which::which(c).is_ok())
+        .unwrap_or("musl-gcc");
     let mut cmd = std::process::Command::new(env!("CARGO"));
     cmd.args(["check", "--target", TARGET, "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
@@ -62,7 +68,7 @@ fn cargo_check(dir: &Path) -> Run {
             "CARGO_TARGET_DIR",
             common::fixture_target_dir().join("tiny/doctor/target"),
         )
-        .env("CC_x86_64_unknown_linux_musl", "musl-gcc");
+        .env("CC_x86_64_unknown_linux_musl", cc);
     run(&mut cmd)
 }
 
