@@ -15,7 +15,6 @@ cargo build --release --locked --manifest-path "$repo/Cargo.toml" -q
 tiny="$repo/target/release/cargo-tiny"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-export CC_x86_64_unknown_linux_musl="${CC_x86_64_unknown_linux_musl:-musl-gcc}"
 
 # The published source of crate NAME at VERSION (a requirement), through a throwaway package.
 fetch() {
