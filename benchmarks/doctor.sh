@@ -2,9 +2,8 @@
 # What `cargo tiny doctor` costs on three projects of the doctor corpus (tests/data/doctor-corpus.md),
 # their published sources fetched through cargo into a temp dir (never committed):
 #   librespot 0.7.1     (ALSA through rodio, native TLS in a family of crates)
-#   cyme 0.5.0          (libusb from the system, through rusb)
-#   cargo-update 21.x   (curl and git2 with OpenSSL)
-# (crates with a library target: cargo fetches a dependency's source only for those.)
+#   diesel_cli 2.3.14   (libpq, libmysqlclient and SQLite from the system)
+#   cargo-update 21.0.0 (curl and git2 with OpenSSL)
 # For each: `doctor` (the graph only), `doctor --fix` cold (an empty shared check directory:
 # every crate checked for musl, C libraries built), and `doctor --fix` warm (the same unfixed
 # project again, the check directory kept: what a second run costs). Prints, asserts nothing.
@@ -16,24 +15,29 @@ tiny="$repo/target/release/cargo-tiny"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# The published source of crate NAME at VERSION (a requirement), through a throwaway package.
+# The published source of crate NAME at VERSION, through a throwaway package that depends on it:
+# cargo downloads the .crate while resolving (also for a crate with no library target, which it
+# then leaves out of the graph), and it is unpacked from cargo's cache.
 fetch() {
-  local name=$1 req=$2 dir="$work/fetch-$1"
+  local name=$1 version=$2 dir="$work/fetch-$1"
   mkdir -p "$dir/src"
-  printf '[package]\nname = "fetch"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\n%s = "%s"\n[workspace]\n' \
-    "$name" "$req" >"$dir/Cargo.toml"
+  printf '[package]\nname = "fetch"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\n%s = "=%s"\n[workspace]\n' \
+    "$name" "$version" >"$dir/Cargo.toml"
   : >"$dir/src/lib.rs"
-  cargo metadata --format-version 1 --manifest-path "$dir/Cargo.toml" 2>/dev/null |
-    jq -r --arg n "$name" '.packages[] | select(.name == $n) | .manifest_path' | xargs dirname
+  cargo metadata --format-version 1 --manifest-path "$dir/Cargo.toml" >/dev/null 2>&1
+  local crate
+  crate=$(find "${CARGO_HOME:-$HOME/.cargo}/registry/cache" -name "$name-$version.crate" | head -1)
+  tar -xzf "$crate" -C "$dir"
+  echo "$dir/$name-$version"
 }
 
 now() { date +%s%N; }
 secs() { echo "scale=1; ($2 - $1) / 1000000000" | bc; }
 
 printf '%-14s %8s %14s %14s %s\n' project doctor "--fix cold" "--fix warm" "result"
-for spec in librespot:=0.7.1 cyme:=0.5.0 cargo-update:~21.0; do
-  name=${spec%%:*} req=${spec#*:}
-  src=$(fetch "$name" "$req")
+for spec in librespot:0.7.1 diesel_cli:2.3.14 cargo-update:21.0.0; do
+  name=${spec%%:*} version=${spec#*:}
+  src=$(fetch "$name" "$version")
   target="$work/target-$name"
   fresh() {
     rm -rf "${work:?}/${name:?}"
