@@ -113,11 +113,27 @@ pub fn run(
     let err_thread = std::thread::spawn(move || read_stderr(stderr, show));
     let mut report = CheckReport::default();
     let mut errors: BTreeMap<String, String> = BTreeMap::new();
+    let mut links = Links::default();
     for line in BufReader::new(stdout).lines() {
         let Ok(v) = serde_json::from_str::<Value>(&line?) else {
             continue;
         };
-        message(&v, ws, sandbox, &mut report, &mut errors);
+        message(&v, ws, &mut report, &mut errors, &mut links);
+    }
+    // The linker searches every directory any build script named (a crate may link a library
+    // another one builds: curl-sys's `ssl` is openssl-sys's).
+    let home = crate::compile::rustflags::cargo_home(&|k: &str| std::env::var(k).ok());
+    let mut built_in = vec![sandbox.target_dir.as_path()];
+    built_in.extend(home.as_deref());
+    for (package, version, library) in links.linked {
+        if let Some(from) = host_library(&library, &links.search, &built_in) {
+            report.links.push(LinkIssue {
+                package,
+                version,
+                library,
+                from,
+            });
+        }
     }
     let status = child.wait()?;
     let stderr = err_thread.join().unwrap_or_default();
@@ -147,14 +163,22 @@ fn env(ws: &Workspace, triple: &str, sandbox: &Sandbox) -> Vec<(String, String)>
     crate::cross::env_for(&t, &c, &sandbox.target_dir.join("zig"), &user).unwrap_or_default()
 }
 
+/// What the build scripts tell the linker: (package, version, library) and every search path.
+#[derive(Default)]
+struct Links {
+    linked: Vec<(String, String, String)>,
+    search: Vec<PathBuf>,
+}
+
 /// One JSON message of cargo.
 fn message(
     v: &Value,
     ws: &Workspace,
-    sandbox: &Sandbox,
     report: &mut CheckReport,
     errors: &mut BTreeMap<String, String>,
+    links: &mut Links,
 ) {
+    let Links { linked, search } = links;
     let id = v["package_id"].as_str().unwrap_or_default();
     match v["reason"].as_str() {
         Some("compiler-artifact") => {
@@ -198,15 +222,9 @@ fn message(
                 if LIBC.contains(&lib) {
                     continue;
                 }
-                if let Some(from) = host_library(lib, &paths, sandbox) {
-                    report.links.push(LinkIssue {
-                        package: name.clone(),
-                        version: version.clone(),
-                        library: lib.to_string(),
-                        from,
-                    });
-                }
+                linked.push((name.clone(), version.clone(), lib.to_string()));
             }
+            search.extend(paths);
         }
         _ => {}
     }
@@ -218,34 +236,25 @@ fn library_name(spec: &str) -> &str {
     name.split_once(':').map_or(name, |(n, _)| n)
 }
 
-/// `None` when `lib` is built here (a `lib<lib>.a` below the target directory or cargo's home,
-/// or it is in no searched directory at all but a search path below the target directory exists
-/// — a build that names its output differently); else where the host's copy is (`Some(None)`:
-/// nowhere, so the system's would be wanted at link time).
-fn host_library(lib: &str, paths: &[PathBuf], sandbox: &Sandbox) -> Option<Option<PathBuf>> {
-    let built = |p: &Path| {
-        p.starts_with(&sandbox.target_dir)
-            || crate::compile::rustflags::cargo_home(&|k: &str| std::env::var(k).ok())
-                .is_some_and(|h| p.starts_with(h))
-    };
+/// Where the library `lib` a build script links comes from: `None` when it is built here (found
+/// below the check's target directory or cargo's home — a crate that ships it); else the host
+/// directory it was found in (a build for the host's libc), or `Some(None)` when no searched
+/// directory has it (the system's would be wanted at link time).
+fn host_library(lib: &str, paths: &[PathBuf], built_in: &[&Path]) -> Option<Option<PathBuf>> {
+    let built = |p: &Path| built_in.iter().any(|b| p.starts_with(b));
+    // `static:+verbatim=libfoo.a` names the file itself.
     let names = [
         format!("lib{lib}.a"),
         format!("lib{lib}.so"),
         format!("{lib}.lib"),
+        lib.to_string(),
     ];
-    for p in paths {
-        if names.iter().any(|n| p.join(n).exists()) {
-            return if built(p) {
-                None
-            } else {
-                Some(Some(p.clone()))
-            };
-        }
-    }
-    if paths.iter().any(|p| built(p)) {
+    let has = |p: &&PathBuf| names.iter().any(|n| p.join(n).is_file());
+    // Built here wins over a host copy of the same library (libz in /usr/lib too).
+    if paths.iter().filter(|p| built(p)).any(|p| has(&p)) {
         return None;
     }
-    Some(None)
+    Some(paths.iter().find(has).cloned())
 }
 
 /// cargo's stderr: status lines shown as they come (when `show`), everything kept for the
@@ -409,6 +418,37 @@ mod tests {
         assert_eq!(library_name("static:+whole-archive=ring_core"), "ring_core");
         assert_eq!(library_name("asound"), "asound");
         assert_eq!(library_name("foo:bar"), "foo");
+    }
+
+    #[test]
+    fn where_a_linked_library_comes_from() {
+        let t = tempfile::tempdir().unwrap();
+        let target = t.path().join("target");
+        let out = target.join("debug/build/x-1/out");
+        let host = t.path().join("usr/lib");
+        for (dir, file) in [(&out, "libz.a"), (&host, "libpq.so"), (&out, "libfoo.a")] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join(file), "").unwrap();
+        }
+        let built = [target.as_path()];
+        std::fs::write(host.join("libz.a"), "").unwrap();
+        let paths = vec![host.clone(), out.clone()];
+        assert_eq!(
+            host_library("z", &paths, &built),
+            None,
+            "built here (the host's too)"
+        );
+        assert_eq!(
+            host_library("pq", &paths, &built),
+            Some(Some(host.clone())),
+            "the host's"
+        );
+        assert_eq!(
+            host_library("asound", &paths, &built),
+            Some(None),
+            "nobody's"
+        );
+        assert_eq!(host_library("libfoo.a", &paths, &built), None, "verbatim");
     }
 
     #[test]
