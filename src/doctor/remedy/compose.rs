@@ -6,6 +6,8 @@
 //! brings git2's OpenSSL in), none that an earlier fix removed (a package feature that turns
 //! `curl/static-ssl` back on). A problem an earlier fix already cleared takes no edit. The passes,
 //! in order:
+//! 0. one crate declared by several packages: its rustls switch in all of them at once (features
+//!    unify: one package's switch alone leaves the path the others enable);
 //! 1. every problem's rustls switches and own features (kinds a, b, c);
 //! 2. the rustls switches of the problems left, all at once: a family of crates that enable each
 //!    other's native TLS (librespot's) is switched together, before anything is vendored;
@@ -199,6 +201,40 @@ impl Search<'_> {
         ok
     }
 
+    /// Pass 0: one crate declared by several packages (reqwest in nine members of a workspace):
+    /// features unify, so one member's switch alone leaves the path the others' still enable —
+    /// their first rustls switches are tried at once, before one by one.
+    fn same_crate(&mut self) {
+        let mut groups: std::collections::BTreeMap<String, Vec<Choice>> = Default::default();
+        for pi in (0..self.problems.len()).filter(|&pi| self.open(pi)) {
+            let p = &self.problems[pi];
+            let Some((_, krate)) = p.key.strip_prefix("tls:").and_then(|k| k.rsplit_once('>'))
+            else {
+                continue;
+            };
+            let first = p.candidates.iter().enumerate().position(|(ci, c)| {
+                matches!(c.kind, Kind::KnowledgeBase | Kind::Derived)
+                    && c.code_change.is_none()
+                    && !self.rejected.contains(&(pi, ci))
+            });
+            if let Some(ci) = first {
+                groups.entry(krate.to_string()).or_default().push(Choice {
+                    problem: pi,
+                    candidate: ci,
+                });
+            }
+        }
+        for (krate, group) in groups {
+            if group.len() > 1 {
+                let why = format!(
+                    "{krate} switched in every package that declares it ({} of them): features unify",
+                    group.len()
+                );
+                self.together(group, &why);
+            }
+        }
+    }
+
     /// Pass 2: the first rustls switch (a, b) of every open problem, all at once.
     fn family(&mut self) {
         let family: Vec<Choice> = (0..self.problems.len())
@@ -274,12 +310,30 @@ impl Search<'_> {
             let Ok(a) = analyse(self.sandbox, self.opts, &set.iter().collect::<Vec<_>>()) else {
                 continue;
             };
-            let still = a.errors().is_subset(&self.errors)
-                && a.paths().difference(&self.base_paths).next().is_none();
+            // Redundant: no error comes back, and what comes back is a route to an OpenSSL the
+            // set vendors anyway (one TLS stack, not rustls next to a vendored OpenSSL).
+            let errors = a.errors();
+            let vendored = crate::doctor::tls::search::openssl_vendored(&a.graph);
+            let still = errors.is_subset(&self.errors)
+                && a.paths()
+                    .difference(&self.paths)
+                    .all(|k| vendored && k.starts_with("tls:") && !errors.contains(k));
             if still {
-                if let Some(by) = fewer.last() {
+                // Named by the fix that vendors OpenSSL, when one does.
+                let vendoring = fewer.iter().find(|c| {
+                    let cand = &self.problems[c.problem].candidates[c.candidate];
+                    self.problems[c.problem].key.starts_with("tls:")
+                        && !cand.risky
+                        && matches!(
+                            cand.kind,
+                            Kind::CrateVendored | Kind::OpensslSys | Kind::OwnFeature
+                        )
+                });
+                if let Some(by) = vendoring.or(fewer.last()) {
                     self.cleared_by.push((gone.problem, by.problem));
                 }
+                self.errors = errors;
+                self.paths = a.paths();
                 self.choices = fewer;
                 self.last = Some((self.choices.clone(), a));
                 i = self.choices.len();
@@ -313,6 +367,7 @@ pub fn compose(
         last: None,
         written: Vec::new(),
     };
+    s.same_crate();
     s.pass(1);
     s.family();
     s.pass(2);
