@@ -3,7 +3,7 @@
 # their published sources fetched through cargo into a temp dir (never committed):
 #   librespot 0.7.1     (ALSA through rodio, native TLS in a family of crates)
 #   diesel_cli 2.3.14   (libpq, libmysqlclient and SQLite from the system)
-#   cargo-update 21.0.0 (curl and git2 with OpenSSL)
+#   websocat 1.14.1     (native-tls: OpenSSL, vendored)
 # For each: `doctor` (the graph only), `doctor --fix` cold (an empty shared check directory:
 # every crate checked for musl, C libraries built), and `doctor --fix` warm (the same unfixed
 # project again, the check directory kept: what a second run costs). Prints, asserts nothing.
@@ -35,7 +35,7 @@ now() { date +%s%N; }
 secs() { echo "scale=1; ($2 - $1) / 1000000000" | bc; }
 
 printf '%-14s %8s %14s %14s %s\n' project doctor "--fix cold" "--fix warm" "result"
-for spec in librespot:0.7.1 diesel_cli:2.3.14 cargo-update:21.0.0; do
+for spec in librespot:0.7.1 diesel_cli:2.3.14 websocat:1.14.1; do
   name=${spec%%:*} version=${spec#*:}
   src=$(fetch "$name" "$version")
   target="$work/target-$name"
