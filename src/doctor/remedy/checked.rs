@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use anyhow::Result;
 
-use super::compose::{compose, Composed};
+use super::compose::{compose, Choice, Composed};
 use super::{problems, Analysis, Kind, Problem};
 use crate::doctor::check::{self, BuildFailure, CheckReport};
 use crate::doctor::findings::{Finding, Severity};
@@ -90,6 +90,7 @@ pub fn search(
         });
     }
     let mut written = composed.analysis.is_some();
+    let mut record = Blame::default();
     for round in 0..=MAX_ROUNDS {
         if composed.analysis.is_none() && written {
             composed.analysis = Some(super::analyse(sandbox, opts, &[])?);
@@ -116,6 +117,35 @@ pub fn search(
             out_check = Some(report);
             break;
         }
+        // Failures of the workspace's own code that outlived the fixes they were blamed on: those
+        // fixes come back (chosen again by the graph), and the build is known to fail without
+        // them — no round more.
+        if exonerate(
+            &report.failures,
+            &composed,
+            &mut problems,
+            &mut rejected,
+            &mut record,
+        ) {
+            extra = report
+                .failures
+                .iter()
+                .filter(|f| record.innocent.contains(&(f.package.clone(), f.message.clone())))
+                .map(|f| {
+                    finding(
+                        "build-check",
+                        format!(
+                            "`{}` does not compile for {} (not a cause doctor knows: it fails as well with the fixes it was blamed on taken back): {}",
+                            f.package, opts.target, f.message
+                        ),
+                        vec![f.package.clone()],
+                    )
+                })
+                .collect();
+            out_check = Some(report);
+            composed = compose(sandbox, opts, base, &mut problems, &rejected, shell)?;
+            break;
+        }
         let before = rejected.len() + problems.len();
         extra.clear();
         for f in &report.failures {
@@ -138,6 +168,7 @@ pub fn search(
                 &composed,
                 &mut rejected,
                 &mut extra,
+                &mut record,
                 &opts.target,
             );
         }
@@ -162,7 +193,16 @@ pub fn search(
     })
 }
 
+/// What the rounds learned about failures of the workspace's own code: the fixes a failure was
+/// blamed on (`suspects`), and failures that stayed when those fixes were gone — not theirs.
+#[derive(Default)]
+struct Blame {
+    suspects: Vec<(Choice, String, String)>,
+    innocent: BTreeSet<(String, String)>,
+}
+
 /// Maps one build failure to the candidates it refutes, or to a finding.
+#[allow(clippy::too_many_arguments)]
 fn refute(
     f: &BuildFailure,
     current: &Analysis,
@@ -170,6 +210,7 @@ fn refute(
     composed: &Composed,
     rejected: &mut BTreeSet<(usize, usize)>,
     extra: &mut Vec<Finding>,
+    record: &mut Blame,
     target: &str,
 ) {
     if f.package.is_empty() {
@@ -180,11 +221,27 @@ fn refute(
         ));
         return;
     }
-    let reason = format!(
-        "`cargo check` fails in {} v{}: {}",
-        f.package, f.version, f.message
-    );
+    let not_ours = |what: &str| {
+        finding(
+            "build-check",
+            format!(
+                "`{}` does not compile for {target} (not a cause doctor knows{what}): {}",
+                f.package, f.message
+            ),
+            vec![f.package.clone()],
+        )
+    };
+    if !f.build_script && !f.local {
+        // A dependency's Rust code: no feature of it is known to help.
+        extra.push(not_ours(""));
+        return;
+    }
     if f.local && !f.build_script {
+        let failure = (f.package.clone(), f.message.clone());
+        if record.innocent.contains(&failure) {
+            extra.push(not_ours(": it fails as well with the fixes it was blamed on taken back"));
+            return;
+        }
         // The user's code: the risky fixes of that package (else every risky fix) are refuted.
         let risky: Vec<_> = composed
             .choices
@@ -203,26 +260,62 @@ fn refute(
             .collect();
         let blamed = if own.is_empty() { risky } else { own };
         if blamed.is_empty() {
-            extra.push(finding(
-                "build-check",
-                format!(
-                    "`{}` does not compile for {target} (not a cause doctor knows): {}",
-                    f.package, f.message
-                ),
-                vec![f.package.clone()],
-            ));
+            extra.push(not_ours(""));
         }
         for c in blamed {
             let why = format!("breaks the code of `{}`: {}", f.package, f.message);
             let cand = problems[c.problem].candidates[c.candidate].clone();
             super::compose::note(&mut problems[c.problem], &cand, &why);
             rejected.insert((c.problem, c.candidate));
+            record
+                .suspects
+                .push((c, failure.0.clone(), failure.1.clone()));
         }
         return;
     }
+    let reason = format!(
+        "`cargo check` fails in {} v{}: {}",
+        f.package, f.version, f.message
+    );
     if !blame(&f.package, &reason, problems, composed, rejected) {
         add_problem(current, &f.package, &f.message, problems, extra);
     }
+}
+
+/// A failure of the workspace's own code that is still there with the fixes it was blamed on
+/// gone was not theirs: they are taken back (rejection and note), and the failure is marked.
+/// True when something was taken back.
+fn exonerate(
+    failures: &[BuildFailure],
+    composed: &Composed,
+    problems: &mut [Problem],
+    rejected: &mut BTreeSet<(usize, usize)>,
+    record: &mut Blame,
+) -> bool {
+    let mut any = false;
+    for f in failures.iter().filter(|f| f.local && !f.build_script) {
+        let failure = (f.package.clone(), f.message.clone());
+        let theirs: Vec<Choice> = record
+            .suspects
+            .iter()
+            .filter(|(c, p, m)| (p, m) == (&failure.0, &failure.1) && !composed.choices.contains(c))
+            .map(|(c, _, _)| *c)
+            .collect();
+        if theirs.is_empty() {
+            continue;
+        }
+        for c in theirs {
+            rejected.remove(&(c.problem, c.candidate));
+            let why = format!("breaks the code of `{}`: {}", failure.0, failure.1);
+            problems[c.problem].notes.retain(|n| !n.ends_with(&why));
+        }
+        record
+            .suspects
+            .retain(|(_, p, m)| (p, m) != (&failure.0, &failure.1));
+        record.innocent.insert(failure);
+        any = true;
+    }
+    any
 }
 
 /// Refutes the chosen fix of the problem about `package` (its `-src` crate counts as the `-sys`
