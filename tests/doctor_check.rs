@@ -387,3 +387,34 @@ fn fix_changes_nothing_without_an_error() {
     );
     assert_eq!(std::fs::read(dir.path().join("Cargo.lock")).unwrap(), lock);
 }
+
+/// Code that does not compile whatever the fix (a `compile_error!`, as sqlx's query macros without
+/// DATABASE_URL): the rustls switch is blamed first, the failure stays with it taken back, so the
+/// blame comes off it — the fix is the rustls switch, verified by the graph, and the build failure
+/// is its own error.
+#[test]
+#[ignore = "slow: checks reqwest and builds OpenSSL for musl; CI runs it (.ci/run)"]
+fn a_failure_that_is_no_fixs_stays_its_own_error() {
+    let dir = copy("code-change");
+    std::fs::write(
+        dir.path().join("src/main.rs"),
+        "compile_error!(\"set DATABASE_URL\");\nfn main() {}\n",
+    )
+    .unwrap();
+    let r = doctor(dir.path(), &["--fix", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let b = finding(&r, "build-check");
+    let msg = b["message"].as_str().unwrap();
+    assert!(msg.contains("set DATABASE_URL"), "{msg}");
+    assert!(msg.contains("taken back"), "{msg}");
+    let manifest = std::fs::read_to_string(dir.path().join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("rustls-tls"),
+        "the rustls switch is written: {manifest}"
+    );
+    assert!(
+        !findings(&r).iter().any(|f| f["code"] == "tls-native"),
+        "{}",
+        r.stdout
+    );
+}

@@ -239,7 +239,9 @@ fn refute(
     if f.local && !f.build_script {
         let failure = (f.package.clone(), f.message.clone());
         if record.innocent.contains(&failure) {
-            extra.push(not_ours(": it fails as well with the fixes it was blamed on taken back"));
+            extra.push(not_ours(
+                ": it fails as well with the fixes it was blamed on taken back",
+            ));
             return;
         }
         // The user's code: the risky fixes of that package (else every risky fix) are refuted.
