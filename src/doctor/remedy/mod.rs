@@ -20,6 +20,7 @@
 //! API) comes after every one that does not.
 
 mod api;
+mod blame;
 mod candidates;
 pub mod checked;
 mod compose;
