@@ -92,7 +92,8 @@ const BUILD_EXAMPLES: &str = "Examples:
   cargo tiny build --platform linux/amd64,linux/arm64   both in one tarball, under one index
   cargo tiny build --compression zstd       smaller layer for podman/containerd (not docker 20.10)
   cargo tiny build --size max               nightly: rebuild std for size, immediate-abort panics
-  cargo tiny build --push --image ghcr.io/acme/api --tag latest";
+  cargo tiny build --push --image ghcr.io/acme/api --tag latest
+  cargo tiny build --load                   also into the local docker (or podman)";
 
 const DOCTOR_EXAMPLES: &str = "Examples:
   cargo tiny doctor                         human report, exit 1 when a build would fail
@@ -212,9 +213,12 @@ pub struct BuildArgs {
     pub push: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// Also load the image into the local engine: docker (its socket; DOCKER_HOST), else podman (its socket, else `podman load`); with several platforms, the --docker-platform one
+    #[arg(long, value_enum, value_name = "ENGINE", num_args = 0..=1, require_equals = true, default_missing_value = "auto", conflicts_with = "no_image")]
+    pub load: Option<crate::settings::LoadInto>,
     /// Layer compression: gzip (default, level 9), gzip-max (zopfli, slower, smaller), zstd (podman/skopeo/containerd; not docker 20.10)
     #[arg(long, value_enum, value_name = "ALGO", conflicts_with = "no_image")]
-    pub compression: Option<crate::image::Compression>,
+    pub compression: Option<crate::settings::Compression>,
 }
 
 /// doctor's report formats (defined with the report renderers).

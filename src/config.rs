@@ -2,20 +2,22 @@
 //!
 //! Layers, later wins: `[workspace.metadata.tiny]` < `[package.metadata.tiny]` < command-line flags.
 //! Every error names the key and the manifest it came from.
-//!
-//! Over 400 lines on purpose: ~600 lines of code, one validator per key with its hint, and ~230 of
-//! tests. Every rule a user meets in `[*.metadata.tiny]` is in this one file; the value checks shared
-//! with `--image`/`--tag` (`check_name`, `check_tag`, …) sit at the end.
+//! Every rule a user meets in `[*.metadata.tiny]` is here; names and tags follow the reference
+//! grammar of [`crate::reference`].
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use cargo_metadata::camino::Utf8Path;
 use serde_json::Value;
 
 use crate::error::Failure;
-pub use crate::image::Compression;
+use crate::reference::{check_name, check_tag, NAME_HINT, TAG_HINT};
+pub use crate::settings::{
+    check_image_path, CaCertificates, Compression, ExtraFile, LoadInto, TinyConfig, NONROOT,
+};
+use crate::target::Target;
 
 /// The keys `[package.metadata.tiny]` accepts.
 pub const KEYS: &[&str] = &[
@@ -33,91 +35,8 @@ pub const KEYS: &[&str] = &[
     "files",
     "compression",
     "platforms",
+    "load",
 ];
-
-/// Whether the image gets `/etc/ssl/certs/ca-certificates.crt`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum CaCertificates {
-    /// When the binary reads the system trust store (rustls-native-certs, openssl-probe, native-tls …)
-    #[default]
-    Auto,
-    Always,
-    Never,
-}
-
-impl CaCertificates {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaCertificates::Auto => "auto",
-            CaCertificates::Always => "always",
-            CaCertificates::Never => "never",
-        }
-    }
-}
-
-/// The user the entrypoint runs as, as the image config spells it (`uid:gid`).
-pub const NONROOT: &str = "65532:65532";
-
-/// A file copied from the package into the image.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExtraFile {
-    /// Absolute path of the source on this machine.
-    pub source: PathBuf,
-    /// Absolute path in the image.
-    pub dest: String,
-    /// The source, opened (without following symlinks) when it was checked: the image gets these
-    /// bytes, whatever a build script later does to the path.
-    pub opened: crate::image::source::OpenedSource,
-}
-
-/// The validated image configuration of one package.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TinyConfig {
-    pub name: Option<String>,
-    pub tag: Option<String>,
-    /// Extra tags written by `--push` (`tags = [...]`).
-    pub tags: Vec<String>,
-    pub cmd: Vec<String>,
-    pub env: BTreeMap<String, String>,
-    /// `8080/tcp`, `53/udp`.
-    pub ports: Vec<String>,
-    pub labels: BTreeMap<String, String>,
-    /// `uid:gid`.
-    pub user: String,
-    pub workdir: Option<String>,
-    pub stop_signal: Option<String>,
-    pub ca_certificates: CaCertificates,
-    /// Sorted by destination.
-    pub files: Vec<ExtraFile>,
-    /// Where `files` was set: `[package.metadata.tiny] of /p/Cargo.toml` (empty when not set).
-    pub files_from: String,
-    /// How the layer is compressed.
-    pub compression: Compression,
-    /// `platforms = ["linux/amd64", "linux/arm64"]` (validated, normalized), when set.
-    pub platforms: Option<Vec<String>>,
-}
-
-impl Default for TinyConfig {
-    fn default() -> Self {
-        TinyConfig {
-            name: None,
-            tag: None,
-            tags: Vec::new(),
-            cmd: Vec::new(),
-            env: BTreeMap::new(),
-            ports: Vec::new(),
-            labels: BTreeMap::new(),
-            user: NONROOT.into(),
-            workdir: None,
-            stop_signal: None,
-            ca_certificates: CaCertificates::Auto,
-            files: Vec::new(),
-            files_from: String::new(),
-            compression: Compression::Gzip,
-            platforms: None,
-        }
-    }
-}
 
 /// What the command line sets; `None` leaves the manifests' value.
 #[derive(Debug, Clone, Default)]
@@ -127,6 +46,8 @@ pub struct Overrides {
     pub user: Option<String>,
     pub ca_certificates: Option<CaCertificates>,
     pub compression: Option<Compression>,
+    /// `--load`.
+    pub load: Option<LoadInto>,
 }
 
 /// One `[*.metadata.tiny]` table and where it came from.
@@ -211,12 +132,12 @@ pub fn resolve(sources: &[Source<'_>], cli: &Overrides) -> Result<TinyConfig> {
     if let Some(c) = cli.compression {
         cfg.compression = c;
     }
+    if let Some(l) = cli.load {
+        cfg.load = Some(l);
+    }
     Ok(cfg)
 }
 
-const NAME_HINT: &str =
-    "use lowercase letters, digits and `.`, `_`, `-`, `/` separators, e.g. name = \"api\"";
-const TAG_HINT: &str = "use up to 128 letters, digits, `_`, `.`, `-`, not starting with `.` or `-`";
 const USER_HINT: &str =
     "use \"nonroot\" (65532, the default), \"root\", or numeric \"uid\" / \"uid:gid\"";
 const PATH_HINT: &str = "use an absolute path without `..`, e.g. \"/etc/app/config.toml\"";
@@ -345,24 +266,32 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
                     )
                 })?;
             }
-            "platforms" => {
-                let hint = "e.g. platforms = [\"linux/amd64\", \"linux/arm64\"]";
-                let Some(items) = value.as_array() else {
-                    return Err(src.err(k, "expected an array of strings", hint));
-                };
-                let mut ps = Vec::new();
-                for v in items {
-                    let p = string(src, k, v)?;
-                    let t = crate::target::Target::from_platform(&p).map_err(|_| {
-                        src.err(
+            "platforms" => cfg.platforms = Some(platforms(src, value)?),
+            "load" => {
+                let hint = "use load = true (docker, else podman), false, \"docker\" or \"podman\"";
+                cfg.load = match value {
+                    Value::Bool(true) => Some(LoadInto::Auto),
+                    Value::Bool(false) => None,
+                    Value::String(s) => Some(
+                        LoadInto::ALL
+                            .into_iter()
+                            .find(|l| l.as_str() == s)
+                            .ok_or_else(|| {
+                                src.err(
+                                    k,
+                                    format!("`{s}` is not one of auto, docker, podman"),
+                                    hint,
+                                )
+                            })?,
+                    ),
+                    other => {
+                        return Err(src.err(
                             k,
-                            format!("`{p}` is not a supported platform"),
-                            "supported platforms: linux/amd64, linux/arm64",
-                        )
-                    })?;
-                    ps.push(t.platform());
-                }
-                cfg.platforms = Some(ps);
+                            format!("expected true, false or an engine, found {other}"),
+                            hint,
+                        ))
+                    }
+                };
             }
             _ => {
                 return Err(src.err(
@@ -374,6 +303,40 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `platforms = [...]` of one table alone, when set: the build's targets are resolved from it before
+/// the rest of the image settings are (those are not read at all with `--no-image`).
+pub fn configured_platforms(src: &Source<'_>) -> Result<Option<Vec<Target>>> {
+    match src.metadata.get("tiny").and_then(|t| t.get("platforms")) {
+        Some(v) => platforms(src, v).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn platforms(src: &Source<'_>, value: &Value) -> Result<Vec<Target>> {
+    let k = "platforms";
+    let hint = "e.g. platforms = [\"linux/amd64\", \"linux/arm64\"]";
+    let Some(items) = value.as_array() else {
+        return Err(src.err(k, "expected an array of strings", hint));
+    };
+    let supported = Target::all()
+        .map(|t| t.platform())
+        .collect::<Vec<_>>()
+        .join(", ");
+    items
+        .iter()
+        .map(|v| {
+            let p = string(src, k, v)?;
+            Target::from_platform(&p).map_err(|_| {
+                src.err(
+                    k,
+                    format!("`{p}` is not a supported platform"),
+                    format!("supported platforms: {supported}"),
+                )
+            })
+        })
+        .collect()
 }
 
 fn string(src: &Source<'_>, key: &str, v: &Value) -> Result<String> {
@@ -459,7 +422,7 @@ fn files(src: &Source<'_>, v: &Value) -> Result<Vec<ExtraFile>> {
                 "list each file separately; directories are not copied",
             ));
         }
-        let opened = crate::image::source::OpenedSource::open(&real)
+        let opened = crate::settings::source::OpenedSource::open(&real)
             .map_err(|w| src.err(&key, format!("source {source}: {w}"), "check the file"))?;
         out.push(ExtraFile {
             source: real,
@@ -481,117 +444,6 @@ fn files(src: &Source<'_>, v: &Value) -> Result<Vec<ExtraFile>> {
         }
     }
     Ok(out)
-}
-
-/// An absolute, normalised path in the image: `/`-rooted, no `.`/`..`, no empty components.
-pub fn check_image_path(p: &str) -> Result<(), String> {
-    if !p.starts_with('/') {
-        return Err(format!("{p:?} is not an absolute path"));
-    }
-    if p == "/" {
-        return Err("\"/\" is not a file path".into());
-    }
-    for c in Path::new(p).components() {
-        match c {
-            Component::RootDir | Component::Normal(_) => {}
-            _ => return Err(format!("{p:?} contains `..` or `.`")),
-        }
-    }
-    if p.split('/')
-        .skip(1)
-        .any(|c| c.is_empty() || c == "." || c == "..")
-        || p.contains('\0')
-    {
-        return Err(format!(
-            "{p:?} is not a normalised path (`..`, `.` or `//`)"
-        ));
-    }
-    if p.len() > 200 {
-        return Err(format!("{p:?} is longer than 200 bytes"));
-    }
-    crate::image::paths::fits_tar(p)?;
-    Ok(())
-}
-
-/// A repository name as the distribution reference grammar accepts it (docker/distribution
-/// `reference/regexp.go`): an optional registry host (`host[:port]/`, with a `.` or `:`, or
-/// `localhost`), then lowercase path components separated by `/`, each `[a-z0-9]+` joined by
-/// `.`, `_`, `__` or runs of `-`; at most 255 characters.
-pub fn check_name(n: &str) -> Result<String, String> {
-    use std::sync::OnceLock;
-    static RE: OnceLock<regex::Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
-        let domain_component = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-        let domain = format!(
-            r"(?:{domain_component}(?:\.{domain_component})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
-        );
-        let path_component = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*";
-        regex::Regex::new(&format!(
-            r"^(?:({domain})/)?({path_component}(?:/{path_component})*)$"
-        ))
-        .expect("the reference grammar compiles")
-    });
-    let bad = || format!("`{n}` is not a valid image name");
-    let caps = re.captures(n).ok_or_else(bad)?;
-    if let Some(host) = caps.get(1) {
-        let host = host.as_str();
-        // A first component that is not host-like is a path component (`team/app`).
-        let host_like = host.contains(['.', ':']) || host == "localhost";
-        if !host_like && !re.is_match(&n[..host.len()]) {
-            return Err(bad());
-        }
-        if let Some((_, port)) = host.rsplit_once(':').filter(|_| !host.ends_with(']')) {
-            if port.parse::<u16>().is_err() {
-                return Err(format!("`{n}` has an invalid registry port {port}"));
-            }
-        }
-    }
-    if caps[2].len() > 255 {
-        return Err(format!("`{n}` is longer than 255 characters"));
-    }
-    Ok(n.to_string())
-}
-
-pub fn check_tag(t: &str) -> Result<(), String> {
-    let ok = !t.is_empty()
-        && t.len() <= 128
-        && t.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        && !t.starts_with(['.', '-']);
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("`{t}` is not a valid image tag"))
-    }
-}
-
-/// Splits `NAME[:TAG]`, where NAME may hold a `host:port/` prefix.
-pub fn split_reference(r: &str) -> (String, Option<String>) {
-    let slash = r.rfind('/').map_or(0, |i| i + 1);
-    match r[slash..].rfind(':') {
-        Some(i) => (
-            r[..slash + i].to_string(),
-            Some(r[slash + i + 1..].to_string()),
-        ),
-        None => (r.to_string(), None),
-    }
-}
-
-/// A tag from a package version: semver build metadata (`+`) is not allowed in tags, so it
-/// becomes `-`; a version longer than a tag can be (128) is refused (the caller hints at `tag`).
-pub fn tag_from_version(v: &str) -> Result<String, String> {
-    let t = v.replace('+', "-");
-    check_tag(&t).map_err(|_| {
-        format!(
-            "the tag derived from version {v} is not a valid image tag (at most 128 of `A-Za-z0-9_.-`)"
-        )
-    })?;
-    Ok(t)
-}
-
-/// A default image name from a bin name (image names are lowercase; `_` is allowed inside).
-pub fn name_from_bin(bin: &str) -> String {
-    bin.to_ascii_lowercase()
 }
 
 pub fn parse_user(u: &str) -> Result<String, String> {
@@ -716,7 +568,7 @@ mod tests {
         assert!(message(json!({"stop-signal": "TERM"})).contains("`stop-signal`"));
         assert!(message(json!({"name": "Api"})).contains("`name`"));
         assert!(message(json!({"files": {"/etc/x/../y": "a"}})).contains("files"));
-        // Destinations against the image's own tree: crate::image::paths (it knows the bin name).
+        // Destinations against the image's own tree: image/paths.rs (it knows the bin name).
     }
 
     #[test]
@@ -752,40 +604,6 @@ mod tests {
     }
 
     #[test]
-    fn names_follow_the_distribution_grammar() {
-        for ok in [
-            "api",
-            "team/api",
-            "a.b_c__d--e/f",
-            "localhost/app",
-            "localhost:5000/team/app",
-            "registry.example.com/x",
-            "Registry.Example.com:443/x",
-            "[::1]:5000/app",
-        ] {
-            assert!(check_name(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "Api",
-            "a..b",
-            "a___b",
-            "a._b",
-            "-a",
-            "a-",
-            "a//b",
-            "/a",
-            "a/",
-            "Team/app",
-            "localhost:99999/app",
-            "",
-        ] {
-            assert!(check_name(bad).is_err(), "{bad}");
-        }
-        assert!(check_name(&"a".repeat(256)).is_err());
-        assert!(check_name(&"a".repeat(255)).is_ok());
-    }
-
-    #[test]
     fn engine_limits_are_refused_up_front() {
         assert!(message(json!({"tag": "a".repeat(129)})).contains("`tag`"));
         assert!(load(json!({"tag": "_x.Y-1"})).is_ok());
@@ -817,9 +635,6 @@ mod tests {
         assert!(
             message(json!({"workdir": format!("/{}", "d".repeat(101))})).contains("at most 100")
         );
-        assert_eq!(tag_from_version("1.0.0+build.5").unwrap(), "1.0.0-build.5");
-        let long = format!("1.0.0-{}", "rc".repeat(70));
-        assert!(tag_from_version(&long).unwrap_err().contains("128"));
     }
 
     #[test]
@@ -852,23 +667,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.compression, Compression::GzipMax);
-    }
-
-    #[test]
-    fn references_split_after_the_registry_port() {
-        assert_eq!(
-            split_reference("app:1.0"),
-            ("app".into(), Some("1.0".into()))
-        );
-        assert_eq!(
-            split_reference("localhost:5000/app"),
-            ("localhost:5000/app".into(), None)
-        );
-        assert_eq!(
-            split_reference("localhost:5000/app:v1"),
-            ("localhost:5000/app".into(), Some("v1".into()))
-        );
-        assert!(check_name("localhost:5000/team/app").is_ok());
-        assert_eq!(tag_from_version("1.0.0+build.5").unwrap(), "1.0.0-build.5");
     }
 }

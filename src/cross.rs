@@ -62,7 +62,7 @@ pub fn zig_venv() -> Option<PathBuf> {
 
 /// An `<arch>-linux-musl-gcc` on PATH.
 fn cross_gcc(t: &Target) -> Option<String> {
-    let gcc = format!("{}-linux-musl-gcc", t.arch());
+    let gcc = format!("{}-linux-musl-gcc", t.cpu());
     which::which(&gcc).ok().map(|_| gcc)
 }
 
@@ -81,7 +81,7 @@ pub fn cc_hint(t: &Target) -> String {
         format!(
             "run `cargo tiny setup --platform {}` (installs zig from PyPI's ziglang), or put {}-linux-musl-gcc on PATH, or set {}",
             t.platform(),
-            t.arch(),
+            t.cpu(),
             t.cc_var()
         )
     }
@@ -212,7 +212,7 @@ pub fn setup_commands(
     if cross_gcc(cross).is_some() {
         shell.status(
             "Fresh",
-            format!("{}-linux-musl-gcc (C cross compiler)", cross.arch()),
+            format!("{}-linux-musl-gcc (C cross compiler)", cross.cpu()),
         );
         return Ok(Vec::new());
     }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod compile;
 pub mod config;
 pub mod cross;
+pub mod digest;
 pub mod doctor;
 pub mod error;
 pub mod fsutil;
@@ -20,10 +21,14 @@ pub mod knowledge;
 pub mod manifest_file;
 pub mod process;
 pub mod publish;
+pub mod push;
+pub mod reference;
 pub mod report;
 pub mod sbom;
+pub mod settings;
 pub mod setup;
 pub mod shell;
+pub mod sign;
 pub mod size_max;
 pub mod size_profile;
 pub mod source_date;
@@ -72,7 +77,7 @@ fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
         Command::Setup(a) => setup::run(a, shell).map(|_| 0),
         Command::Doctor(a) => doctor::command::run(a, shell),
         Command::Init(a) => init::run(a, shell).map(|_| 0),
-        Command::Push(a) => publish::command::run(a, shell).map(|_| 0),
+        Command::Push(a) => push::run(a, shell).map(|_| 0),
     }
 }
 

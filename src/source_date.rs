@@ -9,11 +9,39 @@ use anyhow::Result;
 
 use crate::error::Failure;
 
-/// The build's timestamp, in seconds since the Unix epoch, and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The build's timestamp, in seconds since the Unix epoch, and where it came from: one value for
+/// every date an image holds (`created`, the SBOM's timestamp, every file's mtime).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SourceDate {
     pub epoch: i64,
     pub origin: &'static str,
+}
+
+impl SourceDate {
+    /// The date alone (no origin), e.g. for tests.
+    pub fn at(epoch: i64) -> SourceDate {
+        SourceDate {
+            epoch,
+            origin: "given",
+        }
+    }
+
+    /// RFC 3339 in UTC, second precision (see [`rfc3339`]).
+    pub fn rfc3339(&self) -> String {
+        rfc3339(self.epoch)
+    }
+
+    /// The mtime of every file the build writes into a tar (never before 1970).
+    pub fn mtime(&self) -> u64 {
+        self.epoch.max(0) as u64
+    }
+}
+
+/// The date only: where it came from does not change what it makes (the image cache keys on this).
+impl std::fmt::Debug for SourceDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SourceDate({})", self.rfc3339())
+    }
 }
 
 /// 9999-12-31T23:59:59Z: the last second a four-digit RFC 3339 year can write.

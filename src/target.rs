@@ -22,103 +22,157 @@ pub fn default_triple() -> &'static str {
 
 /// The supported triple of the machine cargo-tiny runs on.
 fn host_triple() -> Option<&'static str> {
-    let arch = std::env::consts::ARCH;
     SUPPORTED
         .iter()
-        .find(|(_, t)| t.split('-').next() == Some(arch))
-        .map(|(_, t)| *t)
+        .find(|s| s.cpu == std::env::consts::ARCH)
+        .map(|s| s.triple)
 }
 
-/// `(OCI platform, Rust triple)`, in the fixed order images are listed in an index.
-pub const SUPPORTED: &[(&str, &str)] = &[
-    ("linux/amd64", "x86_64-unknown-linux-musl"),
-    ("linux/arm64", "aarch64-unknown-linux-musl"),
+/// Everything cargo-tiny derives from one supported triple.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Spec {
+    /// `aarch64-unknown-linux-musl`.
+    pub triple: &'static str,
+    /// The OCI `os`, `architecture` and `variant`.
+    pub os: &'static str,
+    pub arch: &'static str,
+    pub variant: Option<&'static str>,
+    /// The ELF `e_machine` its binaries carry.
+    pub machine: u16,
+    /// The triple's first part (`aarch64`): Rust's `target_arch`, and the prefix of the GNU/musl tool
+    /// names (`aarch64-linux-musl-gcc`).
+    pub cpu: &'static str,
+    /// zig's name of the target.
+    pub zig: &'static str,
+}
+
+/// One row per supported triple, in the fixed order images are listed in an index. A new platform
+/// is a new row (and its C cross compiler in `crate::cross`).
+pub const SUPPORTED: &[Spec] = &[
+    Spec {
+        triple: "x86_64-unknown-linux-musl",
+        os: "linux",
+        arch: "amd64",
+        variant: None,
+        machine: elf::EM_X86_64,
+        cpu: "x86_64",
+        zig: "x86_64-linux-musl",
+    },
+    Spec {
+        triple: "aarch64-unknown-linux-musl",
+        os: "linux",
+        arch: "arm64",
+        variant: Some("v8"),
+        machine: elf::EM_AARCH64,
+        cpu: "aarch64",
+        zig: "aarch64-linux-musl",
+    },
 ];
 
-/// A build target.
+/// A build target: one row of [`SUPPORTED`]. Ordered as the table is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Target {
-    /// `aarch64-unknown-linux-musl`.
+    row: usize,
+    /// `aarch64-unknown-linux-musl` (the row's, as a `String` for the callers that keep it).
     pub triple: String,
 }
 
 impl Target {
+    fn of_row(row: usize) -> Target {
+        Target {
+            row,
+            triple: SUPPORTED[row].triple.to_string(),
+        }
+    }
+
+    /// Every supported target, in the table's order.
+    pub fn all() -> impl Iterator<Item = Target> {
+        (0..SUPPORTED.len()).map(Target::of_row)
+    }
+
+    /// This target's row.
+    pub fn spec(&self) -> &'static Spec {
+        &SUPPORTED[self.row]
+    }
+
     /// A supported Rust triple, or a one-line error listing the supported ones.
     pub fn from_triple(triple: &str) -> Result<Target> {
-        if SUPPORTED.iter().any(|(_, t)| *t == triple) {
-            return Ok(Target {
-                triple: triple.to_string(),
-            });
+        if let Some(row) = SUPPORTED.iter().position(|s| s.triple == triple) {
+            return Ok(Target::of_row(row));
         }
         if !triple.contains("-linux-musl") {
-            return Err(Failure::new(format!("target `{triple}` is not a musl Linux target"))
-                .hint(format!(
-                    "cargo tiny builds static musl binaries: use --target {} (or --platform linux/amd64,linux/arm64)",
-                    list(|(_, t)| t).replace(", ", " or ")
+            return Err(
+                Failure::new(format!("target `{triple}` is not a musl Linux target"))
+                    .hint(format!(
+                    "cargo tiny builds static musl binaries: use --target {} (or --platform {})",
+                    list(|s| s.triple.to_string()).replace(", ", " or "),
+                    list(platform_of).replace(", ", ",")
                 ))
-                .into());
+                    .into(),
+            );
         }
         Err(Failure::new(format!(
             "target `{triple}` is not supported; supported targets: {}",
-            list(|(_, t)| t)
+            list(|s| s.triple.to_string())
         ))
-        .hint("cargo tiny builds static musl binaries: pass one of the supported targets to --target (or --platform linux/amd64,linux/arm64)")
+        .hint(format!("cargo tiny builds static musl binaries: pass one of the supported targets to --target (or --platform {})", list(platform_of).replace(", ", ",")))
         .into())
     }
 
-    /// A supported OCI platform (`linux/arm64`, also `linux/arm64/v8`), or a one-line error.
+    /// A supported OCI platform (`linux/arm64`, also with its variant: `linux/arm64/v8`), or a
+    /// one-line error.
     pub fn from_platform(platform: &str) -> Result<Target> {
         let p = platform.trim();
-        let p = p
-            .strip_suffix("/v8")
-            .filter(|p| *p == "linux/arm64")
-            .unwrap_or(p);
-        match SUPPORTED.iter().find(|(name, _)| *name == p) {
-            Some((_, triple)) => Target::from_triple(triple),
+        let row = SUPPORTED.iter().position(|s| {
+            p == platform_of(s)
+                || s.variant
+                    .is_some_and(|v| p == format!("{}/{v}", platform_of(s)))
+        });
+        match row {
+            Some(row) => Ok(Target::of_row(row)),
             None => Err(Failure::new(format!(
                 "platform `{platform}` is not supported; supported platforms: {}",
-                list(|(p, _)| p)
+                list(platform_of)
             ))
-            .hint("pass e.g. --platform linux/amd64,linux/arm64 (or platforms = [\"linux/amd64\", \"linux/arm64\"] in [package.metadata.tiny])")
+            .hint(format!(
+                "pass e.g. --platform {} (or platforms = [{}] in [package.metadata.tiny])",
+                list(platform_of).replace(", ", ","),
+                list(|s| format!("\"{}\"", platform_of(s)))
+            ))
             .into()),
         }
     }
 
     /// The platform of the machine cargo-tiny runs on, when it is a supported one.
     pub fn host() -> Option<Target> {
-        host_triple().map(|t| Target {
-            triple: t.to_string(),
-        })
+        host_triple().and_then(|t| Target::from_triple(t).ok())
     }
 
-    /// `aarch64`: the first part of the triple.
-    pub fn arch(&self) -> &str {
-        self.triple.split('-').next().unwrap_or_default()
+    /// `aarch64`: the first part of the triple (Rust's `target_arch`).
+    pub fn cpu(&self) -> &'static str {
+        self.spec().cpu
     }
 
     /// Whether binaries of this target run natively here (no cross linker needed).
     pub fn is_host(&self) -> bool {
-        self.arch() == std::env::consts::ARCH
+        self.cpu() == std::env::consts::ARCH
     }
 
     /// The OCI `architecture` and `variant`.
     pub fn oci_arch(&self) -> (&'static str, Option<&'static str>) {
-        match self.arch() {
-            "aarch64" => ("arm64", Some("v8")),
-            _ => ("amd64", None),
-        }
+        (self.spec().arch, self.spec().variant)
     }
 
     /// `linux/arm64`.
     pub fn platform(&self) -> String {
-        format!("linux/{}", self.oci_arch().0)
+        platform_of(self.spec())
     }
 
     /// The OCI `platform` object of an index entry.
     pub fn platform_json(&self) -> serde_json::Value {
-        let (arch, variant) = self.oci_arch();
-        let mut p = serde_json::json!({"architecture": arch, "os": "linux"});
-        if let Some(v) = variant {
+        let s = self.spec();
+        let mut p = serde_json::json!({"architecture": s.arch, "os": s.os});
+        if let Some(v) = s.variant {
             p["variant"] = serde_json::json!(v);
         }
         p
@@ -126,10 +180,7 @@ impl Target {
 
     /// The ELF `e_machine` its binaries carry.
     pub fn machine(&self) -> u16 {
-        match self.arch() {
-            "aarch64" => elf::EM_AARCH64,
-            _ => elf::EM_X86_64,
-        }
+        self.spec().machine
     }
 
     /// `CC_aarch64_unknown_linux_musl`: the variable cc-rs reads for the target's C compiler.
@@ -151,9 +202,14 @@ impl Target {
     }
 
     /// zig's name of the target (`aarch64-linux-musl`).
-    pub fn zig_target(&self) -> String {
-        format!("{}-linux-musl", self.arch())
+    pub fn zig_target(&self) -> &'static str {
+        self.spec().zig
     }
+}
+
+/// `os/arch` of a row.
+fn platform_of(s: &Spec) -> String {
+    format!("{}/{}", s.os, s.arch)
 }
 
 impl std::fmt::Display for Target {
@@ -162,109 +218,52 @@ impl std::fmt::Display for Target {
     }
 }
 
-fn list(pick: impl Fn(&(&'static str, &'static str)) -> &'static str) -> String {
+fn list(pick: impl Fn(&Spec) -> String) -> String {
     SUPPORTED.iter().map(pick).collect::<Vec<_>>().join(", ")
 }
 
-/// The targets of a build: `--target` triples and `--platform` lists from the command line win over
-/// `platforms = [...]` from the metadata, which wins over the default triple. Duplicates are dropped
-/// and the result is in [`SUPPORTED`]'s order, so the index is the same whatever order they were
-/// asked in.
-pub fn resolve(
-    cli_targets: &[String],
-    cli_platforms: &[String],
-    config_platforms: Option<&[String]>,
-    default: &str,
-) -> Result<Vec<Target>> {
+/// The targets named on the command line: `--target` triples and `--platform` lists (each
+/// comma-separated), checked; `None` when neither is given.
+pub fn from_cli(triples: &[String], platforms: &[String]) -> Result<Option<Vec<Target>>> {
     let mut out = Vec::new();
-    for t in cli_targets {
+    for t in triples {
         out.push(Target::from_triple(t)?);
     }
-    for p in cli_platforms {
+    for p in platforms {
         for one in p.split(',').filter(|s| !s.trim().is_empty()) {
             out.push(Target::from_platform(one)?);
         }
     }
-    if out.is_empty() && !cli_platforms.is_empty() {
+    if out.is_empty() && !platforms.is_empty() {
         return Err(Failure::new("--platform names no platform")
-            .hint("pass e.g. --platform linux/amd64,linux/arm64")
+            .hint(format!(
+                "pass e.g. --platform {}",
+                list(platform_of).replace(", ", ",")
+            ))
             .into());
     }
-    if out.is_empty() {
-        match config_platforms {
-            Some(ps) if !ps.is_empty() => {
-                for p in ps {
-                    out.push(Target::from_platform(p)?);
-                }
-            }
-            _ => out.push(Target::from_triple(default)?),
-        }
-    }
-    out.sort_by_key(|t| SUPPORTED.iter().position(|(_, s)| *s == t.triple));
-    out.dedup();
-    Ok(out)
+    Ok((!out.is_empty()).then(|| sorted(out)))
 }
 
-/// `platforms = [...]` of the selected binaries' packages (`[package.metadata.tiny]` over
-/// `[workspace.metadata.tiny]`), validated; `None` when none sets it. Packages that ask for different
-/// platforms are an error (one cargo run per target builds them all).
-pub fn configured_platforms(
-    ws: &crate::workspace::Workspace,
-    bins: &[crate::compile::plan::BinTarget],
-) -> Result<Option<Vec<String>>> {
-    use crate::config::{self, Overrides, Source};
-    // Only the `platforms` key: the rest is checked by the image stage (not at all with --no-image).
-    let only = |m: &serde_json::Value| {
-        let mut v = serde_json::json!({});
-        if let Some(p) = m.get("tiny").and_then(|t| t.get("platforms")) {
-            v["tiny"] = serde_json::json!({ "platforms": p });
-        }
-        v
-    };
-    let root_manifest = ws.root_manifest();
-    let ws_meta = only(&ws.metadata.workspace_metadata);
-    let mut found: Option<(String, Vec<String>)> = None;
-    let mut seen = Vec::new();
-    for b in bins {
-        if seen.contains(&&b.package_id) {
-            continue;
-        }
-        seen.push(&b.package_id);
-        let pkg = ws.package(&b.package_id);
-        let pkg_meta = only(&pkg.metadata);
-        let sources = [
-            Source {
-                section: "[workspace.metadata.tiny]",
-                manifest: &root_manifest,
-                metadata: &ws_meta,
-            },
-            Source {
-                section: "[package.metadata.tiny]",
-                manifest: &pkg.manifest_path,
-                metadata: &pkg_meta,
-            },
-        ];
-        let Some(mut ps) = config::resolve(&sources, &Overrides::default())?.platforms else {
-            continue;
-        };
-        ps.sort();
-        ps.dedup();
-        match &found {
-            Some((other, theirs)) if *theirs != ps => {
-                return Err(Failure::new(format!(
-                    "packages `{other}` and `{}` set different `platforms` ({} and {})",
-                    pkg.name,
-                    theirs.join(", "),
-                    ps.join(", ")
-                ))
-                .hint("build them separately with -p, or pass --platform to build both for the same platforms")
-                .into());
-            }
-            Some(_) => {}
-            None => found = Some((pkg.name.to_string(), ps)),
-        }
-    }
-    Ok(found.map(|(_, ps)| ps))
+/// The targets of a build: the command line's win over `platforms = [...]` from the metadata, which
+/// win over the default triple. Duplicates are dropped and the result is in [`SUPPORTED`]'s order,
+/// so the index is the same whatever order they were asked in.
+pub fn resolve(
+    cli: Option<&[Target]>,
+    configured: Option<&[Target]>,
+    default: &str,
+) -> Result<Vec<Target>> {
+    Ok(match (cli, configured) {
+        (Some(c), _) if !c.is_empty() => sorted(c.to_vec()),
+        (_, Some(c)) if !c.is_empty() => sorted(c.to_vec()),
+        _ => vec![Target::from_triple(default)?],
+    })
+}
+
+fn sorted(mut v: Vec<Target>) -> Vec<Target> {
+    v.sort();
+    v.dedup();
+    v
 }
 
 #[cfg(test)]
@@ -325,28 +324,46 @@ mod tests {
     fn targets_are_deduplicated_in_a_fixed_order_and_the_command_line_wins() {
         let t = |v: &[Target]| v.iter().map(|t| t.platform()).collect::<Vec<_>>();
         let d = "x86_64-unknown-linux-musl";
-        let both = resolve(&[], &["linux/arm64,linux/amd64".into()], None, d).unwrap();
+        let both = from_cli(&[], &["linux/arm64,linux/amd64".into()])
+            .unwrap()
+            .unwrap();
         assert_eq!(t(&both), ["linux/amd64", "linux/arm64"]);
-        let again = resolve(
+        let again = from_cli(
             &["aarch64-unknown-linux-musl".into()],
             &["linux/amd64".into(), "linux/arm64".into()],
-            None,
-            d,
         )
+        .unwrap()
         .unwrap();
         assert_eq!(again, both);
-        let cfg = vec!["linux/arm64".to_string()];
+        assert_eq!(from_cli(&[], &[]).unwrap(), None);
+        let arm = [Target::from_platform("linux/arm64").unwrap()];
+        let amd = [Target::from_platform("linux/amd64").unwrap()];
+        assert_eq!(t(&resolve(None, Some(&arm), d).unwrap()), ["linux/arm64"]);
         assert_eq!(
-            t(&resolve(&[], &[], Some(&cfg), d).unwrap()),
-            ["linux/arm64"]
-        );
-        assert_eq!(
-            t(&resolve(&[], &["linux/amd64".into()], Some(&cfg), d).unwrap()),
+            t(&resolve(Some(&amd), Some(&arm), d).unwrap()),
             ["linux/amd64"]
         );
-        assert_eq!(t(&resolve(&[], &[], None, d).unwrap()), ["linux/amd64"]);
-        assert!(resolve(&[], &["linux/s390x".into()], None, d).is_err());
-        assert!(resolve(&[], &["".into()], None, d).is_err());
-        assert!(resolve(&[], &[" , ".into()], None, d).is_err());
+        assert_eq!(t(&resolve(None, None, d).unwrap()), ["linux/amd64"]);
+        assert!(from_cli(&[], &["linux/s390x".into()]).is_err());
+        assert!(from_cli(&[], &["".into()]).is_err());
+        assert!(from_cli(&[], &[" , ".into()]).is_err());
+    }
+
+    /// Every row is whole and unique: a triple, platform or ELF machine is never two targets.
+    #[test]
+    fn the_table_has_one_row_per_triple() {
+        for (k, s) in SUPPORTED.iter().enumerate() {
+            let t = Target::from_triple(s.triple).unwrap();
+            assert_eq!(t.spec(), s);
+            assert_eq!(Target::from_platform(&t.platform()).unwrap(), t);
+            assert!(s.triple.starts_with(&format!("{}-", s.cpu)), "{}", s.triple);
+            assert!(s.zig.starts_with(s.cpu) && s.zig.ends_with("-linux-musl"));
+            for other in &SUPPORTED[k + 1..] {
+                assert_ne!(s.triple, other.triple);
+                assert_ne!((s.os, s.arch), (other.os, other.arch));
+                assert_ne!(s.machine, other.machine);
+            }
+        }
+        assert_eq!(Target::all().count(), SUPPORTED.len());
     }
 }

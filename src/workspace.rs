@@ -21,6 +21,36 @@ pub struct LoadOptions {
     pub no_deps: bool,
 }
 
+impl LoadOptions {
+    /// The workspace of `manifest_path` (else the one around the current directory), its whole graph
+    /// with the default features; the methods below narrow it.
+    pub fn new(manifest_path: Option<PathBuf>) -> LoadOptions {
+        LoadOptions {
+            manifest_path,
+            ..Default::default()
+        }
+    }
+
+    /// With the features and resolution flags a command was given.
+    pub fn with_features(mut self, features: &FeatureArgs, resolve: &ResolveArgs) -> LoadOptions {
+        self.features = features.clone();
+        self.resolve = resolve.clone();
+        self
+    }
+
+    /// The graph as cargo resolves it for `triple` (`--filter-platform`).
+    pub fn for_target(mut self, triple: &str) -> LoadOptions {
+        self.target = Some(triple.to_string());
+        self
+    }
+
+    /// Members and their targets only, no dependency graph (`--no-deps`).
+    pub fn members_only(mut self) -> LoadOptions {
+        self.no_deps = true;
+        self
+    }
+}
+
 /// A loaded Cargo workspace.
 #[derive(Debug)]
 pub struct Workspace {

@@ -48,6 +48,7 @@ impl Runner {
             std::env::var("PATH").unwrap_or_default()
         );
         let mut cmd = Command::new("bash");
+        isolate(&mut cmd);
         cmd.arg(repo().join("action").join(script))
             .current_dir(repo())
             .env("PATH", path)
@@ -596,15 +597,8 @@ fn install_step_installs_zig_for_a_cross_platform_that_compiles_c() {
     .unwrap();
     let manifest = manifest.display().to_string();
 
-    // A fresh cargo home, sharing only the registry cache (cargo metadata resolves the graph).
-    let home = r.dir.path().join("cargo-home");
-    std::fs::create_dir_all(&home).unwrap();
-    let real_home = std::env::var("CARGO_HOME")
-        .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap()));
-    let registry = Path::new(&real_home).join("registry");
-    if registry.is_dir() {
-        std::os::unix::fs::symlink(registry, home.join("registry")).unwrap();
-    }
+    // A fresh cargo home, sharing only the download caches (cargo metadata resolves the graph).
+    let home = fresh_cargo_home(r.dir.path());
     let home_s = home.display().to_string();
     let rustup = rustup_home();
     let env = |extra: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {

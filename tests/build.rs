@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    cargo_tiny, copy_tree, fixture_target_dir, limited_path, repo, run, rustup_home, Run,
+    cargo_tiny, copy_tree, fixture_target_dir, fresh_cargo_home, limited_path, machine_cargo_home,
+    repo, run, Run,
 };
 use serde_json::Value;
 
@@ -118,12 +119,12 @@ fn hello_builds_static_audited_and_runs() {
         "binary contains {}",
         root.display()
     );
-    if let Ok(home) = std::env::var("CARGO_HOME") {
-        assert!(
-            !contains(&bytes, home.as_bytes()),
-            "binary contains CARGO_HOME"
-        );
-    }
+    let home = machine_cargo_home();
+    assert!(
+        !contains(&bytes, home.to_str().unwrap().as_bytes()),
+        "binary contains CARGO_HOME ({})",
+        home.display()
+    );
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -382,12 +383,11 @@ fn missing_tools_are_diagnosed_before_building() {
 
     // No cargo-auditable.
     let path = limited_path(&tmp.path().join("a"), &["cargo-auditable"]);
+    // No cargo-auditable in the cargo home either (`$CARGO_HOME/bin` is looked in too).
+    let home = fresh_cargo_home(tmp.path());
     let mut cmd = cargo_tiny();
-    let home = tmp.path().join("empty-cargo-home");
-    std::fs::create_dir_all(&home).unwrap();
     cmd.env("PATH", &path)
         .env("CARGO_HOME", &home)
-        .env("RUSTUP_HOME", rustup_home())
         .args(["build", "--no-image", "--offline", "--manifest-path"])
         .arg(hello());
     let r = run(&mut cmd);
@@ -404,10 +404,10 @@ fn missing_tools_are_diagnosed_before_building() {
 
     // No musl C compiler, and the graph compiles C.
     let path = limited_path(&tmp.path().join("b"), &["musl-gcc"]);
+    // cargo-tiny's isolation removed CC_<triple> and TARGET_CC; a fresh cargo home has no `[env]`.
     let mut cmd = cargo_tiny();
     cmd.env("PATH", &path)
-        .env_remove("CC_x86_64_unknown_linux_musl")
-        .env_remove("TARGET_CC")
+        .env("CARGO_HOME", &home)
         .args(["build", "--no-image", "--manifest-path"])
         .arg(fixture("cc"))
         .arg("--target-dir")

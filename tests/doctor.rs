@@ -296,15 +296,14 @@ fn fixed_reqwest_fixture_builds() {
 #[test]
 fn missing_tools_are_error_findings() {
     let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path().join("empty-cargo-home");
-    std::fs::create_dir_all(&home).unwrap();
+    // Nothing installed through cargo (`$CARGO_HOME/bin`, the zig venv), no `[env]` C compiler.
+    let home = common::fresh_cargo_home(tmp.path());
     let r = run(cargo_tiny()
         .env(
             "PATH",
             common::limited_path(&tmp.path().join("a"), &["cargo-auditable"]),
         )
         .env("CARGO_HOME", &home)
-        .env("RUSTUP_HOME", common::rustup_home())
         .args(["doctor", "--offline", "--format", "json", "--manifest-path"])
         .arg(common::repo().join("examples/hello/Cargo.toml")));
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
@@ -333,8 +332,7 @@ fn missing_tools_are_error_findings() {
             "PATH",
             common::limited_path(&tmp.path().join("b"), &["musl-gcc"]),
         )
-        .env_remove("CC_x86_64_unknown_linux_musl")
-        .env_remove("TARGET_CC")
+        .env("CARGO_HOME", &home)
         .args(["doctor", "--format", "github", "--manifest-path"])
         .arg(common::repo().join("tests/fixtures/cc/Cargo.toml")));
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);

@@ -62,6 +62,7 @@ fn cargo_check(dir: &Path) -> Run {
         .find(|c| which::which(c).is_ok())
         .unwrap_or("musl-gcc");
     let mut cmd = std::process::Command::new(env!("CARGO"));
+    common::isolate(&mut cmd);
     cmd.args(["check", "--target", TARGET, "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
         .env(

@@ -1,5 +1,6 @@
 //! A no-op `cargo tiny build` reuses the image it wrote: same tarball bytes, file not rewritten. Any
 //! changed input (binary, configuration value, `files` source, SOURCE_DATE_EPOCH) gives a new image.
+//! A multi-platform build is reused the same way: every platform's image, and the index.
 
 mod common;
 
@@ -43,6 +44,11 @@ static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Builds; returns the image message.
 fn build(p: &Project, epoch: &str) -> Value {
+    build_with(p, epoch, &[], "image")
+}
+
+/// Builds with `args`; returns the message of `reason`.
+fn build_with(p: &Project, epoch: &str, args: &[&str], reason: &str) -> Value {
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let r = run(cargo_tiny()
         .args(["build", "--message-format", "json", "--manifest-path"])
@@ -51,12 +57,13 @@ fn build(p: &Project, epoch: &str) -> Value {
         .arg(fixture_target_dir().join("image-cache"))
         .arg("--output")
         .arg(&p.tarball)
+        .args(args)
         .env("SOURCE_DATE_EPOCH", epoch));
     assert_eq!(r.code, 0, "{}", r.stderr);
     r.stdout
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .find(|m| m["reason"] == "image")
+        .find(|m| m["reason"] == reason)
         .unwrap()
 }
 
@@ -133,6 +140,58 @@ fn an_edited_tarball_is_rebuilt_not_trusted() {
     assert_eq!(again["reused"], false);
     assert_eq!(again["manifest_digest"], first["manifest_digest"]);
     assert_eq!(std::fs::read(&p.tarball).unwrap(), good);
+}
+
+/// A two-platform build is one result: a no-op rebuild reuses both images and the index (nothing
+/// rewritten), and a change on one platform rebuilds the result.
+#[test]
+fn a_no_op_two_platform_build_reuses_both_images() {
+    let p = project();
+    let both = ["--platform", "linux/amd64,linux/arm64"];
+    let first = build_with(&p, "1700000000", &both, "image-index");
+    assert_eq!(first["reused"], false, "{first}");
+    let arm_sbom = p.tarball.with_file_name("hello.linux-arm64.cdx.json");
+    let mtimes = (mtime(&p.tarball), mtime(&p.sbom()), mtime(&arm_sbom));
+
+    let again = build_with(&p, "1700000000", &both, "image-index");
+    assert_eq!(again["reused"], true, "{again}");
+    let platforms = again["platforms"].as_array().unwrap();
+    assert_eq!(platforms.len(), 2);
+    for (k, platform) in platforms.iter().enumerate() {
+        assert_eq!(platform["reused"], true, "{platform}");
+        assert_eq!(
+            platform["manifest_digest"],
+            first["platforms"][k]["manifest_digest"]
+        );
+        assert_eq!(
+            platform["binary_size"],
+            first["platforms"][k]["binary_size"]
+        );
+        assert_eq!(
+            platform["sbom_components"],
+            first["platforms"][k]["sbom_components"]
+        );
+    }
+    assert_eq!(again["index_digest"], first["index_digest"]);
+    assert_eq!(again["tarball_size"], first["tarball_size"]);
+    assert_eq!(
+        (mtime(&p.tarball), mtime(&p.sbom()), mtime(&arm_sbom)),
+        mtimes,
+        "a file was rewritten"
+    );
+
+    // Another docker platform is another tarball (its manifest.json): rebuilt.
+    let other = build_with(
+        &p,
+        "1700000000",
+        &[both[0], both[1], "--docker-platform", "linux/arm64"],
+        "image-index",
+    );
+    assert_eq!(other["reused"], false, "{other}");
+    assert_eq!(other["index_digest"], first["index_digest"], "same index");
+    // One platform over it: a single image, not the index reused.
+    let single = build(&p, "1700000000");
+    assert_eq!(single["reused"], false, "{single}");
 }
 
 impl Project {

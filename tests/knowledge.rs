@@ -22,7 +22,7 @@ struct Locked {
 /// The fixture's packages by name (every locked version).
 fn locked() -> (String, BTreeMap<String, Vec<Locked>>) {
     let dir = common::repo().join("tests/fixtures/doctor/kb-features");
-    let out = Command::new(env!("CARGO"))
+    let out = common::isolate(&mut Command::new(env!("CARGO")))
         .args(["metadata", "--locked", "--format-version", "1"])
         .current_dir(&dir)
         .output()

@@ -442,8 +442,7 @@ fn push_writes_the_index_under_the_tag_and_each_platform_with_its_sbom() {
         .arg("-o")
         .arg(&tarball)
         .args(["--platform", BOTH, "--image", &name, "--push"])
-        .args(["--insecure-registry", &reg.host()])
-        .env("HOME", tmp.path());
+        .args(["--insecure-registry", &reg.host()]);
     let r = {
         let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
         run(&mut cmd)
@@ -497,8 +496,7 @@ fn push_writes_the_index_under_the_tag_and_each_platform_with_its_sbom() {
             &reg.host(),
             "--message-format",
             "json",
-        ])
-        .env("HOME", tmp.path()));
+        ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let p: Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
     assert_eq!(p["pushed"]["digest"], m["index_digest"]);
@@ -508,8 +506,10 @@ fn push_writes_the_index_under_the_tag_and_each_platform_with_its_sbom() {
 #[test]
 fn doctor_reports_a_missing_cross_c_compiler_only_for_a_graph_that_compiles_c() {
     let tmp = tempfile::tempdir().unwrap();
-    // No zig, no python3, no aarch64-linux-musl-gcc on this PATH.
+    // No zig, no python3, no aarch64-linux-musl-gcc on this PATH; no zig venv of `cargo tiny setup`
+    // in the cargo home (the cause of issue 29), no `[env]` C compiler in its config.
     let path = limited_path(&tmp.path().join("p"), &[]);
+    let home = fresh_cargo_home(tmp.path());
     let doctor = |fixture: &Path| {
         let root = tmp.path().join(fixture.file_name().unwrap());
         copy_tree(fixture, &root);
@@ -524,8 +524,7 @@ fn doctor_reports_a_missing_cross_c_compiler_only_for_a_graph_that_compiles_c() 
         .unwrap();
         let r = run(cargo_tiny()
             .env("PATH", &path)
-            .env_remove("CC_aarch64_unknown_linux_musl")
-            .env_remove("TARGET_CC")
+            .env("CARGO_HOME", &home)
             .args(["doctor", "--offline", "--format", "json", "--manifest-path"])
             .arg(&manifest));
         let findings: Vec<Value> = r
@@ -569,14 +568,14 @@ fn doctor_reports_a_missing_cross_c_compiler_only_for_a_graph_that_compiles_c() 
 fn setup_for_arm64_installs_zig_into_a_venv_and_prints_each_command() {
     let tmp = tempfile::tempdir().unwrap();
     let path = limited_path(&tmp.path().join("p"), &[]);
-    if let Ok(py) = which::which("python3") {
-        let _ = std::os::unix::fs::symlink(py, Path::new(&path).join("python3"));
+    // A python3 to make the venv with, one that does not already provide zig.
+    if !python3_without_ziglang(Path::new(&path)) {
+        return;
     }
-    let home = tmp.path().join("cargo-home");
+    let home = fresh_cargo_home(tmp.path());
     let r = run(cargo_tiny()
         .env("PATH", &path)
         .env("CARGO_HOME", &home)
-        .env("RUSTUP_HOME", rustup_home())
         .args(["setup", "--dry-run", "--platform", "linux/arm64"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let venv = home.join("tiny/zig-venv");
@@ -705,14 +704,11 @@ fn a_crate_compiling_c_only_for_arm64_needs_a_c_compiler_for_arm64() {
     .unwrap();
     std::fs::write(clib.join("build.rs"), "fn main() {}\n").unwrap();
     std::fs::write(clib.join("src/lib.rs"), "").unwrap();
-    // No zig (no python3, an empty CARGO_HOME), no aarch64-linux-musl-gcc.
+    // No zig (no python3, no venv in a fresh CARGO_HOME), no aarch64-linux-musl-gcc.
     let path = limited_path(&tmp.path().join("p"), &[]);
     let r = run(cargo_tiny()
         .env("PATH", &path)
-        .env("CARGO_HOME", tmp.path().join("cargo-home"))
-        .env("RUSTUP_HOME", rustup_home())
-        .env_remove("CC_aarch64_unknown_linux_musl")
-        .env_remove("TARGET_CC")
+        .env("CARGO_HOME", fresh_cargo_home(tmp.path()))
         // amd64 first: the workspace's graph is amd64's.
         .args([
             "build",

@@ -47,7 +47,8 @@ fn build_hello(dir: &Path, extra: &[&str]) -> (Run, PathBuf) {
     (run(&mut cmd), tarball)
 }
 
-/// `cargo tiny push` with a credential environment of our own (never the user's files).
+/// `cargo tiny push` with a credential environment of our own (never the user's files): `home`
+/// holds what the test put there; `cargo_tiny()` removed the rest (see `common::isolate`).
 fn push(tarball: &Path, args: &[&str], home: &Path, envs: &[(&str, &str)]) -> Run {
     let mut cmd = cargo_tiny();
     cmd.arg("push")
@@ -55,9 +56,6 @@ fn push(tarball: &Path, args: &[&str], home: &Path, envs: &[(&str, &str)]) -> Ru
         .args(args)
         .args(["--message-format", "json"])
         .env("HOME", home)
-        .env_remove("DOCKER_CONFIG")
-        .env_remove("REGISTRY_AUTH_FILE")
-        .env_remove("XDG_RUNTIME_DIR")
         .envs(envs.iter().copied());
     run(&mut cmd)
 }
@@ -673,8 +671,9 @@ enum Hook {
 }
 
 /// A proxy in front of a registry, one request per connection. `hook` sees each request line and
-/// decides; a forwarded PUT of a manifest with a `subject` gets an `OCI-Subject` header when
-/// `oci_subject` is set (what a registry with the referrers API answers).
+/// decides (a connection that is not HTTP, cargo-tiny's TLS probe, is shown as `TLS probe` and
+/// answered as a plain-HTTP server does); a forwarded PUT of a manifest with a `subject` gets an
+/// `OCI-Subject` header when `oci_subject` is set (what a registry with the referrers API answers).
 fn proxy(upstream: u16, oci_subject: bool, hook: impl Fn(&str) -> Hook + Send + 'static) -> u16 {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -692,6 +691,7 @@ fn proxy(upstream: u16, oci_subject: bool, hook: impl Fn(&str) -> Hook + Send + 
                 req.extend_from_slice(&buf[..n]);
                 // Not HTTP (cargo-tiny's TLS probe): answer as Go's plain-HTTP server does.
                 if !req[0].is_ascii_uppercase() {
+                    hook("TLS probe");
                     let _ =
                         client.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
                     break None;
@@ -744,6 +744,155 @@ fn proxy(upstream: u16, oci_subject: bool, hook: impl Fn(&str) -> Hook + Send + 
         }
     });
     port
+}
+
+/// The registry settings are planned with the build: a bad `--registry-ca` or an unparsable
+/// credential file fails before anything is compiled (no binary, nothing in the target dir).
+#[test]
+fn bad_registry_settings_fail_before_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("hello");
+    copy_tree(&repo().join("examples/hello"), &root);
+    let garbage = dir.path().join("auth.json");
+    std::fs::write(&garbage, "{ not json").unwrap();
+    let not_pem = dir.path().join("ca.txt");
+    std::fs::write(&not_pem, "hello").unwrap();
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a Path)], &'a str);
+    let cases: [Case; 3] = [
+        (
+            &["--registry-ca", "/nonexistent/ca.pem"],
+            &[],
+            "error: cannot read --registry-ca /nonexistent/ca.pem",
+        ),
+        (
+            &["--registry-ca", not_pem.to_str().unwrap()],
+            &[],
+            "holds no PEM certificate",
+        ),
+        (
+            &[],
+            &[("REGISTRY_AUTH_FILE", &garbage)],
+            "error: credential file",
+        ),
+    ];
+    for (args, envs, want) in cases {
+        let target = dir.path().join("target");
+        let r = run(cargo_tiny()
+            .args([
+                "build",
+                "--push",
+                "--image",
+                "127.0.0.1:5999/hello:1",
+                "--manifest-path",
+            ])
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .args(args)
+            .env("HOME", dir.path())
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("XDG_RUNTIME_DIR")
+            .envs(envs.iter().copied()));
+        assert_eq!(r.code, 1, "{want}: {}", r.stderr);
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one error line with its hint: {}", r.stderr);
+        assert!(lines[0].contains(want), "{want}: {}", r.stderr);
+        assert!(!r.stderr.contains("Binary"), "{}", r.stderr);
+        assert!(
+            !target.join("x86_64-unknown-linux-musl").exists(),
+            "compiled: {want}"
+        );
+    }
+}
+
+/// Every image of a build pushed to one registry host goes through one session: the host is
+/// probed (TLS or plain HTTP) once, not once per image.
+#[test]
+fn the_images_of_a_build_share_one_session_per_registry_host() {
+    if !tools(&["docker-registry"]) {
+        return;
+    }
+    use std::sync::{Arc, Mutex};
+    let reg = Registry::plain();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let seen = lines.clone();
+    let proxy = proxy(reg.port, false, move |line| {
+        seen.lock().unwrap().push(line.to_string());
+        Hook::Forward
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("workspace");
+    copy_tree(&repo().join("examples/workspace"), &root);
+    for (manifest, name) in [
+        ("crates/greeter-api/Cargo.toml", "greeter-api"),
+        ("crates/greeter-cli/Cargo.toml", "greet"),
+    ] {
+        let path = root.join(manifest);
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "[package.metadata.tiny]\n",
+            &format!("[package.metadata.tiny]\nname = \"127.0.0.1:{proxy}/team/{name}\"\n"),
+        );
+        std::fs::write(&path, text).unwrap();
+    }
+    let mut cmd = cargo_tiny();
+    cmd.args([
+        "build",
+        "--message-format",
+        "json",
+        "--push",
+        "-v",
+        "--manifest-path",
+    ])
+    .arg(root.join("Cargo.toml"))
+    .arg("--target-dir")
+    .arg(fixture_target_dir())
+    .env("HOME", dir.path())
+    .env_remove("DOCKER_CONFIG")
+    .env_remove("REGISTRY_AUTH_FILE")
+    .env_remove("XDG_RUNTIME_DIR");
+    let r = {
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        run(&mut cmd)
+    };
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let pushed: Vec<Value> = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|m| m.get("pushed").cloned())
+        .collect();
+    assert_eq!(pushed.len(), 2, "{}", r.stdout);
+    let lines = lines.lock().unwrap().clone();
+    let count = |prefix: &str| lines.iter().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(
+        count("TLS probe"),
+        1,
+        "one session for the host: {lines:#?}"
+    );
+    let mut names: Vec<&str> = Vec::new();
+    for p in &pushed {
+        let reference = p["reference"].as_str().unwrap();
+        let (repo, tag) = reference
+            .split_once('/')
+            .unwrap()
+            .1
+            .rsplit_once(':')
+            .unwrap();
+        assert_eq!(
+            count(&format!("PUT /v2/{repo}/manifests/{tag} ")),
+            1,
+            "{lines:#?}"
+        );
+        let tags = reg.get_json(&format!("/v2/{repo}/tags/list"));
+        assert!(
+            tags["tags"].as_array().unwrap().contains(&tag.into()),
+            "{tags}"
+        );
+        names.push(repo);
+    }
+    names.sort();
+    assert_eq!(names, ["team/greet", "team/greeter-api"]);
 }
 
 #[test]

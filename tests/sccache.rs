@@ -41,6 +41,8 @@ impl Sccache {
 
     fn cmd(&self) -> Command {
         let mut c = Command::new("sccache");
+        // Not the machine's sccache settings (`SCCACHE_*`, `~/.config/sccache`): only ours.
+        isolate(&mut c);
         c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }

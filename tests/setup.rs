@@ -13,8 +13,6 @@ fn dry_run_prints_the_commands_for_what_is_missing() {
     for tool in ["cargo", "rustc", "rustup"] {
         std::os::unix::fs::symlink(which::which(tool).unwrap(), bin.join(tool)).unwrap();
     }
-    let rustup_home = std::env::var("RUSTUP_HOME")
-        .unwrap_or_else(|_| format!("{}/.rustup", std::env::var("HOME").unwrap()));
     // A rustc whose sysroot has no target installed.
     let sysroot = tmp.path().join("empty-sysroot");
     std::fs::create_dir_all(&sysroot).unwrap();
@@ -29,7 +27,6 @@ fn dry_run_prints_the_commands_for_what_is_missing() {
     let mut cmd = cargo_tiny();
     cmd.env("PATH", &bin)
         .env("CARGO_HOME", tmp.path().join("cargo-home"))
-        .env("RUSTUP_HOME", rustup_home)
         .env("RUSTC", &fake_rustc)
         .args([
             "setup",

@@ -152,10 +152,7 @@ fn check_static_and_audited(b: &Built, package: &str) {
     );
     // No path of this machine: the workspace, cargo home and std's sources are remapped.
     let text = String::from_utf8_lossy(&data);
-    for p in [
-        b.root.display().to_string(),
-        format!("{}/.rustup", std::env::var("HOME").unwrap()),
-    ] {
+    for p in [b.root.display().to_string(), rustup_home()] {
         assert!(!text.contains(&p), "the binary contains {p}");
     }
 }

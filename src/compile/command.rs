@@ -1,23 +1,21 @@
 //! `cargo tiny build`: the command line checked and turned into [`BuildOptions`] once, then
-//! plan → compile → images → publishers.
+//! plan (the compile, the images and their publishers, the registry sessions' settings) → compile →
+//! images → publishers → report.
 
 use anyhow::Result;
 
 use super::options::BuildOptions;
 use super::{compile, image_jobs, image_plan, plan};
 use crate::cli::BuildArgs;
+use crate::publish::push::Registries;
+use crate::publish::Shared;
 use crate::shell::Shell;
 use crate::workspace::Workspace;
 
 /// `cargo tiny build`.
 pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
     // Targets named on the command line are checked before anything runs.
-    crate::target::resolve(
-        &args.target,
-        &args.platform,
-        None,
-        crate::target::default_triple(),
-    )?;
+    let cli_targets = BuildOptions::cli_targets(args)?;
     if args.output.is_some() && args.no_image {
         crate::fail!(
             hint = "drop one of them",
@@ -41,23 +39,49 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
             );
         }
     }
-    let ws = Workspace::load(&BuildOptions::load_options(args))?;
-    let opts = BuildOptions::new(args, &ws)?;
+    let ws = Workspace::load(&BuildOptions::load_options(args, cli_targets.as_deref()))?;
+    let opts = BuildOptions::new(args, &ws, cli_targets.as_deref())?;
     let plan = plan(&ws, &opts, shell)?;
     // Image configuration is checked before anything is compiled.
     let images = match &opts.image {
-        Some(io) => {
-            let targets: Vec<_> = plan.targets.iter().map(|t| t.target.clone()).collect();
-            image_plan::plan(&ws, &opts, io, &plan.bins, &targets)?
-        }
+        Some(io) => image_plan::plan(&ws, &opts, io)?,
         None => Vec::new(),
+    };
+    // One session per registry host, its credential files read now.
+    let registries = match opts.image.as_ref().and_then(|io| io.push.as_ref()) {
+        Some((_, settings)) => Some(Registries::new(
+            settings.clone(),
+            images
+                .iter()
+                .flat_map(|p| p.pushes())
+                .map(|p| p.dest.host.as_str()),
+        )?),
+        None => None,
     };
     let binaries = compile(&ws, &plan, shell)?;
     for b in &binaries {
-        crate::report::binary(b, &plan, shell, opts.json)?;
+        crate::report::binary(
+            &crate::report::BinaryFacts {
+                package: &b.target.package,
+                version: &b.version,
+                bin: &b.target.bin,
+                target: &b.platform.triple,
+                profile: &plan.profile,
+                path: b.path.as_std_path(),
+                size: b.size,
+                audited_packages: b.audit.packages.len(),
+                uncompiled: &b.uncompiled,
+            },
+            shell,
+            opts.json,
+        )?;
     }
+    let shared = Shared {
+        registries: registries.as_ref(),
+        shell,
+    };
     match &opts.image {
-        Some(io) => image_jobs::run(&ws, io, &images, &binaries, shell, opts.json),
+        Some(io) => image_jobs::run(&ws, io, &images, &binaries, &shared, opts.json),
         None => Ok(()),
     }
 }

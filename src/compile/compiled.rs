@@ -112,21 +112,6 @@ pub fn reconcile(audit: &VersionInfo, packages: &[Package], compiled: &Compiled)
     Exact { info, uncompiled }
 }
 
-/// `2 packages in the binary's audit data were never compiled: opt 0.1.0, quinn 0.11.5`.
-pub fn uncompiled_line(uncompiled: &[AuditPackage]) -> String {
-    let names: Vec<String> = uncompiled
-        .iter()
-        .map(|p| format!("{} {}", p.name, p.version))
-        .collect();
-    format!(
-        "{} package{} in the binary's audit data {} never compiled: {}",
-        uncompiled.len(),
-        if uncompiled.len() == 1 { "" } else { "s" },
-        if uncompiled.len() == 1 { "was" } else { "were" },
-        names.join(", ")
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,7 +177,7 @@ mod tests {
         assert_eq!(exact.info.packages[1].kind, DependencyKind::Runtime);
         assert_eq!(exact.uncompiled.len(), 1);
         assert_eq!(
-            uncompiled_line(&exact.uncompiled),
+            crate::report::uncompiled_line(&exact.uncompiled),
             "1 package in the binary's audit data was never compiled: opt 0.1.0"
         );
     }

@@ -1,45 +1,39 @@
 //! Reusing an image whose inputs are unchanged: a no-op `cargo tiny build` neither recompresses the
 //! layer nor rewrites the tarball.
 //!
-//! The key is a digest of everything [`crate::image::build`] and the tarball publisher are a function
-//! of: the whole [`ImageInput`] (its byte fields by digest: the binary, the `files` sources' contents,
-//! the CA bundle, the SBOM, which itself covers the audit data and the source date), the tarball mtime,
-//! the layer encoding and the tool (version and executable). The record, in
-//! `<target-dir>/tiny/.cache/`, holds the key, the digests of the files written and what is reported
-//! about them. A hit needs the same key *and* both files on disk still holding the recorded bytes;
-//! anything else rebuilds.
+//! One record per built result (one platform's image, or several under an index): its key is a
+//! digest of everything [`crate::image::build`], the index and the tarball publisher are a function
+//! of — every platform's whole [`ImageInput`] (its byte fields by digest: the binary, the `files`
+//! sources' contents, the CA bundle, the SBOM, which itself covers the audit data and the source
+//! date), the result's kind and docker platform, the tarball mtime, the layer encoding and the tool
+//! (version and executable). The record, in `<target-dir>/tiny/.cache/`, holds the key, what the
+//! tarball publisher wrote (the tarball and the files beside it, with their digests) and what is
+//! reported about the result. A hit needs the same key *and* every recorded file on disk still
+//! holding the recorded bytes; anything else rebuilds.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::image::{sha256, Compression, ImageInput};
+use crate::image::{sha256, ImageInput, Kind, Summary};
+use crate::publish::tarball::Written;
+use crate::target::Target;
 
 /// Bumped when the record's meaning changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
-/// What is reported about a written image: the cache record's payload.
+/// What a reused result is told from: the cache record's payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Written {
-    pub reference: String,
-    pub manifest_digest: String,
-    pub config_digest: String,
-    pub sbom_digest: String,
-    pub compressed_size: u64,
-    pub uncompressed_size: u64,
-    pub compression: Compression,
-    pub layer_media_type: String,
-    pub tarball_size: u64,
-    /// `sha256:` of the tarball file and of the SBOM file.
-    pub tarball_digest: String,
-    pub sbom_file_digest: String,
+pub struct Cached {
+    pub summary: Summary,
+    pub written: Written,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
     format: u32,
     key: String,
-    written: Written,
+    cached: Cached,
 }
 
 /// The cache record's path for a tarball: one per output path, under the target dir.
@@ -70,13 +64,31 @@ fn tool_identity() -> String {
     format!("{}+{exe}", env!("CARGO_PKG_VERSION"))
 }
 
-/// The key of an image: a digest over every input. New fields of [`ImageInput`] are covered
-/// automatically (its `Debug` form is hashed, with the byte fields swapped for their digests).
-/// A `files` source is hashed by streaming it from its handle.
-pub fn key(input: &ImageInput<'_>, mtime: u64) -> anyhow::Result<String> {
-    // Tags only matter to a push: editing `tags = [...]` rewrites nothing.
+/// The key of a result: a digest over every platform's input, the kind, the docker platform and
+/// the tarball's mtime. New fields of [`ImageInput`] are covered automatically (its `Debug` form is
+/// hashed, with the byte fields swapped for their digests). A `files` source is hashed by streaming
+/// it from its handle.
+pub fn key(
+    inputs: &[&ImageInput<'_>],
+    kind: Kind,
+    docker: &Target,
+    mtime: u64,
+) -> anyhow::Result<String> {
+    let mut text = format!(
+        "format {FORMAT}\ntool {}\nkind {kind:?}\ndocker {docker}\nmtime {mtime}\n",
+        tool_identity()
+    );
+    for input in inputs {
+        text.push_str(&input_text(input)?);
+    }
+    Ok(sha256(text.as_bytes()))
+}
+
+fn input_text(input: &ImageInput<'_>) -> anyhow::Result<String> {
+    // Tags only matter to a push, `load` to the engine: editing them rewrites nothing.
     let mut config = input.config.clone();
     config.tags.clear();
+    config.load = None;
     let mut shape = input.clone();
     shape.config = &config;
     shape.binary = Vec::new();
@@ -88,15 +100,13 @@ pub fn key(input: &ImageInput<'_>, mtime: u64) -> anyhow::Result<String> {
         .iter()
         .map(|(dest, mode, data)| Ok((dest.clone(), *mode, data.sha256()?)))
         .collect::<anyhow::Result<Vec<(String, u32, String)>>>()?;
-    let text = format!(
-        "format {FORMAT}\ntool {}\nlayer {}\nmtime {mtime}\nbinary {}\nfiles {files:?}\nca {:?}\nsbom {}\ninput {shape:?}\n",
-        tool_identity(),
+    Ok(format!(
+        "layer {}\nbinary {}\nfiles {files:?}\nca {:?}\nsbom {}\ninput {shape:?}\n",
         input.config.compression.as_str(),
         sha256(&input.binary),
         input.ca_bundle.as_deref().map(sha256),
         sha256(&input.sbom),
-    );
-    Ok(sha256(text.as_bytes()))
+    ))
 }
 
 /// `sha256:` of a file, read in chunks (a tarball may hold a large layer).
@@ -107,26 +117,34 @@ fn file_digest(path: &Path) -> Option<String> {
     Some(crate::image::layer::hex_digest(sink.hasher))
 }
 
-/// The recorded image when `key` matches and the tarball and SBOM on disk are the ones recorded.
-pub fn lookup(record: &Path, key: &str, tarball: &Path, sbom: &Path) -> Option<Written> {
+/// The recorded result when `key` matches and the tarball and every file beside it are on disk as
+/// recorded, at the paths `beside` (this build's).
+pub fn lookup(record: &Path, key: &str, tarball: &Path, beside: &[PathBuf]) -> Option<Cached> {
     let text = std::fs::read(record).ok()?;
     let r: Record = serde_json::from_slice(&text).ok()?;
-    if r.format != FORMAT || r.key != key {
+    let w = &r.cached.written;
+    if r.format != FORMAT || r.key != key || w.path != tarball {
         return None;
     }
-    let size = std::fs::metadata(tarball).ok()?.len();
-    if size != r.written.tarball_size
-        || file_digest(tarball)? != r.written.tarball_digest
-        || file_digest(sbom)? != r.written.sbom_file_digest
+    if w.beside.len() != beside.len() || w.beside.iter().zip(beside).any(|((p, _), want)| p != want)
     {
         return None;
     }
-    Some(r.written)
+    let size = std::fs::metadata(tarball).ok()?.len();
+    if size != w.size || file_digest(tarball)? != w.digest {
+        return None;
+    }
+    for (path, digest) in &w.beside {
+        if file_digest(path)? != *digest {
+            return None;
+        }
+    }
+    Some(r.cached)
 }
 
-/// Records a written image. The cache is an optimisation: failing to write it is not an error (the
+/// Records a written result. The cache is an optimisation: failing to write it is not an error (the
 /// next build rebuilds), and a stale record is removed first so it can never match.
-pub fn store(record: &Path, key: &str, written: &Written) {
+pub fn store(record: &Path, key: &str, cached: &Cached) {
     let _ = std::fs::remove_file(record);
     let Some(dir) = record.parent() else { return };
     if std::fs::create_dir_all(dir).is_err() {
@@ -136,7 +154,7 @@ pub fn store(record: &Path, key: &str, written: &Written) {
     let Ok(json) = serde_json::to_vec(&Record {
         format: FORMAT,
         key: key.to_string(),
-        written: written.clone(),
+        cached: cached.clone(),
     }) else {
         return;
     };
@@ -153,8 +171,16 @@ pub fn store(record: &Path, key: &str, written: &Written) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TinyConfig;
+    use crate::settings::TinyConfig;
     use std::collections::BTreeMap;
+
+    fn amd64() -> Target {
+        Target::from_platform("linux/amd64").unwrap()
+    }
+
+    fn key(input: &ImageInput<'_>, mtime: u64) -> anyhow::Result<String> {
+        super::key(&[input], Kind::Image, &amd64(), mtime)
+    }
 
     fn input(cfg: &TinyConfig) -> ImageInput<'_> {
         ImageInput {
@@ -162,11 +188,11 @@ mod tests {
             tag: "1.0.0".into(),
             bin: "app".into(),
             binary: b"\x7fELF binary".to_vec(),
-            arch: ("amd64", None),
+            platform: amd64(),
             config: cfg,
             files: vec![("/etc/app.toml".into(), 0o644, b"a = 1".to_vec().into())],
             ca_bundle: None,
-            created: 0,
+            created: crate::source_date::SourceDate::at(0),
             annotations: BTreeMap::new(),
             sbom: b"{}".to_vec(),
         }
@@ -202,7 +228,7 @@ mod tests {
         i.files[0].2 = b"a = 2".to_vec().into();
         changed.push(key(&i, 0).unwrap());
         let mut i = input(&cfg);
-        i.created = 1;
+        i.created = crate::source_date::SourceDate::at(1);
         changed.push(key(&i, 0).unwrap());
         changed.push(key(&input(&cfg), 1).unwrap());
         let mut i = input(&cfg);
@@ -220,9 +246,38 @@ mod tests {
             ..TinyConfig::default()
         };
         changed.push(key(&input(&other), 0).unwrap());
+        let mut arm = input(&cfg);
+        arm.platform = Target::from_platform("linux/arm64").unwrap();
+        changed.push(key(&arm, 0).unwrap());
+        let one = input(&cfg);
+        changed.push(super::key(&[&one, &arm], Kind::Index, &amd64(), 0).unwrap());
+        changed.push(super::key(&[&one], Kind::Index, &amd64(), 0).unwrap());
+        changed.push(
+            super::key(
+                &[&one],
+                Kind::Image,
+                &Target::from_platform("linux/arm64").unwrap(),
+                0,
+            )
+            .unwrap(),
+        );
         for (n, k) in changed.iter().enumerate() {
             assert_ne!(*k, base, "change #{n} kept the key");
         }
+    }
+
+    #[test]
+    fn tags_and_load_do_not_change_the_key() {
+        let cfg = TinyConfig::default();
+        let other = TinyConfig {
+            tags: vec!["latest".into()],
+            load: Some(crate::settings::LoadInto::Docker),
+            ..TinyConfig::default()
+        };
+        assert_eq!(
+            key(&input(&cfg), 0).unwrap(),
+            key(&input(&other), 0).unwrap()
+        );
     }
 
     #[test]
@@ -232,27 +287,40 @@ mod tests {
         std::fs::write(&tar, b"tar bytes").unwrap();
         std::fs::write(&sbom, b"{}").unwrap();
         let record = record_path(dir.path(), &tar);
-        let written = Written {
-            reference: "a:1".into(),
-            manifest_digest: "sha256:m".into(),
-            config_digest: "sha256:c".into(),
-            sbom_digest: "sha256:s".into(),
-            compressed_size: 1,
-            uncompressed_size: 2,
-            compression: Compression::Gzip,
-            layer_media_type: crate::image::LAYER_GZIP.into(),
-            tarball_size: 9,
-            tarball_digest: sha256(b"tar bytes"),
-            sbom_file_digest: sha256(b"{}"),
+        let cached = Cached {
+            summary: Summary {
+                reference: "a:1".into(),
+                kind: Kind::Image,
+                digest: "sha256:m".into(),
+                index_digest: "sha256:i".into(),
+                docker_platform: "linux/amd64".into(),
+                platforms: Vec::new(),
+            },
+            written: Written {
+                path: tar.clone(),
+                size: 9,
+                digest: sha256(b"tar bytes"),
+                beside: vec![(sbom.clone(), sha256(b"{}"))],
+            },
         };
-        store(&record, "k", &written);
-        assert_eq!(lookup(&record, "k", &tar, &sbom), Some(written));
-        assert_eq!(lookup(&record, "other", &tar, &sbom), None);
+        let beside = [sbom.clone()];
+        store(&record, "k", &cached);
+        assert_eq!(lookup(&record, "k", &tar, &beside), Some(cached.clone()));
+        assert_eq!(lookup(&record, "other", &tar, &beside), None);
+        let elsewhere = [dir.path().join("b.cdx.json")];
+        assert_eq!(
+            lookup(&record, "k", &tar, &elsewhere),
+            None,
+            "other SBOM path"
+        );
+        std::fs::write(&sbom, b"{ }").unwrap();
+        assert_eq!(lookup(&record, "k", &tar, &beside), None, "edited SBOM");
+        std::fs::write(&sbom, b"{}").unwrap();
         std::fs::write(&tar, b"tar byteZ").unwrap();
-        assert_eq!(lookup(&record, "k", &tar, &sbom), None, "edited tarball");
+        assert_eq!(lookup(&record, "k", &tar, &beside), None, "edited tarball");
         std::fs::remove_file(&tar).unwrap();
-        assert_eq!(lookup(&record, "k", &tar, &sbom), None, "deleted tarball");
+        assert_eq!(lookup(&record, "k", &tar, &beside), None, "deleted tarball");
         std::fs::write(&record, b"garbage").unwrap();
-        assert_eq!(lookup(&record, "k", &tar, &sbom), None, "corrupt record");
+        assert_eq!(lookup(&record, "k", &tar, &beside), None, "corrupt record");
     }
 }

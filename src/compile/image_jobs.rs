@@ -1,56 +1,40 @@
-//! The image stage of `cargo tiny build`, after the compile: per verified binary its files are read,
-//! [`crate::image::assemble`] makes the input and SBOM, the image cache is asked, and the image is
-//! built and handed to the publishers (the tarball, then with `--push` the registry).
+//! The image stage of `cargo tiny build`, after the compile — one path for one platform or several:
+//! per bin, every platform's binary is read and its input and SBOM assembled; the image cache is
+//! asked for the whole result; the images it does not hold are built, several at a time; each bin's
+//! [`Built`] result goes to the publishers its plan lists, step by step (every tarball is written
+//! before anything is pushed or loaded); then each is reported.
 
 use anyhow::Result;
 
-use std::path::PathBuf;
-
-use super::image_plan::{platform_sbom_path, ImagePlan};
+use super::image_cache::{self, Cached};
+use super::image_plan::ImagePlan;
 use super::options::ImageOptions;
-use super::{image_cache, Binary};
+use super::Binary;
 use crate::error::Failure;
-use crate::image::assemble::Parts;
-use crate::image::{self, ca_bundle, ImageInput};
-use crate::publish::push::Registry;
-use crate::publish::{layout, tarball, Publisher};
-use crate::shell::Shell;
-use crate::source_date;
+use crate::image::assemble::Provenance;
+use crate::image::{self, ca_bundle, Built, CompressionCost, ImageInput, LayerFacts, Summary};
+use crate::publish::{tarball, Published, Publisher, Shared};
+use crate::report::{PlatformFacts, ResultReport};
+use crate::source_date::SourceDate;
 use crate::workspace::Workspace;
 
-/// What the build stage shares with every image job.
+/// What the stage shares with every image job.
 struct Context<'a> {
     ws: &'a Workspace,
     revision: Option<String>,
     lockfile: Option<String>,
-    /// `--docker-platform`.
-    docker_platform: Option<crate::target::Target>,
-    created: String,
-    epoch: i64,
+    created: SourceDate,
 }
 
-/// One image, written or reused.
-struct Done {
-    ca: ca_bundle::Decision,
-    written: image_cache::Written,
-    sbom_packages: usize,
-    reused: bool,
-    /// The image value when it was built now (the registry publisher takes it); `None` when reused.
-    image: Option<image::Image>,
-    /// The status line of a non-default compression (what it cost and bought).
-    compressed: Option<String>,
-}
-
-/// One image's inputs, read, with its SBOM.
+/// One platform's image, read, with its SBOM.
 struct Prepared<'a> {
     input: ImageInput<'a>,
-    ca: ca_bundle::Decision,
-    sbom_packages: usize,
+    facts: PlatformFacts,
 }
 
 /// Reads one image's inputs (the binary, the CA bundle, the `files` handles) and assembles the
 /// input and SBOM for the binary's platform.
-fn prepare<'a>(cx: &'a Context<'_>, p: &'a ImagePlan, b: &'a Binary) -> Result<Prepared<'a>> {
+fn prepare<'a>(cx: &Context<'_>, p: &'a ImagePlan, b: &Binary) -> Result<Prepared<'a>> {
     let pkg = cx.ws.package(&p.target.package_id);
     let binary = std::fs::read(&b.path).map_err(|e| {
         Failure::new(format!("cannot read the binary {}: {e}", b.path))
@@ -84,110 +68,88 @@ fn prepare<'a>(cx: &'a Context<'_>, p: &'a ImagePlan, b: &'a Binary) -> Result<P
         files.push((f.dest.clone(), f.opened.mode, data));
     }
 
-    let (input, sbom) = image::assemble::assemble(Parts {
-        name: &p.name,
-        tag: &p.tag,
-        bin: &p.target.bin,
-        config: &p.config,
-        package: pkg,
-        packages: &cx.ws.metadata.packages,
-        root: cx.ws.root(),
-        lockfile: cx.lockfile.as_deref(),
-        revision: cx.revision.as_deref(),
-        audit: &b.exact,
+    let mut input = ImageInput {
+        name: p.name.clone(),
+        tag: p.tag.clone(),
+        bin: p.target.bin.clone(),
         binary,
-        ca_bundle,
+        platform: b.platform.clone(),
+        config: &p.config,
         files,
-        arch: b.platform.oci_arch(),
-        created: &cx.created,
-        epoch: cx.epoch,
-    })?;
+        ca_bundle,
+        created: cx.created,
+        annotations: Default::default(),
+        sbom: Vec::new(),
+    };
+    let sbom = image::assemble::assemble(
+        &mut input,
+        &Provenance {
+            package: pkg,
+            packages: &cx.ws.metadata.packages,
+            root: cx.ws.root(),
+            lockfile: cx.lockfile.as_deref(),
+            revision: cx.revision.as_deref(),
+            audit: &b.exact,
+        },
+    )?;
     Ok(Prepared {
         input,
-        ca,
-        sbom_packages: sbom.packages,
+        facts: PlatformFacts {
+            binary_size: b.size,
+            ca,
+            sbom_packages: sbom.packages,
+        },
     })
 }
 
-/// Reads one image's inputs and makes its SBOM; then reuses the image written last time when every
-/// input is the same, or builds and writes it.
-fn make(cx: &Context<'_>, p: &ImagePlan, b: &Binary) -> Result<Done> {
-    let Prepared {
-        input,
-        ca,
-        sbom_packages,
-    } = prepare(cx, p, b)?;
-    let mtime = cx.epoch.max(0) as u64;
-    let key = image_cache::key(&input, mtime)?;
-    if let Some(written) = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sbom) {
-        return Ok(Done {
-            ca,
-            written,
-            sbom_packages,
-            reused: true,
-            image: None,
-            compressed: None,
-        });
-    }
-    let compress_started = std::time::Instant::now();
-    let img = image::build(&input)?;
-    let compressed = if img.compression != image::Compression::Gzip {
-        let took = compress_started.elapsed();
-        Some(image::compression::summary(&input, &img, took)?)
+/// One bin's result: its inputs, and either the cache record that holds it or what was built.
+struct Job<'a> {
+    plan: &'a ImagePlan,
+    prepared: Vec<Prepared<'a>>,
+    key: String,
+    cached: Option<Cached>,
+}
+
+/// One platform's image, built.
+struct Image {
+    made: image::Made,
+    cost: Option<CompressionCost>,
+}
+
+fn build_one(input: &ImageInput<'_>) -> Result<Image> {
+    let started = std::time::Instant::now();
+    let made = image::build(input)?;
+    let cost = if made.layer.compression != image::Compression::Gzip {
+        Some(image::compression_cost(
+            input,
+            &made.layer,
+            started.elapsed(),
+        )?)
     } else {
         None
     };
-    if tarball::interrupt_pending() {
-        anyhow::bail!("interrupted");
-    }
-    let (tarball_size, tarball_digest) = tarball::Tarball {
-        path: &p.tarball,
-        sbom: &p.sbom,
-        mtime,
-    }
-    .publish(&img)?;
-    remove_stale_sboms(&p.sbom, std::slice::from_ref(&p.sbom));
-    let written = image_cache::Written {
-        reference: img.reference(),
-        manifest_digest: img.manifest.digest.clone(),
-        config_digest: img.config.digest.clone(),
-        sbom_digest: img.sbom.digest.clone(),
-        compressed_size: img.layer.size(),
-        uncompressed_size: img.uncompressed_size,
-        compression: img.compression,
-        layer_media_type: img.layer.media_type.clone(),
-        tarball_size,
-        tarball_digest,
-        sbom_file_digest: img.sbom.digest.clone(),
-    };
-    image_cache::store(&p.cache, &key, &written);
-    Ok(Done {
-        ca,
-        written,
-        sbom_packages,
-        reused: false,
-        image: Some(img),
-        compressed,
-    })
+    Ok(Image { made, cost })
 }
 
-/// Runs `make` for every image, several at a time (compression is the costly part), results in order.
-fn make_all(cx: &Context<'_>, jobs: &[(&ImagePlan, &Binary)]) -> Vec<Result<Done>> {
+/// Runs `work` on every item, several at a time (compression is the costly part), results in
+/// order. Signals are held meanwhile: a worker starts nothing new once one is pending.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&T) -> Result<R> + Sync,
+) -> Vec<Result<R>> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(jobs.len());
+        .min(items.len());
     if workers <= 1 {
-        return jobs.iter().map(|(p, b)| make(cx, p, b)).collect();
+        return items.iter().map(&work).collect();
     }
     // Workers inherit this thread's signal mask: with SIGINT/SIGTERM/SIGHUP held here too, no thread
-    // can be killed by one while a worker has temp files. A worker starts no new image once one is
-    // pending, and it takes effect when the images under way are written (or abandoned before
-    // their temp files exist).
+    // can be killed by one while a worker has temp files.
     let _held = tarball::HeldSignals::hold();
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<Done>>>> =
-        jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let results: Vec<std::sync::Mutex<Option<Result<R>>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -195,8 +157,8 @@ fn make_all(cx: &Context<'_>, jobs: &[(&ImagePlan, &Binary)]) -> Vec<Result<Done
                     break;
                 }
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((p, b)) = jobs.get(i) else { break };
-                let r = make(cx, p, b);
+                let Some(item) = items.get(i) else { break };
+                let r = work(item);
                 *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
             });
         }
@@ -206,92 +168,224 @@ fn make_all(cx: &Context<'_>, jobs: &[(&ImagePlan, &Binary)]) -> Vec<Result<Done
         .map(|m| {
             m.into_inner()
                 .unwrap_or_else(|e| e.into_inner())
-                .unwrap_or_else(|| Err(anyhow::anyhow!("an image job did not finish")))
+                .unwrap_or_else(|| Err(anyhow::anyhow!("interrupted")))
         })
         .collect()
 }
 
-/// Builds and writes one image per binary (or reuses the one already written when nothing changed).
+/// A bin's result on its way to the publishers.
+struct Outcome<'a> {
+    job: Job<'a>,
+    /// What was built now (`None`: reused, read back from the tarball when a publisher needs it).
+    built: Option<Built>,
+    summary: Summary,
+    costs: Vec<(String, CompressionCost)>,
+    published: Vec<Published>,
+}
+
+/// Builds and publishes one result per binary (or reuses the one already written when nothing
+/// changed).
 pub fn run(
     ws: &Workspace,
     io: &ImageOptions,
     plans: &[ImagePlan],
     binaries: &[Binary],
-    shell: &Shell,
+    shared: &Shared<'_>,
     json: bool,
 ) -> Result<()> {
+    run_with(ws, io, plans, binaries, shared, &[], json)
+}
+
+/// [`run`], with `extra` publishers after each plan's own.
+pub fn run_with(
+    ws: &Workspace,
+    io: &ImageOptions,
+    plans: &[ImagePlan],
+    binaries: &[Binary],
+    shared: &Shared<'_>,
+    extra: &[&dyn Publisher],
+    json: bool,
+) -> Result<()> {
+    let shell = shared.shell;
     let started = std::time::Instant::now();
-    let date = &io.source_date;
+    let date = io.source_date;
     shell.verbose(
         "Timestamp",
-        format!(
-            "{} (from {})",
-            source_date::rfc3339(date.epoch),
-            date.origin
-        ),
+        format!("{} (from {})", date.rfc3339(), date.origin),
     );
     let cx = Context {
         ws,
         revision: io.revision.clone(),
         lockfile: std::fs::read_to_string(ws.root().join("Cargo.lock")).ok(),
-        docker_platform: io.docker_platform.clone(),
-        created: source_date::rfc3339(date.epoch),
-        epoch: date.epoch,
+        created: date,
     };
-    let created = cx.created.clone();
-    let mut platforms: Vec<&crate::target::Target> = binaries.iter().map(|b| &b.platform).collect();
-    platforms.dedup();
-    if platforms.len() > 1 {
-        return run_multi(&cx, plans, binaries, shell, json);
-    }
+
+    // Every platform's input, and the cache's answer for the whole result.
     let mut jobs = Vec::new();
     for p in plans {
-        let b = binaries
-            .iter()
-            .find(|b| b.target == p.target)
-            .ok_or_else(|| anyhow::anyhow!("no binary built for `{}`", p.target.bin))?;
-        jobs.push((p, b));
-    }
-    // Every image made before any is pushed or reported: one that failed stops the build before a
-    // registry has seen any of them.
-    let results = make_all(&cx, &jobs)
-        .into_iter()
-        .collect::<Result<Vec<Done>>>()?;
-    let mut reused = 0;
-    for ((p, _), done) in jobs.iter().zip(results) {
-        let Done {
-            ca,
-            written: w,
-            sbom_packages,
-            reused: was_reused,
-            image: built,
-            compressed,
-        } = done;
-        reused += usize::from(was_reused);
-        if let Some(line) = compressed {
-            shell.status("Compressed", line);
+        let mut prepared = Vec::new();
+        for platform in &p.platforms {
+            let b = binaries
+                .iter()
+                .find(|b| b.target == p.target && b.platform == *platform)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("no binary built for `{}` on {platform}", p.target.bin)
+                })?;
+            prepared.push(prepare(&cx, p, b)?);
         }
-        // The registry publisher takes the image value, or, when it was reused, the tarball (the same
-        // bytes: the cache checked them).
-        let pushed = match &p.push {
-            Some(plan) => {
-                let registry = Registry { plan, shell };
-                Some(match &built {
-                    Some(img) => registry.publish(img)?,
-                    None => registry.publish_artifact(&layout::read(&p.tarball)?.artifact)?,
-                })
+        let inputs: Vec<&ImageInput<'_>> = prepared.iter().map(|x| &x.input).collect();
+        let key = image_cache::key(&inputs, p.kind, &p.docker, date.mtime())?;
+        let cached = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sboms);
+        jobs.push(Job {
+            plan: p,
+            prepared,
+            key,
+            cached,
+        });
+    }
+
+    // Every image not reused, built before anything is published: one that fails stops the build
+    // before a registry or an engine has seen any of them.
+    let wanted: Vec<(usize, usize)> = jobs
+        .iter()
+        .enumerate()
+        .filter(|(_, j)| j.cached.is_none())
+        .flat_map(|(k, j)| (0..j.prepared.len()).map(move |i| (k, i)))
+        .collect();
+    let mut images = in_parallel(&wanted, |&(k, i)| build_one(&jobs[k].prepared[i].input))
+        .into_iter()
+        .collect::<Result<Vec<Image>>>()?
+        .into_iter();
+    let mut results = Vec::new();
+    for job in jobs {
+        let p = job.plan;
+        let (built, summary, costs) = match &job.cached {
+            Some(c) => (None, c.summary.clone(), Vec::new()),
+            None => {
+                // In the plan's platform order (the table's), as `prepared` is: the summary and the
+                // report pair them up.
+                let mine: Vec<Image> = images.by_ref().take(job.prepared.len()).collect();
+                let mut made = Vec::new();
+                let mut referrers = Vec::new();
+                let mut layers: Vec<LayerFacts> = Vec::new();
+                let mut costs = Vec::new();
+                for img in mine {
+                    if let Some(c) = img.cost {
+                        costs.push((img.made.image.platform.platform(), c));
+                    }
+                    layers.push(img.made.layer);
+                    referrers.extend(img.made.referrers);
+                    made.push(img.made.image);
+                }
+                let built = Built::new(
+                    &p.name,
+                    &p.tag,
+                    p.kind,
+                    made,
+                    referrers,
+                    &date.rfc3339(),
+                    Some(&p.docker),
+                )?;
+                let summary = Summary::of(&built, &layers);
+                (Some(built), summary, costs)
             }
-            None => None,
         };
-        crate::report::image(
-            crate::report::ImageReport {
-                plan: p,
-                ca: &ca,
-                written: &w,
-                sbom_packages,
-                reused: was_reused,
-                pushed,
-                created: created.clone(),
+        results.push(Outcome {
+            job,
+            built,
+            summary,
+            costs,
+            published: Vec::new(),
+        });
+    }
+
+    // The publishers, step by step: each plan's first (the tarball) for every result, then the next.
+    let opened = results
+        .iter()
+        .map(|r| {
+            r.job
+                .plan
+                .publish
+                .iter()
+                .map(|to| to.open(shared))
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let lists: Vec<Vec<&dyn Publisher>> = opened
+        .iter()
+        .map(|own| {
+            own.iter()
+                .map(|b| b.as_ref())
+                .chain(extra.iter().copied())
+                .collect()
+        })
+        .collect();
+    let steps = lists.iter().map(Vec::len).max().unwrap_or(0);
+    for step in 0..steps {
+        for (r, list) in results.iter_mut().zip(&lists) {
+            let Some(publisher) = list.get(step) else {
+                continue;
+            };
+            if tarball::interrupt_pending() {
+                anyhow::bail!("interrupted");
+            }
+            let cached: Vec<Published> = r
+                .job
+                .cached
+                .iter()
+                .map(|c| Published::Tarball(c.written.clone()))
+                .collect();
+            let done = match publisher.reuse(&cached) {
+                Some(done) => done,
+                None => {
+                    if r.built.is_none() {
+                        // Reused: the tarball holds the very bytes (the cache checked them).
+                        // (Its `manifest.json` names the plan's docker platform: the key covers it.)
+                        r.built = Some(crate::publish::layout::read(&r.job.plan.tarball)?.built);
+                    }
+                    let built = r.built.as_ref().expect("built or read back");
+                    let done = publisher.publish(built)?;
+                    // The tarball this plan wrote now: recorded for the next build.
+                    match (&done, &r.job.cached) {
+                        (Published::Tarball(w), None) if w.path == r.job.plan.tarball => {
+                            image_cache::store(
+                                &r.job.plan.cache,
+                                &r.job.key,
+                                &Cached {
+                                    summary: r.summary.clone(),
+                                    written: w.clone(),
+                                },
+                            );
+                        }
+                        _ => {}
+                    }
+                    done
+                }
+            };
+            r.published.push(done);
+        }
+    }
+
+    let total = results.len();
+    let mut reused = 0;
+    for r in &results {
+        reused += usize::from(r.job.cached.is_some());
+        for (platform, cost) in &r.costs {
+            let prefix = (r.job.plan.kind == image::Kind::Index).then_some(platform.as_str());
+            crate::report::compressed(cost, prefix, shell);
+        }
+        let p = r.job.plan;
+        crate::report::result(
+            &ResultReport {
+                package: &p.target.package,
+                bin: &p.target.bin,
+                config: &p.config,
+                summary: &r.summary,
+                platforms: r.job.prepared.iter().map(|x| &x.facts).collect(),
+                sboms: &p.sboms,
+                reused: r.job.cached.is_some(),
+                published: &r.published,
+                created: date.rfc3339(),
             },
             shell,
             json,
@@ -300,114 +394,9 @@ pub fn run(
     shell.verbose(
         "Timing",
         format!(
-            "images written {:.0} ms after cargo finished ({reused} of {} unchanged and reused)",
+            "images written {:.0} ms after cargo finished ({reused} of {total} unchanged and reused)",
             started.elapsed().as_secs_f64() * 1000.0,
-            jobs.len()
         ),
     );
     Ok(())
-}
-
-/// Several platforms: per bin, one image per platform under one index, in one tarball (no image
-/// cache: the images are rebuilt every time; every tarball is made before any is pushed).
-fn run_multi(
-    cx: &Context<'_>,
-    plans: &[ImagePlan],
-    binaries: &[Binary],
-    shell: &Shell,
-    json: bool,
-) -> Result<()> {
-    let mtime = cx.epoch.max(0) as u64;
-    let mut made = Vec::new();
-    for p in plans {
-        let mut images = Vec::new();
-        let mut facts = Vec::new();
-        for b in binaries.iter().filter(|b| b.target == p.target) {
-            let Prepared {
-                input,
-                ca,
-                sbom_packages,
-            } = prepare(cx, p, b)?;
-            let started = std::time::Instant::now();
-            let img = image::build(&input)?;
-            if img.compression != image::Compression::Gzip {
-                let line = image::compression::summary(&input, &img, started.elapsed())?;
-                shell.status("Compressed", format!("{} {line}", b.platform.platform()));
-            }
-            images.push((b.platform.clone(), img));
-            facts.push(crate::report::PlatformFacts {
-                binary_size: b.size,
-                ca,
-                sbom_packages,
-            });
-        }
-        let multi =
-            image::index::MultiImage::new(images, &cx.created, cx.docker_platform.as_ref())?;
-        made.push((p, multi, facts));
-    }
-    let mut written = Vec::new();
-    for (p, multi, facts) in &made {
-        if tarball::interrupt_pending() {
-            anyhow::bail!("interrupted");
-        }
-        let docker_platform = &multi.docker_image().0;
-        let sbom_paths: Vec<PathBuf> = multi
-            .images
-            .iter()
-            .map(|(t, _)| {
-                if t == docker_platform {
-                    p.sbom.clone()
-                } else {
-                    platform_sbom_path(&p.sbom, t)
-                }
-            })
-            .collect();
-        let files: Vec<(&std::path::Path, &[u8])> = sbom_paths
-            .iter()
-            .zip(&multi.images)
-            .map(|(path, (_, img))| (path.as_path(), img.sbom.data.as_slice()))
-            .collect();
-        // The single-platform cache record no longer describes this tarball.
-        let _ = std::fs::remove_file(&p.cache);
-        let (tarball_size, _) =
-            tarball::publish_with(|sink| multi.write_tarball(mtime, sink), &p.tarball, &files)?;
-        remove_stale_sboms(&p.sbom, &sbom_paths);
-        written.push((p, multi, facts, sbom_paths, tarball_size));
-    }
-    for (p, multi, facts, sbom_paths, tarball_size) in written {
-        let pushed = match &p.push {
-            Some(plan) => Some(
-                Registry { plan, shell }
-                    .publish_artifact(&crate::publish::Artifact::from_multi(multi)?)?,
-            ),
-            None => None,
-        };
-        crate::report::index(
-            crate::report::IndexReport {
-                plan: p,
-                multi,
-                facts,
-                sbom_paths: &sbom_paths,
-                tarball_size,
-                pushed,
-            },
-            shell,
-            json,
-        )?;
-    }
-    Ok(())
-}
-
-/// Removes the per-platform SBOMs an earlier build left beside this tarball that this one did not
-/// write (a single-platform build over a multi-platform one, or another `--docker-platform`), so
-/// every SBOM beside it describes it.
-fn remove_stale_sboms(sbom: &std::path::Path, written: &[PathBuf]) {
-    for (_, triple) in crate::target::SUPPORTED {
-        if let Ok(t) = crate::target::Target::from_triple(triple) {
-            let path = platform_sbom_path(sbom, &t);
-            if !written.contains(&path) && path.is_file() {
-                let _ = std::fs::remove_file(&path);
-            }
-        }
-    }
 }

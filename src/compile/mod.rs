@@ -1,8 +1,8 @@
 //! `cargo tiny build`, compile stage: Workspace → Plan → verified static binaries.
 //!
-//! About 400 lines: planning (tools, per-target environment and rustflags, the profile check, path
-//! remapping) and the compile loop with its verification; the `Plan` type and cargo's command line
-//! are in `plan.rs`, the cargo run in `cargo.rs`.
+//! Planning (tools, per-target environment and rustflags, the profile check, path remapping) and the
+//! compile loop with its verification; the `Plan` type and cargo's command line are in `plan.rs`,
+//! the cargo run in `cargo.rs`.
 
 pub mod cargo;
 pub mod command;
@@ -58,14 +58,8 @@ impl Binary {
 /// Plans the compile: target checks, bin selection, tools, rustflags. Spawns one `rustc --print`
 /// per target.
 pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> {
-    let bins = plan::select_bins(ws, &opts.selection)?;
-
-    let targets = crate::target::resolve(
-        &opts.targets,
-        &opts.platforms,
-        crate::target::configured_platforms(ws, &bins)?.as_deref(),
-        crate::target::default_triple(),
-    )?;
+    let bins = opts.bins.clone();
+    let targets = opts.targets.clone();
 
     // Tools, before anything is built.
     let root = ws.root().as_std_path();
@@ -109,13 +103,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
         } else {
             // The workspace's graph is the first target's; a crate may depend on others only for
             // this one (`[target.'cfg(target_arch = "aarch64")'.dependencies]`): resolve it again.
-            let graph = Workspace::load(&crate::workspace::LoadOptions {
-                manifest_path: opts.manifest_path.clone(),
-                features: opts.features().clone(),
-                resolve: opts.resolve.clone(),
-                target: Some(target.to_string()),
-                no_deps: false,
-            })?;
+            let graph = Workspace::load(&opts.load_options_for(&t))?;
             c_code_crates(&graph)
         };
         let env = crate::cross::env_for(&t, &c_crates, &zig_dir, &user_tools)?;

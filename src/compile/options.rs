@@ -8,16 +8,18 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::plan::Selection;
+use super::plan::{BinTarget, Selection};
 use super::rustflags;
 use crate::cargo_flags::{FeatureArgs, ResolveArgs};
 use crate::cli::{BuildArgs, MessageFormat};
 use crate::config::{self, Overrides};
 use crate::error::Failure;
-use crate::publish::push::RegistryFlags;
+use crate::publish::credentials::Env;
+use crate::publish::push::{RegistryFlags, Settings};
 use crate::shell::Verbosity;
 use crate::size_max::Size;
 use crate::source_date::{self, SourceDate};
+use crate::target::Target;
 use crate::workspace::{LoadOptions, Workspace};
 
 /// A build, as plain values.
@@ -27,11 +29,11 @@ pub struct BuildOptions {
     /// The packages and bins asked for (with the features, which decide required-features bins).
     pub selection: Selection,
     pub resolve: ResolveArgs,
-    /// `--target` triples as given (repeatable); with `--platform` and `platforms = [...]` they become
-    /// the plan's [`crate::target::Target`]s (see [`crate::target::resolve`]).
-    pub targets: Vec<String>,
-    /// `--platform` lists as given (`linux/amd64,linux/arm64`).
-    pub platforms: Vec<String>,
+    /// The binaries asked for.
+    pub bins: Vec<BinTarget>,
+    /// What to build for, resolved once: `--target`/`--platform`, else `platforms = [...]` of the
+    /// selected packages, else the host's (see [`crate::target::resolve`]); in the table's order.
+    pub targets: Vec<Target>,
     pub profile: String,
     /// `--target-dir` as given (cargo gets it as is).
     pub target_dir_arg: Option<PathBuf>,
@@ -60,10 +62,10 @@ pub struct ImageOptions {
     pub named: bool,
     /// The command line's settings over `[*.metadata.tiny]`.
     pub overrides: Overrides,
-    /// With `--push`: how to reach the registries.
-    pub push: Option<RegistryFlags>,
+    /// With `--push`: the tags and how to reach the registries (the CA files read and checked).
+    pub push: Option<(RegistryFlags, Settings)>,
     /// `--docker-platform`: with several platforms, the image `docker load` gets (else the host's).
-    pub docker_platform: Option<crate::target::Target>,
+    pub docker_platform: Option<Target>,
     /// The timestamp of every image (`SOURCE_DATE_EPOCH`, else git HEAD's commit time, else 0).
     pub source_date: SourceDate,
     /// git HEAD's commit id, when the workspace is a git checkout.
@@ -71,32 +73,30 @@ pub struct ImageOptions {
 }
 
 impl BuildOptions {
-    /// The workspace load options a build uses (before there is a workspace to finish the rest).
-    pub fn load_options(args: &BuildArgs) -> LoadOptions {
-        LoadOptions {
-            manifest_path: args.common.manifest_path.clone(),
-            features: args.features.clone(),
-            resolve: args.resolve.clone(),
-            // The workspace's graph is resolved for the first target asked for (the Linux targets
-            // resolve the same graph unless a crate depends on the architecture).
-            target: Some(
-                args.target
-                    .first()
-                    .cloned()
-                    .or_else(|| {
-                        let first = args.platform.iter().flat_map(|p| p.split(',')).next()?;
-                        crate::target::Target::from_platform(first)
-                            .ok()
-                            .map(|t| t.triple)
-                    })
-                    .unwrap_or_else(|| crate::target::default_triple().to_string()),
-            ),
-            no_deps: false,
-        }
+    /// The targets the command line names (`--target`, `--platform`), checked before anything runs.
+    pub fn cli_targets(args: &BuildArgs) -> Result<Option<Vec<Target>>> {
+        crate::target::from_cli(&args.target, &args.platform)
+    }
+
+    /// How a build loads the workspace: its graph resolved for the first target asked for (the
+    /// Linux targets resolve the same graph unless a crate depends on the architecture; the plan
+    /// resolves it again for another target that needs it).
+    pub fn load_options(args: &BuildArgs, cli_targets: Option<&[Target]>) -> LoadOptions {
+        let first: &str = match cli_targets.and_then(|t| t.first()) {
+            Some(t) => &t.triple,
+            None => crate::target::default_triple(),
+        };
+        LoadOptions::new(args.common.manifest_path.clone())
+            .with_features(&args.features, &args.resolve)
+            .for_target(first)
     }
 
     /// Everything else, once the workspace is loaded.
-    pub fn new(args: &BuildArgs, ws: &Workspace) -> Result<BuildOptions> {
+    pub fn new(
+        args: &BuildArgs,
+        ws: &Workspace,
+        cli_targets: Option<&[Target]>,
+    ) -> Result<BuildOptions> {
         let target_dir = match &args.target_dir {
             Some(d) => std::path::absolute(d).map_err(|e| {
                 Failure::new(format!("--target-dir {}: {e}", d.display()))
@@ -112,10 +112,11 @@ impl BuildOptions {
                 user: args.user.clone(),
                 ca_certificates: args.ca_certificates,
                 compression: args.compression,
+                load: args.load,
                 ..Default::default()
             };
             if let Some(r) = &args.image {
-                let (n, t) = config::split_reference(r);
+                let (n, t) = crate::reference::split(r);
                 overrides.name = Some(n);
                 overrides.tag = t;
             }
@@ -124,11 +125,18 @@ impl BuildOptions {
                 output: args.output.clone(),
                 named: args.image.is_some(),
                 overrides,
-                push: args.push.then(|| RegistryFlags::from(&args.registry)),
+                push: match args.push {
+                    true => {
+                        let flags = RegistryFlags::from(&args.registry);
+                        let settings = Settings::new(&flags, Env::from_process())?;
+                        Some((flags, settings))
+                    }
+                    false => None,
+                },
                 docker_platform: args
                     .docker_platform
                     .as_deref()
-                    .map(crate::target::Target::from_platform)
+                    .map(Target::from_platform)
                     .transpose()?,
                 source_date: source_date::source_date(
                     std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
@@ -137,17 +145,24 @@ impl BuildOptions {
                 revision: source_date::git_revision(root),
             })
         };
+        let selection = Selection {
+            packages: args.package.clone(),
+            workspace: args.workspace,
+            bins: args.bin.clone(),
+            features: args.features.clone(),
+        };
+        let bins = super::plan::select_bins(ws, &selection)?;
+        let targets = crate::target::resolve(
+            cli_targets,
+            configured_platforms(ws, &bins)?.as_deref(),
+            crate::target::default_triple(),
+        )?;
         Ok(BuildOptions {
             manifest_path: args.common.manifest_path.clone(),
-            selection: Selection {
-                packages: args.package.clone(),
-                workspace: args.workspace,
-                bins: args.bin.clone(),
-                features: args.features.clone(),
-            },
+            selection,
+            bins,
+            targets,
             resolve: args.resolve.clone(),
-            targets: args.target.clone(),
-            platforms: args.platform.clone(),
             profile: args.profile.clone(),
             target_dir_arg: args.target_dir.clone(),
             target_dir,
@@ -169,59 +184,150 @@ impl BuildOptions {
     pub fn features(&self) -> &FeatureArgs {
         &self.selection.features
     }
+
+    /// How the plan loads the workspace again for another target.
+    pub fn load_options_for(&self, target: &Target) -> LoadOptions {
+        LoadOptions::new(self.manifest_path.clone())
+            .with_features(self.features(), &self.resolve)
+            .for_target(&target.triple)
+    }
+}
+
+/// `platforms = [...]` of the selected binaries' packages (`[package.metadata.tiny]` over
+/// `[workspace.metadata.tiny]`), validated; `None` when none sets it. Packages that ask for different
+/// platforms are an error (one cargo run per target builds them all).
+fn configured_platforms(ws: &Workspace, bins: &[BinTarget]) -> Result<Option<Vec<Target>>> {
+    let root_manifest = ws.root_manifest();
+    let mut found: Option<(String, Vec<Target>)> = None;
+    let mut seen = Vec::new();
+    for b in bins {
+        if seen.contains(&&b.package_id) {
+            continue;
+        }
+        seen.push(&b.package_id);
+        let pkg = ws.package(&b.package_id);
+        let [workspace, package] = config::Source::of_package(ws, pkg, &root_manifest);
+        let Some(mut ps) =
+            config::configured_platforms(&package)?.or(config::configured_platforms(&workspace)?)
+        else {
+            continue;
+        };
+        ps.sort();
+        ps.dedup();
+        let list = |ps: &[Target]| {
+            ps.iter()
+                .map(|t| t.platform())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match &found {
+            Some((other, theirs)) if *theirs != ps => {
+                return Err(Failure::new(format!(
+                    "packages `{other}` and `{}` set different `platforms` ({} and {})",
+                    pkg.name,
+                    list(theirs),
+                    list(&ps)
+                ))
+                .hint("build them separately with -p, or pass --platform to build both for the same platforms")
+                .into());
+            }
+            Some(_) => {}
+            None => found = Some((pkg.name.to_string(), ps)),
+        }
+    }
+    Ok(found.map(|(_, ps)| ps))
 }
 
 #[cfg(test)]
 mod tests {
-    /// Planning, compiling, imaging, publishing and reporting read `BuildOptions`, and doctor its
-    /// `DoctorOptions`, never the command line: only the command files (and this module) import `cli`.
+    use std::path::{Path, PathBuf};
+
+    /// The `.rs` files under `dir`, at any depth.
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Whether Rust source text imports the command line: `crate::cli…` or `cli` in a
+    /// `use crate::{…}` group.
+    fn imports_cli(text: &str) -> bool {
+        text.contains("crate::cli")
+            || text.split("crate::{").skip(1).any(|group| {
+                group
+                    .split('}')
+                    .next()
+                    .unwrap_or("")
+                    .split([',', ' ', '\n'])
+                    .any(|w| w == "cli" || w.starts_with("cli::"))
+            })
+    }
+
+    /// Planning, compiling, imaging, publishing and reporting read `BuildOptions`, init and setup
+    /// their own options, never the command line: only the command files, which turn it into those
+    /// options once, import `cli`.
     #[test]
     fn nothing_below_the_options_imports_cli() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut files = Vec::new();
-        for dir in ["compile", "image"] {
-            for e in std::fs::read_dir(src.join(dir)).unwrap() {
-                files.push(e.unwrap().path());
-            }
-        }
-        for dir in ["publish", "knowledge"] {
-            for e in std::fs::read_dir(src.join(dir)).unwrap() {
-                files.push(e.unwrap().path());
-            }
-        }
-        // doctor/, with its subfolders (tls/, remedy/, sources/).
-        let mut dirs = vec![src.join("doctor")];
-        while let Some(d) = dirs.pop() {
-            for e in std::fs::read_dir(d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    dirs.push(p);
-                } else {
-                    files.push(p);
-                }
-            }
+        for dir in [
+            "compile",
+            "image",
+            "publish",
+            "report",
+            "knowledge",
+            "settings",
+            "sbom",
+            "init",
+            "setup",
+            "doctor",
+        ] {
+            rust_files(&src.join(dir), &mut files);
         }
         for f in [
-            "report.rs",
-            "sbom.rs",
-            "target.rs",
+            "config.rs",
+            "push.rs",
             "cross.rs",
+            "digest.rs",
+            "reference.rs",
+            "source_date.rs",
+            "target.rs",
             "workspace.rs",
         ] {
+            assert!(src.join(f).is_file(), "src/{f} moved: update this list");
             files.push(src.join(f));
         }
         // The commands: they turn their command line into plain values.
         let allowed = [
             "compile/options.rs",
             "compile/command.rs",
-            "publish/command.rs",
+            "push.rs",
+            "init/command.rs",
+            "setup/command.rs",
             "doctor/command.rs",
         ];
         let offenders: Vec<_> = files
             .iter()
             .filter(|f| !allowed.iter().any(|a| f.ends_with(a)))
-            .filter(|f| std::fs::read_to_string(f).unwrap().contains("crate::cli"))
+            .filter(|f| imports_cli(&std::fs::read_to_string(f).unwrap()))
             .collect();
         assert!(offenders.is_empty(), "{offenders:?} import cli");
+        assert!(files.len() > 40, "the walk found {} files", files.len());
+    }
+
+    #[test]
+    fn imports_of_cli_are_found_in_every_spelling() {
+        assert!(imports_cli("use crate::cli::BuildArgs;"));
+        assert!(imports_cli("use crate::{cli, shell};"));
+        assert!(imports_cli(
+            "use crate::{\n    cli::InitArgs,\n    shell::Shell,\n};"
+        ));
+        assert!(!imports_cli("use crate::{client, shell};"));
+        assert!(!imports_cli("use crate::shell::Shell; // the cli"));
     }
 }

@@ -182,7 +182,7 @@ impl Plan {
             a.push(b.to_string());
         }
         a.push("--target".into());
-        a.push(t.target.triple.clone());
+        a.push(t.target.triple.to_string());
         a.push("--profile".into());
         a.push(self.profile.clone());
         a.extend(self.features.cargo_args());

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use auditable_serde::VersionInfo;
 
-use crate::config::CaCertificates;
 use crate::error::Failure;
+use crate::settings::CaCertificates;
 
 /// The host bundle copied into the image (`CARGO_TINY_CA_BUNDLE` overrides it).
 pub const HOST_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";

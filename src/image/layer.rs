@@ -8,9 +8,6 @@
 //! Deterministic by construction: entries sorted by path with every parent directory listed, the same
 //! mtime on every entry, explicit uid/gid with empty user and group names, no PAX records. The `tar`
 //! crate's own path-based appends copy host metadata, so they are not used.
-//!
-//! Over 400 lines: ~275 of code and ~135 of tests (the determinism and the streaming are tested
-//! here, byte for byte).
 
 use std::collections::BTreeMap;
 
@@ -20,8 +17,8 @@ use anyhow::{Context, Result};
 
 pub use super::compression::Compression;
 use super::source::OpenedSource;
+pub use crate::digest::{hex_digest, sha256, Hashing};
 use crate::error::Failure;
-use sha2::{Digest, Sha256};
 
 /// A file's contents: bytes in memory (the binary, passwd, the CA bundle: small), or a `files`
 /// source read from its handle while the tar is written.
@@ -210,51 +207,6 @@ pub fn write_tar<W: Write>(tree: &Tree, mtime: u64, w: W) -> Result<W> {
 /// gzip at level 9 with a fixed header (see [`super::compression::gzip`]).
 pub fn gzip(data: &[u8]) -> Result<Vec<u8>> {
     super::compression::gzip(data)
-}
-
-pub fn sha256(data: &[u8]) -> String {
-    hex_digest(Sha256::new_with_prefix(data))
-}
-
-/// `sha256:` and the hex digest of what `hasher` was fed.
-pub fn hex_digest(hasher: Sha256) -> String {
-    let d = hasher.finalize();
-    let mut s = String::with_capacity(71);
-    s.push_str("sha256:");
-    for b in d.iter() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
-/// Passes bytes on to `inner`, hashing and counting them.
-pub struct Hashing<W> {
-    pub inner: W,
-    pub hasher: Sha256,
-    pub count: u64,
-}
-
-impl<W> Hashing<W> {
-    pub fn new(inner: W) -> Hashing<W> {
-        Hashing {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
-    }
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 impl Layer {

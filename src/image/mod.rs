@@ -1,21 +1,21 @@
-//! The image as a value: config, one layer, manifest, the SBOM referrer and the index that ties them.
+//! The image as a value: per platform its config, one layer and manifest, the SBOM attached as a
+//! referrer ([`referrer`]), and the [`Built`] result that ties the platforms under one index.
 //!
 //! [`assemble`] (a binary and its package → the input and SBOM) and [`build`] (input → image) are
 //! pure; reading files and writing happen elsewhere ([`ca_bundle`] reads the host bundle, the
-//! publishers in [`crate::publish`] write the tarball or push). Every JSON document is serialised
-//! with sorted keys, so the same inputs give the same digests.
-//!
-//! Over 400 lines: ~380 of code (the five OCI documents as oci-spec types and their descriptors) and
-//! ~110 of tests pinning their bytes; the documents cross-reference each other's digests, so they are
-//! built in one place.
+//! publishers write the tarball, push or load). Every JSON document is serialised with sorted keys,
+//! so the same inputs give the same digests.
 
 pub mod assemble;
+pub mod built;
 pub mod ca_bundle;
-pub mod compression;
-pub mod index;
 pub mod layer;
 pub mod paths;
-pub mod source;
+pub mod referrer;
+pub mod summary;
+
+// Where they were before they moved below `config` and `image` (`crate::settings`).
+pub use crate::settings::{compression, source};
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -23,14 +23,18 @@ use std::str::FromStr;
 use anyhow::Result;
 use oci_spec::image::{
     Arch, ConfigBuilder, Descriptor, Digest, HistoryBuilder, ImageConfigurationBuilder,
-    ImageIndexBuilder, ImageManifestBuilder, MediaType, Os, Platform, PlatformBuilder,
-    RootFsBuilder,
+    ImageManifestBuilder, MediaType, Os, RootFsBuilder,
 };
 use serde_json::{json, Map, Value};
 
-use crate::config::TinyConfig;
+use crate::settings::TinyConfig;
+use crate::source_date::SourceDate;
+use crate::target::Target;
+pub use built::{Built, Kind};
 pub use compression::{Compression, LAYER_GZIP, LAYER_ZSTD};
 pub use layer::sha256;
+pub use referrer::{Document, Referrer};
+pub use summary::Summary;
 
 pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -111,65 +115,60 @@ pub struct ImageInput<'a> {
     pub tag: String,
     pub bin: String,
     pub binary: Vec<u8>,
-    /// OCI architecture (`amd64`) and variant.
-    pub arch: (&'static str, Option<&'static str>),
+    /// The platform the binary was built for.
+    pub platform: Target,
     pub config: &'a TinyConfig,
     /// `(image path, mode, contents)` of the user's extra files (a source is read while the layer
     /// is written, never held whole in memory).
     pub files: Vec<(String, u32, layer::Data)>,
     pub ca_bundle: Option<Vec<u8>>,
-    /// Seconds since the epoch, for `created` and every mtime.
-    pub created: i64,
+    /// `created`, and every mtime.
+    pub created: SourceDate,
     /// `org.opencontainers.image.*` from the package and git (only those with a value).
     pub annotations: BTreeMap<String, String>,
-    /// The CycloneDX document.
+    /// The CycloneDX document: named by the manifest's annotations, attached as its first referrer.
     pub sbom: Vec<u8>,
 }
 
-/// A built image: every blob of the OCI layout, and the index entry that names it.
-#[derive(Debug, Clone)]
+/// One platform's image: its manifest and the blobs it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
-    pub name: String,
-    pub tag: String,
-    pub config: Blob,
-    pub layer: Blob,
-    /// How `layer` is compressed (its media type says the same).
-    pub compression: Compression,
-    pub diff_id: String,
-    pub uncompressed_size: u64,
+    pub platform: Target,
     pub manifest: Blob,
-    pub sbom: Blob,
-    pub empty: Blob,
-    pub referrer: Blob,
-    /// The nested image index listing `manifest` and `referrer`.
-    pub index: Blob,
-    pub annotations: BTreeMap<String, String>,
+    pub config: Blob,
+    pub layers: Vec<Blob>,
 }
 
 impl Image {
-    /// `name:tag`.
-    pub fn reference(&self) -> String {
-        format!("{}:{}", self.name, self.tag)
-    }
-
-    /// Every blob, each once, sorted by digest.
+    /// The blobs of the image: config, layers, manifest.
     pub fn blobs(&self) -> Vec<&Blob> {
-        let mut v = self.platform_blobs();
-        v.push(&self.index);
-        sorted_blobs(v)
+        let mut v = vec![&self.config];
+        v.extend(&self.layers);
+        v.push(&self.manifest);
+        v
     }
+}
 
-    /// The blobs of this platform's image and its SBOM referrer (not the index that ties them).
-    pub fn platform_blobs(&self) -> Vec<&Blob> {
-        vec![
-            &self.config,
-            &self.layer,
-            &self.manifest,
-            &self.sbom,
-            &self.empty,
-            &self.referrer,
-        ]
-    }
+/// What building one platform's image made.
+#[derive(Debug, Clone)]
+pub struct Made {
+    pub image: Image,
+    /// The SBOM, attached to the image's manifest.
+    pub referrers: Vec<Referrer>,
+    pub layer: LayerFacts,
+}
+
+/// What the layer is, for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerFacts {
+    /// How the layer is compressed (its media type says the same).
+    pub compression: Compression,
+    /// `sha256:` of the uncompressed tar.
+    pub diff_id: String,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    /// The digest of the SBOM blob the manifest names.
+    pub sbom_digest: String,
 }
 
 /// Blobs each once, sorted by digest (the order a layout's blobs are written in).
@@ -204,14 +203,16 @@ pub fn tree(input: &ImageInput<'_>) -> layer::Tree {
     t
 }
 
-/// Builds the image value.
-pub fn build(input: &ImageInput<'_>) -> Result<Image> {
+/// Builds one platform's image and its SBOM referrer.
+pub fn build(input: &ImageInput<'_>) -> Result<Made> {
     let cfg = input.config;
-    let created = crate::source_date::rfc3339(input.created);
+    let created = input.created.rfc3339();
     let tree = tree(input);
     paths::check_tree(&tree)?;
-    let layer = layer::build(&tree, input.created.max(0) as u64, cfg.compression)?;
-    let layer_blob = Blob::new(layer.media_type(), layer.compressed);
+    let mut layer = layer::build(&tree, input.created.mtime(), cfg.compression)?;
+    let compressed = std::mem::take(&mut layer.compressed);
+    let layer_blob = Blob::new(layer.media_type(), compressed);
+    let layer_blob_size = layer_blob.size();
     let sbom = Blob::new(CYCLONEDX, input.sbom.clone());
 
     let reference = format!("{}:{}", input.name, input.tag);
@@ -235,7 +236,7 @@ pub fn build(input: &ImageInput<'_>) -> Result<Image> {
     // The documents are oci-spec's types; `Blob::typed` serialises them through `canonical_json`,
     // so the bytes do not depend on the types' field order.
     let oci = |e: oci_spec::OciSpecError| anyhow::anyhow!("building the OCI documents: {e}");
-    let (arch, variant) = input.arch;
+    let (arch, variant) = input.platform.oci_arch();
     let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
     let mut config = ConfigBuilder::default()
         .user(cfg.user.clone())
@@ -281,65 +282,60 @@ pub fn build(input: &ImageInput<'_>) -> Result<Image> {
         .map_err(oci)?;
     let manifest = Blob::typed(MANIFEST, &manifest)?;
 
-    let empty = Blob::new(EMPTY, b"{}".to_vec());
-    let mut sbom_layer = sbom.oci_descriptor()?;
     let title = input.name.rsplit('/').next().unwrap_or(&input.name);
-    sbom_layer.set_annotations(Some(HashMap::from([(
-        "org.opencontainers.image.title".to_string(),
-        format!("{title}.cdx.json"),
-    )])));
-    let referrer = ImageManifestBuilder::default()
-        .schema_version(2u32)
-        .media_type(MediaType::ImageManifest)
-        .artifact_type(MediaType::from(CYCLONEDX))
-        .config(empty.oci_descriptor()?)
-        .layers(vec![sbom_layer])
-        .subject(manifest.oci_descriptor()?)
-        .annotations(HashMap::from([(CREATED.to_string(), created.clone())]))
-        .build()
-        .map_err(oci)?;
-    let referrer = Blob::typed(MANIFEST, &referrer)?;
-
-    let platform = |arch: &str, os: Os, variant: Option<&str>| -> Result<Platform> {
-        let mut p = PlatformBuilder::default()
-            .architecture(Arch::from(arch))
-            .os(os)
-            .build()
-            .map_err(oci)?;
-        p.set_variant(variant.map(String::from));
-        Ok(p)
+    let sbom_doc = Document {
+        artifact_type: CYCLONEDX.into(),
+        media_type: CYCLONEDX.into(),
+        data: input.sbom.clone(),
+        title: Some(format!("{title}.cdx.json")),
+        annotations: BTreeMap::new(),
     };
-    let mut image_desc = manifest.oci_descriptor()?;
-    image_desc.set_platform(Some(platform(arch, Os::Linux, variant)?));
-    let mut referrer_desc = referrer.oci_descriptor()?;
-    referrer_desc.set_artifact_type(Some(MediaType::from(CYCLONEDX)));
-    referrer_desc.set_platform(Some(platform("unknown", Os::from("unknown"), None)?));
-    let index = ImageIndexBuilder::default()
-        .schema_version(2u32)
-        .media_type(MediaType::ImageIndex)
-        .manifests(vec![image_desc, referrer_desc])
-        .annotations(HashMap::from([
-            (CREATED.to_string(), created.clone()),
-            (REF_NAME.to_string(), reference),
-        ]))
-        .build()
-        .map_err(oci)?;
-    let index = Blob::typed(INDEX, &index)?;
+    let referrer = Referrer::new(&sbom_doc, &manifest, &created)?;
+    Ok(Made {
+        image: Image {
+            platform: input.platform.clone(),
+            manifest,
+            config: config_blob,
+            layers: vec![layer_blob],
+        },
+        referrers: vec![referrer],
+        layer: LayerFacts {
+            compression: layer.compression,
+            diff_id: layer.diff_id,
+            compressed_size: layer_blob_size,
+            uncompressed_size: layer.uncompressed_size,
+            sbom_digest: sbom.digest,
+        },
+    })
+}
 
-    Ok(Image {
-        name: input.name.clone(),
-        tag: input.tag.clone(),
-        config: config_blob,
-        layer: layer_blob,
+/// What a non-default compression cost and bought, each against gzip -9 of the same tar (compressed
+/// again only to say it).
+#[derive(Debug, Clone, Copy)]
+pub struct CompressionCost {
+    pub compression: Compression,
+    pub took: std::time::Duration,
+    pub size: u64,
+    pub gzip_took: std::time::Duration,
+    pub gzip_size: u64,
+}
+
+/// The [`CompressionCost`] of a layer made from `input`, which took `took` to compress.
+pub fn compression_cost(
+    input: &ImageInput<'_>,
+    layer: &LayerFacts,
+    took: std::time::Duration,
+) -> Result<CompressionCost> {
+    let started = std::time::Instant::now();
+    let gzip_size = layer::build(&tree(input), input.created.mtime(), Compression::Gzip)?
+        .compressed
+        .len() as u64;
+    Ok(CompressionCost {
         compression: layer.compression,
-        diff_id: layer.diff_id,
-        uncompressed_size: layer.uncompressed_size,
-        manifest,
-        sbom,
-        empty,
-        referrer,
-        index,
-        annotations,
+        took,
+        size: layer.compressed_size,
+        gzip_took: started.elapsed(),
+        gzip_size,
     })
 }
 
@@ -368,17 +364,31 @@ fn sorted(v: &Value) -> Value {
 pub(crate) mod tests {
     use super::*;
 
+    /// One platform's result, as the build stage makes it.
+    pub(crate) fn single(m: Made) -> Built {
+        Built::new(
+            "hello",
+            "0.1.0",
+            Kind::Image,
+            vec![m.image],
+            m.referrers,
+            "1970-01-01T00:00:00Z",
+            None,
+        )
+        .unwrap()
+    }
+
     pub(crate) fn input(cfg: &TinyConfig) -> ImageInput<'_> {
         ImageInput {
             name: "hello".into(),
             tag: "0.1.0".into(),
             bin: "hello".into(),
             binary: b"\x7fELF not really".to_vec(),
-            arch: ("amd64", None),
+            platform: Target::from_platform("linux/amd64").unwrap(),
             config: cfg,
             files: Vec::new(),
             ca_bundle: None,
-            created: 0,
+            created: SourceDate::at(0),
             annotations: BTreeMap::from([(
                 "org.opencontainers.image.version".to_string(),
                 "0.1.0".to_string(),
@@ -391,19 +401,21 @@ pub(crate) mod tests {
     fn documents_parse_as_oci_types() {
         use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
         let cfg = TinyConfig::default();
-        let img = build(&input(&cfg)).unwrap();
+        let made = build(&input(&cfg)).unwrap();
+        let img = &made.image;
         let c = ImageConfiguration::from_reader(img.config.data.as_slice()).unwrap();
         assert_eq!(
             c.config().as_ref().unwrap().user().as_deref(),
             Some("65532:65532")
         );
-        assert_eq!(c.rootfs().diff_ids()[0], img.diff_id);
+        assert_eq!(c.rootfs().diff_ids()[0], made.layer.diff_id);
         let m = ImageManifest::from_reader(img.manifest.data.as_slice()).unwrap();
-        assert_eq!(m.layers()[0].digest().to_string(), img.layer.digest);
+        assert_eq!(m.layers()[0].digest().to_string(), img.layers[0].digest);
         let ann = m.annotations().as_ref().unwrap();
-        assert_eq!(ann[SBOM_DIGEST_KEY], img.sbom.digest);
+        assert_eq!(ann[SBOM_DIGEST_KEY], made.layer.sbom_digest);
+        assert_eq!(ann[SBOM_DIGEST_KEY], made.referrers[0].document.digest);
         assert_eq!(ann[REF_NAME], "hello:0.1.0");
-        let r = ImageManifest::from_reader(img.referrer.data.as_slice()).unwrap();
+        let r = ImageManifest::from_reader(made.referrers[0].manifest.data.as_slice()).unwrap();
         assert_eq!(
             r.subject().as_ref().unwrap().digest().to_string(),
             img.manifest.digest
@@ -412,8 +424,10 @@ pub(crate) mod tests {
             r.config().digest().to_string(),
             "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
         );
-        let i = ImageIndex::from_reader(img.index.data.as_slice()).unwrap();
+        let built = single(made.clone());
+        let i = ImageIndex::from_reader(built.index.data.as_slice()).unwrap();
         assert_eq!(i.manifests().len(), 2);
+        assert_eq!(built.tagged(), &made.image.manifest);
     }
 
     #[test]
@@ -424,14 +438,17 @@ pub(crate) mod tests {
                 .collect(),
             ..Default::default()
         };
-        let a = build(&input(&cfg)).unwrap();
-        let b = build(&input(&cfg)).unwrap();
+        let a = build(&input(&cfg)).unwrap().image;
+        let b = build(&input(&cfg)).unwrap().image;
         assert_eq!(a.manifest.digest, b.manifest.digest);
         let text = String::from_utf8(a.manifest.data.clone()).unwrap();
         assert!(text.starts_with(r#"{"annotations":"#), "{text}");
         let mut later = input(&cfg);
-        later.created = 1_700_000_000;
-        assert_ne!(build(&later).unwrap().manifest.digest, a.manifest.digest);
+        later.created = SourceDate::at(1_700_000_000);
+        assert_ne!(
+            build(&later).unwrap().image.manifest.digest,
+            a.manifest.digest
+        );
     }
 
     /// The documents' bytes are pinned: the same inputs must give the same digests from one version
@@ -449,16 +466,30 @@ pub(crate) mod tests {
             ..Default::default()
         };
         let mut arm = input(&cfg);
-        arm.arch = ("arm64", Some("v8"));
-        arm.created = 1_700_000_000;
-        let img = build(&arm).unwrap();
+        arm.platform = Target::from_platform("linux/arm64").unwrap();
+        arm.created = SourceDate::at(1_700_000_000);
+        let made = build(&arm).unwrap();
+        let img = made.image.clone();
+        let referrer = made.referrers[0].manifest.digest.clone();
+        let built = Built::new(
+            "hello",
+            "0.1.0",
+            Kind::Image,
+            vec![made.image],
+            made.referrers,
+            &arm.created.rfc3339(),
+            None,
+        )
+        .unwrap();
         let plain = build(&input(&TinyConfig::default())).unwrap();
+        let plain_config = plain.image.config.digest.clone();
+        let plain = single(plain);
         let got = [
             &img.config.digest,
             &img.manifest.digest,
-            &img.referrer.digest,
-            &img.index.digest,
-            &plain.config.digest,
+            &referrer,
+            &built.index.digest,
+            &plain_config,
             &plain.index.digest,
         ];
         assert_eq!(

@@ -10,24 +10,8 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 
 use super::layer::Tree;
-use crate::config::{CaCertificates, TinyConfig};
 use crate::error::Failure;
-
-/// Whether `p` (absolute, in the image) can be written as a ustar entry, as a file and as the
-/// directories above it: at most 100 bytes per name, 155 for the directory prefix.
-pub fn fits_tar(p: &str) -> Result<(), String> {
-    let rel = p.trim_start_matches('/');
-    if let Some(c) = rel.split('/').find(|c| c.len() > 100) {
-        return Err(format!(
-            "path component `{c}` is {} bytes; a tar entry name holds at most 100",
-            c.len()
-        ));
-    }
-    let mut h = tar::Header::new_ustar();
-    h.set_path(rel)
-        .map_err(|e| format!("{p:?} cannot be written in a tar header: {e}"))?;
-    Ok(())
-}
+use crate::settings::{fits_tar, CaCertificates, TinyConfig};
 
 /// The image's own entries (files and directories, without the leading `/`) for `bin`, with the
 /// CA bundle when `ca` is not `never` (with `auto` it is only decided after the compile).
@@ -38,11 +22,14 @@ fn own_tree(bin: &str, ca: CaCertificates) -> Tree {
         tag: String::new(),
         bin: bin.to_string(),
         binary: Vec::new(),
-        arch: ("amd64", None),
+        // The tree is the same on every platform.
+        platform: crate::target::Target::all()
+            .next()
+            .expect("a supported target"),
         config: &cfg,
         files: Vec::new(),
         ca_bundle: (ca != CaCertificates::Never).then(Vec::new),
-        created: 0,
+        created: crate::source_date::SourceDate::at(0),
         annotations: Default::default(),
         sbom: Vec::new(),
     };
@@ -132,8 +119,8 @@ pub fn check_tree(tree: &Tree) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ExtraFile;
-    use crate::image::source::OpenedSource;
+    use crate::settings::source::OpenedSource;
+    use crate::settings::ExtraFile;
 
     fn cfg_with(dests: &[&str], ca: CaCertificates) -> (tempfile::NamedTempFile, TinyConfig) {
         let src = tempfile::NamedTempFile::new().unwrap();

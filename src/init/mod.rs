@@ -2,25 +2,37 @@
 //!
 //! [`patch`] is the pure edit (text in, text out); this module finds the manifest, validates the new
 //! text (re-parse, non-profile items unchanged, cargo accepts the profile) and replaces the file.
+//! The command line is turned into [`InitOptions`] by `command.rs`.
 
+pub mod command;
 pub mod patch;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::cli::InitArgs;
 use crate::shell::Shell;
 use crate::size_profile::SizeProfile;
 use crate::workspace::{LoadOptions, Workspace};
 use patch::{Change, Patch};
 
-pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
-    let ws = Workspace::load(&LoadOptions {
-        manifest_path: args.common.manifest_path.clone(),
-        no_deps: true,
-        ..Default::default()
-    })?;
+pub use command::run;
+
+/// What `cargo tiny init` was asked to do, as plain values.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// `--manifest-path`.
+    pub manifest_path: Option<PathBuf>,
+    /// The profile to write (`--profile`, else `release`).
+    pub profile: String,
+    pub panic_abort: bool,
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+/// Patches the workspace root's manifest as `opts` says.
+pub fn patch_root(opts: &InitOptions, shell: &Shell) -> Result<()> {
+    let ws = Workspace::load(&LoadOptions::new(opts.manifest_path.clone()).members_only())?;
     let root = PathBuf::from(ws.root_manifest().as_str());
     let root_member = ws
         .members()
@@ -28,7 +40,7 @@ pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
         .find(|p| p.manifest_path == ws.root_manifest());
     // The manifest the user pointed at: --manifest-path, or the nearest Cargo.toml, as cargo finds it
     // (`Workspace::manifest_path` defaults to the root, which would hide a run from inside a member).
-    let asked = match &args.common.manifest_path {
+    let asked = match &opts.manifest_path {
         Some(p) => std::path::absolute(p).ok(),
         None => std::env::current_dir().ok().and_then(|d| {
             d.ancestors()
@@ -68,15 +80,11 @@ pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
         }
     }
 
-    let name = args
-        .profile
-        .clone()
-        .unwrap_or_else(|| "release".to_string());
-    let sp = SizeProfile::new(name, args.panic_abort);
+    let sp = SizeProfile::new(opts.profile.clone(), opts.panic_abort);
     // The user's file, in the user's style: BOM, CRLF and a symlink are kept (crate::manifest_file).
-    let file = read_manifest(&root, args.dry_run)?;
+    let file = read_manifest(&root, opts.dry_run)?;
     let text = file.text.clone();
-    let patch = patch::patch(&text, &sp, args.force)?;
+    let patch = patch::patch(&text, &sp, opts.force)?;
 
     for k in &patch.kept {
         shell.warn(format!(
@@ -96,7 +104,7 @@ pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
         return Ok(());
     }
     check(&text, &patch)?;
-    check_with_cargo(&patch.new_text, &sp, !patch.kept.is_empty() && !args.force)?;
+    check_with_cargo(&patch.new_text, &sp, !patch.kept.is_empty() && !opts.force)?;
 
     let display_name = root
         .file_name()
@@ -105,7 +113,7 @@ pub fn run(args: &InitArgs, shell: &Shell) -> Result<()> {
     if sp.panic_abort {
         crate::doctor::pid1::note_panic_as_pid1(shell);
     }
-    if args.dry_run {
+    if opts.dry_run {
         shell.print_err(crate::fsutil::unified_diff(
             &text,
             &patch.new_text,

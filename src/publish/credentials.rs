@@ -97,7 +97,7 @@ fn entry<'a>(map: Option<&'a Value>, host: &str) -> Option<&'a Value> {
 }
 
 /// What one config file says about a host.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
     /// Run `docker-credential-<name> get`.
     Helper(String),
@@ -206,10 +206,40 @@ pub fn run_helper(helper: &str, host: &str) -> Result<Option<RegistryAuth>> {
     })
 }
 
-/// The credentials for `host`.
+/// The credentials for `host`: [`find`], then [`Lookup::credentials`].
 pub fn for_host(env: &Env, host: &str) -> Result<Credentials> {
+    find(env, host)?.credentials(host)
+}
+
+/// What the credential files say about one host, read when a push is planned: the files are read
+/// in order up to the first that names the host, so an unreadable or unparsable one fails before
+/// anything is compiled. A credential helper runs only when the push needs it.
+pub struct Lookup {
+    /// The first file naming the host: what it names, under which key.
+    found: Option<(PathBuf, Found, &'static str)>,
+    /// The files after it, read only when its helper has nothing (a `credsStore` falls through).
+    rest: Vec<PathBuf>,
+    tried: Vec<String>,
+}
+
+/// Reads `env`'s credential files for `host`, up to the first that names it.
+pub fn find(env: &Env, host: &str) -> Result<Lookup> {
+    let mut files = env.files().into_iter();
     let mut tried = Vec::new();
-    for file in env.files() {
+    let found = read_until_found(&mut files, host, &mut tried)?;
+    Ok(Lookup {
+        found,
+        rest: files.collect(),
+        tried,
+    })
+}
+
+fn read_until_found(
+    files: &mut impl Iterator<Item = PathBuf>,
+    host: &str,
+    tried: &mut Vec<String>,
+) -> Result<Option<(PathBuf, Found, &'static str)>> {
+    for file in files.by_ref() {
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -221,38 +251,55 @@ pub fn for_host(env: &Env, host: &str) -> Result<Credentials> {
         };
         tried.push(file.display().to_string());
         let doc: Value = serde_json::from_str(&text).map_err(|e| bad_file(&file, e))?;
-        let found = lookup(&doc, host).map_err(|w| bad_file(&file, w))?;
-        let Some((found, key)) = found else { continue };
-        let auth = match found {
-            Found::Basic(u, p) => Some(RegistryAuth::Basic(u, p)),
-            Found::Token(t) => Some(RegistryAuth::Bearer(t)),
-            Found::Helper(h) => match run_helper(&h, host)? {
-                Some(a) => Some(a),
-                None if key == "credsStore" => {
-                    tried.push(format!("docker-credential-{h}"));
-                    None
-                }
-                None => crate::fail!(
-                    hint = format!("run `docker login {host}`"),
-                    "docker-credential-{h} (credHelpers in {}) has no credentials for {host}",
-                    file.display()
-                ),
-            },
-        };
-        if let Some(auth) = auth {
-            let source = format!("{key} in {}", file.display());
-            return Ok(Credentials {
-                auth,
-                source,
-                tried,
-            });
+        if let Some((found, key)) = lookup(&doc, host).map_err(|w| bad_file(&file, w))? {
+            return Ok(Some((file, found, key)));
         }
     }
-    Ok(Credentials {
-        auth: RegistryAuth::Anonymous,
-        source: "none".into(),
-        tried,
-    })
+    Ok(None)
+}
+
+impl Lookup {
+    /// The credentials: running the helper a file names, and when a `credsStore` helper has none,
+    /// going on with the next files.
+    pub fn credentials(&self, host: &str) -> Result<Credentials> {
+        let mut tried = self.tried.clone();
+        let mut rest = self.rest.clone().into_iter();
+        let mut next = self
+            .found
+            .as_ref()
+            .map(|(f, found, key)| (f.clone(), found.clone(), *key));
+        while let Some((file, found, key)) = next {
+            let auth = match found {
+                Found::Basic(u, p) => Some(RegistryAuth::Basic(u, p)),
+                Found::Token(t) => Some(RegistryAuth::Bearer(t)),
+                Found::Helper(h) => match run_helper(&h, host)? {
+                    Some(a) => Some(a),
+                    None if key == "credsStore" => {
+                        tried.push(format!("docker-credential-{h}"));
+                        None
+                    }
+                    None => crate::fail!(
+                        hint = format!("run `docker login {host}`"),
+                        "docker-credential-{h} (credHelpers in {}) has no credentials for {host}",
+                        file.display()
+                    ),
+                },
+            };
+            if let Some(auth) = auth {
+                return Ok(Credentials {
+                    auth,
+                    source: format!("{key} in {}", file.display()),
+                    tried,
+                });
+            }
+            next = read_until_found(&mut rest, host, &mut tried)?;
+        }
+        Ok(Credentials {
+            auth: RegistryAuth::Anonymous,
+            source: "none".into(),
+            tried,
+        })
+    }
 }
 
 fn bad_file(file: &Path, what: impl std::fmt::Display) -> anyhow::Error {

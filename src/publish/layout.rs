@@ -9,14 +9,14 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::Value;
 
-use super::{manifest_of, Artifact};
 use crate::error::Failure;
-use crate::image::{sha256, Blob, CYCLONEDX, INDEX, MANIFEST, REF_NAME};
+use crate::image::{sha256, Blob, Built, Image, Kind, Referrer, INDEX, MANIFEST, REF_NAME};
+use crate::target::Target;
 
-/// An image read from a tarball, and the `name:tag` it was built as.
+/// A result read from a tarball, and the `name:tag` it was built as.
 #[derive(Debug)]
 pub struct Loaded {
-    pub artifact: Artifact,
+    pub built: Built,
     /// `org.opencontainers.image.ref.name` of the layout's entry, when present.
     pub reference: Option<String>,
 }
@@ -26,6 +26,9 @@ fn bad(path: &Path, what: impl std::fmt::Display) -> anyhow::Error {
         .hint("pass a tarball written by `cargo tiny build` (target/tiny/NAME.tar)")
         .into()
 }
+
+/// Manifests and indexes are small; a blob larger than this is a layer, never parsed as JSON.
+const DOCUMENT_MAX: usize = 4 << 20;
 
 /// Reads the tarball at `path`.
 pub fn read(path: &Path) -> Result<Loaded> {
@@ -49,7 +52,9 @@ pub fn read(path: &Path) -> Result<Loaded> {
             .to_string_lossy()
             .trim_start_matches("./")
             .to_string();
-        if name != "index.json" && !name.starts_with("blobs/sha256/") {
+        if !["index.json", "manifest.json"].contains(&name.as_str())
+            && !name.starts_with("blobs/sha256/")
+        {
             continue;
         }
         let mut data = Vec::new();
@@ -75,9 +80,13 @@ pub fn read(path: &Path) -> Result<Loaded> {
     }
     let entry = &entries[0];
     let reference = entry["annotations"][REF_NAME].as_str().map(str::to_owned);
+    let docker_config =
+        serde_json::from_slice::<Value>(files.get("manifest.json").map_or(&b"null"[..], |v| v))
+            .ok()
+            .and_then(|m| m[0]["Config"].as_str().map(str::to_owned));
 
     // Every blob, keyed by digest, verified against its content.
-    let mut blobs: BTreeMap<String, Blob> = BTreeMap::new();
+    let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for (name, data) in files {
         if let Some(hex) = name.strip_prefix("blobs/sha256/") {
             let digest = format!("sha256:{hex}");
@@ -87,194 +96,185 @@ pub fn read(path: &Path) -> Result<Loaded> {
                     format!("{name} does not match its digest (the tarball was altered)"),
                 ));
             }
-            blobs.insert(
-                digest.clone(),
-                Blob {
-                    media_type: String::new(),
-                    digest,
-                    data,
-                },
-            );
+            blobs.insert(digest, data);
         }
     }
     let get = |digest: &str, media_type: &str| -> Result<Blob> {
-        let b = blobs
+        let data = blobs
             .get(digest)
             .ok_or_else(|| bad(path, format!("blob {digest} is missing")))?;
         Ok(Blob {
             media_type: media_type.to_string(),
-            ..b.clone()
+            digest: digest.to_string(),
+            data: data.clone(),
         })
     };
-    let mut top = get(
-        entry["digest"].as_str().unwrap_or_default(),
-        entry["mediaType"].as_str().unwrap_or_default(),
-    )?;
-    // The layout's entry is the nested index; a plain image manifest is accepted too.
-    let (image_desc, referrer_desc) = if top.media_type == INDEX {
+    let str_of = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let top = get(&str_of(&entry["digest"]), &str_of(&entry["mediaType"]))?;
+
+    // The layout's entry is the index; a plain image manifest is accepted too.
+    let listed: Vec<Value> = if top.media_type == INDEX {
         let nested: Value = serde_json::from_slice(&top.data)
             .map_err(|e| bad(path, format!("image index: {e}")))?;
-        let list = nested["manifests"].as_array().cloned().unwrap_or_default();
-        let is_sbom = |d: &Value| d["artifactType"] == CYCLONEDX;
-        let images: Vec<&Value> = list.iter().filter(|d| !is_sbom(d)).collect();
-        if images.len() > 1 {
-            // A multi-platform image: every platform with the referrer whose subject it is, and
-            // the index itself under the tags.
-            let mut platforms = Vec::new();
-            for d in &images {
-                let manifest = get(
-                    d["digest"].as_str().unwrap_or_default(),
-                    d["mediaType"].as_str().unwrap_or(MANIFEST),
-                )?;
-                let mut referrer = None;
-                for r in list.iter().filter(|d| is_sbom(d)) {
-                    let blob = get(r["digest"].as_str().unwrap_or_default(), MANIFEST)?;
-                    let doc: Value = serde_json::from_slice(&blob.data)
-                        .map_err(|e| bad(path, format!("SBOM manifest: {e}")))?;
-                    if doc["subject"]["digest"] == manifest.digest.as_str() {
-                        referrer = Some(manifest_of(&blob, &blobs)?);
-                    }
-                }
-                platforms.push((manifest_of(&manifest, &blobs)?, referrer));
-            }
-            let (image, referrer) = platforms.remove(0);
-            let built_as = reference
-                .as_deref()
-                .map(|r| crate::config::split_reference(r).0)
-                .unwrap_or_default();
-            return Ok(Loaded {
-                artifact: Artifact {
-                    built_as,
-                    image,
-                    referrer,
-                    others: platforms,
-                    index: Some(top),
-                },
-                reference,
-            });
-        }
-        if images.is_empty() {
-            return Err(bad(path, "the image index lists no image"));
-        }
-        (images[0].clone(), list.iter().find(|d| is_sbom(d)).cloned())
+        nested["manifests"].as_array().cloned().unwrap_or_default()
     } else {
-        top.media_type = MANIFEST.into();
-        (entry.clone(), None)
+        vec![entry.clone()]
     };
-    let manifest = get(
-        image_desc["digest"].as_str().unwrap_or_default(),
-        image_desc["mediaType"].as_str().unwrap_or(MANIFEST),
-    )?;
-    let image = manifest_of(&manifest, &blobs)?;
-    let referrer = match referrer_desc {
-        Some(d) => Some(manifest_of(
-            &get(
-                d["digest"].as_str().unwrap_or_default(),
-                d["mediaType"].as_str().unwrap_or(MANIFEST),
-            )?,
-            &blobs,
-        )?),
-        None => None,
+    let mut images = Vec::new();
+    let mut referrers = Vec::new();
+    for d in &listed {
+        let manifest = get(
+            &str_of(&d["digest"]),
+            d["mediaType"].as_str().unwrap_or(MANIFEST),
+        )?;
+        match Referrer::read(&manifest, get).map_err(|e| bad(path, e))? {
+            Some(r) => referrers.push(r),
+            None => images.push(image(&manifest, &get).map_err(|e| bad(path, e))?),
+        }
+    }
+    if images.is_empty() {
+        return Err(bad(path, "the image index lists no image"));
+    }
+    // Referrers the index cannot list (of the index itself) are found by their subject.
+    for (digest, data) in &blobs {
+        let unlisted = data.len() < DOCUMENT_MAX
+            && data.first() == Some(&b'{')
+            && !listed.iter().any(|d| d["digest"] == digest.as_str());
+        if unlisted
+            && serde_json::from_slice::<Value>(data)
+                .is_ok_and(|v| v["subject"]["digest"] == top.digest.as_str())
+        {
+            let manifest = get(digest, MANIFEST)?;
+            if let Some(r) = Referrer::read(&manifest, get).map_err(|e| bad(path, e))? {
+                referrers.push(r);
+            }
+        }
+    }
+    let (name, tag) = match &reference {
+        Some(r) => crate::reference::split(r),
+        None => (String::new(), None),
     };
-    let built_as = reference
-        .as_deref()
-        .map(|r| crate::config::split_reference(r).0)
-        .unwrap_or_default();
-    Ok(Loaded {
-        artifact: Artifact {
-            built_as,
-            image,
-            referrer,
-            others: Vec::new(),
-            index: None,
+    let kind = if images.len() > 1 {
+        Kind::Index
+    } else {
+        Kind::Image
+    };
+    let docker = docker_config
+        .and_then(|c| {
+            images
+                .iter()
+                .position(|i| format!("blobs/sha256/{}", i.config.hex()) == c)
+        })
+        .unwrap_or_else(|| {
+            let platforms: Vec<Target> = images.iter().map(|i| i.platform.clone()).collect();
+            crate::image::built::docker_choice(&platforms, None)
+        });
+    let built = Built::read_back(
+        name,
+        tag.unwrap_or_default(),
+        kind,
+        images,
+        referrers,
+        top,
+        docker,
+    );
+    Ok(Loaded { built, reference })
+}
+
+/// An image manifest and the blobs it names; its platform from its config.
+fn image(manifest: &Blob, get: &impl Fn(&str, &str) -> Result<Blob>) -> Result<Image> {
+    let doc =
+        oci_spec::image::ImageManifest::from_reader(manifest.data.as_slice()).map_err(|e| {
+            anyhow::anyhow!(
+                "manifest {} is not an OCI image manifest: {e}",
+                manifest.digest
+            )
+        })?;
+    let blob = |d: &oci_spec::image::Descriptor| get(d.digest().as_ref(), d.media_type().as_ref());
+    let config = blob(doc.config())?;
+    let c: Value = serde_json::from_slice(&config.data)
+        .map_err(|e| anyhow::anyhow!("config {}: {e}", config.digest))?;
+    let platform = format!(
+        "{}/{}",
+        c["os"].as_str().unwrap_or_default(),
+        c["architecture"].as_str().unwrap_or_default()
+    );
+    let platform = Target::from_platform(&platform).map_err(|_| {
+        anyhow::anyhow!(
+            "manifest {} is for {platform}, not a platform cargo-tiny builds",
+            manifest.digest
+        )
+    })?;
+    Ok(Image {
+        platform,
+        manifest: Blob {
+            media_type: MANIFEST.into(),
+            ..manifest.clone()
         },
-        reference,
+        config,
+        layers: doc.layers().iter().map(blob).collect::<Result<_>>()?,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TinyConfig;
     use crate::image::build;
-    use crate::image::tests::input;
+    use crate::image::tests::{input, single};
     use crate::publish::tarball;
+    use crate::settings::TinyConfig;
+
+    fn same(a: &Built, b: &Built) {
+        assert_eq!(a.index, b.index);
+        assert_eq!(a.images, b.images);
+        assert_eq!(a.referrers, b.referrers);
+        assert_eq!((a.kind, a.docker), (b.kind, b.docker));
+        assert_eq!(a.reference(), b.reference());
+        assert_eq!(a.blobs(), b.blobs());
+    }
 
     #[test]
     fn reads_back_what_the_tarball_publisher_wrote() {
         let cfg = TinyConfig::default();
-        let img = build(&input(&cfg)).unwrap();
+        let built = single(build(&input(&cfg)).unwrap());
         let dir = tempfile::tempdir().unwrap();
         let tar = dir.path().join("hello.tar");
-        let sbom = dir.path().join("hello.cdx.json");
-        let publisher = tarball::Tarball {
-            path: &tar,
-            sbom: &sbom,
-            mtime: 0,
-        };
-        crate::publish::Publisher::publish(&publisher, &img).unwrap();
+        std::fs::write(&tar, tarball::tarball(&built, 0).unwrap()).unwrap();
         let loaded = read(&tar).unwrap();
         assert_eq!(loaded.reference.as_deref(), Some("hello:0.1.0"));
-        let a = loaded.artifact;
-        let fresh = Artifact::from_image(&img).unwrap();
-        assert_eq!(a.built_as, "hello");
-        assert_eq!(a.image.manifest, fresh.image.manifest);
-        assert_eq!(a.image.blobs, fresh.image.blobs);
-        let (r, f) = (a.referrer.unwrap(), fresh.referrer.unwrap());
-        assert_eq!(r.manifest, f.manifest);
-        assert_eq!(r.blobs, f.blobs);
-        assert_eq!(r.artifact_type.as_deref(), Some(CYCLONEDX));
-        assert_eq!(r.blobs[1].data, img.sbom.data);
+        same(&loaded.built, &built);
+        assert_eq!(loaded.built.name, "hello");
+        assert_eq!(loaded.built.tagged(), &built.images[0].manifest);
     }
 
     #[test]
     fn reads_back_every_platform_of_a_multi_platform_tarball() {
-        use crate::image::index::MultiImage;
-        use crate::target::Target;
-        let cfg = TinyConfig::default();
-        let mut arm = input(&cfg);
-        arm.binary = b"\x7fELF arm".to_vec();
-        arm.arch = ("arm64", Some("v8"));
-        let m = MultiImage::new(
-            vec![
-                (
-                    Target::from_platform("linux/amd64").unwrap(),
-                    build(&input(&cfg)).unwrap(),
-                ),
-                (
-                    Target::from_platform("linux/arm64").unwrap(),
-                    build(&arm).unwrap(),
-                ),
-            ],
-            "1970-01-01T00:00:00Z",
-            None,
-        )
-        .unwrap();
+        let mut m = crate::image::built::tests::two();
+        // A referrer of the index itself: not listed in the index, found by its subject.
+        let doc = crate::image::Document {
+            artifact_type: "application/vnd.dev.sigstore.bundle.v0.3+json".into(),
+            media_type: "application/vnd.dev.sigstore.bundle.v0.3+json".into(),
+            data: b"{}".to_vec(),
+            title: None,
+            annotations: Default::default(),
+        };
+        let index = m.index.clone();
+        m.attach(Referrer::new(&doc, &index, "1970-01-01T00:00:00Z").unwrap())
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let tar = dir.path().join("multi.tar");
-        let bytes = m.write_tarball(0, Vec::new()).unwrap();
-        std::fs::write(&tar, bytes).unwrap();
-        let a = read(&tar).unwrap().artifact;
-        let fresh = Artifact::from_multi(&m).unwrap();
-        assert_eq!(a.index, fresh.index);
-        assert_eq!(a.image.manifest, fresh.image.manifest);
-        assert_eq!(a.others.len(), 1);
-        assert_eq!(a.others[0].0.manifest, fresh.others[0].0.manifest);
-        assert_eq!(
-            a.others[0].1.as_ref().unwrap().manifest,
-            fresh.others[0].1.as_ref().unwrap().manifest
-        );
-        assert_eq!(
-            a.referrer.as_ref().unwrap().manifest,
-            fresh.referrer.as_ref().unwrap().manifest
-        );
+        std::fs::write(&tar, tarball::tarball(&m, 0).unwrap()).unwrap();
+        let back = read(&tar).unwrap().built;
+        same(&back, &m);
+        assert_eq!(back.tagged(), &m.index);
     }
 
     #[test]
     fn altered_truncated_and_foreign_tarballs_are_one_line_errors() {
         let cfg = TinyConfig::default();
-        let img = build(&input(&cfg)).unwrap();
+        let img = single(build(&input(&cfg)).unwrap());
         let bytes = tarball::tarball(&img, 0).unwrap();
+        let layer = &img.images[0].layers[0];
         let dir = tempfile::tempdir().unwrap();
         let msg = |data: &[u8]| {
             let p = dir.path().join("x.tar");
@@ -284,8 +284,8 @@ mod tests {
         // Flip a byte inside the layer blob's data.
         let mut altered = bytes.clone();
         let at = altered
-            .windows(img.layer.data.len().min(64))
-            .position(|w| w == &img.layer.data[..img.layer.data.len().min(64)])
+            .windows(layer.data.len().min(64))
+            .position(|w| w == &layer.data[..layer.data.len().min(64)])
             .unwrap();
         altered[at + 10] ^= 0xff;
         assert!(

@@ -1,145 +1,79 @@
-//! Publishers: the tarball ([`tarball`]) and the registry ([`registry`]).
+//! Publishers: where a built result ([`Built`]: one platform's image or several under an index, with
+//! their referrers) goes — the tarball ([`tarball`]), a registry ([`push`], on the session of
+//! [`registry`]), the local engine ([`daemon`]). Each takes the result through [`Publisher`] and
+//! returns what it did ([`Published`]); the command reports it. The plan decides which publishers run
+//! and in which order (a list of [`PublishTo`]).
 //!
-//! A publisher takes what was built, as an [`Artifact`]: the image manifest with the blobs it names,
-//! and the SBOM referrer manifest with its blobs. [`Artifact::from_image`] takes it from a fresh
-//! [`Image`] value; [`layout::read`] takes it back out of a tarball an earlier build wrote. Both carry
-//! the very bytes the tarball holds, so the pushed digest is the tarball's.
+//! [`layout::read`] takes a result back out of a tarball an earlier build wrote, with the very bytes
+//! the tarball holds, so what is pushed or loaded from it is what the build wrote.
 
-pub mod command;
 pub mod credentials;
+pub mod daemon;
 pub mod layout;
 pub mod progress;
 pub mod push;
-pub mod reference;
 pub mod registry;
 mod registry_errors;
 pub mod tarball;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-
 use anyhow::Result;
-use oci_spec::image::ImageManifest;
 use serde::Serialize;
 
-use crate::error::Failure;
-use crate::image::{Blob, Image};
+use crate::image::Built;
 
-/// Where a built image goes: the tarball ([`tarball::Tarball`]) and a registry
-/// ([`push::Registry`]) today; a daemon would be a third. A publisher takes the [`Image`] value and
-/// tells what it did.
+/// Where a built result goes; returns what it did.
 pub trait Publisher {
-    /// What publishing tells: the tarball's size and digest, the registry's digest and tags.
-    type Receipt;
-    fn publish(&self, image: &Image) -> Result<Self::Receipt>;
-}
+    fn publish(&self, built: &Built) -> Result<Published>;
 
-/// A manifest and the blobs it names (config first, then layers).
-#[derive(Debug, Clone)]
-pub struct Manifest {
-    pub manifest: Blob,
-    pub blobs: Vec<Blob>,
-    /// `artifactType` of an artifact manifest (the SBOM referrer's `application/vnd.cyclonedx+json`).
-    pub artifact_type: Option<String>,
-}
-
-/// What a publisher pushes: the image and, when there is one, its SBOM referrer.
-#[derive(Debug, Clone)]
-pub struct Artifact {
-    /// The name the image was built under (`ghcr.io/acme/api`): the source of cross-repository mounts.
-    pub built_as: String,
-    pub image: Manifest,
-    pub referrer: Option<Manifest>,
-    /// A multi-platform image: the other platforms' images (and referrers), pushed by digest.
-    pub others: Vec<(Manifest, Option<Manifest>)>,
-    /// A multi-platform image: the index the tags name (instead of `image`'s manifest).
-    pub index: Option<Blob>,
-}
-
-impl Artifact {
-    /// The image and its SBOM referrer, from the built value.
-    pub fn from_image(img: &Image) -> Result<Artifact> {
-        let blobs: BTreeMap<String, Blob> = img
-            .blobs()
-            .into_iter()
-            .map(|b| (b.digest.clone(), b.clone()))
-            .collect();
-        Ok(Artifact {
-            built_as: img.name.clone(),
-            image: manifest_of(&img.manifest, &blobs)?,
-            referrer: Some(manifest_of(&img.referrer, &blobs)?),
-            others: Vec::new(),
-            index: None,
-        })
+    /// What this publisher did last time, when the image cache found the result unchanged and
+    /// `cached` (the receipts it recorded, checked against the files on disk) shows that this
+    /// publisher's output is still in place; `None` publishes again.
+    fn reuse(&self, cached: &[Published]) -> Option<Published> {
+        let _ = cached;
+        None
     }
+}
 
-    /// Every platform's image and SBOM referrer, and the index under the tags.
-    pub fn from_multi(m: &crate::image::index::MultiImage) -> Result<Artifact> {
-        let mut all = Vec::new();
-        for (_, img) in &m.images {
-            let a = Artifact::from_image(img)?;
-            all.push((a.image, a.referrer));
-        }
-        if all.is_empty() {
-            anyhow::bail!("a multi-platform image without images");
-        }
-        let (image, referrer) = all.remove(0);
-        Ok(Artifact {
-            built_as: m.images[0].1.name.clone(),
-            image,
-            referrer,
-            others: all,
-            index: Some(m.index.clone()),
+/// One publisher of a planned image, as plain values; [`PublishTo::open`] makes the [`Publisher`].
+#[derive(Debug, Clone)]
+pub enum PublishTo {
+    Tarball(tarball::Tarball),
+    Registry(push::PushPlan),
+    Daemon(daemon::LoadPlan),
+}
+
+/// What every publisher of a run shares: the registry sessions (one per host) and the engine.
+pub struct Shared<'a> {
+    pub registries: Option<&'a push::Registries>,
+    pub shell: &'a crate::shell::Shell,
+}
+
+impl PublishTo {
+    /// The publisher this step describes.
+    pub fn open<'a>(&'a self, shared: &Shared<'a>) -> Result<Box<dyn Publisher + 'a>> {
+        Ok(match self {
+            PublishTo::Tarball(t) => Box::new(t),
+            PublishTo::Registry(plan) => Box::new(push::Registry {
+                registries: shared
+                    .registries
+                    .ok_or_else(|| anyhow::anyhow!("a push planned without registry settings"))?,
+                plan,
+                shell: shared.shell,
+            }),
+            PublishTo::Daemon(plan) => Box::new(plan),
         })
     }
 }
 
-/// The blobs a manifest names, looked up by digest (media types from the manifest's descriptors).
-pub fn manifest_of(manifest: &Blob, blobs: &BTreeMap<String, Blob>) -> Result<Manifest> {
-    let doc = ImageManifest::from_reader(manifest.data.as_slice()).map_err(|e| {
-        Failure::new(format!(
-            "manifest {} is not an OCI image manifest: {e}",
-            manifest.digest
-        ))
-        .hint("rebuild the image with `cargo tiny build`")
-    })?;
-    let mut out = Vec::new();
-    for d in std::iter::once(doc.config()).chain(doc.layers()) {
-        let digest = d.digest().to_string();
-        let Some(b) = blobs.get(&digest) else {
-            crate::fail!(
-                hint = "rebuild the image with `cargo tiny build`",
-                "manifest {} names blob `{digest}`, which is missing",
-                manifest.digest
-            );
-        };
-        out.push(Blob {
-            media_type: d.media_type().to_string(),
-            digest: b.digest.clone(),
-            data: b.data.clone(),
-        });
-    }
-    Ok(Manifest {
-        manifest: manifest.clone(),
-        blobs: out,
-        artifact_type: doc.artifact_type().as_ref().map(|t| t.to_string()),
-    })
+/// What a publisher did.
+#[derive(Debug, Clone)]
+pub enum Published {
+    Tarball(tarball::Written),
+    Registry(Pushed),
+    Daemon(daemon::Loaded),
 }
 
-/// How to reach registries.
-#[derive(Debug, Clone, Default)]
-pub struct PushOptions {
-    /// Tags written besides the image's own (`--tag`, `tags = [...]`).
-    pub tags: Vec<String>,
-    /// Hosts reached over plain HTTP (`--insecure-registry`).
-    pub insecure: Vec<String>,
-    /// Extra PEM roots (`--registry-ca`).
-    pub registry_ca: Vec<PathBuf>,
-    /// Blob uploads in flight at once.
-    pub jobs: usize,
-}
-
-/// How the SBOM referrer was made discoverable.
+/// How the referrers were made discoverable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Referrers {
@@ -159,8 +93,10 @@ pub struct Pushed {
     /// A multi-platform image: each platform's manifest digest, in the index's order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub manifests: Vec<String>,
-    /// The SBOM referrer manifest's digest.
+    /// The SBOM referrer manifest's digest (the first image's CycloneDX referrer).
     pub sbom_digest: Option<String>,
+    /// Every referrer manifest pushed: its `artifactType`, digest and subject.
+    pub attached: Vec<Attached>,
     pub referrers: Option<Referrers>,
     /// Every tag written, as full references.
     pub tags: Vec<String>,
@@ -170,45 +106,48 @@ pub struct Pushed {
     pub existing_blobs: usize,
     /// Blobs mounted from another repository of the same registry.
     pub mounted_blobs: usize,
+    /// How long the push took (status line only).
+    #[serde(skip)]
+    pub took: std::time::Duration,
+    /// Where the credentials came from (`-v` status line only).
+    #[serde(skip)]
+    pub credentials: String,
+}
+
+/// One referrer manifest a push wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attached {
+    pub artifact_type: String,
+    pub digest: String,
+    pub subject: String,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TinyConfig;
+    use crate::image::{build, tests::input, tests::single};
+    use crate::settings::TinyConfig;
+
+    /// A publisher added by a test: what it was handed.
+    struct Recording(std::cell::RefCell<Vec<(usize, String)>>);
+
+    impl Publisher for Recording {
+        fn publish(&self, built: &Built) -> Result<Published> {
+            self.0
+                .borrow_mut()
+                .push((built.images.len(), built.tagged().digest.clone()));
+            Ok(Published::Tarball(tarball::Written::default()))
+        }
+    }
 
     #[test]
-    fn manifests_are_read_as_oci_types() {
+    fn a_publisher_takes_the_result_through_the_trait() {
         let cfg = TinyConfig::default();
-        let img = crate::image::build(&crate::image::tests::input(&cfg)).unwrap();
-        let a = Artifact::from_image(&img).unwrap();
-        let types: Vec<&str> = a
-            .image
-            .blobs
-            .iter()
-            .map(|b| b.media_type.as_str())
-            .collect();
-        assert_eq!(types, [crate::image::CONFIG, crate::image::LAYER_GZIP]);
-        let referrer = a.referrer.unwrap();
-        assert_eq!(
-            referrer.artifact_type.as_deref(),
-            Some(crate::image::CYCLONEDX)
-        );
-        assert_eq!(referrer.blobs[1].digest, img.sbom.digest);
-
-        // What is not an image manifest, or names a blob that is not there, is refused.
-        let blobs: BTreeMap<String, Blob> = img
-            .blobs()
-            .into_iter()
-            .map(|b| (b.digest.clone(), b.clone()))
-            .collect();
-        let not_a_manifest = Blob::new(crate::image::MANIFEST, br#"{"layers":"x"}"#.to_vec());
-        let e = manifest_of(&not_a_manifest, &blobs).unwrap_err();
-        assert!(e.downcast_ref::<Failure>().is_some(), "{e:?}");
-        assert!(e.to_string().contains("not an OCI image manifest"), "{e}");
-        let mut fewer = blobs.clone();
-        fewer.remove(&img.layer.digest);
-        let e = manifest_of(&img.manifest, &fewer).unwrap_err();
-        assert!(e.to_string().contains("which is missing"), "{e}");
+        let one = single(build(&input(&cfg)).unwrap());
+        let r = Recording(Default::default());
+        let as_trait: &dyn Publisher = &r;
+        as_trait.publish(&one).unwrap();
+        assert!(as_trait.reuse(&[]).is_none());
+        assert_eq!(*r.0.borrow(), [(1, one.images[0].manifest.digest.clone())]);
     }
 }

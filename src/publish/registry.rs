@@ -1,17 +1,18 @@
 //! The registry publisher, on `oci-client` (its client, auth flows, HEAD/mount/chunked upload and
 //! manifest PUT), driven on a current-thread tokio runtime.
 //!
+//! A [`Session`] is one registry host (its client, TLS roots, scheme and credentials), shared by
+//! every push of a run to that host; each push authenticates for its repository once.
+//!
 //! Order, so that a failed push leaves the tag as it was: blobs (HEAD first; mount from the repository
-//! the image was built as when that is on the same registry; else upload, chunked) → image manifest by
-//! digest → SBOM referrer manifest by digest → when the registry did not answer `OCI-Subject`, the OCI
-//! 1.1 fallback tag `sha256-<hex>` (an index, merged with the referrers already there) → the tags, last.
+//! the image was built as when that is on the same registry; else upload, chunked) → each image
+//! manifest by digest, then its referrers by digest (when the registry did not answer `OCI-Subject`,
+//! each also listed under the OCI 1.1 fallback tag `sha256-<hex>` of its subject: an index, merged
+//! with the referrers already there) → with several platforms, the index → the tags, last.
 //!
 //! Written by hand, because oci-client does not expose it: the referrer PUT (to read the `OCI-Subject`
-//! response header), retries with back-off, and the plain-HTTP probe for loopback registries.
-//!
-//! Over 400 lines: ~510 of code for one push session (blob HEAD/mount/upload with retries, manifests,
-//! the referrers fallback, tags) and ~50 of tests; what a registry's error means is in
-//! `registry_errors.rs`.
+//! response header), retries with back-off, and the plain-HTTP probe for loopback registries. What a
+//! registry's error means is in `registry_errors.rs`.
 
 use std::future::Future;
 use std::time::Duration;
@@ -25,87 +26,56 @@ use oci_client::{Client, Reference, RegistryOperation};
 use reqwest::header::HeaderValue;
 use serde_json::{json, Value};
 
+use std::collections::HashMap;
+
 use super::credentials::Credentials;
 use super::progress::Progress;
-use super::reference::{self, Destination};
-use super::registry_errors::{
-    error_chain, is_not_found, is_tls, last_cause, one_line, registry_codes, retryable,
-    speaks_plain_http, status_of,
-};
-use super::{Artifact, Manifest, PushOptions, Pushed, Referrers};
+use super::registry_errors::{explain, is_not_found, retryable, speaks_plain_http, Context};
+use super::{Attached, Pushed, Referrers};
 use crate::error::Failure;
-use crate::image::{canonical_json, Blob, INDEX};
+use crate::image::{canonical_json, Blob, Built, Kind, Referrer, CYCLONEDX, INDEX};
+use crate::reference::{self, Destination};
 use crate::shell::Shell;
 
 /// Blobs at least this large are streamed in chunks, with a progress indicator.
 const LARGE: u64 = 1024 * 1024;
 const ATTEMPTS: u32 = 5;
 
-/// Pushes the artifact to `dest` and its extra tags.
-pub fn push(
-    artifact: &Artifact,
-    dest: &Destination,
-    opts: &PushOptions,
-    creds: &Credentials,
-    shell: &Shell,
-) -> Result<Pushed> {
-    // reqwest is built without a provider (no aws-lc C build): ring, installed once per process.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let s = Session::new(dest, opts, creds).await?;
-        s.push(artifact, opts, shell).await
-    })
-}
-
-struct Session<'a> {
+/// One registry host.
+pub struct Session {
     client: Client,
     raw: reqwest::Client,
     scheme: &'static str,
-    dest: &'a Destination,
-    creds: &'a Credentials,
-    bearer: Option<String>,
+    creds: Credentials,
+    /// The bearer token of each repository pushed to (`None`: the registry wants none).
+    bearers: tokio::sync::Mutex<HashMap<String, Option<String>>>,
 }
 
-fn ca_certificates(opts: &PushOptions) -> Result<Vec<Vec<u8>>> {
-    let mut v = Vec::new();
-    for f in &opts.registry_ca {
-        let data = std::fs::read(f).map_err(|e| {
-            Failure::new(format!("cannot read --registry-ca {}: {e}", f.display()))
-                .hint("pass the PEM file of the CA that signed the registry's certificate")
-        })?;
-        if reqwest::Certificate::from_pem_bundle(&data).map_or(true, |c| c.is_empty()) {
-            crate::fail!(
-                hint = "pass a PEM file (-----BEGIN CERTIFICATE-----)",
-                "--registry-ca {} holds no PEM certificate",
-                f.display()
-            );
-        }
-        v.push(data);
-    }
-    Ok(v)
+/// How a session reaches its host.
+pub struct Reach<'a> {
+    /// PEM bundles trusted besides the system roots (checked when planned).
+    pub roots: &'a [Vec<u8>],
+    /// Reach the host over plain HTTP.
+    pub insecure: bool,
+    /// Blob uploads in flight at once.
+    pub jobs: usize,
 }
 
-impl<'a> Session<'a> {
-    async fn new(
-        dest: &'a Destination,
-        opts: &'a PushOptions,
-        creds: &'a Credentials,
-    ) -> Result<Session<'a>> {
-        let cas = ca_certificates(opts)?;
+impl Session {
+    /// The client of `host`: TLS roots, and for a loopback host without TLS plain HTTP.
+    pub async fn new(host: &str, reach: &Reach<'_>, creds: Credentials) -> Result<Session> {
+        // reqwest is built without a provider (no aws-lc C build): ring, installed once per process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut raw = reqwest::Client::builder()
             .user_agent(concat!("cargo-tiny/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30));
         let mut roots = Vec::new();
-        for pem in &cas {
+        for pem in reach.roots {
             roots.extend(reqwest::Certificate::from_pem_bundle(pem)?);
         }
         raw = raw.tls_certs_merge(roots);
         let raw = raw.build()?;
-        let host = dest.host.as_str();
-        let scheme = if opts.insecure.iter().any(|h| h == host) {
+        let scheme = if reach.insecure {
             "http"
         } else if reference::is_loopback(host) {
             // As docker does for loopback registries: HTTPS when the registry speaks it, else HTTP.
@@ -129,34 +99,79 @@ impl<'a> Session<'a> {
         };
         let config = ClientConfig {
             protocol,
-            extra_root_certificates: cas
-                .into_iter()
+            extra_root_certificates: reach
+                .roots
+                .iter()
                 .map(|data| Certificate {
                     encoding: CertificateEncoding::Pem,
-                    data,
+                    data: data.clone(),
                 })
                 .collect(),
-            max_concurrent_upload: opts.jobs.max(1),
+            max_concurrent_upload: reach.jobs.max(1),
             connect_timeout: Some(Duration::from_secs(30)),
             user_agent: concat!("cargo-tiny/", env!("CARGO_PKG_VERSION")),
             ..Default::default()
         };
-        let client = Client::try_from(config)?;
-        let mut s = Session {
-            client,
+        Ok(Session {
+            client: Client::try_from(config)?,
             raw,
             scheme,
-            dest,
             creds,
+            bearers: Default::default(),
+        })
+    }
+
+    /// Where the credentials came from (`auths in /root/.docker/config.json`, or `none`).
+    pub fn credentials_source(&self) -> &str {
+        &self.creds.source
+    }
+
+    /// Pushes `built` to `dest` under `tags` (the destination's own first).
+    pub async fn push(
+        &self,
+        built: &Built,
+        dest: &Destination,
+        tags: &[String],
+        jobs: usize,
+        shell: &Shell,
+    ) -> Result<Pushed> {
+        let started = std::time::Instant::now();
+        let p = Push::new(self, dest).await?;
+        let mut pushed = p.push(built, tags, jobs, shell).await?;
+        pushed.took = started.elapsed();
+        pushed.credentials = self.creds.source.clone();
+        Ok(pushed)
+    }
+}
+
+/// One push: a session, a repository and its bearer token.
+struct Push<'a> {
+    s: &'a Session,
+    dest: &'a Destination,
+    bearer: Option<String>,
+}
+
+impl<'a> Push<'a> {
+    /// Authenticates for `dest`'s repository once per session.
+    async fn new(s: &'a Session, dest: &'a Destination) -> Result<Push<'a>> {
+        let mut bearers = s.bearers.lock().await;
+        let mut p = Push {
+            s,
+            dest,
             bearer: None,
         };
-        let r = s.reference(None);
-        let bearer = s
+        if let Some(b) = bearers.get(&dest.repository) {
+            p.bearer = b.clone();
+            return Ok(p);
+        }
+        let r = p.reference(None);
+        let bearer = p
             .retry(|| s.client.auth(&r, &s.creds.auth, RegistryOperation::Push))
             .await
-            .map_err(|e| s.explain(e, "authenticate"))?;
-        s.bearer = bearer;
-        Ok(s)
+            .map_err(|e| p.explain(e, "authenticate"))?;
+        bearers.insert(dest.repository.clone(), bearer.clone());
+        p.bearer = bearer;
+        Ok(p)
     }
 
     fn reference(&self, tag: Option<&str>) -> Reference {
@@ -175,63 +190,83 @@ impl<'a> Session<'a> {
         )
     }
 
-    async fn push(&self, a: &Artifact, opts: &PushOptions, shell: &Shell) -> Result<Pushed> {
-        let mut blobs: Vec<&Blob> = a.image.blobs.iter().collect();
-        if let Some(r) = &a.referrer {
-            blobs.extend(&r.blobs);
-        }
-        for (m, r) in &a.others {
-            blobs.extend(&m.blobs);
-            if let Some(r) = r {
-                blobs.extend(&r.blobs);
-            }
-        }
-        blobs.sort_by(|x, y| x.digest.cmp(&y.digest));
-        blobs.dedup_by(|x, y| x.digest == y.digest);
+    async fn push(
+        &self,
+        built: &Built,
+        tags: &[String],
+        jobs: usize,
+        shell: &Shell,
+    ) -> Result<Pushed> {
+        // Every blob but the manifests and the index, which are PUT as manifests.
+        let manifests: Vec<&str> = built
+            .images
+            .iter()
+            .map(|i| i.manifest.digest.as_str())
+            .chain(built.referrers.iter().map(|r| r.manifest.digest.as_str()))
+            .chain([built.index.digest.as_str()])
+            .collect();
+        let blobs: Vec<&Blob> = built
+            .blobs()
+            .into_iter()
+            .filter(|b| !manifests.contains(&b.digest.as_str()))
+            .collect();
 
         // Cross-repository mount source: the repository the image was built as, on this registry.
-        let mount_from = reference::registry_host(&a.built_as)
+        let mount_from = reference::registry_host(&built.name)
             .filter(|(h, repo)| *h == self.dest.host && *repo != self.dest.repository)
             .map(|(h, repo)| Reference::with_tag(h.to_string(), repo.to_string(), "x".into()));
 
         let progress = Progress::new(shell);
         let outcomes: Vec<Outcome> = futures_util::stream::iter(blobs)
             .map(|b| self.push_blob(b, mount_from.as_ref(), &progress))
-            .buffer_unordered(opts.jobs.max(1))
+            .buffer_unordered(jobs.max(1))
             .try_collect()
             .await?;
         progress.finish();
 
-        let image = &a.image;
-        let referrers = self.put_image(image, a.referrer.as_ref()).await?;
-        // A multi-platform image: every other platform by digest, then the index under the tags.
-        for (m, r) in &a.others {
-            self.put_image(m, r.as_ref()).await?;
-        }
-        let tagged = a.index.as_ref().unwrap_or(&image.manifest);
-        let mut tags = vec![self.dest.tag.clone()];
-        for t in &opts.tags {
-            if !tags.contains(t) {
-                tags.push(t.clone());
+        // Each image by digest, then its referrers.
+        let mut how = None;
+        let mut attached = Vec::new();
+        for image in &built.images {
+            self.put_manifest(&self.by_digest(&image.manifest.digest), &image.manifest)
+                .await?;
+            for r in built.referrers_of(&image.manifest.digest) {
+                how.get_or_insert(self.put_referrer_listed(r).await?);
+                attached.push(attached_of(r));
             }
         }
-        for t in &tags {
+        let tagged = built.tagged();
+        // Referrers of the index: the index first, by digest.
+        let of_index: Vec<&Referrer> = built.referrers_of(&built.index.digest).collect();
+        if built.kind == Kind::Index && !of_index.is_empty() {
+            self.put_manifest(&self.by_digest(&tagged.digest), tagged)
+                .await?;
+        }
+        for r in of_index {
+            how.get_or_insert(self.put_referrer_listed(r).await?);
+            attached.push(attached_of(r));
+        }
+        for t in tags {
             self.put_manifest(&self.reference(Some(t)), tagged).await?;
         }
         let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
         Ok(Pushed {
             reference: self.dest.reference(),
             digest: tagged.digest.clone(),
-            manifests: if a.index.is_some() {
-                std::iter::once(&image.manifest.digest)
-                    .chain(a.others.iter().map(|(m, _)| &m.manifest.digest))
-                    .cloned()
-                    .collect()
-            } else {
-                Vec::new()
+            manifests: match built.kind {
+                Kind::Index => built
+                    .images
+                    .iter()
+                    .map(|i| i.manifest.digest.clone())
+                    .collect(),
+                Kind::Image => Vec::new(),
             },
-            sbom_digest: a.referrer.as_ref().map(|r| r.manifest.digest.clone()),
-            referrers,
+            sbom_digest: built
+                .referrers_of(&built.images[0].manifest.digest)
+                .find(|r| r.artifact_type == CYCLONEDX)
+                .map(|r| r.manifest.digest.clone()),
+            attached,
+            referrers: how,
             tags: tags
                 .iter()
                 .map(|t| self.dest.with_tag(t).reference())
@@ -249,6 +284,8 @@ impl<'a> Session<'a> {
                 .sum(),
             existing_blobs: count(Outcome::Existing),
             mounted_blobs: count(Outcome::Mounted),
+            took: Duration::ZERO,
+            credentials: String::new(),
         })
     }
 
@@ -261,7 +298,7 @@ impl<'a> Session<'a> {
         let r = self.reference(None);
         let what = format!("check blob {}", b.digest);
         if self
-            .retry(|| self.client.blob_exists(&r, &b.digest))
+            .retry(|| self.s.client.blob_exists(&r, &b.digest))
             .await
             .map_err(|e| self.explain(e, &what))?
         {
@@ -269,7 +306,7 @@ impl<'a> Session<'a> {
         }
         if let Some(src) = mount_from {
             // 201 when the source repository holds it; anything else falls back to an upload.
-            if self.client.mount_blob(&r, src, &b.digest).await.is_ok() {
+            if self.s.client.mount_blob(&r, src, &b.digest).await.is_ok() {
                 return Ok(Outcome::Mounted);
             }
         }
@@ -289,47 +326,40 @@ impl<'a> Session<'a> {
                         task.advance(c.len() as u64)
                     }
                 });
-                self.client
+                self.s
+                    .client
                     .push_blob_stream(&r, stream, &b.digest, Some(b.size()))
             })
             .await
             .map_err(|e| self.explain(e, &what))?;
         } else {
-            self.retry(|| self.client.push_blob(&r, data.clone(), &b.digest))
+            self.retry(|| self.s.client.push_blob(&r, data.clone(), &b.digest))
                 .await
                 .map_err(|e| self.explain(e, &what))?;
         }
         Ok(Outcome::Uploaded(b.size()))
     }
 
-    /// An image manifest by digest, then its SBOM referrer (and, when the registry does not index
-    /// referrers, the fallback tag of that image).
-    async fn put_image(
-        &self,
-        image: &Manifest,
-        referrer: Option<&Manifest>,
-    ) -> Result<Option<Referrers>> {
-        self.put_manifest(&self.by_digest(&image.manifest.digest), &image.manifest)
-            .await?;
-        let Some(r) = referrer else {
-            return Ok(None);
-        };
+    /// A referrer by digest, and when the registry does not index referrers, listed under the
+    /// fallback tag of its subject.
+    async fn put_referrer_listed(&self, r: &Referrer) -> Result<Referrers> {
         let indexed = self.put_referrer(r).await?;
         if !indexed {
-            self.update_fallback_tag(&image.manifest.digest, r).await?;
+            self.update_fallback_tag(r).await?;
         }
-        Ok(Some(if indexed {
+        Ok(if indexed {
             Referrers::Api
         } else {
             Referrers::FallbackTag
-        }))
+        })
     }
 
     async fn put_manifest(&self, r: &Reference, m: &Blob) -> Result<()> {
         let what = format!("write manifest {}", r.whole());
         let ct = HeaderValue::from_str(&m.media_type)?;
         self.retry(|| {
-            self.client
+            self.s
+                .client
                 .push_manifest_raw(r, bytes::Bytes::from(m.data.clone()), ct.clone())
         })
         .await
@@ -339,15 +369,16 @@ impl<'a> Session<'a> {
 
     /// PUTs the referrer manifest by digest; true when the registry answered `OCI-Subject` (it keeps
     /// the referrers index itself).
-    async fn put_referrer(&self, m: &Manifest) -> Result<bool> {
+    async fn put_referrer(&self, m: &Referrer) -> Result<bool> {
         let url = format!(
             "{}://{}/v2/{}/manifests/{}",
-            self.scheme, self.dest.host, self.dest.repository, m.manifest.digest
+            self.s.scheme, self.dest.host, self.dest.repository, m.manifest.digest
         );
-        let what = format!("write the SBOM manifest {}", m.manifest.digest);
+        let what = format!("write the referrer manifest {}", m.manifest.digest);
         let res = self
             .retry(|| async {
                 let req = self
+                    .s
                     .raw
                     .put(&url)
                     .header("Content-Type", &m.manifest.media_type)
@@ -371,7 +402,7 @@ impl<'a> Session<'a> {
     }
 
     fn authorize(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match (&self.bearer, &self.creds.auth) {
+        match (&self.bearer, &self.s.creds.auth) {
             (Some(t), _) => req.bearer_auth(t),
             (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
             (None, RegistryAuth::Bearer(t)) => req.bearer_auth(t),
@@ -381,15 +412,16 @@ impl<'a> Session<'a> {
 
     /// Reads the fallback tag `sha256-<hex>`, adds the referrer's descriptor when absent, writes it
     /// back; the other referrers listed there (signatures, attestations) stay.
-    async fn update_fallback_tag(&self, subject: &str, m: &Manifest) -> Result<()> {
-        let tag = subject.replace(':', "-");
+    async fn update_fallback_tag(&self, m: &Referrer) -> Result<()> {
+        let tag = m.subject.replace(':', "-");
         let r = self.reference(Some(&tag));
         let what = format!("read the referrers tag {tag}");
         let existing = self
             .retry(|| async {
                 match self
+                    .s
                     .client
-                    .pull_manifest_raw(&r, &self.creds.auth, &[INDEX])
+                    .pull_manifest_raw(&r, &self.s.creds.auth, &[INDEX])
                     .await
                 {
                     Ok((bytes, _)) => Ok(Some(bytes)),
@@ -431,70 +463,23 @@ impl<'a> Session<'a> {
 
     /// One line saying what failed and how to fix it.
     fn explain(&self, e: E, what: &str) -> anyhow::Error {
-        let host = &self.dest.host;
-        let name = self.dest.name();
-        let chain = error_chain(&e);
-        let codes = registry_codes(&e);
-        let status = status_of(&e);
-        let has = |c: &str| codes.iter().any(|x| x == c);
-        let failure = if matches!(status, Some(401 | 403))
-            || has("UNAUTHORIZED")
-            || has("DENIED")
-            || matches!(e, E::AuthenticationFailure(_) | E::UnauthorizedError { .. })
-        {
-            let creds = match self.creds.source.as_str() {
-                "none" if self.creds.tried.is_empty() => {
-                    "no credentials (no credential file found)".to_string()
-                }
-                "none" => format!(
-                    "no credentials for {host} in {}",
-                    self.creds.tried.join(", ")
-                ),
-                s => format!("credentials from {s}"),
-            };
-            Failure::new(format!(
-                "unauthorized: {host} refused access to {name} (to {what}; {creds})"
-            ))
-            .hint(format!(
-                "run `docker login {host}` (or `podman login {host}`) with an account that may push to {name}, or set $DOCKER_CONFIG / $REGISTRY_AUTH_FILE"
-            ))
-        } else if has("NAME_UNKNOWN") || has("NAME_INVALID") {
-            Failure::new(format!(
-                "name unknown: {host} has no repository {} (while trying to {what})",
-                self.dest.repository
-            ))
-            .hint("check the image name, or create the repository on the registry first")
-        } else if has("MANIFEST_INVALID") || has("MANIFEST_BLOB_UNKNOWN") || has("TAG_INVALID") {
-            Failure::new(format!(
-                "manifest invalid: {host} refused to {what}: {}",
-                codes.join(", ")
-            ))
-            .hint("the registry may not accept OCI manifests or artifacts; report it with `cargo tiny build -v` output")
-        } else if self.scheme == "http" && status == Some(400) {
-            // What a TLS server answers a plain-HTTP request with.
-            Failure::new(format!(
-                "{host} refused a plain-HTTP request (400 Bad Request): it speaks HTTPS"
-            ))
-            .hint(format!(
-                "drop --insecure-registry {host}; pass --registry-ca FILE when its certificate is not signed by a system root"
-            ))
-        } else if is_tls(&chain) {
-            Failure::new(format!("TLS failure talking to {host}: {}", last_cause(&chain)))
-                .hint(format!(
-                    "pass --registry-ca FILE with the CA that signed {host}'s certificate, or --insecure-registry {host} if it speaks plain HTTP"
-                ))
-        } else if matches!(&e, E::RequestError(r) if r.is_connect() || r.is_timeout()) {
-            Failure::new(format!(
-                "registry {host} unreachable ({}://{host}): {}",
-                self.scheme,
-                last_cause(&chain)
-            ))
-            .hint("check the host name and port, your network, and that the registry is running")
-        } else {
-            Failure::new(format!("{host} failed to {what}: {}", one_line(&chain)))
-                .hint("try again; when it persists, check the registry's status")
-        };
-        failure.into()
+        explain(
+            e,
+            what,
+            &Context {
+                dest: self.dest,
+                scheme: self.s.scheme,
+                creds: &self.s.creds,
+            },
+        )
+    }
+}
+
+fn attached_of(r: &Referrer) -> Attached {
+    Attached {
+        artifact_type: r.artifact_type.clone(),
+        digest: r.manifest.digest.clone(),
+        subject: r.subject.clone(),
     }
 }
 
@@ -511,7 +496,7 @@ enum Outcome {
 ///
 /// Edited as `serde_json::Value`, not as oci-spec's `ImageIndex`: the index comes from a registry and
 /// other tools' entries may carry fields the typed model does not keep.
-pub fn merge_referrer(existing: Option<&[u8]>, m: &Manifest) -> Result<Option<Vec<u8>>, String> {
+pub fn merge_referrer(existing: Option<&[u8]>, m: &Referrer) -> Result<Option<Vec<u8>>, String> {
     let mut index = match existing {
         Some(bytes) => {
             let v: Value =
@@ -533,12 +518,9 @@ pub fn merge_referrer(existing: Option<&[u8]>, m: &Manifest) -> Result<Option<Ve
         return Ok(None);
     }
     let mut desc = m.manifest.descriptor();
-    if let Some(t) = &m.artifact_type {
-        desc.insert("artifactType".into(), json!(t));
-    }
-    let doc: Value = serde_json::from_slice(&m.manifest.data).unwrap_or(Value::Null);
-    if let Some(a) = doc.get("annotations").filter(|a| a.is_object()) {
-        desc.insert("annotations".into(), a.clone());
+    desc.insert("artifactType".into(), json!(m.artifact_type));
+    if let Some(a) = m.annotations() {
+        desc.insert("annotations".into(), a);
     }
     list.push(Value::Object(desc));
     canonical_json(&index).map(Some).map_err(|e| e.to_string())
@@ -547,16 +529,18 @@ pub fn merge_referrer(existing: Option<&[u8]>, m: &Manifest) -> Result<Option<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::{CYCLONEDX, MANIFEST};
+    use crate::image::{Document, MANIFEST};
 
-    fn referrer(n: u8) -> Manifest {
-        let doc = json!({"schemaVersion": 2, "mediaType": MANIFEST, "artifactType": CYCLONEDX,
-            "annotations": {"n": n.to_string()}});
-        Manifest {
-            manifest: Blob::json(MANIFEST, &doc).unwrap(),
-            blobs: Vec::new(),
-            artifact_type: Some(CYCLONEDX.into()),
-        }
+    fn referrer(n: u8) -> Referrer {
+        let doc = Document {
+            artifact_type: CYCLONEDX.into(),
+            media_type: CYCLONEDX.into(),
+            data: b"{}".to_vec(),
+            title: None,
+            annotations: [("n".to_string(), n.to_string())].into(),
+        };
+        let subject = Blob::new(MANIFEST, b"{}".to_vec());
+        Referrer::new(&doc, &subject, "1970-01-01T00:00:00Z").unwrap()
     }
 
     #[test]

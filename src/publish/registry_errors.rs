@@ -4,6 +4,10 @@
 use oci_client::errors::{OciDistributionError as E, OciErrorCode};
 use serde_json::Value;
 
+use super::credentials::Credentials;
+use crate::error::Failure;
+use crate::reference::Destination;
+
 pub(super) fn is_not_found(e: &E) -> bool {
     status_of(e) == Some(404)
         || matches!(e, E::ImageManifestNotFoundError(_))
@@ -103,6 +107,78 @@ pub(super) fn is_tls(chain: &[String]) -> bool {
 pub(super) fn speaks_plain_http(e: &reqwest::Error) -> bool {
     let text = one_line(&error_chain(e)).to_lowercase();
     text.contains("invalidcontenttype") || text.contains("corrupt message")
+}
+
+/// What a failed request was part of.
+pub(super) struct Context<'a> {
+    pub dest: &'a Destination,
+    pub scheme: &'a str,
+    pub creds: &'a Credentials,
+}
+
+/// One line saying what failed (while trying to `what`) and how to fix it.
+pub(super) fn explain(e: E, what: &str, cx: &Context<'_>) -> anyhow::Error {
+    let host = &cx.dest.host;
+    let name = cx.dest.name();
+    let chain = error_chain(&e);
+    let codes = registry_codes(&e);
+    let status = status_of(&e);
+    let has = |c: &str| codes.iter().any(|x| x == c);
+    let failure = if matches!(status, Some(401 | 403))
+        || has("UNAUTHORIZED")
+        || has("DENIED")
+        || matches!(e, E::AuthenticationFailure(_) | E::UnauthorizedError { .. })
+    {
+        let creds = match cx.creds.source.as_str() {
+            "none" if cx.creds.tried.is_empty() => {
+                "no credentials (no credential file found)".to_string()
+            }
+            "none" => format!("no credentials for {host} in {}", cx.creds.tried.join(", ")),
+            s => format!("credentials from {s}"),
+        };
+        Failure::new(format!(
+            "unauthorized: {host} refused access to {name} (to {what}; {creds})"
+        ))
+        .hint(format!(
+            "run `docker login {host}` (or `podman login {host}`) with an account that may push to {name}, or set $DOCKER_CONFIG / $REGISTRY_AUTH_FILE"
+        ))
+    } else if has("NAME_UNKNOWN") || has("NAME_INVALID") {
+        Failure::new(format!(
+            "name unknown: {host} has no repository {} (while trying to {what})",
+            cx.dest.repository
+        ))
+        .hint("check the image name, or create the repository on the registry first")
+    } else if has("MANIFEST_INVALID") || has("MANIFEST_BLOB_UNKNOWN") || has("TAG_INVALID") {
+        Failure::new(format!(
+            "manifest invalid: {host} refused to {what}: {}",
+            codes.join(", ")
+        ))
+        .hint("the registry may not accept OCI manifests or artifacts; report it with `cargo tiny build -v` output")
+    } else if cx.scheme == "http" && status == Some(400) {
+        // What a TLS server answers a plain-HTTP request with.
+        Failure::new(format!(
+            "{host} refused a plain-HTTP request (400 Bad Request): it speaks HTTPS"
+        ))
+        .hint(format!(
+            "drop --insecure-registry {host}; pass --registry-ca FILE when its certificate is not signed by a system root"
+        ))
+    } else if is_tls(&chain) {
+        Failure::new(format!("TLS failure talking to {host}: {}", last_cause(&chain)))
+            .hint(format!(
+                "pass --registry-ca FILE with the CA that signed {host}'s certificate, or --insecure-registry {host} if it speaks plain HTTP"
+            ))
+    } else if matches!(&e, E::RequestError(r) if r.is_connect() || r.is_timeout()) {
+        Failure::new(format!(
+            "registry {host} unreachable ({}://{host}): {}",
+            cx.scheme,
+            last_cause(&chain)
+        ))
+        .hint("check the host name and port, your network, and that the registry is running")
+    } else {
+        Failure::new(format!("{host} failed to {what}: {}", one_line(&chain)))
+            .hint("try again; when it persists, check the registry's status")
+    };
+    failure.into()
 }
 
 #[cfg(test)]

@@ -7,59 +7,44 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde_json::json;
 
+use super::{Published, Publisher};
 use crate::fsutil::{self, Mode};
+use crate::image::{canonical_json, Blob, Built, INDEX, REF_NAME};
+use crate::target::Target;
 
 /// How to fix a tarball or SBOM that cannot be written.
 const HINT: &str = "check that the directory is writable, or choose another path with --output";
-use crate::image::{canonical_json, Blob, Image, INDEX, REF_NAME};
 
 /// The bytes of the tarball: entries sorted, explicit directories, every mtime `mtime`.
-pub fn tarball(image: &Image, mtime: u64) -> Result<Vec<u8>> {
-    write_tarball(image, mtime, Vec::new())
+pub fn tarball(built: &Built, mtime: u64) -> Result<Vec<u8>> {
+    write_layout(built, mtime, Vec::new())
 }
 
-/// Writes the tarball into `w` (the blobs borrowed from `image`, not copied); gives `w` back.
-pub fn write_tarball<W: Write>(image: &Image, mtime: u64, w: W) -> Result<W> {
-    write_layout(&image.index, image, &image.blobs(), mtime, w)
-}
-
-/// Writes a layout whose `index.json` names `index` (under `docker`'s reference), holding `blobs`,
-/// with `docker`'s image in `manifest.json` (what `docker load` reads). A multi-platform image passes
-/// its own index, every platform's blobs, and the host platform's image.
-pub fn write_layout<W: Write>(
-    index: &Blob,
-    docker: &Image,
-    blobs: &[&Blob],
-    mtime: u64,
-    w: W,
-) -> Result<W> {
-    let image = docker;
-    let mut index_desc = index.descriptor();
-    index_desc.insert("annotations".into(), json!({ REF_NAME: image.reference() }));
+/// Writes the layout into `w` (the blobs borrowed from `built`, not copied); gives `w` back:
+/// `index.json` names the result's index (under its reference), `blobs/` holds every blob of every
+/// platform and referrer, and `manifest.json` names the image `docker load` gets.
+pub fn write_layout<W: Write>(built: &Built, mtime: u64, w: W) -> Result<W> {
+    let reference = built.reference();
+    let mut index_desc = built.index.descriptor();
+    index_desc.insert("annotations".into(), json!({ REF_NAME: reference }));
     let index_json = canonical_json(&json!({
         "schemaVersion": 2,
         "mediaType": INDEX,
         "manifests": [index_desc],
     }))?;
-    let blob_path = |b: &Blob| format!("blobs/sha256/{}", b.hex());
-    // docker's own key order, as `docker save` writes it.
-    let docker_manifest = serde_json::to_vec(&json!([{
-        "Config": blob_path(&image.config),
-        "RepoTags": [image.reference()],
-        "Layers": [blob_path(&image.layer)],
-    }]))?;
+    let docker_manifest = docker_manifest(built)?;
     let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
     // Sorted by path, directories (`None`) included: the order and modes of a layer `Tree`.
     let mut entries: BTreeMap<String, Option<&[u8]>> = BTreeMap::new();
     entries.insert("blobs/".into(), None);
     entries.insert("blobs/sha256/".into(), None);
-    for b in blobs {
+    for b in built.blobs() {
         entries.insert(blob_path(b), Some(&b.data));
     }
     entries.insert("index.json".into(), Some(&index_json));
@@ -72,6 +57,102 @@ pub fn write_layout<W: Write>(
         b.append(&h, data.unwrap_or_default())?;
     }
     Ok(b.into_inner()?)
+}
+
+fn blob_path(b: &Blob) -> String {
+    format!("blobs/sha256/{}", b.hex())
+}
+
+/// `manifest.json` of `docker save`, naming the image `docker load` gets under the reference, in
+/// docker's own key order.
+pub fn docker_manifest(built: &Built) -> Result<Vec<u8>> {
+    let image = built.docker_image();
+    Ok(serde_json::to_vec(&json!([{
+        "Config": blob_path(&image.config),
+        "RepoTags": [built.reference()],
+        "Layers": image.layers.iter().map(blob_path).collect::<Vec<_>>(),
+    }]))?)
+}
+
+/// The tarball publisher: the layout to `path`, and beside it the documents the plan asked for (each
+/// platform's SBOM); every mtime `mtime`.
+#[derive(Debug, Clone)]
+pub struct Tarball {
+    pub path: PathBuf,
+    pub beside: Vec<Beside>,
+    /// Files an earlier build left beside this path that this one does not write (another
+    /// platform's SBOM): removed once the tarball is written, so every file beside it describes it.
+    pub stale: Vec<PathBuf>,
+    pub mtime: u64,
+}
+
+/// A referrer's document written as a file beside the tarball.
+#[derive(Debug, Clone)]
+pub struct Beside {
+    pub path: PathBuf,
+    /// The document whose `artifactType` is this, attached to this platform's image.
+    pub platform: Target,
+    pub artifact_type: String,
+}
+
+/// What the tarball publisher wrote: the tarball and the files beside it, with their digests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Written {
+    pub path: PathBuf,
+    pub size: u64,
+    /// `sha256:` of the tarball file.
+    pub digest: String,
+    /// The files beside it and the `sha256:` of each.
+    pub beside: Vec<(PathBuf, String)>,
+}
+
+impl Publisher for &Tarball {
+    fn publish(&self, built: &Built) -> Result<Published> {
+        let mut files: Vec<(&Path, &[u8])> = Vec::new();
+        for b in &self.beside {
+            let doc = built
+                .images
+                .iter()
+                .filter(|i| i.platform == b.platform)
+                .flat_map(|i| built.referrers_of(&i.manifest.digest))
+                .find(|r| r.artifact_type == b.artifact_type)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the {} image has no {} document for {}",
+                        b.platform.platform(),
+                        b.artifact_type,
+                        b.path.display()
+                    )
+                })?;
+            files.push((&b.path, &doc.document.data));
+        }
+        let (size, digest) = publish_with(
+            |sink| write_layout(built, self.mtime, sink),
+            &self.path,
+            &files,
+        )?;
+        for p in &self.stale {
+            if p.is_file() {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        Ok(Published::Tarball(Written {
+            path: self.path.clone(),
+            size,
+            digest,
+            beside: files
+                .iter()
+                .map(|(p, data)| (p.to_path_buf(), crate::digest::sha256(data)))
+                .collect(),
+        }))
+    }
+
+    fn reuse(&self, cached: &[Published]) -> Option<Published> {
+        cached
+            .iter()
+            .find(|p| matches!(p, Published::Tarball(w) if w.path == self.path))
+            .cloned()
+    }
 }
 
 /// Checks, before anything is compiled, that the tarball and the SBOM beside it can be written:
@@ -132,42 +213,12 @@ fn is_tarball(path: &Path) -> bool {
         && &head[257..262] == b"ustar"
 }
 
-/// The tarball publisher: the image to `path`, its SBOM to `sbom`, every mtime `mtime`.
-pub struct Tarball<'a> {
-    pub path: &'a Path,
-    pub sbom: &'a Path,
-    pub mtime: u64,
-}
-
-impl super::Publisher for Tarball<'_> {
-    /// The tarball's size and `sha256:` digest.
-    type Receipt = (u64, String);
-    fn publish(&self, image: &Image) -> Result<(u64, String)> {
-        publish(image, self.mtime, self.path, self.sbom)
-    }
-}
-
-/// Writes the tarball and the SBOM: each to a temp file in its directory, then renamed (the tarball
-/// first). When anything fails, no new file is left at its path, and a file that was there
-/// before and was not replaced is left alone. Temp files of earlier runs that were killed are swept;
-/// SIGINT/SIGTERM/SIGHUP are held while temp files exist, so an interrupt removes them before the
-/// process ends.
-/// The tarball is written straight into its temp file; its size and `sha256:` digest are returned.
-pub fn publish(
-    image: &Image,
-    mtime: u64,
-    tar_path: &Path,
-    sbom_path: &Path,
-) -> Result<(u64, String)> {
-    publish_with(
-        |sink| write_tarball(image, mtime, sink),
-        tar_path,
-        &[(sbom_path, &image.sbom.data)],
-    )
-}
-
-/// [`publish`] with the tarball written by `write` and any number of files beside it (a
-/// multi-platform image has one SBOM per platform).
+/// Writes the tarball (by `write`, straight into its temp file) and the files beside it: each to a
+/// temp file in its directory, then renamed (the tarball first). When anything fails, no new file is
+/// left at its path, and a file that was there before and was not replaced is left alone. Temp files
+/// of earlier runs that were killed are swept; SIGINT/SIGTERM/SIGHUP are held while temp files
+/// exist, so an interrupt removes them before the process ends. Returns the tarball's size and
+/// `sha256:` digest.
 pub fn publish_with<F>(write: F, tar_path: &Path, files: &[(&Path, &[u8])]) -> Result<(u64, String)>
 where
     F: FnOnce(
@@ -263,12 +314,31 @@ impl Drop for HeldSignals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TinyConfig;
+    use crate::image::tests::{input, single};
+    use crate::settings::TinyConfig;
+
+    fn one() -> Built {
+        single(crate::image::build(&input(&TinyConfig::default())).unwrap())
+    }
+
+    /// The tarball publisher with the SBOM beside it.
+    fn publish(built: &Built, mtime: u64, tar: &Path, sbom: &Path) -> Result<Published> {
+        let t = Tarball {
+            path: tar.to_path_buf(),
+            beside: vec![Beside {
+                path: sbom.to_path_buf(),
+                platform: built.images[0].platform.clone(),
+                artifact_type: crate::image::CYCLONEDX.into(),
+            }],
+            stale: Vec::new(),
+            mtime,
+        };
+        (&t).publish(built)
+    }
 
     #[test]
     fn tarball_is_a_layout_and_a_docker_archive() {
-        let cfg = TinyConfig::default();
-        let img = crate::image::build(&crate::image::tests::input(&cfg)).unwrap();
+        let img = one();
         let bytes = tarball(&img, 0).unwrap();
         let mut names = Vec::new();
         let mut a = tar::Archive::new(bytes.as_slice());
@@ -286,8 +356,7 @@ mod tests {
 
     #[test]
     fn failed_publish_leaves_nothing() {
-        let cfg = TinyConfig::default();
-        let img = crate::image::build(&crate::image::tests::input(&cfg)).unwrap();
+        let img = one();
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, "").unwrap();
@@ -297,8 +366,22 @@ mod tests {
         assert!(publish(&img, 0, &tar_path, &sbom_path).is_err());
         assert!(!sbom_path.exists());
         let ok = dir.path().join("ok.tar");
-        publish(&img, 0, &ok, &sbom_path).unwrap();
+        let Published::Tarball(w) = publish(&img, 0, &ok, &sbom_path).unwrap() else {
+            panic!("not a tarball receipt")
+        };
         assert!(ok.exists() && sbom_path.exists());
+        assert_eq!(w.size, std::fs::metadata(&ok).unwrap().len());
+        assert_eq!(
+            w.digest,
+            crate::digest::sha256(&std::fs::read(&ok).unwrap())
+        );
+        assert_eq!(
+            w.beside,
+            [(
+                sbom_path.clone(),
+                crate::digest::sha256(&std::fs::read(&sbom_path).unwrap())
+            )]
+        );
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             3,
@@ -308,8 +391,7 @@ mod tests {
 
     #[test]
     fn outputs_are_checked_and_an_old_sbom_survives_a_failed_publish() {
-        let cfg = TinyConfig::default();
-        let img = crate::image::build(&crate::image::tests::input(&cfg)).unwrap();
+        let img = one();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         std::fs::create_dir(&out).unwrap();

@@ -18,21 +18,104 @@ pub fn fixture_target_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fixtures")
 }
 
-/// `cargo-tiny` as cargo invokes it (`cargo-tiny tiny …`), with a clean environment for rustflags.
+/// `cargo-tiny` as cargo invokes it (`cargo-tiny tiny …`), isolated from what this machine's user
+/// set up (see [`isolate`]).
 pub fn cargo_tiny() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tiny"));
     cmd.arg("tiny");
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "SOURCE_DATE_EPOCH",
-    ] {
+    isolate(&mut cmd);
+    cmd
+}
+
+/// The environment variables through which a developer's (or a CI machine's) own set-up reaches
+/// cargo-tiny, besides the files under `HOME`: rustflags, the target dir and the source date; registry
+/// credentials; a compile cache; C compilers and linkers; cargo-tiny's own knobs.
+const MACHINE_VARS: &[&str] = &[
+    "RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_BUILD_RUSTFLAGS",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET_DIR",
+    "SOURCE_DATE_EPOCH",
+    "DOCKER_CONFIG",
+    "REGISTRY_AUTH_FILE",
+    "XDG_CONFIG_HOME",
+    "RUSTC_WRAPPER",
+    "CARGO_BUILD_RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "TARGET_CC",
+    "TARGET_AR",
+    "DOCKER_HOST",
+    "CONTAINER_HOST",
+];
+
+/// Prefixes of more such variables: `CC_<triple>`, `CARGO_TARGET_<TRIPLE>_LINKER`, `SCCACHE_*`,
+/// `CARGO_TINY_*`.
+const MACHINE_VAR_PREFIXES: &[&str] = &["CC_", "AR_", "CARGO_TARGET_", "SCCACHE_", "CARGO_TINY_"];
+
+/// Keeps a command away from the machine's user state, so that a test gives the same result on a
+/// fresh machine and on one where cargo-tiny (or docker, podman, sccache) has been used:
+/// - `HOME` is an empty directory of this test binary's own (no `~/.docker/config.json`, no
+///   `~/.config/containers/auth.json`, no `~/.gitconfig`), `XDG_RUNTIME_DIR` an empty one (no
+///   podman `auth.json`);
+/// - `CARGO_HOME` and `RUSTUP_HOME` stay the machine's (its registry cache and toolchains), named
+///   explicitly since `HOME` moved: a test that must not see what `cargo tiny setup` installed there
+///   (the zig venv) uses [`fresh_cargo_home`];
+/// - [`MACHINE_VARS`] and [`MACHINE_VAR_PREFIXES`] are removed.
+///
+/// A test that wants one of these sets it after this (the last setting of a variable wins).
+pub fn isolate(cmd: &mut Command) -> &mut Command {
+    let remove: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| MACHINE_VAR_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .chain(MACHINE_VARS.iter().map(|v| v.to_string()))
+        .collect();
+    for var in remove {
         cmd.env_remove(var);
     }
-    cmd.env("CARGO_TERM_COLOR", "never");
-    cmd
+    let home = empty_home();
+    cmd.env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .env("CARGO_HOME", machine_cargo_home())
+        .env("RUSTUP_HOME", rustup_home())
+        .env("CARGO_TERM_COLOR", "never")
+}
+
+/// This test binary's empty `HOME` (with an empty `run/` for `XDG_RUNTIME_DIR`).
+fn empty_home() -> PathBuf {
+    static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        let dir =
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("home-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("run")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        dir
+    })
+    .clone()
+}
+
+/// The machine's cargo home: `$CARGO_HOME`, else `~/.cargo`.
+pub fn machine_cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"))
+}
+
+/// A cargo home under `dir` as on a machine where nothing was installed or configured through cargo
+/// (no `bin/`, no `config.toml`, no `tiny/zig-venv` of `cargo tiny setup`), sharing only the
+/// machine's download caches (`registry/`, `git/`) so that `--offline` resolves as before.
+pub fn fresh_cargo_home(dir: &Path) -> PathBuf {
+    let home = dir.join("fresh-cargo-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let machine = machine_cargo_home();
+    for cache in ["registry", "git"] {
+        if machine.join(cache).is_dir() && !home.join(cache).exists() {
+            std::os::unix::fs::symlink(machine.join(cache), home.join(cache)).unwrap();
+        }
+    }
+    home
 }
 
 /// Copies a directory tree (a fixture or example) into `dest`, skipping `target/`.
@@ -103,14 +186,20 @@ pub fn require_tool(program: &str, probe: &[&str]) -> bool {
         .args(probe)
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        let msg = format!("`{program} {}` does not work here", probe.join(" "));
-        if in_ci() {
-            panic!("{msg}; CI must provide it (.ci/run installs and starts it)");
-        }
-        eprintln!("SKIPPED: {msg} (set CI=true to make this a failure)");
+    ok || unavailable(&format!(
+        "`{program} {}` does not work here",
+        probe.join(" ")
+    ))
+}
+
+/// What a test needs is not here: false (the test returns) with a printed reason locally, a panic
+/// in CI.
+pub fn unavailable(msg: &str) -> bool {
+    if in_ci() {
+        panic!("{msg}; CI must provide it (.ci/run installs and starts it)");
     }
-    ok
+    eprintln!("SKIPPED: {msg} (set CI=true to make this a failure)");
+    false
 }
 
 /// A directory of symlinks to the usual build tools, minus `without`: a PATH where those are missing.
@@ -137,6 +226,32 @@ pub fn limited_path(dir: &Path, without: &[&str]) -> String {
         }
     }
     bin.display().to_string()
+}
+
+/// Links into `bin` a `python3` of this machine that does not import PyPI's `ziglang` when run from
+/// there (a venv's python linked elsewhere is the base interpreter, without the venv's packages).
+/// False, with a printed reason (a failure in CI), when every python3 on PATH provides zig.
+pub fn python3_without_ziglang(bin: &Path) -> bool {
+    let link = bin.join("python3");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let py = dir.join("python3");
+        if !py.is_file() {
+            continue;
+        }
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&py, &link).unwrap();
+        let imports = Command::new(&link)
+            .args(["-c", "import ziglang"])
+            .env_remove("PYTHONPATH")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !imports {
+            return true;
+        }
+    }
+    let _ = std::fs::remove_file(&link);
+    unavailable("every python3 on PATH imports ziglang")
 }
 
 /// Where rustup keeps toolchains (for a run with a changed HOME or CARGO_HOME).

@@ -1,12 +1,14 @@
 //! `cargo tiny push TARBALL [REFERENCE]`: the command line turned into plain values, then the registry
-//! publisher ([`super::push`]).
+//! publisher ([`crate::publish::push`]) on the result read back from the tarball
+//! ([`crate::publish::layout`]), reported by [`crate::report`].
 
 use anyhow::Result;
 
-use super::push::{plan, push, RegistryFlags};
-use super::{layout, reference};
 use crate::cli::{MessageFormat, PushArgs, RegistryArgs};
-use crate::config;
+use crate::publish::credentials::Env;
+use crate::publish::layout;
+use crate::publish::push::{plan, Registries, RegistryFlags, Settings};
+use crate::reference;
 use crate::shell::Shell;
 
 /// `cargo tiny push`.
@@ -17,13 +19,13 @@ pub fn run(args: &PushArgs, shell: &Shell) -> Result<()> {
         (Some(r), _) => {
             let default_tag = built
                 .as_deref()
-                .and_then(|b| config::split_reference(b).1)
+                .and_then(|b| reference::split(b).1)
                 .unwrap_or_else(|| "latest".into());
             let d = reference::parse(r, &default_tag)?;
             (d.name(), d.tag)
         }
         (None, Some(b)) => {
-            let (n, t) = config::split_reference(b);
+            let (n, t) = reference::split(b);
             (n, t.unwrap_or_else(|| "latest".into()))
         }
         (None, None) => crate::fail!(
@@ -32,8 +34,14 @@ pub fn run(args: &PushArgs, shell: &Shell) -> Result<()> {
             args.tarball.display()
         ),
     };
-    let plan = plan(&name, &tag, &[], &RegistryFlags::from(&args.registry))?;
-    let pushed = push(&loaded.artifact, &plan, shell)?;
+    let flags = RegistryFlags::from(&args.registry);
+    let plan = plan(&name, &tag, &[], &flags)?;
+    let registries = Registries::new(
+        Settings::new(&flags, Env::from_process())?,
+        [plan.dest.host.as_str()],
+    )?;
+    let pushed = registries.push(&loaded.built, &plan, shell)?;
+    crate::report::pushed(&plan.dest, &pushed, shell);
     if args.message_format == MessageFormat::Json {
         crate::report::push_message(&args.tarball, &pushed)?;
     }

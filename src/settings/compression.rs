@@ -239,32 +239,6 @@ fn zstd_writer(size: u64) -> Result<zstd::stream::Encoder<'static, Vec<u8>>> {
     Ok(enc)
 }
 
-/// The status line of a non-default compression: its encoder, its time and its size, each against
-/// gzip -9 of the same tar (compressed again here only to say what the choice bought and cost).
-pub fn summary(
-    input: &super::ImageInput<'_>,
-    image: &super::Image,
-    took: std::time::Duration,
-) -> Result<String> {
-    let tree = super::tree(input);
-    let started = std::time::Instant::now();
-    let baseline = super::layer::build(&tree, input.created.max(0) as u64, Compression::Gzip)?
-        .compressed
-        .len() as u64;
-    let gzip_took = started.elapsed();
-    let size = image.layer.size();
-    let change = 100.0 * (size as f64 - baseline as f64) / baseline.max(1) as f64;
-    Ok(format!(
-        "layer with {} ({}) in {:.1} s, {:+.1} s against gzip; {} ({size} bytes), {change:+.1} % against gzip's {} ({baseline} bytes)",
-        image.compression,
-        image.compression.encoder(),
-        took.as_secs_f64(),
-        took.as_secs_f64() - gzip_took.as_secs_f64(),
-        crate::shell::human_size(size),
-        crate::shell::human_size(baseline),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

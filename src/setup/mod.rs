@@ -1,32 +1,38 @@
 //! `cargo tiny setup`: install the Rust-side tools a build needs. It asks nothing and prints each
-//! command before running it.
+//! command before running it. The command line is turned into [`SetupOptions`] by `command.rs`.
+
+pub mod command;
 
 use std::process::Command;
 
 use anyhow::Result;
 
-use crate::cli::SetupArgs;
 use crate::error::Failure;
 use crate::shell::Shell;
+use crate::size_max::Size;
+use crate::target::Target;
 use crate::tools;
 
-pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
+pub use command::run;
+
+/// What `cargo tiny setup` was asked to install, as plain values.
+#[derive(Debug, Clone)]
+pub struct SetupOptions {
+    /// The targets whose standard library to install (`--target`, then `--platform`'s), each once.
+    pub targets: Vec<Target>,
+    /// `--platform`: a cross platform among them also gets zig as its C compiler.
+    pub platforms: Vec<Target>,
+    pub size: Size,
+    pub dry_run: bool,
+}
+
+/// Installs what `opts` asks for.
+pub fn install(opts: &SetupOptions, shell: &Shell) -> Result<()> {
     let dir = std::env::current_dir()?;
-    // The targets `build` accepts, no more (e.g. not armv7-unknown-linux-musleabihf).
-    for t in &args.target {
-        crate::target::Target::from_triple(t)?;
-    }
-    let mut targets = args.target.clone();
-    let mut platforms = Vec::new();
-    for p in &args.platform {
-        let t = crate::target::Target::from_platform(p)?;
-        if !targets.contains(&t.triple) {
-            targets.push(t.triple.clone());
-        }
-        platforms.push(t);
-    }
+    let targets: Vec<&str> = opts.targets.iter().map(|t| t.triple.as_str()).collect();
+    let platforms = &opts.platforms;
     let mut commands: Vec<Vec<String>> = Vec::new();
-    let missing: Vec<&String> = targets
+    let missing: Vec<&&str> = targets
         .iter()
         .filter(|t| tools::check_target_installed(t, &dir).is_err())
         .collect();
@@ -43,8 +49,9 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
     } else {
         shell.status("Fresh", format!("target {} installed", targets.join(", ")));
     }
-    if args.size == crate::size_max::Size::Max {
-        commands.extend(crate::size_max::setup_commands(&targets, &dir, shell)?);
+    if opts.size == Size::Max {
+        let owned: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
+        commands.extend(crate::size_max::setup_commands(&owned, &dir, shell)?);
     }
     match tools::find_cargo_auditable() {
         Some(p) => shell.status("Fresh", format!("cargo-auditable ({})", p.display())),
@@ -54,10 +61,10 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
                 .to_vec(),
         ),
     }
-    commands.extend(crate::cross::setup_commands(&platforms, shell)?);
+    commands.extend(crate::cross::setup_commands(platforms, shell)?);
     for c in &commands {
         shell.status("Running", format!("`{}`", c.join(" ")));
-        if args.dry_run {
+        if opts.dry_run {
             continue;
         }
         let status = crate::process::status(
@@ -70,15 +77,13 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
                 .into());
         }
     }
-    for t in &targets {
-        let cross = crate::target::Target::from_triple(t)
-            .ok()
-            .filter(|t| !t.is_host());
-        if let Some(cross) = cross {
-            if !args.dry_run && !crate::cross::has_c_compiler(&cross) {
+    for target in &opts.targets {
+        let t = target.triple.as_str();
+        if !target.is_host() {
+            if !opts.dry_run && !crate::cross::has_c_compiler(target) {
                 shell.warn(format!(
                     "no C compiler for {t}: crates that compile C (ring, aws-lc-sys, -sys crates) will not build; {}",
-                    crate::cross::cc_hint(&cross)
+                    crate::cross::cc_hint(target)
                 ));
             }
             continue;
@@ -92,7 +97,7 @@ pub fn run(args: &SetupArgs, shell: &Shell) -> Result<()> {
     }
     if commands.is_empty() {
         shell.status("Finished", "nothing to install");
-    } else if !args.dry_run {
+    } else if !opts.dry_run {
         shell.status("Finished", "setup complete");
     }
     Ok(())

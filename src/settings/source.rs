@@ -113,7 +113,7 @@ impl OpenedSource {
             }
             hasher.update(&buf[..n]);
         }
-        Ok(super::layer::hex_digest(hasher))
+        Ok(crate::digest::hex_digest(hasher))
     }
 }
 

@@ -1,0 +1,284 @@
+//! Keyless signing: an OIDC token from the environment, a short-lived certificate from Fulcio for
+//! an ephemeral key, the signature's entry in Rekor (v1 API), and a timestamp when a timestamp
+//! authority is configured. Every URL is configurable ([`Services`]) so that tests run against
+//! local stand-ins.
+//!
+//! The requests are made here (bounded, see [`super::http`]) with the sigstore crates' types for
+//! what is sent and read: `sigstore-rekor`'s `DsseEntry` and `LogEntry`, `sigstore-types`'
+//! certificates, `sigstore-oidc`'s token. Fulcio's answer is read by hand (its parser in
+//! `sigstore-fulcio` is private; only the certificate chain is taken). The timestamp goes through
+//! `sigstore-tsa`'s client with the same timeout, but that client reads the answer unbounded.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use base64::Engine as _;
+use serde::Deserialize;
+use sigstore_crypto::KeyPair;
+use sigstore_oidc::IdentityToken;
+use sigstore_types::{
+    DerCertificate, DsseEnvelope, SignatureBytes, TimestampToken, TransparencyLogEntry,
+};
+
+use super::http::Http;
+use crate::error::Failure;
+
+/// Where keyless signing goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Services {
+    pub fulcio: String,
+    pub rekor: String,
+    /// An RFC 3161 timestamp authority (`…/api/v1/timestamp`), when one is wanted.
+    pub tsa: Option<String>,
+    /// Per request.
+    pub timeout: Duration,
+    /// Extra CA certificates (PEM) for the services' TLS.
+    pub ca_pem: Vec<Vec<u8>>,
+}
+
+impl Services {
+    /// Sigstore's public-good instance.
+    pub fn public_good() -> Services {
+        Services {
+            fulcio: "https://fulcio.sigstore.dev".into(),
+            rekor: "https://rekor.sigstore.dev".into(),
+            tsa: None,
+            timeout: Duration::from_secs(60),
+            ca_pem: Vec::new(),
+        }
+    }
+}
+
+/// The audience Fulcio accepts.
+pub const AUDIENCE: &str = "sigstore";
+
+const NO_TOKEN_HINT: &str = "in GitHub Actions give the job `permissions: id-token: write`; elsewhere set SIGSTORE_ID_TOKEN to an OIDC token with audience `sigstore`, or sign with a key";
+
+/// The OIDC token of this run: `SIGSTORE_ID_TOKEN`, else GitHub Actions' token endpoint
+/// (`ACTIONS_ID_TOKEN_REQUEST_URL` + `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, audience `sigstore`).
+/// `var` reads a variable.
+pub async fn identity_token(
+    http: &Http,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<IdentityToken> {
+    let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    let jwt = if let Some(jwt) = var("SIGSTORE_ID_TOKEN") {
+        jwt
+    } else if let (Some(url), Some(bearer)) = (
+        var("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+    ) {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let body = http
+            .send(
+                "the GitHub Actions OIDC token endpoint",
+                http.get(&format!("{url}{sep}audience={AUDIENCE}"))
+                    .bearer_auth(bearer),
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct Answer {
+            value: String,
+        }
+        serde_json::from_slice::<Answer>(&body)
+            .map_err(|_| {
+                Failure::new("the GitHub Actions OIDC token endpoint answered no token")
+                    .hint(NO_TOKEN_HINT)
+            })?
+            .value
+    } else {
+        return Err(
+            Failure::new("keyless signing needs an OIDC token, and there is none")
+                .hint(NO_TOKEN_HINT)
+                .into(),
+        );
+    };
+    let token = IdentityToken::from_jwt(jwt.trim()).map_err(|_| {
+        Failure::new("the OIDC token is not a JWT with `iss` and `sub`").hint(NO_TOKEN_HINT)
+    })?;
+    if token.is_expired() {
+        return Err(Failure::new(format!("the OIDC token of {} has expired", token.issuer()))
+            .hint("sign within the token's lifetime (GitHub Actions' last about 5 minutes: request one just before signing)")
+            .into());
+    }
+    Ok(token)
+}
+
+/// A keyless signing session: one token, one ephemeral key and its certificate.
+pub struct Keyless {
+    pub(super) http: Http,
+    pub(super) services: Services,
+    pub(super) pair: KeyPair,
+    pub(super) certificate: DerCertificate,
+}
+
+impl std::fmt::Debug for Keyless {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Keyless({})", self.services.fulcio)
+    }
+}
+
+impl Keyless {
+    /// Gets a certificate for a fresh key from Fulcio, for the identity of `token`.
+    pub async fn start(http: Http, services: Services, token: &IdentityToken) -> Result<Keyless> {
+        super::provider::install();
+        let pair = KeyPair::generate_ecdsa_p256()?;
+        let public_pem = pair.public_key_der()?.to_pem();
+        // Proof of possession: the identity, signed with the key.
+        let proof = pair.sign(token.identity().as_bytes())?;
+        let request = serde_json::json!({
+            "credentials": {"oidcIdentityToken": token.expose_secret()},
+            "publicKeyRequest": {
+                "publicKey": {"algorithm": "ECDSA", "content": public_pem},
+                "proofOfPossession": base64::engine::general_purpose::STANDARD.encode(proof.as_bytes()),
+            },
+        });
+        let url = format!(
+            "{}/api/v2/signingCert",
+            services.fulcio.trim_end_matches('/')
+        );
+        let body = http.send("Fulcio", http.post_json(&url, &request)).await?;
+        let certificate = leaf_certificate(&body)?;
+        Ok(Keyless {
+            http,
+            services,
+            pair,
+            certificate,
+        })
+    }
+
+    pub fn certificate(&self) -> &DerCertificate {
+        &self.certificate
+    }
+
+    /// Records a signed envelope in Rekor; the entry as a bundle holds it.
+    pub async fn log(&self, envelope: &DsseEnvelope) -> Result<TransparencyLogEntry> {
+        let entry = sigstore_rekor::DsseEntry::new(envelope, &self.certificate)?;
+        let url = format!(
+            "{}/api/v1/log/entries",
+            self.services.rekor.trim_end_matches('/')
+        );
+        let body = self
+            .http
+            .send(
+                "Rekor",
+                self.http.post_json(&url, &serde_json::to_value(&entry)?),
+            )
+            .await?;
+        let entries: std::collections::BTreeMap<String, sigstore_rekor::LogEntry> =
+            serde_json::from_slice(&body)
+                .map_err(|e| Failure::new(format!("Rekor's answer is not a log entry: {e}")))?;
+        let Some((_, entry)) = entries.into_iter().next() else {
+            crate::fail!("Rekor answered no log entry");
+        };
+        entry
+            .to_bundle_entry(sigstore_types::KindVersion::DsseV001)
+            .context("Rekor's log entry")
+    }
+
+    /// A timestamp over the signature, when a timestamp authority is configured.
+    pub async fn timestamp(&self, signature: &SignatureBytes) -> Result<Option<TimestampToken>> {
+        let Some(url) = &self.services.tsa else {
+            return Ok(None);
+        };
+        let client = sigstore_tsa::TimestampClient::builder(url)
+            .with_http_client(self.http.client().clone())
+            .build()?;
+        let token = client.timestamp_signature(signature).await.map_err(|e| {
+            Failure::new(format!(
+                "the timestamp authority {url}: {}",
+                super::http::printable(e.to_string().as_bytes())
+            ))
+        })?;
+        Ok(Some(token))
+    }
+}
+
+/// The leaf of the chain in Fulcio's `/api/v2/signingCert` answer (embedded or detached SCT).
+fn leaf_certificate(body: &[u8]) -> Result<DerCertificate> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Answer {
+        signed_certificate_embedded_sct: Option<WithChain>,
+        signed_certificate_detached_sct: Option<WithChain>,
+    }
+    #[derive(Deserialize)]
+    struct WithChain {
+        chain: Chain,
+    }
+    #[derive(Deserialize)]
+    struct Chain {
+        certificates: Vec<String>,
+    }
+    let answer: Answer = serde_json::from_slice(body)
+        .map_err(|e| Failure::new(format!("Fulcio's answer is not a certificate chain: {e}")))?;
+    let leaf = answer
+        .signed_certificate_embedded_sct
+        .or(answer.signed_certificate_detached_sct)
+        .and_then(|c| c.chain.certificates.into_iter().next());
+    let Some(pem) = leaf else {
+        crate::fail!("Fulcio answered no certificate");
+    };
+    DerCertificate::from_pem(&pem)
+        .map_err(|_| Failure::new("Fulcio's certificate is not PEM").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(claims: &str) -> String {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.sig", b64(r#"{"alg":"ES256"}"#), b64(claims))
+    }
+
+    #[test]
+    fn the_token_comes_from_sigstore_id_token_first_and_is_never_echoed() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let http = Http::new(Duration::from_secs(5), &[]).unwrap();
+        let good = jwt(
+            r#"{"iss":"https://issuer.example","sub":"repo:acme/app","aud":"sigstore","exp":4102444800,"iat":1}"#,
+        );
+        let t = rt
+            .block_on(identity_token(&http, |v| {
+                (v == "SIGSTORE_ID_TOKEN").then(|| good.clone())
+            }))
+            .unwrap();
+        assert_eq!(t.subject(), "repo:acme/app");
+
+        let err = rt.block_on(identity_token(&http, |_| None)).unwrap_err();
+        assert!(format!("{err:#}").contains("needs an OIDC token"));
+
+        let expired =
+            jwt(r#"{"iss":"https://issuer.example","sub":"s","aud":"sigstore","exp":2,"iat":1}"#);
+        let err = format!(
+            "{:#}",
+            rt.block_on(identity_token(&http, |v| {
+                (v == "SIGSTORE_ID_TOKEN").then(|| expired.clone())
+            }))
+            .unwrap_err()
+        );
+        assert!(err.contains("expired") && !err.contains(&expired), "{err}");
+
+        let err = format!(
+            "{:#}",
+            rt.block_on(identity_token(&http, |v| {
+                (v == "SIGSTORE_ID_TOKEN").then(|| "secret-not-a-jwt".to_string())
+            }))
+            .unwrap_err()
+        );
+        assert!(!err.contains("secret-not-a-jwt"), "{err}");
+    }
+
+    #[test]
+    fn fulcio_answers_are_read_for_their_leaf() {
+        assert!(leaf_certificate(b"{}").is_err());
+        assert!(leaf_certificate(
+            br#"{"signedCertificateEmbeddedSct":{"chain":{"certificates":["x"]}}}"#
+        )
+        .is_err());
+    }
+}
