@@ -105,6 +105,7 @@ fn run_inner(opts: &DoctorOptions, shell: &Shell) -> Result<i32> {
     findings.extend(pid1::check(&now.ws, &now.graph));
     findings.extend(programs::check(&now.ws, &now.graph));
     findings.extend(host_files::check(&now.ws, &now.graph));
+    findings.extend(sources::findings());
     let root = sandbox.root().to_path_buf();
     if opts.format == report::Format::Human {
         toolchain::report(shell, &opts.target, &root);
