@@ -51,6 +51,8 @@ fn hostile_package(dir: &Path, chain: usize) {
 /// stdout).
 fn run_measured(cmd: &mut std::process::Command, limit: Duration) -> (i32, i64, String) {
     let out = tempfile::NamedTempFile::new().unwrap();
+    // Reaped by wait4 below (which also gives the peak RSS), not by `Child::wait`.
+    #[allow(clippy::zombie_processes)]
     let child = cmd
         .stdout(out.reopen().unwrap())
         .stderr(std::process::Stdio::null())
