@@ -179,10 +179,23 @@ fn assemble(
             o.path = problems[*pi].finding.path.clone();
         }
     }
-    // Native crates doctor could not vouch for: a warning, unless the build did.
+    // Native crates doctor could not vouch for: a warning, unless the build did, or found that it
+    // does not build (then `native-build` says so, once).
     if !outcome.built() {
+        let refuted: Vec<_> = outcome
+            .check
+            .iter()
+            .flat_map(|c| {
+                let failed = c.failures.iter().map(|f| f.package.as_str());
+                failed.chain(c.links.iter().map(|l| l.package.as_str()))
+            })
+            .map(native::key)
+            .collect();
         for (key, f, _) in &base.native {
-            if f.severity == Severity::Warning && !problems.iter().any(|p| &p.key == key) {
+            if f.severity == Severity::Warning
+                && !problems.iter().any(|p| &p.key == key)
+                && !refuted.contains(key)
+            {
                 out.push(f.clone());
             }
         }
