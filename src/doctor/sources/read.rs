@@ -11,7 +11,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::str::FromStr;
 
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
 
 /// The largest source file read (rustc itself reads any size; the largest hand-written or generated
 /// Rust files in the crates of the corpus are a few hundred KiB).
@@ -59,15 +59,23 @@ pub fn too_deep(tokens: TokenStream) -> Option<String> {
     // (the group's tokens, the chain length of the enclosing levels)
     let mut stack: Vec<(proc_macro2::token_stream::IntoIter, usize)> =
         vec![(tokens.into_iter(), 0)];
-    let mut run = vec![0usize];
+    // Per level: the run since the last separator, and whether the last token was a `{…}` block
+    // (a block followed by anything but an operator ends an item, a statement or a match arm:
+    // `fn a() {} fn b() {}` is no chain, `{1} + {1}` is).
+    let mut runs = vec![(0usize, false)];
     while let Some((iter, outer)) = stack.last_mut() {
         let outer = *outer;
         let Some(tt) = iter.next() else {
             stack.pop();
-            run.pop();
+            runs.pop();
             continue;
         };
-        let here = run.last_mut().expect("one run per level");
+        let (here, after_block) = runs.last_mut().expect("one run per level");
+        let operator = matches!(&tt, TokenTree::Punct(p) if p.as_char() != '#');
+        if *after_block && !operator {
+            *here = 0;
+        }
+        *after_block = matches!(&tt, TokenTree::Group(g) if g.delimiter() == Delimiter::Brace);
         match tt {
             TokenTree::Punct(p) if matches!(p.as_char(), ';' | ',') => *here = 0,
             TokenTree::Group(g) => {
@@ -77,7 +85,7 @@ pub fn too_deep(tokens: TokenStream) -> Option<String> {
                     return Some(format!("nests more than {MAX_NESTING} delimiters deep"));
                 }
                 stack.push((g.stream().into_iter(), chain));
-                run.push(0);
+                runs.push((0, false));
             }
             _ => {
                 *here += 1;
@@ -143,6 +151,14 @@ mod tests {
         assert_eq!(deep(&src), None);
         let long_array = format!("const A: &[u8] = &[{}];", "1, ".repeat(100_000));
         assert_eq!(deep(&long_array), None);
+        // Items and match arms end with a block, not a separator.
+        let items = "#[inline]\npub fn f() -> u8 { 1 }\n".repeat(10_000);
+        assert_eq!(deep(&items), None);
+        let arms = format!(
+            "fn f(x: u32) {{ match x {{ {} _ => {{}} }} }}",
+            "1 => {} ".repeat(10_000)
+        );
+        assert_eq!(deep(&arms), None);
     }
 
     #[test]
@@ -153,6 +169,8 @@ mod tests {
         assert!(deep(&chain).unwrap().contains("chain"));
         let nots = format!("fn f() {{ {}x }}", "!".repeat(MAX_CHAIN + 1));
         assert!(deep(&nots).unwrap().contains("chain"));
+        let blocks = format!("fn f() -> u8 {{ {{1}}{} }}", " + {1}".repeat(MAX_CHAIN));
+        assert!(deep(&blocks).unwrap().contains("chain"));
     }
 
     #[test]
