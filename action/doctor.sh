@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The action's doctor step: `cargo tiny doctor --format github` (annotations on the Cargo.toml lines to
+# The action's doctor step: `cargo tiny doctor --message-format github` (annotations on the Cargo.toml lines to
 # change), then the same checks as JSON to count findings for the outputs and the job summary.
 # Inputs (env): INPUT_MANIFEST_PATH, INPUT_PACKAGE, INPUT_TARGET, INPUT_DENY_WARNINGS.
 # Outputs ($GITHUB_OUTPUT): errors, warnings, infos, findings ("N errors, N warnings").
@@ -15,12 +15,12 @@ for p in "${packages[@]}"; do args+=(-p "$p"); done
 if [ "${INPUT_DENY_WARNINGS:-false}" = true ]; then args+=(--deny warnings); fi
 
 status=0
-cargo tiny doctor --format github "${args[@]}" || status=$?
+cargo tiny doctor --message-format github "${args[@]}" || status=$?
 
 json="$(mktemp)"
 trap 'rm -f "$json"' EXIT
 if [ "$status" -le 1 ]; then
-  cargo tiny doctor -q --format json "${args[@]}" >"$json" || true
+  cargo tiny doctor -q --message-format json "${args[@]}" >"$json" || true
 fi
 count() { jq -s --arg s "$1" '[.[] | select(.severity == $s)] | length' "$json"; }
 errors=$(count error) warnings=$(count warning) infos=$(count info)

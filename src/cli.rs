@@ -1,4 +1,4 @@
-//! The command line: `cargo tiny build | doctor | init | setup`.
+//! The command line: `cargo tiny build | size | doctor | init | setup | push`.
 
 use std::path::PathBuf;
 
@@ -17,7 +17,7 @@ use crate::shell::{Color, Verbosity};
     about = "Static, auditable, size-optimized Rust binaries in reproducible FROM-scratch images — no Docker",
     long_about = None,
     propagate_version = true,
-    after_help = "Examples:\n  cargo tiny setup                 install the musl target and cargo-auditable\n  cargo tiny build                 build every binary of the workspace into an image tarball\n  cargo tiny doctor                find what pulls OpenSSL or other C libraries into the build\n  cargo tiny init                  commit the size profile to the workspace's Cargo.toml"
+    after_help = "Examples:\n  cargo tiny setup                 install the musl target and cargo-auditable\n  cargo tiny build                 build every binary of the workspace into an image tarball\n  cargo tiny size                  what each crate and file costs in the binaries and images\n  cargo tiny doctor                find what pulls OpenSSL or other C libraries into the build\n  cargo tiny init                  commit the size profile to the workspace's Cargo.toml"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -43,6 +43,27 @@ pub enum Command {
     /// Push an image tarball written by `cargo tiny build` to a registry, with its SBOM as a referrer
     #[command(after_help = PUSH_EXAMPLES)]
     Push(PushArgs),
+    /// Build, then show what makes each binary and image big: crates, symbols, files, a treemap page
+    #[command(after_help = SIZE_EXAMPLES)]
+    Size(SizeArgs),
+}
+
+const SIZE_EXAMPLES: &str = "Examples:
+  cargo tiny size                           every crate's share of each binary, each file's of each layer
+  cargo tiny size --message-format json     the report as one JSON message (after the build's)
+  cargo tiny size --baseline old.json       what grew and shrank since an earlier report (or a tarball)
+  cargo tiny size --size-budget layer=2MiB,binary=4MiB   fail past the budget
+
+The report is also written to <target-dir>/tiny/size-report.json and size-report.html (a treemap).";
+
+/// `cargo tiny size`: the build's arguments, and what to compare with.
+#[derive(Debug, Args)]
+pub struct SizeArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// An earlier report (size-report.json) or image tarball: show what grew and shrank since
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
 }
 
 const PUSH_EXAMPLES: &str = "Examples:
@@ -54,8 +75,8 @@ const PUSH_EXAMPLES: &str = "Examples:
 /// How to reach registries (`build --push` and `push`).
 #[derive(Debug, Args, Clone, Default)]
 pub struct RegistryArgs {
-    /// Also push under this tag (repeatable; adds to `tags = [...]` in [package.metadata.tiny])
-    #[arg(long = "tag", value_name = "TAG")]
+    /// Another tag (repeatable; adds to `tags = [...]` in [package.metadata.tiny]): `build` tags the local image with it too (docker load), --push and `push` push it
+    #[arg(short = 't', long = "tag", value_name = "TAG")]
     pub tag: Vec<String>,
     /// Trust this PEM CA for registry TLS, besides the system roots (repeatable)
     #[arg(long, value_name = "FILE")]
@@ -97,7 +118,7 @@ const BUILD_EXAMPLES: &str = "Examples:
 
 const DOCTOR_EXAMPLES: &str = "Examples:
   cargo tiny doctor                         human report, exit 1 when a build would fail
-  cargo tiny doctor --format github         annotations on the Cargo.toml lines to change
+  cargo tiny doctor --message-format github annotations on the Cargo.toml lines to change
   cargo tiny doctor --fix --dry-run         show the Cargo.toml diff, verified by `cargo check` on a copy
   cargo tiny doctor --fix --no-check        fix by the dependency graph only (fast, unverified build)
   cargo tiny doctor --check                 also build-check (cargo check --target) without fixing";
@@ -117,7 +138,12 @@ const SETUP_EXAMPLES: &str = "Examples:
 #[derive(Debug, Args, Clone)]
 pub struct CommonArgs {
     /// Path to Cargo.toml
-    #[arg(long, value_name = "PATH", global = true)]
+    #[arg(
+        long,
+        value_name = "PATH",
+        global = true,
+        help_heading = "Manifest Options"
+    )]
     pub manifest_path: Option<PathBuf>,
     /// Use verbose output (-vv very verbose: also passed to cargo)
     #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
@@ -154,71 +180,163 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Package(s) to build (see `cargo help pkgid`)
-    #[arg(short, long = "package", value_name = "SPEC")]
+    #[arg(
+        short,
+        long = "package",
+        value_name = "SPEC",
+        help_heading = "Package Selection"
+    )]
     pub package: Vec<String>,
     /// Build every member of the workspace
-    #[arg(long, conflicts_with = "package")]
+    #[arg(long, conflicts_with = "package", help_heading = "Package Selection")]
     pub workspace: bool,
+    /// Exclude packages from --workspace (repeatable)
+    #[arg(
+        long,
+        value_name = "SPEC",
+        requires = "workspace",
+        help_heading = "Package Selection"
+    )]
+    pub exclude: Vec<String>,
     /// Build only the named binary (repeatable)
-    #[arg(long = "bin", value_name = "NAME")]
+    #[arg(long = "bin", value_name = "NAME", help_heading = "Target Selection")]
     pub bin: Vec<String>,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Feature Selection")]
     pub features: FeatureArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Manifest Options")]
     pub resolve: ResolveArgs,
     /// Directory for all generated artifacts
-    #[arg(long, value_name = "DIRECTORY")]
+    #[arg(long, value_name = "DIRECTORY", help_heading = "Compilation Options")]
     pub target_dir: Option<PathBuf>,
     /// Target triple (repeatable): x86_64-unknown-linux-musl or aarch64-unknown-linux-musl (default: the host's)
-    #[arg(long = "target", value_name = "TRIPLE")]
+    #[arg(
+        long = "target",
+        value_name = "TRIPLE",
+        help_heading = "Compilation Options"
+    )]
     pub target: Vec<String>,
     /// Platforms to build, one image per platform under one index: linux/amd64,linux/arm64
-    #[arg(long, value_name = "OS/ARCH,...", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "OS/ARCH,...",
+        value_delimiter = ',',
+        help_heading = "Compilation Options"
+    )]
     pub platform: Vec<String>,
     /// With several platforms: the one `docker load` gets from the tarball (default: the host's)
-    #[arg(long, value_name = "OS/ARCH")]
+    #[arg(long, value_name = "OS/ARCH", help_heading = "Compilation Options")]
     pub docker_platform: Option<String>,
     /// Cargo profile to build with
-    #[arg(long, value_name = "PROFILE-NAME", default_value = "release")]
+    #[arg(
+        long,
+        value_name = "PROFILE-NAME",
+        default_value = "release",
+        help_heading = "Compilation Options"
+    )]
     pub profile: String,
+    /// Build with the release profile: the default, accepted as cargo takes it
+    #[arg(short, long, help_heading = "Compilation Options")]
+    pub release: bool,
+    /// Number of parallel jobs (passed to cargo; default: the number of CPUs)
+    #[arg(
+        short,
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Compilation Options"
+    )]
+    pub jobs: Option<String>,
+    /// Write cargo's timing report of the compile (passed to cargo: target/cargo-timings/)
+    #[arg(long, help_heading = "Compilation Options")]
+    pub timings: bool,
+    /// Override a cargo configuration value, KEY=VALUE or a config file PATH (passed to cargo)
+    #[arg(
+        long,
+        value_name = "KEY=VALUE|PATH",
+        help_heading = "Compilation Options"
+    )]
+    pub config: Vec<String>,
     /// Also set `panic = "abort"` in the size profile
-    #[arg(long, conflicts_with = "no_size_profile")]
+    #[arg(
+        long,
+        conflicts_with = "no_size_profile",
+        help_heading = "Compilation Options"
+    )]
     pub panic_abort: bool,
     /// Build with the profile exactly as the manifest defines it
-    #[arg(long)]
+    #[arg(long, help_heading = "Compilation Options")]
     pub no_size_profile: bool,
     /// How far to go for size: profile (default) or max (nightly: rebuild std for size, immediate-abort panics)
-    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = crate::size_max::Size::Profile, conflicts_with = "no_size_profile")]
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = crate::size_max::Size::Profile, conflicts_with = "no_size_profile", help_heading = "Compilation Options")]
     pub size: crate::size_max::Size,
     /// Output format for machine-readable results on stdout
-    #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
+    #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human, help_heading = "Output")]
     pub message_format: MessageFormat,
     /// Stop after the verified binaries: write no image tarball
-    #[arg(long)]
+    #[arg(long, help_heading = "Image")]
     pub no_image: bool,
     /// Where to write the image tarball (only with a single image)
-    #[arg(short, long, value_name = "PATH", conflicts_with = "no_image")]
+    #[arg(
+        short,
+        long,
+        value_name = "PATH",
+        conflicts_with = "no_image",
+        help_heading = "Image"
+    )]
     pub output: Option<PathBuf>,
     /// Image name and tag (default: the bin name and the package version; only with a single image)
-    #[arg(long, value_name = "NAME[:TAG]", conflicts_with = "no_image")]
+    #[arg(
+        long,
+        value_name = "NAME[:TAG]",
+        conflicts_with = "no_image",
+        help_heading = "Image"
+    )]
     pub image: Option<String>,
+    /// Put every image name without a registry host under this prefix: ghcr.io/acme/api for bin api (also CARGO_TINY_REPOSITORY, or repository = "…" in [workspace.metadata.tiny])
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        conflicts_with = "no_image",
+        help_heading = "Image"
+    )]
+    pub repository: Option<String>,
     /// CA bundle in the image: auto (when the binary reads the system trust store), always, never
-    #[arg(long, value_enum, value_name = "WHEN", conflicts_with = "no_image")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        conflicts_with = "no_image",
+        help_heading = "Image"
+    )]
     pub ca_certificates: Option<crate::config::CaCertificates>,
     /// User the image runs as: nonroot (65532, the default), root, or UID[:GID]
-    #[arg(long, value_name = "USER", conflicts_with = "no_image")]
+    #[arg(
+        long,
+        value_name = "USER",
+        conflicts_with = "no_image",
+        help_heading = "Image"
+    )]
     pub user: Option<String>,
     /// Push every image to its registry (the image name must carry a host, e.g. ghcr.io/acme/api)
-    #[arg(long, conflicts_with = "no_image")]
+    #[arg(long, conflicts_with = "no_image", help_heading = "Registry")]
     pub push: bool,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Registry")]
     pub registry: RegistryArgs,
     /// Also load the image into the local engine: docker (its socket; DOCKER_HOST), else podman (its socket, else `podman load`); with several platforms, the --docker-platform one
-    #[arg(long, value_enum, value_name = "ENGINE", num_args = 0..=1, require_equals = true, default_missing_value = "auto", conflicts_with = "no_image")]
+    #[arg(long, value_enum, value_name = "ENGINE", num_args = 0..=1, require_equals = true, default_missing_value = "auto", conflicts_with = "no_image", help_heading = "Image")]
     pub load: Option<crate::settings::LoadInto>,
     /// Layer compression: gzip (default, level 9), gzip-max (zopfli, slower, smaller), zstd (podman/skopeo/containerd; not docker 20.10)
-    #[arg(long, value_enum, value_name = "ALGO", conflicts_with = "no_image")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ALGO",
+        conflicts_with = "no_image",
+        help_heading = "Image"
+    )]
     pub compression: Option<crate::settings::Compression>,
+    /// Fail past these sizes: layer=SIZE,binary=SIZE (e.g. layer=2MiB; over `size-budget` in [package.metadata.tiny])
+    #[arg(long, value_name = "LIMITS", value_parser = crate::settings::SizeBudget::from_flag)]
+    pub size_budget: Option<crate::settings::SizeBudget>,
 }
 
 /// doctor's report formats (defined with the report renderers).
@@ -246,8 +364,8 @@ pub struct DoctorArgs {
     /// Target triple the graph is resolved for
     #[arg(long, value_name = "TRIPLE", default_value = crate::target::default_triple())]
     pub target: String,
-    /// Report format
-    #[arg(long, value_enum, value_name = "FMT", default_value_t = ReportFormat::Human)]
+    /// Report format: human, json (one finding per line on stdout) or github (annotations)
+    #[arg(long = "message-format", visible_alias = "format", value_enum, value_name = "FMT", default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
     /// Treat warnings as errors for the exit code
     #[arg(long, value_enum, value_name = "LEVEL")]

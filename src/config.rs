@@ -36,6 +36,8 @@ pub const KEYS: &[&str] = &[
     "compression",
     "platforms",
     "load",
+    "size-budget",
+    "repository",
 ];
 
 /// What the command line sets; `None` leaves the manifests' value.
@@ -48,6 +50,10 @@ pub struct Overrides {
     pub compression: Option<Compression>,
     /// `--load`.
     pub load: Option<LoadInto>,
+    /// `-t/--tag`: more tags, after `tags = [...]`.
+    pub tags: Vec<String>,
+    /// `--repository`, else `CARGO_TINY_REPOSITORY`: the prefix and where it came from.
+    pub repository: Option<(String, &'static str)>,
 }
 
 /// One `[*.metadata.tiny]` table and where it came from.
@@ -89,18 +95,39 @@ impl Source<'_> {
         self.manifest.parent().unwrap_or(Utf8Path::new("."))
     }
 
+    /// `` `key` in [package.metadata.tiny] of /p/Cargo.toml:12: what``, with the line the key is
+    /// on when the manifest can be read again.
     fn err(
         &self,
         key: &str,
         what: impl std::fmt::Display,
         hint: impl Into<String>,
     ) -> anyhow::Error {
+        let at = self.line(key).map(|l| format!(":{l}")).unwrap_or_default();
         Failure::new(format!(
-            "`{key}` in {} of {}: {what}",
+            "`{key}` in {} of {}{at}: {what}",
             self.section, self.manifest
         ))
         .hint(hint)
         .into()
+    }
+
+    /// The 1-based line of `key` (as errors name it: `tags`, `env.RUST_LOG`, `files."/etc/x"`)
+    /// in this table of the manifest (toml_edit's spans, however the manifest spells it).
+    fn line(&self, key: &str) -> Option<usize> {
+        let text = std::fs::read_to_string(self.manifest).ok()?;
+        let mut path: Vec<String> = self
+            .section
+            .trim_matches(['[', ']'])
+            .split('.')
+            .map(str::to_owned)
+            .collect();
+        if key != "tiny" {
+            let keys = toml_edit::Key::parse(key).ok()?;
+            path.extend(keys.iter().map(|k| k.get().to_owned()));
+        }
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        crate::manifest_spans::key_line(&text, &path)
     }
 }
 
@@ -135,7 +162,42 @@ pub fn resolve(sources: &[Source<'_>], cli: &Overrides) -> Result<TinyConfig> {
     if let Some(l) = cli.load {
         cfg.load = Some(l);
     }
+    for t in &cli.tags {
+        check_tag(t).map_err(|w| flag("--tag", w, TAG_HINT))?;
+        if !cfg.tags.contains(t) {
+            cfg.tags.push(t.clone());
+        }
+    }
+    if let Some((prefix, origin)) = &cli.repository {
+        check_repository(prefix).map_err(|(w, h)| flag(origin, w, &h))?;
+        cfg.repository = Some(prefix.clone());
+    }
     Ok(cfg)
+}
+
+/// A repository prefix: a valid image name by itself (lowercase, the reference grammar), without
+/// a tag, digest or trailing `/`.
+fn check_repository(prefix: &str) -> Result<(), (String, String)> {
+    let hint =
+        "give a registry host and path in lowercase, e.g. ghcr.io/acme or localhost:5000/team";
+    let bad = |w: String| Err((w, hint.to_string()));
+    if prefix.ends_with('/') {
+        return bad(format!("`{prefix}` ends with `/`"));
+    }
+    if prefix.contains('@') {
+        return bad(format!("`{prefix}` holds a digest; a prefix is a name"));
+    }
+    if let Err(w) = check_name(prefix) {
+        let lower = prefix.to_ascii_lowercase();
+        if lower != prefix && check_name(&lower).is_ok() {
+            return Err((
+                format!("`{prefix}` has uppercase letters, which image names cannot hold"),
+                format!("use `{lower}` (in GitHub Actions: ${{{{ github.repository_owner }}}} lowercased)"),
+            ));
+        }
+        return bad(w);
+    }
+    Ok(())
 }
 
 const USER_HINT: &str =
@@ -168,7 +230,14 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
             }
             "tags" => {
                 let Some(items) = value.as_array() else {
-                    return Err(src.err(k, "expected an array of strings", TAG_HINT));
+                    return Err(src.err(
+                        k,
+                        format!("expected an array of strings, found {value}"),
+                        match value.as_str() {
+                            Some(t) => format!("write it as an array: tags = [{t:?}]"),
+                            None => "e.g. tags = [\"latest\", \"1.2\"]".into(),
+                        },
+                    ));
                 };
                 cfg.tags = Vec::new();
                 for v in items {
@@ -267,6 +336,11 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
                 })?;
             }
             "platforms" => cfg.platforms = Some(platforms(src, value)?),
+            "repository" => {
+                let s = string(src, k, value)?;
+                check_repository(&s).map_err(|(w, h)| src.err(k, w, h))?;
+                cfg.repository = Some(s);
+            }
             "load" => {
                 let hint = "use load = true (docker, else podman), false, \"docker\" or \"podman\"";
                 cfg.load = match value {
@@ -293,16 +367,34 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
                     }
                 };
             }
+            "size-budget" => {
+                let b = crate::settings::SizeBudget::from_value(value)
+                    .map_err(|w| src.err(k, w, crate::settings::size_budget::HINT))?;
+                cfg.size_budget = cfg.size_budget.merged(b);
+            }
             _ => {
-                return Err(src.err(
-                    k,
-                    "unknown key",
-                    format!("the keys are: {}", KEYS.join(", ")),
-                ))
+                let hint = match nearest_key(k) {
+                    Some(near) => {
+                        format!("did you mean `{near}`? The keys are: {}", KEYS.join(", "))
+                    }
+                    None => format!("the keys are: {}", KEYS.join(", ")),
+                };
+                return Err(src.err(k, "unknown key", hint));
             }
         }
     }
     Ok(())
+}
+
+/// The known key an unknown one most likely meant: `ca_certificates` → `ca-certificates`,
+/// `comression` → `compression` (edit distance at most 2, or a third of the key).
+fn nearest_key(k: &str) -> Option<&'static str> {
+    let k = k.to_ascii_lowercase().replace('_', "-");
+    KEYS.iter()
+        .map(|known| (strsim::levenshtein(&k, known), *known))
+        .filter(|(d, known)| *d <= 2.max(known.len() / 3))
+        .min()
+        .map(|(_, known)| known)
 }
 
 /// `platforms = [...]` of one table alone, when set: the build's targets are resolved from it before
@@ -339,13 +431,51 @@ fn platforms(src: &Source<'_>, value: &Value) -> Result<Vec<Target>> {
         .collect()
 }
 
+/// What each string key takes, for the help of a value of the wrong type (`ca-certificates = true`
+/// wants one of its values, not just quotes).
+const STRING_HELP: &[(&str, &str)] = &[
+    (
+        "ca-certificates",
+        "use one of \"auto\", \"always\", \"never\", e.g. ca-certificates = \"always\"",
+    ),
+    (
+        "compression",
+        "use one of \"gzip\", \"gzip-max\", \"zstd\", e.g. compression = \"zstd\"",
+    ),
+    (
+        "name",
+        "quote the image name, e.g. name = \"ghcr.io/acme/app\"",
+    ),
+    ("tag", "quote the tag, e.g. tag = \"1.2.3\""),
+    ("tags", "quote each tag, e.g. tags = [\"latest\", \"1.2\"]"),
+    ("user", USER_HINT),
+    ("workdir", "quote the path, e.g. workdir = \"/data\""),
+    (
+        "stop-signal",
+        "quote the signal, e.g. stop-signal = \"SIGINT\"",
+    ),
+    (
+        "cmd",
+        "quote each argument, e.g. cmd = [\"--port\", \"8080\"]",
+    ),
+    (
+        "platforms",
+        "quote each platform, e.g. platforms = [\"linux/amd64\", \"linux/arm64\"]",
+    ),
+    (
+        "repository",
+        "quote the prefix, e.g. repository = \"ghcr.io/acme\"",
+    ),
+];
+
 fn string(src: &Source<'_>, key: &str, v: &Value) -> Result<String> {
     let s = v.as_str().map(str::to_owned).ok_or_else(|| {
-        src.err(
-            key,
-            format!("expected a string, found {v}"),
-            "quote the value",
-        )
+        let top = key.split('.').next().unwrap_or(key);
+        let help = STRING_HELP
+            .iter()
+            .find(|(k, _)| *k == top)
+            .map_or("quote the value", |(_, h)| h);
+        src.err(key, format!("expected a string, found {v}"), help)
     })?;
     no_nul(src, key, &s)?;
     Ok(s)
@@ -518,6 +648,28 @@ mod tests {
 
     fn message(tiny: Value) -> String {
         format!("{:#}", load(tiny).unwrap_err())
+    }
+
+    #[test]
+    fn a_repository_prefix_is_a_lowercase_name() {
+        let c = load(json!({ "repository": "ghcr.io/acme" })).unwrap();
+        assert_eq!(c.repository.as_deref(), Some("ghcr.io/acme"));
+        let m = message(json!({ "repository": "ghcr.io/Acme" }));
+        assert!(m.contains("`ghcr.io/Acme` has uppercase letters"), "{m}");
+        for bad in ["ghcr.io/acme/", "ghcr.io/acme@sha256:00", "ghcr.io/a b"] {
+            let m = message(json!({ "repository": bad }));
+            assert!(m.contains("`repository`"), "{bad}: {m}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_get_the_nearest_known_one() {
+        assert_eq!(nearest_key("ca_certificates"), Some("ca-certificates"));
+        assert_eq!(nearest_key("Compresion"), Some("compression"));
+        assert_eq!(nearest_key("tag"), Some("tag"));
+        assert_eq!(nearest_key("stopsignal"), Some("stop-signal"));
+        assert_eq!(nearest_key("colour"), None);
+        assert_eq!(nearest_key("x"), None);
     }
 
     #[test]

@@ -7,6 +7,40 @@ use anyhow::Result;
 
 use crate::error::Failure;
 
+/// Reads a file that must be a regular file of at most `limit` bytes: a device, a FIFO, a socket
+/// or a directory (also behind a symlink) is refused without being read (opened non-blocking, so a
+/// FIFO never waits for a writer), and the read stops at `limit`. `NotFound` passes through.
+pub fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "not a regular file (a device, FIFO, socket or directory)",
+        ));
+    }
+    if meta.len() > limit {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("larger than {}", crate::shell::human_size(limit)),
+        ));
+    }
+    let mut data = Vec::new();
+    file.take(limit + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > limit {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("larger than {}", crate::shell::human_size(limit)),
+        ));
+    }
+    Ok(data)
+}
+
 /// Replaces `path` with `bytes` atomically: a temp file in the same directory, then a rename, keeping
 /// the old file's permissions. A failure leaves the old file (or no file) in place, never half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -19,6 +19,7 @@ pub mod image;
 pub mod init;
 pub mod knowledge;
 pub mod manifest_file;
+pub mod manifest_spans;
 pub mod process;
 pub mod publish;
 pub mod push;
@@ -31,6 +32,7 @@ pub mod shell;
 pub mod sign;
 pub mod size_max;
 pub mod size_profile;
+pub mod size_report;
 pub mod source_date;
 pub mod target;
 pub mod tools;
@@ -40,7 +42,7 @@ use anyhow::Result;
 use clap::Parser;
 
 use cli::{Cli, Command};
-use shell::{Color, Shell, Verbosity};
+use shell::Shell;
 
 /// Runs cargo-tiny with the process arguments and returns the exit code.
 pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
@@ -59,6 +61,7 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
         Command::Init(a) => (a.common.verbosity(), a.common.color),
         Command::Setup(a) => (a.common.verbosity(), a.common.color),
         Command::Push(a) => (a.common.verbosity(), a.common.color),
+        Command::Size(a) => (a.build.common.verbosity(), a.build.common.color),
     };
     let shell = Shell::new(verbosity, color);
     match run(&cli, &shell) {
@@ -78,30 +81,17 @@ fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
         Command::Doctor(a) => doctor::command::run(a, shell),
         Command::Init(a) => init::run(a, shell).map(|_| 0),
         Command::Push(a) => push::run(a, shell).map(|_| 0),
+        Command::Size(a) => size_report::command::run(a, shell),
     }
 }
 
-/// Clap's errors, on one line (help and version print as usual).
+/// Clap's errors as clap renders them, whole (as cargo does): the missing argument's name, the
+/// valid values and the "similar argument" tip are the content. Help and version print as usual.
 fn usage_error(e: clap::Error) -> i32 {
     use clap::error::ErrorKind;
+    let _ = e.print();
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            let _ = e.print();
-            0
-        }
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
-            2
-        }
-        _ => {
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            let message = first.strip_prefix("error: ").unwrap_or(first);
-            Shell::new(Verbosity::Normal, Color::Auto).error(
-                message,
-                Some("see `cargo tiny --help` or `cargo tiny <command> --help`"),
-            );
-            2
-        }
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+        _ => 2,
     }
 }

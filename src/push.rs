@@ -40,6 +40,9 @@ pub fn run(args: &PushArgs, shell: &Shell) -> Result<()> {
         Settings::new(&flags, Env::from_process())?,
         [plan.dest.host.as_str()],
     )?;
+    for w in registries.warnings() {
+        shell.warn(w);
+    }
     let pushed = registries.push(&loaded.built, &plan, shell)?;
     crate::report::pushed(&plan.dest, &pushed, shell);
     if args.message_format == MessageFormat::Json {

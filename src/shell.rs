@@ -90,17 +90,29 @@ impl Shell {
         if self.verbosity == Verbosity::Quiet {
             return;
         }
-        let _ = writeln!(self.err(), "{style}{verb:>12}{style:#} {message}");
+        let message = message.to_string();
+        let _ = writeln!(
+            self.err(),
+            "{style}{verb:>12}{style:#} {}",
+            escape(&message)
+        );
     }
 
     /// `warning: ...` — shown even with `-q`, as cargo does.
     pub fn warn(&self, message: impl std::fmt::Display) {
-        let _ = writeln!(self.err(), "{YELLOW}warning{YELLOW:#}: {message}");
+        let message = message.to_string();
+        let _ = writeln!(
+            self.err(),
+            "{YELLOW}warning{YELLOW:#}: {}",
+            escape(&message)
+        );
     }
 
     /// `error: ...; help: ...` on one line.
     pub fn error(&self, message: &str, hint: Option<&str>) {
         let mut out = self.err();
+        let message = escape(message);
+        let hint = hint.map(escape);
         let _ = match hint {
             Some(h) => writeln!(out, "{RED}error{RED:#}: {message}; {BOLD}help{BOLD:#}: {h}"),
             None => writeln!(out, "{RED}error{RED:#}: {message}"),
@@ -113,6 +125,29 @@ impl Shell {
             let _ = write!(self.err(), "{text}");
         }
     }
+}
+
+/// `text` with every control character (ESC, CR, backspace, DEL, the C1 controls, the
+/// bidirectional overrides) written as a Rust escape (`\u{1b}`), so text a tarball, a registry or a
+/// source file controls cannot move the cursor, rewrite a line or restyle the terminal. Newlines are
+/// escaped too: a status line or an error is one line.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Human-readable size: `312344 bytes (305.0 KiB)`.
@@ -128,7 +163,16 @@ pub fn human_size(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::human_size;
+    use super::{escape, human_size};
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape("plain text: ok"), "plain text: ok");
+        assert_eq!(
+            escape("a\x1b[31mred\rover\x08\x7f\u{9b}\u{202e}\nb"),
+            "a\\u{1b}[31mred\\rover\\u{8}\\u{7f}\\u{9b}\\u{202e}\\nb"
+        );
+    }
 
     #[test]
     fn sizes_read_like_cargo() {

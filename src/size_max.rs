@@ -35,12 +35,33 @@ impl Size {
 /// The variable naming the nightly toolchain `--size max` uses.
 pub const TOOLCHAIN_VAR: &str = "CARGO_TINY_NIGHTLY";
 
-/// The nightly toolchain to use: `$CARGO_TINY_NIGHTLY`, else `nightly`.
-pub fn toolchain_name() -> String {
-    std::env::var(TOOLCHAIN_VAR)
+/// The nightly toolchain to use: `$CARGO_TINY_NIGHTLY`, else `nightly`. A value that starts with
+/// `-` (rustup would read it as an option) or holds a control character is refused.
+pub fn toolchain_name() -> Result<String> {
+    let name = std::env::var(TOOLCHAIN_VAR)
         .ok()
         .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "nightly".into())
+        .unwrap_or_else(|| "nightly".into());
+    check_toolchain_name(&name)?;
+    Ok(name)
+}
+
+fn check_toolchain_name(name: &str) -> Result<()> {
+    let why = if name.starts_with('-') {
+        "starts with `-` (rustup would read it as an option)"
+    } else if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        "holds a space or a control character"
+    } else {
+        return Ok(());
+    };
+    Err(Failure::new(format!(
+        "{TOOLCHAIN_VAR}=`{}` {why}",
+        crate::shell::escape(name)
+    ))
+    .hint(format!(
+        "set {TOOLCHAIN_VAR} to a toolchain name such as nightly or nightly-2026-11-01, or unset it"
+    ))
+    .into())
 }
 
 /// The hint of every missing-toolchain failure.
@@ -87,7 +108,7 @@ impl Nightly {
     /// Finds the toolchain and checks rust-src and the target's std: a one-line error naming
     /// `cargo tiny setup --size max` otherwise.
     pub fn detect(target: &str, dir: &Path) -> Result<Nightly> {
-        let toolchain = toolchain_name();
+        let toolchain = toolchain_name()?;
         if which::which("rustup").is_err() {
             return Err(Failure::new(
                 "--size max needs rustup to run the nightly toolchain, and rustup is not on PATH",
@@ -234,7 +255,7 @@ pub fn setup_commands(
             "rustup is not on PATH, so the nightly toolchain cannot be installed"
         );
     }
-    let toolchain = toolchain_name();
+    let toolchain = toolchain_name()?;
     let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<String>>();
     let sysroot = crate::process::probe(
         std::process::Command::new("rustup")
@@ -301,6 +322,18 @@ pub const WARNING: &str = "--size max: panics abort immediately — a panic kill
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn toolchain_names_that_rustup_would_read_as_options_are_refused() {
+        for ok in ["nightly", "nightly-2026-11-01", "stage1", "1.95.0"] {
+            check_toolchain_name(ok).unwrap();
+        }
+        for bad in ["-Vv", "--help", "nightly --x", "a\x1b[2J"] {
+            let e = format!("{:#}", check_toolchain_name(bad).unwrap_err());
+            assert!(e.starts_with("CARGO_TINY_NIGHTLY=`"), "{e}");
+            assert!(!e.contains('\x1b'), "{e}");
+        }
+    }
 
     fn sysroot(std_features: &str, targets: &[&str]) -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();

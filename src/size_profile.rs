@@ -45,7 +45,8 @@ impl Value {
 pub struct Setting {
     pub key: &'static str,
     pub value: Value,
-    /// How cargo would describe the effective value (`lto = true` is "fat").
+    /// The other spelling cargo accepts for the same value (`lto = "fat"` is `lto = true`), for
+    /// doctor's comparison with a manifest; the build line shows [`Setting::value`] as written.
     pub shown: &'static str,
 }
 
@@ -139,12 +140,16 @@ impl SizeProfile {
 }
 
 impl fmt::Display for SizeProfile {
-    /// `release [opt-level=z lto=fat codegen-units=1 strip=symbols]`
+    /// `release [opt-level=z lto=true codegen-units=1 strip=true]`: the values as `cargo tiny init`
+    /// writes them (strings without their quotes).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shown: Vec<String> = self
             .settings()
             .iter()
-            .map(|s| format!("{}={}", s.key, s.shown))
+            .map(|s| match s.value {
+                Value::Str(v) => format!("{}={v}", s.key),
+                other => format!("{}={}", s.key, other.toml()),
+            })
             .collect();
         write!(f, "{} [{}]", self.profile, shown.join(" "))
     }
@@ -158,17 +163,17 @@ mod tests {
     fn shows_the_effective_settings() {
         assert_eq!(
             SizeProfile::new("release", false).to_string(),
-            "release [opt-level=z lto=fat codegen-units=1 strip=symbols]"
+            "release [opt-level=z lto=true codegen-units=1 strip=true]"
         );
         assert_eq!(
             SizeProfile::new("tiny", true).to_string(),
-            "tiny [opt-level=z lto=fat codegen-units=1 strip=symbols panic=abort]"
+            "tiny [opt-level=z lto=true codegen-units=1 strip=true panic=abort]"
         );
         assert_eq!(
             SizeProfile::new("release", true)
                 .with_immediate_abort()
                 .to_string(),
-            "release [opt-level=z lto=fat codegen-units=1 strip=symbols panic=immediate-abort]"
+            "release [opt-level=z lto=true codegen-units=1 strip=true panic=immediate-abort]"
         );
     }
 

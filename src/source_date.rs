@@ -31,6 +31,11 @@ impl SourceDate {
         rfc3339(self.epoch)
     }
 
+    /// Neither `SOURCE_DATE_EPOCH` nor a git HEAD dated it: the image says 1970.
+    pub fn undated(&self) -> bool {
+        self.origin == UNDATED
+    }
+
     /// The mtime of every file the build writes into a tar (never before 1970).
     pub fn mtime(&self) -> u64 {
         self.epoch.max(0) as u64
@@ -46,6 +51,8 @@ impl std::fmt::Debug for SourceDate {
 
 /// 9999-12-31T23:59:59Z: the last second a four-digit RFC 3339 year can write.
 pub const MAX_EPOCH: i64 = 253_402_300_799;
+
+const UNDATED: &str = "no SOURCE_DATE_EPOCH and no git HEAD";
 
 /// `SOURCE_DATE_EPOCH` (as given), else git HEAD's commit time in `root`, else 0.
 pub fn source_date(env: Option<&str>, root: &Path) -> Result<SourceDate> {
@@ -80,7 +87,7 @@ pub fn source_date(env: Option<&str>, root: &Path) -> Result<SourceDate> {
     }
     Ok(SourceDate {
         epoch: 0,
-        origin: "no SOURCE_DATE_EPOCH and no git HEAD",
+        origin: UNDATED,
     })
 }
 

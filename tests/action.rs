@@ -67,9 +67,12 @@ impl Runner {
             "INPUT_PACKAGE",
             "INPUT_BIN",
             "INPUT_IMAGE",
+            "INPUT_REPOSITORY",
             "INPUT_VERSION",
             "INPUT_PUSH",
             "INPUT_TAGS",
+            "INPUT_SHA_TAG",
+            "GITHUB_SHA",
             "INPUT_PLATFORMS",
         ] {
             cmd.env_remove(var);
@@ -136,8 +139,8 @@ fn install_doctor_and_build_steps_write_outputs_and_summary_for_hello() {
     );
     let doctor = r.outputs();
     assert_eq!(doctor["errors"], "0");
-    // hello handles no SIGTERM: the pid1-signals warning (doctor's FROM-scratch checks).
-    assert_eq!(doctor["warnings"], "1");
+    // hello prints a line and exits: no pid1-signals warning, nothing at all (issue 28).
+    assert_eq!(doctor["warnings"], "0");
     let findings = doctor["findings"].clone();
 
     let s = r.step(
@@ -200,7 +203,7 @@ fn install_doctor_and_build_steps_write_outputs_and_summary_for_hello() {
         "{summary}"
     );
     assert!(
-        summary.contains("| doctor findings | 0 errors, 1 warnings |"),
+        summary.contains("| doctor findings | 0 errors, 0 warnings |"),
         "{summary}"
     );
 
@@ -375,6 +378,7 @@ fn build_step_pushes_with_extra_tags_and_reports_references_and_digests() {
             ("INPUT_IMAGE", &image),
             ("INPUT_PUSH", "true"),
             ("INPUT_TAGS", "latest, edge"),
+            ("GITHUB_SHA", "0123abcdef0123abcdef0123abcdef0123abcdef"),
             ("INPUT_ARGS", &format!("--output {}", tarball.display())),
         ],
     );
@@ -389,7 +393,7 @@ fn build_step_pushes_with_extra_tags_and_reports_references_and_digests() {
         .lines()
         .take_while(|l| *l != "CARGO_TINY_EOF")
         .collect();
-    let want: Vec<String> = ["0.1.0", "latest", "edge"]
+    let want: Vec<String> = ["0.1.0", "latest", "edge", "sha-0123abc"]
         .iter()
         .map(|t| format!("{image}:{t}@{digest}"))
         .collect();
@@ -403,7 +407,7 @@ fn build_step_pushes_with_extra_tags_and_reports_references_and_digests() {
     }
     assert!(summary.contains("(fallback-tag) |"), "{summary}");
     // Every tag is in the registry, naming the tarball's manifest.
-    for t in ["0.1.0", "latest", "edge"] {
+    for t in ["0.1.0", "latest", "edge", "sha-0123abc"] {
         let m = reg.get_json(&format!("/v2/hello/manifests/{t}"));
         assert_eq!(
             m["config"]["mediaType"],
@@ -645,4 +649,134 @@ fn install_step_installs_zig_for_a_cross_platform_that_compiles_c() {
         s.stderr
     );
     assert!(!s.stderr.contains("pip install"), "{}", s.stderr);
+}
+
+/// `size-report: true`: the build step runs `cargo tiny size`, takes the base branch's report from
+/// `SIZE_DIR` (where the action restores it from the actions cache) as the baseline, leaves its own
+/// there for the cache, and writes the size table, the growth by crate and the budget's verdict to
+/// the summary; an exceeded budget fails the step after the summary is written.
+#[test]
+fn build_step_with_size_report_writes_the_size_table_growth_and_budget_verdict() {
+    let r = Runner::new();
+    let project = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures/size"), project.path());
+    let manifest = project.path().join("Cargo.toml");
+    let manifest_s = manifest.to_str().unwrap();
+    let size_dir = tempfile::tempdir().unwrap();
+    let size_dir_s = size_dir.path().to_str().unwrap();
+
+    // The base branch's run: no baseline yet; its report is left for the cache.
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", manifest_s),
+            ("INPUT_SIZE_REPORT", "true"),
+            ("SIZE_DIR", size_dir_s),
+        ],
+    );
+    assert_eq!(s.code, 0, "build.sh:\n{}\n{}", s.stdout, s.stderr);
+    assert!(s.stdout.contains("cargo tiny size "), "{}", s.stdout);
+    let out = r.outputs();
+    assert!(out["size-html"].ends_with("size-report.html"), "{out:?}");
+    assert_eq!(out["size-budget"], "");
+    assert!(size_dir.path().join("size-report.json").is_file());
+    let summary = r.summary();
+    assert!(summary.contains("### Image size"), "{summary}");
+    assert!(
+        summary.contains("No report of the base branch"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| `sized:0.1.0` | linux/amd64 | "),
+        "{summary}"
+    );
+
+    // The pull request adds a dependency and has a budget it exceeds.
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str("\n[dependencies]\nbigdep = { path = \"bigdep\" }\n");
+    std::fs::write(&manifest, text).unwrap();
+    std::fs::write(
+        project.path().join("src/main.rs"),
+        "fn main() { println!(\"{:x}\", bigdep::checksum(std::env::args().count())); }\n",
+    )
+    .unwrap();
+    r.reset();
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", manifest_s),
+            ("INPUT_SIZE_REPORT", "true"),
+            ("INPUT_SIZE_BUDGET", "binary=200KiB"),
+            ("SIZE_DIR", size_dir_s),
+        ],
+    );
+    assert_eq!(s.code, 1, "over budget:\n{}\n{}", s.stdout, s.stderr);
+    assert!(s.stdout.contains("--baseline"), "{}", s.stdout);
+    assert!(
+        s.stderr
+            .contains("error: over the size budget: sized binary "),
+        "{}",
+        s.stderr
+    );
+    let out = r.outputs();
+    assert_eq!(out["size-budget"], "over");
+    assert!(out["tarball"].ends_with("sized.tar"), "{out:?}");
+    let summary = r.summary();
+    eprintln!("--- the step summary ---\n{summary}");
+    assert!(
+        summary.contains("Compared with the base branch"),
+        "{summary}"
+    );
+    let row = summary
+        .lines()
+        .find(|l| l.starts_with("| `sized:0.1.0` | linux/amd64 | "))
+        .unwrap_or_else(|| panic!("no size row: {summary}"));
+    let cells: Vec<&str> = row.split(" | ").collect();
+    assert!(cells[3].starts_with('+'), "Δ layer: {row}");
+    assert!(cells[5].starts_with('+'), "Δ binary: {row}");
+    assert!(cells[6].starts_with("❌ binary "), "budget: {row}");
+    let growth = summary
+        .lines()
+        .find(|l| l.starts_with("| `sized` | bigdep | "))
+        .unwrap_or_else(|| panic!("no growth row for bigdep: {summary}"));
+    assert!(growth.contains(" | +"), "{growth}");
+    // The new report replaced the old one for the cache to keep.
+    let kept: Value =
+        serde_json::from_slice(&std::fs::read(size_dir.path().join("size-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(kept["budget"][0]["ok"], false);
+}
+
+/// `repository: ghcr.io/${{ github.repository_owner }}` with an owner that has capitals, on a
+/// workspace: the action lowercases the prefix (with a notice) and every image is under it.
+#[test]
+fn build_step_with_a_repository_of_an_uppercase_owner_names_every_workspace_image() {
+    let r = Runner::new();
+    let s = r.step(
+        "build.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", "examples/workspace/Cargo.toml"),
+            ("INPUT_REPOSITORY", "ghcr.io/Octo-Org"),
+        ],
+    );
+    assert_eq!(s.code, 0, "build.sh:\n{}\n{}", s.stdout, s.stderr);
+    assert!(
+        s.stdout
+            .contains("::notice::repository ghcr.io/Octo-Org lowercased to ghcr.io/octo-org"),
+        "{}",
+        s.stdout
+    );
+    let images: Vec<Value> = serde_json::from_str(&r.outputs()["images"]).unwrap();
+    let mut names: Vec<&str> = images
+        .iter()
+        .map(|m| m["image"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "ghcr.io/octo-org/greet:0.3.1",
+            "ghcr.io/octo-org/greeter-api:0.3.1"
+        ]
+    );
 }

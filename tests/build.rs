@@ -101,7 +101,7 @@ fn hello_builds_static_audited_and_runs() {
     // Human status lines on stderr: the profile once, and the summary.
     assert_eq!(
         r.stderr
-            .matches("Profile release [opt-level=z lto=fat codegen-units=1 strip=symbols]")
+            .matches("Profile release [opt-level=z lto=true codegen-units=1 strip=true]")
             .count(),
         1
     );
@@ -333,11 +333,17 @@ fn bad_inputs_end_in_one_line_errors() {
     );
     assert!(line.contains("help: fix the manifest"), "{line}");
 
-    // Conflicting flags: clap's message, folded to one line, exit 2.
+    // Conflicting flags: clap's message whole (as cargo shows it), exit 2.
     let r = build(&hello(), &["--workspace", "-p", "hello"]);
     assert_eq!(r.code, 2);
-    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(
+            "error: the argument '--workspace' cannot be used with '--package <SPEC>'"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("Usage: cargo tiny build"), "{}", r.stderr);
 
     // A target that is not musl.
     let r = build(&hello(), &["--target", "x86_64-unknown-linux-gnu"]);
@@ -462,4 +468,123 @@ fn a_build_failing_with_openssl_in_the_graph_points_at_doctor() {
     assert!(line.contains("cargo auditable build failed"), "{line}");
     assert!(line.contains("cargo tiny doctor"), "{line}");
     assert!(r.stdout.is_empty(), "no binary message: {}", r.stdout);
+}
+
+/// clap's usage errors keep their content, as cargo's do: the missing argument's name, the valid
+/// values and the "similar argument" tip (issue 28). Exit code 2, nothing on stdout.
+#[test]
+fn usage_errors_keep_the_argument_names_values_and_tips() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["push"],
+            &["required arguments were not provided", "<TARBALL>"],
+        ),
+        (
+            &["build", "--compression", "xz"],
+            &["'xz'", "--compression", "possible values", "gzip", "zstd"],
+        ),
+        (
+            &["build", "--compresion", "zstd"],
+            &["--compresion", "similar argument", "--compression"],
+        ),
+    ];
+    for (args, wanted) in cases {
+        let r = run(cargo_tiny().args(*args));
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+        for w in *wanted {
+            assert!(r.stderr.contains(w), "{args:?}: no {w:?} in\n{}", r.stderr);
+        }
+    }
+}
+
+/// cargo's habits (issue 28): `--release` (the default profile), `-j`, `--timings`, `--config` and
+/// `--exclude` with `--workspace` work; `--release` with another profile and the `--config` keys
+/// cargo-tiny resolves itself are refused before compiling.
+#[test]
+fn cargo_habits_are_accepted() {
+    let ws = fixture("workspace");
+    let all = build(
+        &ws,
+        &["--workspace", "--exclude", "beta", "--release", "-j", "1"],
+    );
+    assert_ok(&all);
+    assert_eq!(bins(&all), ["alpha"]);
+    let r = build(&ws, &["--workspace", "--exclude", "gamma"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        error_line(&r).starts_with(
+            "error: --exclude gamma: not a member of the workspace; members: alpha, beta, common"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = build(&ws, &["--exclude", "beta"]);
+    assert_eq!(r.code, 2, "--exclude needs --workspace: {}", r.stderr);
+
+    // --timings and --config reach cargo: the report is written, an unknown --config key is cargo's.
+    let timings = fixture_target_dir().join("cargo-timings/cargo-timing.html");
+    let _ = std::fs::remove_file(&timings);
+    let r = build(
+        &hello(),
+        &[
+            "--timings",
+            "--config",
+            "net.retry=3",
+            "--config",
+            "profile.dev.opt-level=1",
+        ],
+    );
+    assert_ok(&r);
+    assert!(timings.is_file(), "{}", r.stderr);
+
+    let r = build(&hello(), &["--release", "--profile", "dev"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        error_line(&r),
+        "error: --release asks for the release profile, --profile for `dev`; help: drop --release to build with --profile dev"
+    );
+    for (arg, key) in [
+        ("profile.release.lto=false", "profile.release.lto"),
+        ("build.rustflags=['-Ctarget-cpu=native']", "build.rustflags"),
+        ("build.target-dir='elsewhere'", "build.target-dir"),
+    ] {
+        let r = build(&hello(), &["--config", arg]);
+        assert_eq!(r.code, 1, "{arg}: {}", r.stderr);
+        let line = error_line(&r);
+        assert!(
+            line.starts_with(&format!("error: --config {arg}: `{key}` ")),
+            "{line}"
+        );
+        assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
+    }
+}
+
+/// `build --help` groups its options under cargo's headings plus the image's own.
+#[test]
+fn build_help_is_grouped_under_cargos_headings() {
+    let r = run(cargo_tiny().args(["build", "--help"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let headings: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(':') && !l.starts_with(' '))
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "Options:",
+            "Manifest Options:",
+            "Package Selection:",
+            "Target Selection:",
+            "Feature Selection:",
+            "Compilation Options:",
+            "Output:",
+            "Image:",
+            "Registry:",
+            "Examples:"
+        ],
+        "{}",
+        r.stdout
+    );
 }

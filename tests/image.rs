@@ -37,11 +37,21 @@ impl Built {
 
 /// Copies `src` into a fresh temp dir and runs `cargo tiny build --output <dir>/out/<name>.tar`.
 fn build_copy(src: &Path, name: &str, envs: &[(&str, &str)], extra: &[&str]) -> (Built, Run) {
+    build_copy_in(cargo_tiny(), src, name, envs, extra)
+}
+
+/// [`build_copy`] with `cmd` as the program that runs `cargo-tiny tiny` (e.g. in a namespace).
+fn build_copy_in(
+    mut cmd: std::process::Command,
+    src: &Path,
+    name: &str,
+    envs: &[(&str, &str)],
+    extra: &[&str],
+) -> (Built, Run) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(name);
     copy_tree(src, &root);
     let tarball = dir.path().join("out").join(format!("{name}.tar"));
-    let mut cmd = cargo_tiny();
     cmd.args(["build", "--message-format", "json", "--manifest-path"])
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
@@ -184,6 +194,20 @@ impl Layout {
             sha256(&raw)
         );
         tar_files(&raw).into_keys().collect()
+    }
+
+    /// One file's bytes from the image's single gzip layer.
+    fn layer_file(&self, path: &str) -> Vec<u8> {
+        let m = self.manifest();
+        let gz = self.blob(m["layers"][0]["digest"].as_str().unwrap());
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut raw)
+            .unwrap();
+        let mut files = tar_files(&raw);
+        files
+            .remove(path)
+            .unwrap_or_else(|| panic!("no {path} in the layer"))
     }
 }
 
@@ -398,6 +422,80 @@ fn ca_bundle_follows_the_trust_store_crates() {
     assert_eq!(hello().image["ca_certificates"], false);
 }
 
+/// The CA bundle is Mozilla's set as the pinned webpki-root-certs ships it: another bundle on the
+/// build host (here a mount namespace with a different /etc/ssl/certs) changes no byte of the
+/// image; the host's file is used only when CARGO_TINY_CA_BUNDLE names it, and then said (issue 28).
+#[test]
+fn the_image_does_not_depend_on_the_hosts_ca_bundle() {
+    let first = certs();
+    let layer = Layout::open(&first.tarball).layer_file("etc/ssl/certs/ca-certificates.crt");
+    assert!(layer.starts_with(b"-----BEGIN CERTIFICATE-----\n"));
+    assert!(
+        first.image["ca_certificates_source"]
+            .as_str()
+            .unwrap()
+            .contains("webpki-root-certs"),
+        "{}",
+        first.image
+    );
+    if !require_tool("unshare", &["--mount", "true"]) {
+        return;
+    }
+    let fake = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
+    let mut other_host = std::process::Command::new("unshare");
+    other_host
+        .args(["--mount", "sh", "-c"])
+        .arg(
+            "mount -t tmpfs tiny-test /etc/ssl/certs && printf %s \"$FAKE_BUNDLE\" \
+             >/etc/ssl/certs/ca-certificates.crt && exec \"$0\" \"$@\"",
+        )
+        .arg(env!("CARGO_BIN_EXE_cargo-tiny"))
+        .arg("tiny")
+        .env("FAKE_BUNDLE", fake);
+    common::isolate(&mut other_host);
+    let (second, r) = build_copy_in(
+        other_host,
+        &repo().join("tests/fixtures/certs"),
+        "certs",
+        &[],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        second.image["manifest_digest"],
+        first.image["manifest_digest"]
+    );
+    assert_eq!(
+        std::fs::read(&first.tarball).unwrap(),
+        std::fs::read(&second.tarball).unwrap()
+    );
+
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), fake).unwrap();
+    let host = file.path().to_str().unwrap();
+    let (third, r) = build_copy(
+        &repo().join("tests/fixtures/certs"),
+        "certs",
+        &[("CARGO_TINY_CA_BUNDLE", host)],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_ne!(
+        third.image["manifest_digest"],
+        first.image["manifest_digest"]
+    );
+    assert_eq!(
+        Layout::open(&third.tarball).layer_file("etc/ssl/certs/ca-certificates.crt"),
+        fake.as_bytes()
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("the host file {host} (CARGO_TINY_CA_BUNDLE)")),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn missing_host_bundle_is_an_error_and_leaves_no_tarball() {
     hello();
@@ -438,11 +536,31 @@ fn builds_are_reproducible_across_checkouts_and_follow_source_date_epoch() {
         std::fs::read(b.sbom_path()).unwrap()
     );
 
-    let c = build_ok(
+    // Outside git and without SOURCE_DATE_EPOCH the image says 1970: the build says why, once
+    // (not only with -v); a dated build prints no such line.
+    let (undated, r) = build_copy(&hello_src(), "hello", &[], &[]);
+    // The Image line shows the digest short, as `docker images` does; JSON has it whole.
+    let full = undated.image["manifest_digest"].as_str().unwrap();
+    let image_line = r
+        .stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("Image "))
+        .unwrap();
+    assert!(
+        image_line.ends_with(&format!("{}…", &full[..19])),
+        "{image_line} / {full}"
+    );
+    assert!(!r.stderr.contains(full), "{}", r.stderr);
+    let why = "Timestamp 1970-01-01T00:00:00Z (no SOURCE_DATE_EPOCH and no git HEAD: set SOURCE_DATE_EPOCH";
+    assert_eq!(r.stderr.matches(why).count(), 1, "{}", r.stderr);
+    let (c, r) = build_copy(
         &hello_src(),
         "hello",
         &[("SOURCE_DATE_EPOCH", "1700000000")],
+        &[],
     );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("Timestamp"), "{}", r.stderr);
     assert_ne!(c.image["manifest_digest"], a.image["manifest_digest"]);
     assert_eq!(c.image["created"], "2023-11-14T22:13:20Z");
     let l = Layout::open(&c.tarball);
@@ -587,6 +705,32 @@ fn bad_configuration_is_reported_with_its_key_and_manifest() {
         ("bad name", "name = \"Hello World\"".into(), "`name`"),
         ("bad tag", "tag = \"-x\"".into(), "`tag`"),
         ("env not a table", "env = [\"A=1\"]".into(), "`env`"),
+        // Help matched to the real mistake (issue 28).
+        (
+            "a bool for an enum key",
+            "ca-certificates = true".into(),
+            "help: use one of \"auto\", \"always\", \"never\"",
+        ),
+        (
+            "a string for an array",
+            "tags = \"latest\"".into(),
+            "write it as an array: tags = [\"latest\"]",
+        ),
+        (
+            "a directory as a file path",
+            "files = { \"/etc/app/\" = \"Cargo.toml\" }".into(),
+            "ends with `/`: it must be a file path, not a directory",
+        ),
+        (
+            "a key spelt with _",
+            "ca_certificates = \"always\"".into(),
+            "did you mean `ca-certificates`?",
+        ),
+        (
+            "a typo in a key",
+            "comression = \"zstd\"".into(),
+            "did you mean `compression`?",
+        ),
     ];
     for (what, line, expect) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -599,6 +743,7 @@ fn bad_configuration_is_reported_with_its_key_and_manifest() {
             "# Not part of",
             &format!("[package.metadata.tiny]\n{line}\n\n# Not part of"),
         );
+        let line_no = text.lines().position(|l| l == line).unwrap() + 1;
         std::fs::write(&manifest, text).unwrap();
         let out = dir.path().join("out").join("hello.tar");
         let r = run(cargo_tiny()
@@ -612,8 +757,12 @@ fn bad_configuration_is_reported_with_its_key_and_manifest() {
         let err = r.stderr.trim();
         assert!(err.contains(expect), "{what}: {err}");
         assert!(err.contains("[package.metadata.tiny]"), "{what}: {err}");
-        assert!(err.contains(manifest.to_str().unwrap()), "{what}: {err}");
+        assert!(
+            err.contains(&format!("{}:{line_no}: ", manifest.display())),
+            "{what}: names the line {line_no}: {err}"
+        );
         assert!(err.contains("help:"), "{what}: a hint: {err}");
+        assert!(!err.contains("quote the value"), "{what}: {err}");
         assert_eq!(err.lines().count(), 1, "{what}: one line: {err}");
         assert!(!err.contains("Compiling"), "{what}: fails before compiling");
         assert!(!out.exists(), "{what}: tarball left behind");
@@ -889,4 +1038,52 @@ fn skopeo_pushes_the_image_and_its_sbom_to_a_registry() {
     let sbom: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(sbom["artifactType"], "application/vnd.cyclonedx+json");
     assert_eq!(sbom["subject"]["digest"], b.image["manifest_digest"]);
+}
+
+/// `-t/--tag` without `--push` tags the local image too (issue 28): `RepoTags` holds every tag,
+/// `docker load` gets them all; changing the tags rewrites the tarball (they are in its bytes).
+#[test]
+fn tags_without_push_tag_the_local_image() {
+    hello();
+    let repo_tags = |b: &Built| -> Vec<String> {
+        let raw = std::fs::read(&b.tarball).unwrap();
+        let files = tar_files(&raw);
+        let m: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+        serde_json::from_value(m[0]["RepoTags"].clone()).unwrap()
+    };
+    let (b, r) = build_copy(
+        &hello_src(),
+        "hello",
+        &[],
+        &["-t", "edge", "--tag", "v2", "-t", "edge"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(repo_tags(&b), ["hello:0.1.0", "hello:edge", "hello:v2"]);
+    if require_tool("docker", &["info"]) {
+        let l = run(std::process::Command::new("docker")
+            .args(["load", "-i"])
+            .arg(&b.tarball));
+        assert_eq!(l.code, 0, "{}", l.stderr);
+        for t in ["hello:edge", "hello:v2"] {
+            assert!(
+                l.stdout.contains(&format!("Loaded image: {t}")),
+                "{}",
+                l.stdout
+            );
+        }
+    }
+    let (b2, r) = build_copy(&hello_src(), "hello", &[], &["-t", "edge"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(repo_tags(&b2), ["hello:0.1.0", "hello:edge"]);
+    // The image itself (its manifest) does not change with its tags.
+    assert_eq!(b.image["manifest_digest"], b2.image["manifest_digest"]);
+
+    let (_, r) = build_copy(&hello_src(), "hello", &[], &["--tag=-bad"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.starts_with("error: --tag: "), "{}", r.stderr);
+    let r = run(cargo_tiny()
+        .args(["build", "--no-image", "-t", "edge", "--manifest-path"])
+        .arg(hello_src().join("Cargo.toml")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("--no-image writes none"), "{}", r.stderr);
 }

@@ -137,3 +137,48 @@ fn crate_lists_name_real_crates_and_features() {
         problems.join("\n")
     );
 }
+
+/// size.toml: every crate it names is a real crate (in the fixture's lockfile, through some
+/// dependency), and every feature exists in `via` at its major version.
+#[test]
+fn size_advice_names_real_crates_and_features() {
+    let s = &knowledge::get().size;
+    let (_, packages) = locked();
+    let mut problems = Vec::new();
+    let names = s
+        .lighter
+        .iter()
+        .flat_map(|l| std::iter::once(&l.name).chain(&l.crates))
+        .chain(s.feature.iter().flat_map(|f| [&f.name, &f.via]));
+    for name in names {
+        if !packages.contains_key(name.as_str()) {
+            problems.push(format!(
+                "{name}: not in tests/fixtures/doctor/kb-features/Cargo.lock"
+            ));
+        }
+    }
+    for f in &s.feature {
+        match packages
+            .get(&f.via)
+            .into_iter()
+            .flatten()
+            .find(|p| major(&p.version) == f.major)
+        {
+            Some(p) if p.features.contains(&f.feature) => {}
+            Some(p) => problems.push(format!(
+                "{} {}: no feature `{}`",
+                f.via, p.version, f.feature
+            )),
+            None => problems.push(format!(
+                "{} {}: no such version in the lockfile",
+                f.via, f.major
+            )),
+        }
+    }
+    assert!(!s.lighter.is_empty() && !s.feature.is_empty());
+    assert!(
+        problems.is_empty(),
+        "stale src/knowledge/size.toml:\n{}",
+        problems.join("\n")
+    );
+}

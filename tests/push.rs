@@ -427,9 +427,14 @@ fn push_refuses_names_without_a_registry_host_before_building() {
         r.stderr
     );
     assert!(!tarball.exists());
-    let (r, _) = build_hello(dir.path(), &["--tag", "latest"]);
+    // Registry flags without --push are a mistake (--tag is not: it tags the local image too).
+    let (r, _) = build_hello(dir.path(), &["--insecure-registry", "registry.lan"]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("--tag is for pushing"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--insecure-registry is for pushing"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -1007,8 +1012,93 @@ fn throttling_server_errors_and_resets_are_retried_and_a_failed_push_keeps_the_t
     );
     assert_eq!(r.code, 1);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains("failed to upload blob"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("500 to the request to upload blob"),
+        "{}",
+        r.stderr
+    );
     let (status, body) = reg.http("GET", "/v2/hello/manifests/1", "application/json", b"");
     assert_eq!(status, 200);
     assert_eq!(sha256_hex(&body), digest.trim_start_matches("sha256:"));
+}
+
+/// `--repository PREFIX` (or `CARGO_TINY_REPOSITORY`, like ko's `KO_DOCKER_REPO`) puts every image
+/// name without a registry host under the prefix: the workspace example's two images are pushed
+/// under it with no name in any manifest. A prefix with uppercase letters is refused before
+/// anything is compiled, with the lowercase spelling (issue 28).
+#[test]
+fn a_repository_prefix_pushes_every_image_of_a_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("workspace");
+    copy_tree(&repo().join("examples/workspace"), &root);
+
+    let r = run(cargo_tiny()
+        .args(["build", "--push", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(fixture_target_dir())
+        .env("CARGO_TINY_REPOSITORY", "ghcr.io/Acme-Corp"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let err = r.stderr.trim();
+    assert!(
+        err.starts_with("error: CARGO_TINY_REPOSITORY: `ghcr.io/Acme-Corp` has uppercase letters"),
+        "{err}"
+    );
+    assert!(err.contains("use `ghcr.io/acme-corp`"), "{err}");
+    assert!(!err.contains("Compiling"), "{err}");
+
+    if !tools(&["docker-registry"]) {
+        return;
+    }
+    let reg = Registry::plain();
+    let prefix = format!("127.0.0.1:{}/team", reg.port);
+    for (how, envs) in [
+        ("flag", vec![]),
+        ("env", vec![("CARGO_TINY_REPOSITORY", prefix.as_str())]),
+    ] {
+        let mut cmd = cargo_tiny();
+        cmd.args([
+            "build",
+            "--push",
+            "--message-format",
+            "json",
+            "--manifest-path",
+        ])
+        .arg(root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(fixture_target_dir())
+        .envs(envs);
+        if how == "flag" {
+            cmd.args(["--repository", &prefix]);
+        }
+        let r = {
+            let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+            run(&mut cmd)
+        };
+        assert_eq!(r.code, 0, "{how}: {}", r.stderr);
+        let mut images: Vec<String> = r
+            .stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["reason"] == "image")
+            .map(|m| m["image"].as_str().unwrap().to_string())
+            .collect();
+        images.sort();
+        assert_eq!(
+            images,
+            [
+                format!("{prefix}/greet:0.3.1"),
+                format!("{prefix}/greeter-api:0.3.1")
+            ],
+            "{how}: {}",
+            r.stdout
+        );
+        for repo_name in ["team/greet", "team/greeter-api"] {
+            let tags = reg.get_json(&format!("/v2/{repo_name}/tags/list"));
+            assert!(
+                tags["tags"].as_array().unwrap().contains(&"0.3.1".into()),
+                "{how}: {tags}"
+            );
+        }
+    }
 }

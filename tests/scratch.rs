@@ -96,10 +96,31 @@ fn programs_shipped_with_files_are_no_warning() {
 }
 
 #[test]
-fn stop_signal_sigkill_says_no_graceful_stop_is_needed() {
+fn a_program_that_runs_and_exits_needs_no_handler() {
+    // runs-ping prints a line and exits: nobody stops it, so no pid1-signals (issue 28).
+    assert!(findings("runs-ping", "pid1-signals").is_empty());
     assert!(findings("runs-shipped", "pid1-signals").is_empty());
-    // The same kind of one-shot program without it is reported.
-    assert_eq!(findings("runs-ping", "pid1-signals").len(), 1);
+}
+
+#[test]
+fn stop_signal_sigkill_says_no_graceful_stop_is_needed() {
+    // server-nosig serves and handles no signal (tokio_server_without_a_handler_warns); with
+    // stop-signal = "SIGKILL" its image says it needs no graceful stop.
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_tree(&workspace(), dir.path());
+    let manifest = dir.path().join("server-nosig/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[package.metadata.tiny]\nstop-signal = \"SIGKILL\"\n"),
+    )
+    .unwrap();
+    let r = run(cargo_tiny()
+        .args(["doctor", "--format", "json", "--locked", "--manifest-path"])
+        .arg(dir.path().join("Cargo.toml"))
+        .args(["-p", "server-nosig"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains("pid1-signals"), "{}", r.stdout);
 }
 
 #[test]
@@ -285,4 +306,21 @@ fn podman_shows_a_panic_as_pid1_exits_139_with_panic_abort() {
     let r = podman_run(&unwind);
     assert!(r.stderr.contains("boom"), "{}", r.stderr);
     assert_eq!(r.code, 101, "{}", r.stderr);
+}
+
+/// `--message-format json` is doctor's spelling too, as for build and push; `--format` is kept.
+#[test]
+fn doctor_takes_message_format_like_build() {
+    for flag in ["--message-format", "--format"] {
+        let r = doctor("runs-ping", &[flag, "json"]);
+        assert_eq!(r.code, 0, "{flag}: {}", r.stderr);
+        for l in r.stdout.lines() {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{flag}: {l}: {e}"));
+            assert!(v["code"].is_string(), "{l}");
+        }
+        assert!(
+            !r.stdout.is_empty(),
+            "{flag}: missing-program finding expected"
+        );
+    }
 }

@@ -1,19 +1,40 @@
 //! `cargo tiny build`: the command line checked and turned into [`BuildOptions`] once, then
 //! plan (the compile, the images and their publishers, the registry sessions' settings) → compile →
-//! images → publishers → report.
+//! images → publishers → report, then the size budget.
 
 use anyhow::Result;
 
+use super::image_plan::ImagePlan;
 use super::options::BuildOptions;
-use super::{compile, image_jobs, image_plan, plan};
+use super::plan::Plan;
+use super::{compile, image_jobs, image_plan, plan, Binary};
 use crate::cli::BuildArgs;
 use crate::publish::push::Registries;
 use crate::publish::Shared;
 use crate::shell::Shell;
+use crate::size_report::enforce::Budgets;
 use crate::workspace::Workspace;
+
+/// What a build made (`cargo tiny size` goes on from it).
+pub struct Built {
+    pub ws: Workspace,
+    pub opts: BuildOptions,
+    pub plan: Plan,
+    /// Empty with `--no-image`.
+    pub images: Vec<ImagePlan>,
+    pub binaries: Vec<Binary>,
+    /// The `size-budget`s of the built packages (checked before compiling).
+    pub budgets: Budgets,
+}
 
 /// `cargo tiny build`.
 pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
+    let built = build(args, shell)?;
+    crate::size_report::command::after_build(&built, shell)
+}
+
+/// Everything `cargo tiny build` does but the budget check.
+pub fn build(args: &BuildArgs, shell: &Shell) -> Result<Built> {
     // Targets named on the command line are checked before anything runs.
     let cli_targets = BuildOptions::cli_targets(args)?;
     if args.output.is_some() && args.no_image {
@@ -23,10 +44,16 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
         );
     }
     // Registry flags without --push (also with --no-image) are a mistake, said before anything runs.
+    // `-t/--tag` tags the local image too (its `RepoTags`), so it needs an image, not a push.
+    if args.no_image && !args.registry.tag.is_empty() {
+        crate::fail!(
+            hint = "drop --no-image, or drop --tag",
+            "--tag names more tags of the image, but --no-image writes none"
+        );
+    }
     if !args.push {
         let r = &args.registry;
         if let Some(flag) = [
-            ("--tag", !r.tag.is_empty()),
             ("--registry-ca", !r.registry_ca.is_empty()),
             ("--insecure-registry", !r.insecure_registry.is_empty()),
         ]
@@ -42,6 +69,7 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
     let ws = Workspace::load(&BuildOptions::load_options(args, cli_targets.as_deref()))?;
     let opts = BuildOptions::new(args, &ws, cli_targets.as_deref())?;
     let plan = plan(&ws, &opts, shell)?;
+    let budgets = Budgets::resolve(&ws, &plan.bins, args.size_budget)?;
     // Image configuration is checked before anything is compiled.
     let images = match &opts.image {
         Some(io) => image_plan::plan(&ws, &opts, io)?,
@@ -56,6 +84,14 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
                 .flat_map(|p| p.pushes())
                 .map(|p| p.dest.host.as_str()),
         )?),
+        None => None,
+    };
+    for w in registries.iter().flat_map(Registries::warnings) {
+        shell.warn(w);
+    }
+    // One build at a time compiles and writes this target dir's images.
+    let _lock = match &opts.image {
+        Some(_) => Some(super::output_lock::acquire(&opts.target_dir, shell)?),
         None => None,
     };
     let binaries = compile(&ws, &plan, shell)?;
@@ -80,8 +116,15 @@ pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
         registries: registries.as_ref(),
         shell,
     };
-    match &opts.image {
-        Some(io) => image_jobs::run(&ws, io, &images, &binaries, &shared, opts.json),
-        None => Ok(()),
+    if let Some(io) = &opts.image {
+        image_jobs::run(&ws, io, &images, &binaries, &shared, opts.json)?;
     }
+    Ok(Built {
+        ws,
+        opts,
+        plan,
+        images,
+        binaries,
+        budgets,
+    })
 }

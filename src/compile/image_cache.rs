@@ -10,12 +10,22 @@
 //! tarball publisher wrote (the tarball and the files beside it, with their digests) and what is
 //! reported about the result. A hit needs the same key *and* every recorded file on disk still
 //! holding the recorded bytes; anything else rebuilds.
+//!
+//! The record is a hint, never the truth: it sits in the target dir, which a CI cache restores and
+//! anyone who can write there can forge. A hit is therefore re-read from the tarball before anything
+//! is reported, pushed or marked reused ([`verify`]): every blob's digest recomputed, the record's
+//! digests compared with the ones the tarball gives, each platform's layer decompressed and checked
+//! against its config's diff_id and to hold the binary just compiled, and the SBOM referrer checked
+//! to be this build's SBOM. The alternative, a digest kept outside the target dir, would need a
+//! place of its own that no CI cache restores; the re-read costs a decompression of the layer
+//! (milliseconds for a usual binary) and needs none. A record that disagrees is discarded, with a
+//! note, and the image rebuilt.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::image::{sha256, ImageInput, Kind, Summary};
+use crate::image::{sha256, Built, ImageInput, Kind, Summary, CYCLONEDX};
 use crate::publish::tarball::Written;
 use crate::target::Target;
 
@@ -85,9 +95,9 @@ pub fn key(
 }
 
 fn input_text(input: &ImageInput<'_>) -> anyhow::Result<String> {
-    // Tags only matter to a push, `load` to the engine: editing them rewrites nothing.
+    // `load` only matters to the engine: editing it rewrites nothing. (Tags do: the local image
+    // gets them, in `RepoTags`.)
     let mut config = input.config.clone();
-    config.tags.clear();
     config.load = None;
     let mut shape = input.clone();
     shape.config = &config;
@@ -109,9 +119,23 @@ fn input_text(input: &ImageInput<'_>) -> anyhow::Result<String> {
     ))
 }
 
+/// A record is a few KiB; a larger one (or a device, a FIFO) is no record.
+const RECORD_MAX: u64 = 1 << 20;
+
+/// A regular file, opened without blocking on a FIFO; `None` for anything else.
+fn open_regular(path: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
 /// `sha256:` of a file, read in chunks (a tarball may hold a large layer).
 fn file_digest(path: &Path) -> Option<String> {
-    let mut file = std::fs::File::open(path).ok()?;
+    let mut file = open_regular(path)?;
     let mut sink = crate::image::layer::Hashing::new(std::io::sink());
     std::io::copy(&mut file, &mut sink).ok()?;
     Some(crate::image::layer::hex_digest(sink.hasher))
@@ -120,7 +144,7 @@ fn file_digest(path: &Path) -> Option<String> {
 /// The recorded result when `key` matches and the tarball and every file beside it are on disk as
 /// recorded, at the paths `beside` (this build's).
 pub fn lookup(record: &Path, key: &str, tarball: &Path, beside: &[PathBuf]) -> Option<Cached> {
-    let text = std::fs::read(record).ok()?;
+    let text = crate::fsutil::read_regular(record, RECORD_MAX).ok()?;
     let r: Record = serde_json::from_slice(&text).ok()?;
     let w = &r.cached.written;
     if r.format != FORMAT || r.key != key || w.path != tarball {
@@ -130,7 +154,7 @@ pub fn lookup(record: &Path, key: &str, tarball: &Path, beside: &[PathBuf]) -> O
     {
         return None;
     }
-    let size = std::fs::metadata(tarball).ok()?.len();
+    let size = open_regular(tarball)?.metadata().ok()?.len();
     if size != w.size || file_digest(tarball)? != w.digest {
         return None;
     }
@@ -140,6 +164,141 @@ pub fn lookup(record: &Path, key: &str, tarball: &Path, beside: &[PathBuf]) -> O
         }
     }
     Some(r.cached)
+}
+
+/// Where a cache hit disagrees with the tarball it names or with this build's inputs (`inputs` in
+/// the plan's platform order); `Ok` when the tarball holds, digest for digest, what the record says.
+pub fn verify(cached: &Cached, built: &Built, inputs: &[&ImageInput<'_>]) -> Result<(), String> {
+    let s = &cached.summary;
+    let same = |what: &str, recorded: &str, actual: &str| {
+        if recorded == actual {
+            Ok(())
+        } else {
+            Err(format!(
+                "the record says {what} {recorded}, the tarball holds {actual}"
+            ))
+        }
+    };
+    same("the image", &s.digest, &built.tagged().digest)?;
+    same("the index", &s.index_digest, &built.index.digest)?;
+    same("the name", &s.reference, &built.reference())?;
+    if s.platforms.len() != built.images.len() || inputs.len() != built.images.len() {
+        return Err(format!(
+            "the record lists {} platforms, the tarball holds {}",
+            s.platforms.len(),
+            built.images.len()
+        ));
+    }
+    for ((p, image), input) in s.platforms.iter().zip(&built.images).zip(inputs) {
+        same("the platform", &p.platform, &image.platform.platform())?;
+        same(
+            "the platform",
+            &input.platform.platform(),
+            &image.platform.platform(),
+        )?;
+        same("the manifest", &p.manifest_digest, &image.manifest.digest)?;
+        same("the config", &p.config_digest, &image.config.digest)?;
+        let [layer] = image.layers.as_slice() else {
+            return Err(format!(
+                "{} holds {} layers, not one",
+                image.manifest.digest,
+                image.layers.len()
+            ));
+        };
+        same("the layer type", &p.layer_media_type, &layer.media_type)?;
+        if p.compressed_size != layer.size() {
+            return Err(format!(
+                "the record says the layer is {} bytes, the tarball's is {}",
+                p.compressed_size,
+                layer.size()
+            ));
+        }
+        // This build's SBOM: the one the manifest names and the referrer holds.
+        same("the SBOM", &p.sbom_digest, &sha256(&input.sbom))?;
+        let sbom = built
+            .referrers_of(&image.manifest.digest)
+            .find(|r| r.artifact_type == CYCLONEDX)
+            .ok_or("the tarball has no SBOM referrer for the image")?;
+        same("the SBOM", &p.sbom_digest, &sbom.document.digest)?;
+        let config: serde_json::Value = serde_json::from_slice(&image.config.data)
+            .map_err(|_| "the image config is not JSON".to_string())?;
+        let diff_id = config["rootfs"]["diff_ids"][0].as_str().unwrap_or_default();
+        layer_holds(layer, diff_id, p.uncompressed_size, &input.binary)?;
+    }
+    Ok(())
+}
+
+/// The layer decompresses to `diff_id` (`size` bytes) and holds a file with the binary's bytes.
+fn layer_holds(
+    layer: &crate::image::Blob,
+    diff_id: &str,
+    size: u64,
+    binary: &[u8],
+) -> Result<(), String> {
+    use std::io::Read;
+    let data = layer.data.as_slice();
+    let reader: Box<dyn Read> = match layer.media_type.as_str() {
+        crate::settings::compression::LAYER_GZIP => Box::new(flate2::read::GzDecoder::new(data)),
+        crate::settings::compression::LAYER_ZSTD => Box::new(
+            zstd::stream::read::Decoder::with_buffer(data)
+                .map_err(|e| format!("the layer: {e}"))?,
+        ),
+        other => {
+            return Err(format!(
+                "the layer's media type {other} is not one cargo-tiny writes"
+            ))
+        }
+    };
+    let mut hashing = crate::digest::Hashing::new(std::io::sink());
+    let mut tee = TeeReader {
+        inner: reader,
+        copy: &mut hashing,
+    };
+    let mut found = false;
+    {
+        let mut archive = tar::Archive::new(&mut tee);
+        let entries = archive
+            .entries()
+            .map_err(|e| format!("the layer is not a tar: {e}"))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| format!("the layer is not a tar: {e}"))?;
+            if found || entry.size() != binary.len() as u64 {
+                continue;
+            }
+            let mut bytes = Vec::with_capacity(binary.len());
+            entry
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("the layer: {e}"))?;
+            found = bytes == binary;
+        }
+    }
+    // The rest of the stream (the tar's end blocks) is part of the diff_id.
+    std::io::copy(&mut tee, &mut std::io::sink()).map_err(|e| format!("the layer: {e}"))?;
+    let got = crate::digest::hex_digest(hashing.hasher.clone());
+    if got != diff_id || hashing.count != size {
+        return Err(format!(
+            "the layer decompresses to {got} ({} bytes), not the config's {diff_id} ({size} bytes)",
+            hashing.count
+        ));
+    }
+    if !found {
+        return Err("the layer does not hold the binary just compiled".into());
+    }
+    Ok(())
+}
+
+/// Passes the bytes read through to a writer (the diff_id's hasher).
+struct TeeReader<'a, R, W> {
+    inner: R,
+    copy: &'a mut W,
+}
+
+impl<R: std::io::Read, W: std::io::Write> std::io::Read for TeeReader<'_, R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
+    }
 }
 
 /// Records a written result. The cache is an optimisation: failing to write it is not an error (the
@@ -267,16 +426,24 @@ mod tests {
     }
 
     #[test]
-    fn tags_and_load_do_not_change_the_key() {
+    fn load_does_not_change_the_key_tags_do() {
         let cfg = TinyConfig::default();
-        let other = TinyConfig {
-            tags: vec!["latest".into()],
+        let load = TinyConfig {
             load: Some(crate::settings::LoadInto::Docker),
             ..TinyConfig::default()
         };
         assert_eq!(
             key(&input(&cfg), 0).unwrap(),
-            key(&input(&other), 0).unwrap()
+            key(&input(&load), 0).unwrap()
+        );
+        // The local image gets its tags (`RepoTags`): other tags, other tarball bytes.
+        let tagged = TinyConfig {
+            tags: vec!["latest".into()],
+            ..TinyConfig::default()
+        };
+        assert_ne!(
+            key(&input(&cfg), 0).unwrap(),
+            key(&input(&tagged), 0).unwrap()
         );
     }
 

@@ -41,9 +41,11 @@ fn prepare<'a>(cx: &Context<'_>, p: &'a ImagePlan, b: &Binary) -> Result<Prepare
             .hint("keep the target directory in place while cargo tiny build runs")
     })?;
 
-    let ca = ca_bundle::decide(p.config.ca_certificates, &b.exact);
+    let mut ca = ca_bundle::decide(p.config.ca_certificates, &b.exact);
     let ca_bundle = if ca.include {
-        Some(ca_bundle::read_host_bundle(&ca.reason)?)
+        let (bytes, source) = ca_bundle::read(&ca.reason)?;
+        ca.source = Some(source);
+        Some(bytes)
     } else {
         None
     };
@@ -108,6 +110,8 @@ struct Job<'a> {
     prepared: Vec<Prepared<'a>>,
     key: String,
     cached: Option<Cached>,
+    /// A cache hit's result, re-read from its tarball and checked.
+    reread: Option<Built>,
 }
 
 /// One platform's image, built.
@@ -209,10 +213,22 @@ pub fn run_with(
     let shell = shared.shell;
     let started = std::time::Instant::now();
     let date = io.source_date;
-    shell.verbose(
-        "Timestamp",
-        format!("{} (from {})", date.rfc3339(), date.origin),
-    );
+    if date.undated() {
+        // Said once, not with -v only: a 1970 `created` surprises whoever lists the image.
+        shell.note(
+            "Timestamp",
+            format!(
+                "{} ({}: set SOURCE_DATE_EPOCH, or build from a git checkout, to date the image)",
+                date.rfc3339(),
+                date.origin
+            ),
+        );
+    } else {
+        shell.verbose(
+            "Timestamp",
+            format!("{} (from {})", date.rfc3339(), date.origin),
+        );
+    }
     let cx = Context {
         ws,
         revision: io.revision.clone(),
@@ -235,12 +251,35 @@ pub fn run_with(
         }
         let inputs: Vec<&ImageInput<'_>> = prepared.iter().map(|x| &x.input).collect();
         let key = image_cache::key(&inputs, p.kind, &p.docker, date.mtime())?;
-        let cached = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sboms);
+        let mut cached = image_cache::lookup(&p.cache, &key, &p.tarball, &p.sboms);
+        // The record is a hint: the tarball is re-read and checked before it counts as reused.
+        let mut reread = None;
+        if let Some(c) = &cached {
+            let checked = crate::publish::layout::read(&p.tarball)
+                .map_err(|e| format!("{e:#}"))
+                .and_then(|l| image_cache::verify(c, &l.built, &inputs).map(|()| l.built));
+            match checked {
+                Ok(b) => reread = Some(b),
+                Err(why) => {
+                    shell.note(
+                        "Rebuilding",
+                        format!(
+                            "{}: the image cache record disagrees with {} ({why}); discarded",
+                            p.target.bin,
+                            crate::fsutil::shown_path(&p.tarball).display()
+                        ),
+                    );
+                    let _ = std::fs::remove_file(&p.cache);
+                    cached = None;
+                }
+            }
+        }
         jobs.push(Job {
             plan: p,
             prepared,
             key,
             cached,
+            reread,
         });
     }
 
@@ -257,10 +296,10 @@ pub fn run_with(
         .collect::<Result<Vec<Image>>>()?
         .into_iter();
     let mut results = Vec::new();
-    for job in jobs {
+    for mut job in jobs {
         let p = job.plan;
         let (built, summary, costs) = match &job.cached {
-            Some(c) => (None, c.summary.clone(), Vec::new()),
+            Some(c) => (job.reread.take(), c.summary.clone(), Vec::new()),
             None => {
                 // In the plan's platform order (the table's), as `prepared` is: the summary and the
                 // report pair them up.
@@ -285,7 +324,8 @@ pub fn run_with(
                     referrers,
                     &date.rfc3339(),
                     Some(&p.docker),
-                )?;
+                )?
+                .with_tags(&p.config.tags);
                 let summary = Summary::of(&built, &layers);
                 (Some(built), summary, costs)
             }
@@ -338,12 +378,11 @@ pub fn run_with(
             let done = match publisher.reuse(&cached) {
                 Some(done) => done,
                 None => {
-                    if r.built.is_none() {
-                        // Reused: the tarball holds the very bytes (the cache checked them).
-                        // (Its `manifest.json` names the plan's docker platform: the key covers it.)
-                        r.built = Some(crate::publish::layout::read(&r.job.plan.tarball)?.built);
-                    }
-                    let built = r.built.as_ref().expect("built or read back");
+                    // Reused: re-read from the tarball and checked when the cache was asked.
+                    // (Its `manifest.json` names the plan's docker platform: the key covers it.)
+                    let Some(built) = r.built.as_ref() else {
+                        anyhow::bail!("a result neither built nor read back");
+                    };
                     let done = publisher.publish(built)?;
                     // The tarball this plan wrote now: recorded for the next build.
                     match (&done, &r.job.cached) {

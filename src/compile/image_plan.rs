@@ -100,10 +100,15 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, io: &ImageOptions) -> Result<Ve
         let pkg = ws.package(&t.package_id);
         let sources = Source::of_package(ws, pkg, &root_manifest);
         let cfg = config::resolve(&sources, overrides)?;
-        let name = cfg
+        let mut name = cfg
             .name
             .clone()
             .unwrap_or_else(|| crate::reference::name_from_bin(&t.bin));
+        if let Some(prefix) = &cfg.repository {
+            if crate::reference::registry_host(&name).is_none() {
+                name = format!("{prefix}/{name}");
+            }
+        }
         crate::reference::check_name(&name).map_err(|w| {
             Failure::new(format!(
                 "image name of bin `{}` ({}): {w}",

@@ -5,12 +5,14 @@
 //! the cargo run in `cargo.rs`.
 
 pub mod cargo;
+pub mod cargo_config;
 pub mod command;
 pub mod compiled;
 pub mod image_cache;
 pub mod image_jobs;
 pub mod image_plan;
 pub mod options;
+mod output_lock;
 pub mod plan;
 pub mod rustflags;
 pub mod verify;
@@ -153,6 +155,7 @@ pub fn plan(ws: &Workspace, opts: &BuildOptions, shell: &Shell) -> Result<Plan> 
         cargo_verbosity: opts.cargo_verbosity,
         color: opts.color,
         size_max,
+        passthrough: opts.passthrough.clone(),
     })
 }
 
@@ -279,7 +282,9 @@ pub fn compile(ws: &Workspace, plan: &Plan, shell: &Shell) -> Result<Vec<Binary>
     }
     if let Some(sp) = &plan.size_profile {
         shell.status("Profile", sp);
-        if sp.panic_abort {
+        // Not with --size max: its panics are immediate aborts (SIGILL, exit 132), which its
+        // warning says; the note is about panic = "abort" (exit 139 as PID 1).
+        if sp.panic_abort && plan.size_max.is_none() {
             crate::doctor::pid1::note_panic_as_pid1(shell);
         }
     } else {

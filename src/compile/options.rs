@@ -22,6 +22,9 @@ use crate::source_date::{self, SourceDate};
 use crate::target::Target;
 use crate::workspace::{LoadOptions, Workspace};
 
+/// The repository prefix from the environment, like ko's `KO_DOCKER_REPO` (`--repository` wins).
+pub const REPOSITORY_VAR: &str = "CARGO_TINY_REPOSITORY";
+
 /// A build, as plain values.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -49,6 +52,9 @@ pub struct BuildOptions {
     pub color: &'static str,
     /// `--message-format json`.
     pub json: bool,
+    /// Passed to cargo as is: `--jobs N`, `--timings`, `--config …` (checked: see
+    /// [`super::cargo_config::check`]).
+    pub passthrough: Vec<String>,
     /// `None` with `--no-image`.
     pub image: Option<ImageOptions>,
 }
@@ -113,6 +119,13 @@ impl BuildOptions {
                 ca_certificates: args.ca_certificates,
                 compression: args.compression,
                 load: args.load,
+                tags: args.registry.tag.clone(),
+                repository: match &args.repository {
+                    Some(r) => Some((r.clone(), "--repository")),
+                    None => getenv(REPOSITORY_VAR)
+                        .filter(|r| !r.is_empty())
+                        .map(|r| (r, REPOSITORY_VAR)),
+                },
                 ..Default::default()
             };
             if let Some(r) = &args.image {
@@ -145,9 +158,28 @@ impl BuildOptions {
                 revision: source_date::git_revision(root),
             })
         };
+        if args.release && args.profile != "release" {
+            crate::fail!(
+                hint = format!("drop --release to build with --profile {}", args.profile),
+                "--release asks for the release profile, --profile for `{}`",
+                args.profile
+            );
+        }
+        let mut passthrough = Vec::new();
+        if let Some(j) = &args.jobs {
+            passthrough.extend(["--jobs".to_string(), j.clone()]);
+        }
+        if args.timings {
+            passthrough.push("--timings".into());
+        }
+        for c in &args.config {
+            super::cargo_config::check(c, &args.profile, !args.no_size_profile)?;
+            passthrough.extend(["--config".to_string(), c.clone()]);
+        }
         let selection = Selection {
             packages: args.package.clone(),
             workspace: args.workspace,
+            exclude: args.exclude.clone(),
             bins: args.bin.clone(),
             features: args.features.clone(),
         };
@@ -176,6 +208,7 @@ impl BuildOptions {
             },
             color: args.common.color.as_str(),
             json: args.message_format == MessageFormat::Json,
+            passthrough,
             image,
         })
     }
@@ -286,6 +319,7 @@ mod tests {
             "init",
             "setup",
             "doctor",
+            "size_report",
         ] {
             rust_files(&src.join(dir), &mut files);
         }
@@ -294,6 +328,7 @@ mod tests {
             "push.rs",
             "cross.rs",
             "digest.rs",
+            "manifest_spans.rs",
             "reference.rs",
             "source_date.rs",
             "target.rs",
@@ -310,6 +345,7 @@ mod tests {
             "init/command.rs",
             "setup/command.rs",
             "doctor/command.rs",
+            "size_report/command.rs",
         ];
         let offenders: Vec<_> = files
             .iter()

@@ -27,6 +27,8 @@ pub struct BinTarget {
 pub struct Selection {
     pub packages: Vec<String>,
     pub workspace: bool,
+    /// `--exclude` (with `--workspace`).
+    pub exclude: Vec<String>,
     pub bins: Vec<String>,
     pub features: FeatureArgs,
 }
@@ -58,6 +60,18 @@ pub fn select_bins(ws: &Workspace, sel: &Selection) -> Result<Vec<BinTarget>> {
         ws.default_members()
     };
     packages.dedup_by(|a, b| a.id == b.id);
+    for spec in &sel.exclude {
+        let Some(excluded) = ws.find_member(spec) else {
+            let names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
+            return Err(Failure::new(format!(
+                "--exclude {spec}: not a member of the workspace; members: {}",
+                names.join(", ")
+            ))
+            .hint("pass one of the members to --exclude")
+            .into());
+        };
+        packages.retain(|p| p.id != excluded.id);
+    }
 
     let mut out = Vec::new();
     if sel.bins.is_empty() {
@@ -144,6 +158,8 @@ pub struct Plan {
     pub color: &'static str,
     /// `--size max`: the checked nightly toolchain that rebuilds std.
     pub size_max: Option<crate::size_max::Nightly>,
+    /// What the command line passes to cargo as is: `--jobs N`, `--timings`, `--config …`.
+    pub passthrough: Vec<String>,
 }
 
 /// What differs between the targets of one build.
@@ -194,6 +210,7 @@ impl Plan {
         if let Some(sp) = &self.size_profile {
             a.extend(sp.config_overrides());
         }
+        a.extend(self.passthrough.iter().cloned());
         if self.sbom_precursor {
             a.extend(["-Zsbom".into(), "--config".into(), "build.sbom=true".into()]);
         }

@@ -17,7 +17,7 @@ pub struct Finding {
     /// `native-unknown`, `native-build`, `build-check`, `crypto-two-providers`,
     /// `certs-system-store`, `profile-size`, `profile-ignored`, `toolchain-target`,
     /// `toolchain-auditable`, `toolchain-cc`, `toolchain-cmake`, `toolchain-cxx`, `pid1-signals`,
-    /// `missing-program`, `host-files`, `source-skipped`.
+    /// `missing-program`, `host-files`, `source-skipped`, `size-budget`.
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,

@@ -27,8 +27,9 @@ pub mod remedy;
 pub mod report;
 pub mod sandbox;
 pub mod scratch;
+pub mod size_headroom;
 pub mod sources;
-pub mod spans;
+pub use crate::manifest_spans as spans;
 #[cfg(test)]
 mod testing;
 pub mod tls;
@@ -105,6 +106,7 @@ fn run_inner(opts: &DoctorOptions, shell: &Shell) -> Result<i32> {
     findings.extend(pid1::check(&now.ws, &now.graph));
     findings.extend(programs::check(&now.ws, &now.graph));
     findings.extend(host_files::check(&now.ws, &now.graph));
+    findings.extend(size_headroom::check(&now.ws, &opts.target));
     findings.extend(sources::findings());
     let root = sandbox.root().to_path_buf();
     if opts.format == report::Format::Human {

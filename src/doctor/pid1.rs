@@ -113,6 +113,58 @@ const INT: &[&str] = &[
     "CtrlC",
 ];
 
+/// Paths that mean the program serves or waits (a listener, a server, a park, a sleep, a timer):
+/// only such a program is still running when `docker stop` comes. A program that runs and exits
+/// (hello world, a one-shot job) gets no pid1-signals warning.
+const SERVES_OR_WAITS: &[&str] = &[
+    "std::net::TcpListener",
+    "std::net::UdpSocket",
+    "std::os::unix::net::UnixListener",
+    "std::os::unix::net::UnixDatagram",
+    "tokio::net::TcpListener",
+    "tokio::net::UdpSocket",
+    "tokio::net::UnixListener",
+    "async_std::net::TcpListener",
+    "async_net::TcpListener",
+    "axum::serve",
+    "axum::Server",
+    "hyper::Server",
+    "hyper::server",
+    "hyper_util::server",
+    "warp::serve",
+    "tonic::transport::Server",
+    "actix_web::HttpServer",
+    "poem::Server",
+    "salvo::Server",
+    "tide::Server",
+    "tiny_http::Server",
+    "rouille::start_server",
+    "std::thread::park",
+    "std::thread::sleep",
+    "std::future::pending",
+    "futures::future::pending",
+    "tokio::time::sleep",
+    "tokio::time::interval",
+    "async_std::task::sleep",
+];
+
+/// Methods that mean the same (`listener.incoming()`, `.accept().await`, `Server::bind(..).serve(..)`).
+const SERVE_METHODS: &[&str] = &["accept", "incoming", "serve", "listen"];
+
+/// What shows that the program serves or waits, if anything does.
+fn serves_or_waits(scan: &sources::Scan) -> Option<String> {
+    SERVES_OR_WAITS
+        .iter()
+        .find(|p| scan.names(p))
+        .map(|p| format!("`{p}`"))
+        .or_else(|| {
+            SERVE_METHODS
+                .iter()
+                .find(|m| scan.methods.contains(**m))
+                .map(|m| format!("`.{m}()`"))
+        })
+}
+
 /// Crates that install SIGTERM handlers themselves when they serve (graceful shutdown built in).
 const HANDLES_ITSELF: &[&str] = &["actix-server", "rocket", "pingora-core"];
 
@@ -207,10 +259,14 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
             let (message, fix) = match verdict {
                 Handled::Terminate => continue,
                 Handled::InterruptOnly if stop.as_deref().is_some_and(is_sigint) => continue,
-                Handled::Nothing => (
-                    format!("bin `{}` installs no signal handler: as PID 1 of a FROM-scratch image it ignores SIGTERM, so `docker stop`, `podman stop` and Kubernetes wait their whole grace period, then SIGKILL it (exit 137)", bin.name),
-                    FIX.to_string(),
-                ),
+                // A program that runs and exits is gone before anyone stops it.
+                Handled::Nothing => match serves_or_waits(&scan) {
+                    None => continue,
+                    Some(evidence) => (
+                        format!("bin `{}` serves or waits ({evidence}) but installs no signal handler: as PID 1 of a FROM-scratch image it ignores SIGTERM, so `docker stop`, `podman stop` and Kubernetes wait their whole grace period, then SIGKILL it (exit 137)", bin.name),
+                        FIX.to_string(),
+                    ),
+                },
                 Handled::InterruptOnly => (
                     format!("bin `{}` handles only SIGINT (Ctrl-C): `docker stop`, `podman stop` and Kubernetes send SIGTERM, which PID 1 ignores, so they wait their grace period, then SIGKILL it (exit 137)", bin.name),
                     format!("set stop-signal = \"SIGINT\" in [package.metadata.tiny], or also {FIX}"),
@@ -280,6 +336,36 @@ mod tests {
         let kill = "use nix::sys::signal::{kill, Signal};\n\
                     fn main() { kill(p(), Signal::SIGTERM).unwrap(); }";
         assert_eq!(verdict(kill, &["nix"], &["nix/signal"]), Handled::Nothing);
+    }
+
+    #[test]
+    fn only_programs_that_serve_or_wait_need_a_handler() {
+        let scan_of = |code: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let main = dir.path().join("main.rs");
+            std::fs::write(&main, code).unwrap();
+            sources::scan(&[main])
+        };
+        assert_eq!(
+            serves_or_waits(&scan_of("fn main() { println!(\"hello\"); }")),
+            None
+        );
+        assert_eq!(
+            serves_or_waits(&scan_of(
+                "use std::net::TcpListener;\nfn main() { let l = TcpListener::bind(\"0:80\").unwrap(); }"
+            )),
+            Some("`std::net::TcpListener`".into())
+        );
+        assert_eq!(
+            serves_or_waits(&scan_of(
+                "fn main() { loop { work(); std::thread::sleep(D); } }"
+            )),
+            Some("`std::thread::sleep`".into())
+        );
+        assert_eq!(
+            serves_or_waits(&scan_of("fn main() { for s in l.incoming() {} }")),
+            Some("`.incoming()`".into())
+        );
     }
 
     #[test]

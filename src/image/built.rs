@@ -40,6 +40,8 @@ pub struct Built {
     /// The index listing the images and their referrers.
     pub index: Blob,
     created: String,
+    /// More tags of `name` the local image gets (`docker load`'s `RepoTags`), besides `tag`.
+    pub tags: Vec<String>,
 }
 
 /// The platform `docker load` gets from several: `asked` (`--docker-platform`) when built, else the
@@ -78,6 +80,7 @@ impl Built {
             docker,
             index: Blob::new(INDEX, Vec::new()),
             created: created.to_string(),
+            tags: Vec::new(),
         };
         built.tie()?;
         Ok(built)
@@ -107,6 +110,7 @@ impl Built {
             docker,
             index,
             created,
+            tags: Vec::new(),
         }
     }
 
@@ -159,6 +163,23 @@ impl Built {
     /// `name:tag`.
     pub fn reference(&self) -> String {
         format!("{}:{}", self.name, self.tag)
+    }
+
+    /// The same result, also tagged `tags` locally (each once, `tag` not again).
+    pub fn with_tags(mut self, tags: &[String]) -> Built {
+        for t in tags {
+            if *t != self.tag && !self.tags.contains(t) {
+                self.tags.push(t.clone());
+            }
+        }
+        self
+    }
+
+    /// Every `name:tag` the local image gets: [`Built::reference`] first, then [`Built::tags`].
+    pub fn references(&self) -> Vec<String> {
+        std::iter::once(self.reference())
+            .chain(self.tags.iter().map(|t| format!("{}:{t}", self.name)))
+            .collect()
     }
 
     /// What the tags name: the image manifest, or the index.

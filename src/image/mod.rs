@@ -54,13 +54,37 @@ pub const CREATED: &str = "org.opencontainers.image.created";
 pub const BIN_DIR: &str = "/usr/local/bin";
 pub const CA_BUNDLE_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
 
-/// A content-addressed blob.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A content-addressed blob: its bytes in memory, or (a large blob read back from a tarball) where
+/// they are in a file, read when needed ([`Blob::reader`], [`Blob::bytes`]) and never held whole by a
+/// push.
+#[derive(Debug, Clone)]
 pub struct Blob {
     pub media_type: String,
     pub digest: String,
+    /// The bytes (empty when `stored`).
     pub data: Vec<u8>,
+    pub stored: Option<Stored>,
 }
+
+/// Where a blob's bytes are in a file (checked against the digest when read back, and again while
+/// they are sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub path: std::path::PathBuf,
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// Two blobs are equal when their media type and digest (so their bytes) are.
+impl PartialEq for Blob {
+    fn eq(&self, other: &Blob) -> bool {
+        self.media_type == other.media_type
+            && self.digest == other.digest
+            && self.size() == other.size()
+    }
+}
+
+impl Eq for Blob {}
 
 impl Blob {
     pub fn new(media_type: &str, data: Vec<u8>) -> Blob {
@@ -68,6 +92,7 @@ impl Blob {
             media_type: media_type.to_string(),
             digest: sha256(&data),
             data,
+            stored: None,
         }
     }
 
@@ -91,7 +116,42 @@ impl Blob {
     }
 
     pub fn size(&self) -> u64 {
-        self.data.len() as u64
+        match &self.stored {
+            Some(s) => s.len,
+            None => self.data.len() as u64,
+        }
+    }
+
+    /// The bytes, from memory or from their file.
+    pub fn reader(&self) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        use std::io::{Read, Seek};
+        Ok(match &self.stored {
+            Some(s) => {
+                let mut f = std::fs::File::open(&s.path)?;
+                f.seek(std::io::SeekFrom::Start(s.offset))?;
+                Box::new(f.take(s.len))
+            }
+            None => Box::new(std::io::Cursor::new(self.data.clone())),
+        })
+    }
+
+    /// The bytes in memory (read from their file when stored).
+    pub fn bytes(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+        use std::io::Read;
+        match &self.stored {
+            Some(_) => {
+                let mut v = Vec::with_capacity(self.size() as usize);
+                self.reader()?.read_to_end(&mut v)?;
+                if sha256(&v) != self.digest {
+                    return Err(std::io::Error::other(format!(
+                        "blob {} changed on disk since it was read",
+                        self.digest
+                    )));
+                }
+                Ok(std::borrow::Cow::Owned(v))
+            }
+            None => Ok(std::borrow::Cow::Borrowed(&self.data)),
+        }
     }
 
     /// The hex part of the digest (the file name under `blobs/sha256/`).

@@ -5,7 +5,8 @@
 //! - `host_files.toml`: crates that read files of the host at run time;
 //! - `crates.toml`: the native TLS crates, the trust-store crates (the image's CA decision and
 //!   doctor's certs check), the crates that compile or link a C library (how they build for musl,
-//!   and which of their features build it from source), and the packages doctor's graph completes.
+//!   and which of their features build it from source), and the packages doctor's graph completes;
+//! - `size.toml`: lighter alternatives and heavy default features `cargo tiny size` may advise.
 //!
 //! `tests/knowledge.rs` checks every crate and feature named here against the real crates.
 
@@ -20,6 +21,7 @@ pub struct Knowledge {
     pub tls: KnowledgeBase,
     pub host_files: HostFiles,
     pub crates: Crates,
+    pub size: SizeAdvice,
 }
 
 /// The compiled-in knowledge, parsed on first use.
@@ -29,6 +31,7 @@ pub fn get() -> &'static Knowledge {
         tls: parse("tls.toml", include_str!("tls.toml")),
         host_files: parse("host_files.toml", include_str!("host_files.toml")),
         crates: parse("crates.toml", include_str!("crates.toml")),
+        size: parse("size.toml", include_str!("size.toml")),
     })
 }
 
@@ -208,6 +211,47 @@ pub enum NativeDefault {
     System,
     /// A library a FROM-scratch image cannot have, with no way to build it here.
     SystemOnly,
+}
+
+/// `size.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SizeAdvice {
+    pub lighter: Vec<Lighter>,
+    pub feature: Vec<HeavyFeature>,
+}
+
+/// A crate with a lighter alternative (said only when the binary's package depends on it itself).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lighter {
+    pub name: String,
+    /// Crates that come with it and go with it (regex's regex-syntax and regex-automata).
+    #[serde(default)]
+    pub family: Vec<String>,
+    /// Said when the crate and its family own at least this share of the binary.
+    pub min_share: f64,
+    /// The alternative, as the advice says it.
+    pub instead: String,
+    /// The crates `instead` names (checked to exist).
+    pub crates: Vec<String>,
+    pub why: String,
+}
+
+/// A feature of `via` (at `major`) that brings `name` in (said only when the binary's package does
+/// not depend on `name` or its family itself).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeavyFeature {
+    pub name: String,
+    /// Crates that come in with it.
+    #[serde(default)]
+    pub family: Vec<String>,
+    pub via: String,
+    pub major: String,
+    pub feature: String,
+    pub min_share: f64,
+    pub why: String,
 }
 
 #[cfg(test)]

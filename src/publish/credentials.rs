@@ -8,13 +8,13 @@
 //! or an `identitytoken`).
 //! Nothing found is anonymous access; the sources tried are kept for the unauthorized message.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use base64::Engine;
-use oci_client::secrets::RegistryAuth;
 use serde_json::Value;
 
 use crate::error::Failure;
@@ -61,10 +61,42 @@ impl Env {
     }
 }
 
+/// What a registry may be sent.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    Anonymous,
+    /// A user and password (or a helper's secret).
+    Basic(String, String),
+    /// A user and an OAuth2 refresh token (`identitytoken`, or a helper's `<token>` answer), only
+    /// ever exchanged at a token realm, never sent to the registry itself.
+    Identity(String, String),
+}
+
+/// Never prints a secret.
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Anonymous => f.write_str("Anonymous"),
+            Secret::Basic(u, _) => write!(f, "Basic({u:?}, …)"),
+            Secret::Identity(u, _) => write!(f, "Identity({u:?}, …)"),
+        }
+    }
+}
+
+impl Secret {
+    /// The secret strings, to be kept out of any message.
+    pub fn words(&self) -> Vec<&str> {
+        match self {
+            Secret::Anonymous => Vec::new(),
+            Secret::Basic(_, p) | Secret::Identity(_, p) => vec![p.as_str()],
+        }
+    }
+}
+
 /// The credentials for one registry, and where they came from.
 #[derive(Debug, Clone)]
 pub struct Credentials {
-    pub auth: RegistryAuth,
+    pub auth: Secret,
     /// `auths in /root/.docker/config.json`, `docker-credential-pass`, or `none`.
     pub source: String,
     /// The files that were read (for the unauthorized message).
@@ -102,8 +134,8 @@ pub enum Found {
     /// Run `docker-credential-<name> get`.
     Helper(String),
     Basic(String, String),
-    /// An `identitytoken` (an OAuth refresh token), used as a bearer token.
-    Token(String),
+    /// A user name and an `identitytoken` (an OAuth2 refresh token).
+    Token(String, String),
 }
 
 /// Reads one `config.json` / `auth.json` document for `host`.
@@ -125,7 +157,8 @@ pub fn lookup(doc: &Value, host: &str) -> Result<Option<(Found, &'static str)>, 
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
         {
-            return Ok(Some((Found::Token(t.to_string()), "auths")));
+            let user = a.get("username").and_then(Value::as_str).unwrap_or("");
+            return Ok(Some((Found::Token(user.into(), t.to_string()), "auths")));
         }
         if let Some(b64) = a
             .get("auth")
@@ -152,8 +185,19 @@ pub fn lookup(doc: &Value, host: &str) -> Result<Option<(Found, &'static str)>, 
     Ok(None)
 }
 
-/// Runs `docker-credential-<helper> get` with the host on stdin.
-pub fn run_helper(helper: &str, host: &str) -> Result<Option<RegistryAuth>> {
+/// How long a credential helper may take.
+pub const HELPER_TIMEOUT: Duration = Duration::from_secs(20);
+/// How much of a helper's stdout is read (an answer is a few hundred bytes).
+const HELPER_OUTPUT_MAX: u64 = 64 << 10;
+
+/// Runs `docker-credential-<helper> get` with the host on stdin: killed after [`HELPER_TIMEOUT`],
+/// its stdout read up to [`HELPER_OUTPUT_MAX`], its stderr discarded. Nothing it prints reaches a
+/// message (its answer holds the secret, also when it fails).
+pub fn run_helper(helper: &str, host: &str) -> Result<Option<Secret>> {
+    run_helper_within(helper, host, HELPER_TIMEOUT)
+}
+
+fn run_helper_within(helper: &str, host: &str, timeout: Duration) -> Result<Option<Secret>> {
     let program = format!("docker-credential-{helper}");
     let hint = format!(
         "install {program} on PATH, or remove `{helper}` from the credential file and run `docker login {host}`"
@@ -163,36 +207,84 @@ pub fn run_helper(helper: &str, host: &str) -> Result<Option<RegistryAuth>> {
             .arg("get")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
+            .stderr(Stdio::null()),
         &hint,
     )?;
     if let Some(mut stdin) = child.stdin.take() {
         // The helper may exit before reading; its answer decides.
         let _ = stdin.write_all(host.as_bytes());
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Failure::new(format!("could not run `{program}`: {e}")).hint(hint.clone()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
+    // Read on a thread, bounded; the wait below is bounded by the timeout.
+    let stdout = child.stdout.take();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut more = false;
+        if let Some(s) = stdout {
+            let mut s = s.take(HELPER_OUTPUT_MAX + 1);
+            let _ = s.read_to_end(&mut out);
+            more = out.len() as u64 > HELPER_OUTPUT_MAX;
+        }
+        let _ = tx.send((out, more));
+    });
+    let started = Instant::now();
+    let mut answer = None;
+    let status = loop {
+        if answer.is_none() {
+            answer = rx.try_recv().ok();
+        }
+        let flooded = answer.as_ref().is_some_and(|(_, more)| *more);
+        if flooded {
+            let _ = child.kill();
+            let _ = child.wait();
+            crate::fail!(
+                hint = hint,
+                "{program} get answered more than {} KiB for {host}; it was stopped and its answer not used",
+                HELPER_OUTPUT_MAX >> 10
+            );
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if started.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            crate::fail!(
+                hint = format!("check that `{program} get` answers (it may wait for a password prompt or a locked keyring), or run `docker login {host}`"),
+                "{program} get did not answer within {} s for {host}; it was stopped",
+                timeout.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The helper has exited; a grandchild holding its stdout open is not waited for long.
+    let (out, more) = match answer {
+        Some(a) => a,
+        None => rx
+            .recv_timeout(Duration::from_secs(1))
+            .unwrap_or((Vec::new(), false)),
+    };
+    if more {
+        crate::fail!(
+            hint = hint,
+            "{program} get answered more than {} KiB for {host}; its answer was not used",
+            HELPER_OUTPUT_MAX >> 10
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out);
+    if !status.success() {
         // The protocol's answer for "no credentials for this host".
         if stdout.contains("credentials not found") {
             return Ok(None);
         }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let why = [stdout.trim(), stderr.trim()]
-            .into_iter()
-            .find(|s| !s.is_empty())
-            .unwrap_or("no output")
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string();
-        crate::fail!(hint = hint, "{program} get failed for {host}: {why}");
+        crate::fail!(
+            hint = hint,
+            "{program} get failed for {host} ({status}; its output is not shown, as it may hold a secret)"
+        );
     }
-    let v: Value = serde_json::from_str(&stdout).map_err(|e| {
+    let v: Value = serde_json::from_str(&stdout).map_err(|_| {
         Failure::new(format!(
-            "{program} get answered something that is not JSON: {e}"
+            "{program} get answered something that is not JSON for {host} (not shown, as it may hold a secret)"
         ))
         .hint(hint.clone())
     })?;
@@ -201,8 +293,8 @@ pub fn run_helper(helper: &str, host: &str) -> Result<Option<RegistryAuth>> {
     Ok(match (user, secret) {
         (_, "") => None,
         // Helpers return identity tokens under this user name.
-        ("<token>", t) => Some(RegistryAuth::Bearer(t.to_string())),
-        (u, s) => Some(RegistryAuth::Basic(u.to_string(), s.to_string())),
+        ("<token>", t) => Some(Secret::Identity(String::new(), t.to_string())),
+        (u, s) => Some(Secret::Basic(u.to_string(), s.to_string())),
     })
 }
 
@@ -220,17 +312,37 @@ pub struct Lookup {
     /// The files after it, read only when its helper has nothing (a `credsStore` falls through).
     rest: Vec<PathBuf>,
     tried: Vec<String>,
+    /// Files others may read.
+    pub warnings: Vec<String>,
 }
 
 /// Reads `env`'s credential files for `host`, up to the first that names it.
 pub fn find(env: &Env, host: &str) -> Result<Lookup> {
     let mut files = env.files().into_iter();
     let mut tried = Vec::new();
-    let found = read_until_found(&mut files, host, &mut tried)?;
+    let mut warnings = Vec::new();
+    let found = read_until_found(&mut files, host, &mut tried, &mut warnings)?;
     Ok(Lookup {
         found,
         rest: files.collect(),
         tried,
+        warnings,
+    })
+}
+
+/// A credential file is small; a larger one is refused unread.
+const FILE_MAX: u64 = 4 << 20;
+
+/// A warning when group or others may read `file` (it holds secrets).
+fn readable_by_others(file: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(file).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        let shown = crate::shell::escape(&file.display().to_string()).into_owned();
+        format!(
+            "credential file {shown} can be read by other users (mode {:o}); run `chmod 600 {shown}`",
+            mode & 0o777
+        )
     })
 }
 
@@ -238,9 +350,10 @@ fn read_until_found(
     files: &mut impl Iterator<Item = PathBuf>,
     host: &str,
     tried: &mut Vec<String>,
+    warnings: &mut Vec<String>,
 ) -> Result<Option<(PathBuf, Found, &'static str)>> {
     for file in files.by_ref() {
-        let text = match std::fs::read_to_string(&file) {
+        let text = match crate::fsutil::read_regular(&file, FILE_MAX) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => crate::fail!(
@@ -250,7 +363,10 @@ fn read_until_found(
             ),
         };
         tried.push(file.display().to_string());
-        let doc: Value = serde_json::from_str(&text).map_err(|e| bad_file(&file, e))?;
+        if let Some(w) = readable_by_others(&file) {
+            warnings.push(w);
+        }
+        let doc: Value = serde_json::from_slice(&text).map_err(|e| bad_file(&file, e))?;
         if let Some((found, key)) = lookup(&doc, host).map_err(|w| bad_file(&file, w))? {
             return Ok(Some((file, found, key)));
         }
@@ -270,8 +386,8 @@ impl Lookup {
             .map(|(f, found, key)| (f.clone(), found.clone(), *key));
         while let Some((file, found, key)) = next {
             let auth = match found {
-                Found::Basic(u, p) => Some(RegistryAuth::Basic(u, p)),
-                Found::Token(t) => Some(RegistryAuth::Bearer(t)),
+                Found::Basic(u, p) => Some(Secret::Basic(u, p)),
+                Found::Token(u, t) => Some(Secret::Identity(u, t)),
                 Found::Helper(h) => match run_helper(&h, host)? {
                     Some(a) => Some(a),
                     None if key == "credsStore" => {
@@ -292,10 +408,10 @@ impl Lookup {
                     tried,
                 });
             }
-            next = read_until_found(&mut rest, host, &mut tried)?;
+            next = read_until_found(&mut rest, host, &mut tried, &mut Vec::new())?;
         }
         Ok(Credentials {
-            auth: RegistryAuth::Anonymous,
+            auth: Secret::Anonymous,
             source: "none".into(),
             tried,
         })
@@ -368,7 +484,7 @@ mod tests {
         let doc = json!({"auths": {"r.io": {"auth": "YTpi", "identitytoken": "tok"}}});
         assert_eq!(
             lookup(&doc, "r.io").unwrap().unwrap().0,
-            Found::Token("tok".into())
+            Found::Token(String::new(), "tok".into())
         );
         let bad = json!({"auths": {"r.io": {"auth": "!!"}}});
         assert!(lookup(&bad, "r.io").unwrap_err().contains("not base64"));
@@ -419,11 +535,11 @@ mod tests {
             home: None,
         };
         let c = for_host(&env, "r.io").unwrap();
-        assert_eq!(c.auth, RegistryAuth::Basic("u".into(), "p".into()));
+        assert_eq!(c.auth, Secret::Basic("u".into(), "p".into()));
         assert!(c.source.starts_with("auths in "), "{}", c.source);
         assert_eq!(c.tried.len(), 2);
         let none = for_host(&env, "x.io").unwrap();
-        assert_eq!(none.auth, RegistryAuth::Anonymous);
+        assert_eq!(none.auth, Secret::Anonymous);
     }
 
     #[test]

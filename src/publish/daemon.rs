@@ -273,9 +273,13 @@ pub struct Loaded {
 fn archive(built: &Built, mtime: u64) -> Result<Vec<u8>> {
     let manifest = super::tarball::docker_manifest(built)?;
     let image = built.docker_image();
+    let loaded: Vec<(String, std::borrow::Cow<[u8]>)> = std::iter::once(&image.config)
+        .chain(&image.layers)
+        .map(|b| Ok((format!("blobs/sha256/{}", b.hex()), b.bytes()?)))
+        .collect::<std::io::Result<_>>()?;
     let mut entries: Vec<(String, &[u8])> = vec![("manifest.json".into(), &manifest)];
-    for b in std::iter::once(&image.config).chain(&image.layers) {
-        entries.push((format!("blobs/sha256/{}", b.hex()), &b.data));
+    for (path, data) in &loaded {
+        entries.push((path.clone(), data));
     }
     entries.sort();
     let mut t = tar::Builder::new(Vec::new());

@@ -10,7 +10,7 @@ use anyhow::Result;
 use serde_json::Value;
 
 use crate::error::Failure;
-use crate::image::{sha256, Blob, Built, Image, Kind, Referrer, INDEX, MANIFEST, REF_NAME};
+use crate::image::{sha256, Blob, Built, Image, Kind, Referrer, Stored, INDEX, MANIFEST, REF_NAME};
 use crate::target::Target;
 
 /// A result read from a tarball, and the `name:tag` it was built as.
@@ -27,34 +27,119 @@ fn bad(path: &Path, what: impl std::fmt::Display) -> anyhow::Error {
         .into()
 }
 
+/// The tarball, which must be a regular file (a device or a FIFO is refused without reading it).
+fn open_tarball(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            Failure::new(format!("cannot open {}: {e}", path.display())).hint(
+                "build it first with `cargo tiny build`, or pass the path of an image tarball",
+            )
+        })?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(bad(path, "not a regular file"));
+    }
+    Ok(file)
+}
+
+/// A descriptor's `mediaType` (in `doc`, field `field`) must be a media type as RFC 6838 writes
+/// them (`type/subtype`, restricted characters): it becomes a `Content-Type` header on a push.
+fn media_type(v: &Value, doc: &str, field: &str) -> Result<()> {
+    let text = v.as_str().unwrap_or_default();
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 127
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    let ok = text
+        .split_once('/')
+        .is_some_and(|(t, sub)| token(t) && token(sub));
+    if ok {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{doc}: field {field} is not a media type: {}",
+        if v.is_string() {
+            format!("`{}`", crate::shell::escape(text))
+        } else {
+            format!("{v}")
+        }
+    )
+}
+
 /// Manifests and indexes are small; a blob larger than this is a layer, never parsed as JSON.
 const DOCUMENT_MAX: usize = 4 << 20;
 
 /// Reads the tarball at `path`.
 pub fn read(path: &Path) -> Result<Loaded> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        Failure::new(format!("cannot open {}: {e}", path.display()))
-            .hint("build it first with `cargo tiny build`, or pass the path of an image tarball")
-    })?;
+    let file = open_tarball(path)?;
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    // Layers: where they are in the file, their digest checked as they were read past.
+    let mut stored: BTreeMap<String, Stored> = BTreeMap::new();
+    let mut seen = std::collections::BTreeSet::new();
     let mut archive = tar::Archive::new(file);
     let entries = archive
         .entries()
         .map_err(|e| bad(path, format!("not a tar archive: {e}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| bad(path, format!("not a tar archive: {e}")))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
         let name = entry
             .path()
             .map_err(|e| bad(path, e))?
             .to_string_lossy()
             .trim_start_matches("./")
+            .trim_end_matches('/')
             .to_string();
+        // Two entries for one path: which one a reader takes differs (last wins for most); refused.
+        if !seen.insert(name.clone()) {
+            return Err(bad(
+                path,
+                format!(
+                    "two entries for {}: the tarball was altered",
+                    crate::shell::escape(&name)
+                ),
+            ));
+        }
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
         if !["index.json", "manifest.json"].contains(&name.as_str())
             && !name.starts_with("blobs/sha256/")
         {
+            continue;
+        }
+        let size = entry.header().size().map_err(|e| bad(path, e))?;
+        if size > DOCUMENT_MAX as u64 {
+            let Some(hex) = name.strip_prefix("blobs/sha256/") else {
+                return Err(bad(
+                    path,
+                    format!("{name} is larger than {} MiB", DOCUMENT_MAX >> 20),
+                ));
+            };
+            let offset = entry.raw_file_position();
+            let mut sink = crate::digest::Hashing::new(std::io::sink());
+            std::io::copy(&mut entry, &mut sink)
+                .map_err(|e| bad(path, format!("cannot read {name}: {e}")))?;
+            if crate::digest::hex_digest(sink.hasher) != format!("sha256:{hex}")
+                || sink.count != size
+            {
+                return Err(bad(
+                    path,
+                    format!("{name} does not match its digest (the tarball was altered)"),
+                ));
+            }
+            stored.insert(
+                format!("sha256:{hex}"),
+                Stored {
+                    path: path.to_path_buf(),
+                    offset,
+                    len: size,
+                },
+            );
             continue;
         }
         let mut data = Vec::new();
@@ -100,16 +185,21 @@ pub fn read(path: &Path) -> Result<Loaded> {
         }
     }
     let get = |digest: &str, media_type: &str| -> Result<Blob> {
-        let data = blobs
-            .get(digest)
-            .ok_or_else(|| bad(path, format!("blob {digest} is missing")))?;
+        let (data, at) = match (blobs.get(digest), stored.get(digest)) {
+            (Some(data), _) => (data.clone(), None),
+            (None, Some(at)) => (Vec::new(), Some(at.clone())),
+            (None, None) => return Err(bad(path, format!("blob {digest} is missing"))),
+        };
         Ok(Blob {
             media_type: media_type.to_string(),
             digest: digest.to_string(),
-            data: data.clone(),
+            data,
+            stored: at,
         })
     };
     let str_of = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    media_type(&entry["mediaType"], "index.json", "manifests[0].mediaType")
+        .map_err(|w| bad(path, w))?;
     let top = get(&str_of(&entry["digest"]), &str_of(&entry["mediaType"]))?;
 
     // The layout's entry is the index; a plain image manifest is accepted too.
@@ -122,7 +212,15 @@ pub fn read(path: &Path) -> Result<Loaded> {
     };
     let mut images = Vec::new();
     let mut referrers = Vec::new();
-    for d in &listed {
+    for (i, d) in listed.iter().enumerate() {
+        if top.media_type == INDEX {
+            media_type(
+                &d["mediaType"],
+                &format!("the image index {}", top.digest),
+                &format!("manifests[{i}].mediaType"),
+            )
+            .map_err(|w| bad(path, w))?;
+        }
         let manifest = get(
             &str_of(&d["digest"]),
             d["mediaType"].as_str().unwrap_or(MANIFEST),
@@ -191,6 +289,19 @@ fn image(manifest: &Blob, get: &impl Fn(&str, &str) -> Result<Blob>) -> Result<I
             )
         })?;
     let blob = |d: &oci_spec::image::Descriptor| get(d.digest().as_ref(), d.media_type().as_ref());
+    let named = format!("manifest {}", manifest.digest);
+    media_type(
+        &Value::from(doc.config().media_type().to_string()),
+        &named,
+        "config.mediaType",
+    )?;
+    for (i, l) in doc.layers().iter().enumerate() {
+        media_type(
+            &Value::from(l.media_type().to_string()),
+            &named,
+            &format!("layers[{i}].mediaType"),
+        )?;
+    }
     let config = blob(doc.config())?;
     let c: Value = serde_json::from_slice(&config.data)
         .map_err(|e| anyhow::anyhow!("config {}: {e}", config.digest))?;
@@ -297,5 +408,87 @@ mod tests {
         assert!(msg(&bytes[..1024]).contains("x.tar"));
         let missing = dir.path().join("missing.tar");
         assert!(format!("{:#}", read(&missing).unwrap_err()).starts_with("cannot open"));
+    }
+
+    /// The tarball's entries, rewritten by `edit` (name, data) → entries.
+    fn rewrite(bytes: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<(String, Vec<u8>)>) -> Vec<u8> {
+        let mut out = tar::Builder::new(Vec::new());
+        let mut archive = tar::Archive::new(bytes);
+        for e in archive.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().to_string();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            for (n, d) in edit(&name, data) {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(d.len() as u64);
+                h.set_mode(0o644);
+                h.set_cksum();
+                out.append_data(&mut h, n, d.as_slice()).unwrap();
+            }
+        }
+        out.into_inner().unwrap()
+    }
+
+    #[test]
+    fn two_entries_for_one_path_and_malformed_media_types_are_refused() {
+        let cfg = TinyConfig::default();
+        let img = single(build(&input(&cfg)).unwrap());
+        let bytes = tarball::tarball(&img, 0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let msg = |data: &[u8]| {
+            let p = dir.path().join("x.tar");
+            std::fs::write(&p, data).unwrap();
+            format!("{:#}", read(&p).unwrap_err())
+        };
+        // A second index.json (naming nothing that exists) after the first: not last-wins.
+        let twice = rewrite(&bytes, |n, d| {
+            if n == "index.json" {
+                vec![(n.into(), d), (n.into(), br#"{"manifests":[]}"#.to_vec())]
+            } else {
+                vec![(n.into(), d)]
+            }
+        });
+        let e = msg(&twice);
+        assert!(e.contains("two entries for index.json"), "{e}");
+        // A media type that would inject a header.
+        let injected = rewrite(&bytes, |n, d| {
+            let d = if n == "index.json" {
+                String::from_utf8(d)
+                    .unwrap()
+                    .replace(
+                        INDEX,
+                        "application/vnd.oci.image.index.v1+json\\r\\nX-Evil: 1",
+                    )
+                    .into_bytes()
+            } else {
+                d
+            };
+            vec![(n.into(), d)]
+        });
+        let e = msg(&injected);
+        assert!(
+            e.contains("index.json: field manifests[0].mediaType is not a media type"),
+            "{e}"
+        );
+        assert!(!e.contains('\r'), "{e}");
+        assert!(media_type(&Value::from(MANIFEST), "m", "f").is_ok());
+        for bad in ["", "text", "a/b c", "a/b;x=1", "/b", "a/"] {
+            let e = media_type(
+                &Value::from(bad),
+                "manifest sha256:x",
+                "layers[0].mediaType",
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.starts_with("manifest sha256:x: field layers[0].mediaType"),
+                "{e}"
+            );
+        }
+        assert!(media_type(&Value::from(3), "m", "f")
+            .unwrap_err()
+            .to_string()
+            .ends_with(": 3"));
     }
 }

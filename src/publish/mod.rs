@@ -15,6 +15,8 @@ pub mod push;
 pub mod registry;
 mod registry_errors;
 pub mod tarball;
+mod token;
+pub mod wire;
 
 use anyhow::Result;
 use serde::Serialize;

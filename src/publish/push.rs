@@ -163,6 +163,18 @@ impl Registries {
         Ok(session)
     }
 
+    /// Warnings about the credential files read (ones others may read).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for w in self.credentials.values().flat_map(|l| &l.warnings) {
+            if !v.contains(w) {
+                v.push(w.clone());
+            }
+        }
+        v.sort();
+        v
+    }
+
     /// How many sessions were opened (one per host pushed to).
     pub fn sessions(&self) -> usize {
         self.sessions.borrow().len()

@@ -1,54 +1,48 @@
-//! The registry publisher, on `oci-client` (its client, auth flows, HEAD/mount/chunked upload and
-//! manifest PUT), driven on a current-thread tokio runtime.
+//! The registry publisher, on the distribution client of `wire.rs` (auth in `token.rs`), driven on a
+//! current-thread tokio runtime.
 //!
 //! A [`Session`] is one registry host (its client, TLS roots, scheme and credentials), shared by
 //! every push of a run to that host; each push authenticates for its repository once.
 //!
 //! Order, so that a failed push leaves the tag as it was: blobs (HEAD first; mount from the repository
-//! the image was built as when that is on the same registry; else upload, chunked) → each image
-//! manifest by digest, then its referrers by digest (when the registry did not answer `OCI-Subject`,
-//! each also listed under the OCI 1.1 fallback tag `sha256-<hex>` of its subject: an index, merged
-//! with the referrers already there) → with several platforms, the index → the tags, last.
-//!
-//! Written by hand, because oci-client does not expose it: the referrer PUT (to read the `OCI-Subject`
-//! response header), retries with back-off, and the plain-HTTP probe for loopback registries. What a
-//! registry's error means is in `registry_errors.rs`.
+//! the image was built as when that is on the same registry; else one streamed PUT, its digest
+//! checked while it streams) → each image manifest by digest, then its referrers by digest (when the
+//! registry did not answer `OCI-Subject`, each also listed under the OCI 1.1 fallback tag
+//! `sha256-<hex>` of its subject: an index, merged with the referrers already there) → with several
+//! platforms, the index → the tags, last. Retries with back-off and the plain-HTTP probe for
+//! loopback registries are here; what a registry's error means is in `registry_errors.rs`.
 
 use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Result;
+use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError as E;
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference, RegistryOperation};
-use reqwest::header::HeaderValue;
 use serde_json::{json, Value};
 
 use std::collections::HashMap;
 
 use super::credentials::Credentials;
 use super::progress::Progress;
-use super::registry_errors::{explain, is_not_found, retryable, speaks_plain_http, Context};
+use super::registry_errors::{explain, retryable, speaks_plain_http, Context};
+use super::wire::{Authz, Bounds, Wire};
 use super::{Attached, Pushed, Referrers};
 use crate::error::Failure;
 use crate::image::{canonical_json, Blob, Built, Kind, Referrer, CYCLONEDX, INDEX};
 use crate::reference::{self, Destination};
 use crate::shell::Shell;
 
-/// Blobs at least this large are streamed in chunks, with a progress indicator.
+/// Blobs at least this large are sent with a progress indicator; chunks of this size.
 const LARGE: u64 = 1024 * 1024;
 const ATTEMPTS: u32 = 5;
 
 /// One registry host.
 pub struct Session {
-    client: Client,
-    raw: reqwest::Client,
-    scheme: &'static str,
+    wire: Wire,
     creds: Credentials,
-    /// The bearer token of each repository pushed to (`None`: the registry wants none).
-    bearers: tokio::sync::Mutex<HashMap<String, Option<String>>>,
+    /// What the requests to each repository pushed to carry.
+    authz: tokio::sync::Mutex<HashMap<String, Authz>>,
 }
 
 /// How a session reaches its host.
@@ -64,23 +58,14 @@ pub struct Reach<'a> {
 impl Session {
     /// The client of `host`: TLS roots, and for a loopback host without TLS plain HTTP.
     pub async fn new(host: &str, reach: &Reach<'_>, creds: Credentials) -> Result<Session> {
-        // reqwest is built without a provider (no aws-lc C build): ring, installed once per process.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut raw = reqwest::Client::builder()
-            .user_agent(concat!("cargo-tiny/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30));
-        let mut roots = Vec::new();
-        for pem in reach.roots {
-            roots.extend(reqwest::Certificate::from_pem_bundle(pem)?);
-        }
-        raw = raw.tls_certs_merge(roots);
-        let raw = raw.build()?;
+        let bounds = Bounds::from_env();
+        let http = super::wire::client(reach.roots, bounds)?;
         let scheme = if reach.insecure {
             "http"
         } else if reference::is_loopback(host) {
             // As docker does for loopback registries: HTTPS when the registry speaks it, else HTTP.
             // A TLS server answers a ClientHello at once; one that stays silent is not one.
-            match raw
+            match http
                 .get(format!("https://{host}/v2/"))
                 .timeout(Duration::from_secs(3))
                 .send()
@@ -92,32 +77,15 @@ impl Session {
         } else {
             "https"
         };
-        let protocol = if scheme == "http" {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        };
-        let config = ClientConfig {
-            protocol,
-            extra_root_certificates: reach
-                .roots
-                .iter()
-                .map(|data| Certificate {
-                    encoding: CertificateEncoding::Pem,
-                    data: data.clone(),
-                })
-                .collect(),
-            max_concurrent_upload: reach.jobs.max(1),
-            connect_timeout: Some(Duration::from_secs(30)),
-            user_agent: concat!("cargo-tiny/", env!("CARGO_PKG_VERSION")),
-            ..Default::default()
-        };
         Ok(Session {
-            client: Client::try_from(config)?,
-            raw,
-            scheme,
+            wire: Wire {
+                http,
+                scheme,
+                host: host.to_string(),
+                bounds,
+            },
             creds,
-            bearers: Default::default(),
+            authz: Default::default(),
         })
     }
 
@@ -144,50 +112,34 @@ impl Session {
     }
 }
 
-/// One push: a session, a repository and its bearer token.
+/// One push: a session, a repository and what its requests carry.
 struct Push<'a> {
     s: &'a Session,
     dest: &'a Destination,
-    bearer: Option<String>,
+    authz: Authz,
 }
 
 impl<'a> Push<'a> {
     /// Authenticates for `dest`'s repository once per session.
     async fn new(s: &'a Session, dest: &'a Destination) -> Result<Push<'a>> {
-        let mut bearers = s.bearers.lock().await;
+        let mut known = s.authz.lock().await;
         let mut p = Push {
             s,
             dest,
-            bearer: None,
+            authz: Authz::None,
         };
-        if let Some(b) = bearers.get(&dest.repository) {
-            p.bearer = b.clone();
+        if let Some(a) = known.get(&dest.repository) {
+            p.authz = a.clone();
             return Ok(p);
         }
-        let r = p.reference(None);
-        let bearer = p
-            .retry(|| s.client.auth(&r, &s.creds.auth, RegistryOperation::Push))
+        let scope = format!("repository:{}:pull,push", dest.repository);
+        let authz = p
+            .retry(|| super::token::authorize(&s.wire, &s.creds.auth, &scope))
             .await
             .map_err(|e| p.explain(e, "authenticate"))?;
-        bearers.insert(dest.repository.clone(), bearer.clone());
-        p.bearer = bearer;
+        known.insert(dest.repository.clone(), authz.clone());
+        p.authz = authz;
         Ok(p)
-    }
-
-    fn reference(&self, tag: Option<&str>) -> Reference {
-        Reference::with_tag(
-            self.dest.host.clone(),
-            self.dest.repository.clone(),
-            tag.unwrap_or(&self.dest.tag).to_string(),
-        )
-    }
-
-    fn by_digest(&self, digest: &str) -> Reference {
-        Reference::with_digest(
-            self.dest.host.clone(),
-            self.dest.repository.clone(),
-            digest.to_string(),
-        )
     }
 
     async fn push(
@@ -214,7 +166,7 @@ impl<'a> Push<'a> {
         // Cross-repository mount source: the repository the image was built as, on this registry.
         let mount_from = reference::registry_host(&built.name)
             .filter(|(h, repo)| *h == self.dest.host && *repo != self.dest.repository)
-            .map(|(h, repo)| Reference::with_tag(h.to_string(), repo.to_string(), "x".into()));
+            .map(|(_, repo)| repo.to_string());
 
         let progress = Progress::new(shell);
         let outcomes: Vec<Outcome> = futures_util::stream::iter(blobs)
@@ -228,7 +180,7 @@ impl<'a> Push<'a> {
         let mut how = None;
         let mut attached = Vec::new();
         for image in &built.images {
-            self.put_manifest(&self.by_digest(&image.manifest.digest), &image.manifest)
+            self.put_manifest(&image.manifest.digest, &image.manifest)
                 .await?;
             for r in built.referrers_of(&image.manifest.digest) {
                 how.get_or_insert(self.put_referrer_listed(r).await?);
@@ -239,15 +191,14 @@ impl<'a> Push<'a> {
         // Referrers of the index: the index first, by digest.
         let of_index: Vec<&Referrer> = built.referrers_of(&built.index.digest).collect();
         if built.kind == Kind::Index && !of_index.is_empty() {
-            self.put_manifest(&self.by_digest(&tagged.digest), tagged)
-                .await?;
+            self.put_manifest(&tagged.digest, tagged).await?;
         }
         for r in of_index {
             how.get_or_insert(self.put_referrer_listed(r).await?);
             attached.push(attached_of(r));
         }
         for t in tags {
-            self.put_manifest(&self.reference(Some(t)), tagged).await?;
+            self.put_manifest(t, tagged).await?;
         }
         let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
         Ok(Pushed {
@@ -292,13 +243,13 @@ impl<'a> Push<'a> {
     async fn push_blob(
         &self,
         b: &Blob,
-        mount_from: Option<&Reference>,
+        mount_from: Option<&String>,
         progress: &Progress<'_>,
     ) -> Result<Outcome> {
-        let r = self.reference(None);
+        let (wire, repo) = (&self.s.wire, self.dest.repository.as_str());
         let what = format!("check blob {}", b.digest);
         if self
-            .retry(|| self.s.client.blob_exists(&r, &b.digest))
+            .retry(|| wire.blob_exists(repo, &b.digest, &self.authz))
             .await
             .map_err(|e| self.explain(e, &what))?
         {
@@ -306,37 +257,38 @@ impl<'a> Push<'a> {
         }
         if let Some(src) = mount_from {
             // 201 when the source repository holds it; anything else falls back to an upload.
-            if self.s.client.mount_blob(&r, src, &b.digest).await.is_ok() {
+            if wire.mount(repo, src, &b.digest, &self.authz).await {
                 return Ok(Outcome::Mounted);
             }
         }
         let what = format!("upload blob {}", b.digest);
-        let data = bytes::Bytes::from(b.data.clone());
-        if b.size() >= LARGE {
-            let task = progress.start(b.size());
-            self.retry(|| {
-                task.restart();
-                let chunks: Vec<Result<bytes::Bytes, E>> = (0..data.len())
-                    .step_by(LARGE as usize)
-                    .map(|i| Ok(data.slice(i..(i + LARGE as usize).min(data.len()))))
-                    .collect();
-                let task = task.clone();
-                let stream = futures_util::stream::iter(chunks).inspect(move |c| {
-                    if let Ok(c) = c {
-                        task.advance(c.len() as u64)
-                    }
-                });
-                self.s
-                    .client
-                    .push_blob_stream(&r, stream, &b.digest, Some(b.size()))
-            })
-            .await
-            .map_err(|e| self.explain(e, &what))?;
-        } else {
-            self.retry(|| self.s.client.push_blob(&r, data.clone(), &b.digest))
-                .await
-                .map_err(|e| self.explain(e, &what))?;
-        }
+        let task = (b.size() >= LARGE).then(|| progress.start(b.size()));
+        self.retry(|| {
+            // Read from memory or from the tarball in chunks, never held whole.
+            let chunks: Box<dyn Iterator<Item = std::io::Result<Bytes>> + Send + Sync> =
+                match b.reader() {
+                    Ok(r) => Box::new(Chunks(std::sync::Mutex::new(r))),
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                };
+            let body = super::wire::verified(chunks, b.digest.clone(), b.size());
+            let body: std::pin::Pin<
+                Box<dyn futures_util::Stream<Item = std::io::Result<Bytes>> + Send + Sync>,
+            > = match &task {
+                Some(task) => {
+                    task.restart();
+                    let task = task.clone();
+                    Box::pin(body.inspect(move |c| {
+                        if let Ok(c) = c {
+                            task.advance(c.len() as u64)
+                        }
+                    }))
+                }
+                None => Box::pin(body),
+            };
+            wire.upload(repo, &b.digest, b.size(), body, &self.authz)
+        })
+        .await
+        .map_err(|e| self.explain(e, &what))?;
         Ok(Outcome::Uploaded(b.size()))
     }
 
@@ -354,80 +306,44 @@ impl<'a> Push<'a> {
         })
     }
 
-    async fn put_manifest(&self, r: &Reference, m: &Blob) -> Result<()> {
-        let what = format!("write manifest {}", r.whole());
-        let ct = HeaderValue::from_str(&m.media_type)?;
+    /// PUTs a manifest under `reference` (a digest or a tag); true when the registry answered
+    /// `OCI-Subject`.
+    async fn put_manifest(&self, reference: &str, m: &Blob) -> Result<bool> {
+        let sep = if reference.starts_with("sha256:") {
+            '@'
+        } else {
+            ':'
+        };
+        let what = format!("write manifest {}{sep}{reference}", self.dest.name());
         self.retry(|| {
-            self.s
-                .client
-                .push_manifest_raw(r, bytes::Bytes::from(m.data.clone()), ct.clone())
+            self.s.wire.put_manifest(
+                &self.dest.repository,
+                reference,
+                &m.media_type,
+                &m.data,
+                &self.authz,
+            )
         })
         .await
-        .map_err(|e| self.explain(e, &what))?;
-        Ok(())
+        .map_err(|e| self.explain(e, &what))
     }
 
     /// PUTs the referrer manifest by digest; true when the registry answered `OCI-Subject` (it keeps
     /// the referrers index itself).
     async fn put_referrer(&self, m: &Referrer) -> Result<bool> {
-        let url = format!(
-            "{}://{}/v2/{}/manifests/{}",
-            self.s.scheme, self.dest.host, self.dest.repository, m.manifest.digest
-        );
-        let what = format!("write the referrer manifest {}", m.manifest.digest);
-        let res = self
-            .retry(|| async {
-                let req = self
-                    .s
-                    .raw
-                    .put(&url)
-                    .header("Content-Type", &m.manifest.media_type)
-                    .body(m.manifest.data.clone());
-                let res = self.authorize(req).send().await?;
-                let code = res.status().as_u16();
-                if res.status().is_success() {
-                    Ok(res.headers().contains_key("OCI-Subject"))
-                } else {
-                    let message = res.text().await.unwrap_or_default();
-                    Err(E::ServerError {
-                        code,
-                        url: url.clone(),
-                        message,
-                    })
-                }
-            })
-            .await
-            .map_err(|e| self.explain(e, &what))?;
-        Ok(res)
-    }
-
-    fn authorize(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match (&self.bearer, &self.s.creds.auth) {
-            (Some(t), _) => req.bearer_auth(t),
-            (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
-            (None, RegistryAuth::Bearer(t)) => req.bearer_auth(t),
-            (None, RegistryAuth::Anonymous) => req,
-        }
+        self.put_manifest(&m.manifest.digest, &m.manifest).await
     }
 
     /// Reads the fallback tag `sha256-<hex>`, adds the referrer's descriptor when absent, writes it
     /// back; the other referrers listed there (signatures, attestations) stay.
     async fn update_fallback_tag(&self, m: &Referrer) -> Result<()> {
         let tag = m.subject.replace(':', "-");
-        let r = self.reference(Some(&tag));
         let what = format!("read the referrers tag {tag}");
         let existing = self
-            .retry(|| async {
-                match self
-                    .s
-                    .client
-                    .pull_manifest_raw(&r, &self.s.creds.auth, &[INDEX])
-                    .await
-                {
-                    Ok((bytes, _)) => Ok(Some(bytes)),
-                    Err(e) if is_not_found(&e) => Ok(None),
-                    Err(e) => Err(e),
-                }
+            .retry(|| {
+                self.s
+                    .wire
+                    .get_manifest(&self.dest.repository, &tag, INDEX, &self.authz)
             })
             .await
             .map_err(|e| self.explain(e, &what))?;
@@ -437,7 +353,7 @@ impl<'a> Push<'a> {
             )
         })?;
         if let Some(index) = index {
-            self.put_manifest(&r, &Blob::new(INDEX, index)).await?;
+            self.put_manifest(&tag, &Blob::new(INDEX, index)).await?;
         }
         Ok(())
     }
@@ -468,7 +384,7 @@ impl<'a> Push<'a> {
             what,
             &Context {
                 dest: self.dest,
-                scheme: self.s.scheme,
+                scheme: self.s.wire.scheme,
                 creds: &self.s.creds,
             },
         )
@@ -480,6 +396,24 @@ fn attached_of(r: &Referrer) -> Attached {
         artifact_type: r.artifact_type.clone(),
         digest: r.manifest.digest.clone(),
         subject: r.subject.clone(),
+    }
+}
+
+/// A reader's bytes in chunks of [`LARGE`].
+struct Chunks(std::sync::Mutex<Box<dyn std::io::Read + Send>>);
+
+impl Iterator for Chunks {
+    type Item = std::io::Result<Bytes>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let r = self.0.get_mut().unwrap_or_else(|e| e.into_inner());
+        let mut buf = Vec::with_capacity(LARGE as usize);
+        use std::io::Read;
+        match r.take(LARGE).read_to_end(&mut buf) {
+            Ok(0) => None,
+            Ok(_) => Some(Ok(Bytes::from(buf))),
+            Err(e) => Some(Err(e)),
+        }
     }
 }
 

@@ -2,18 +2,13 @@
 //! in the body; read from `oci-client`'s errors for the registry publisher's messages and retries.
 
 use oci_client::errors::{OciDistributionError as E, OciErrorCode};
+
+use crate::shell::escape;
 use serde_json::Value;
 
 use super::credentials::Credentials;
 use crate::error::Failure;
 use crate::reference::Destination;
-
-pub(super) fn is_not_found(e: &E) -> bool {
-    status_of(e) == Some(404)
-        || matches!(e, E::ImageManifestNotFoundError(_))
-        || matches!(e, E::RegistryError { envelope, .. }
-            if envelope.errors.iter().any(|x| matches!(x.code, OciErrorCode::ManifestUnknown | OciErrorCode::NotFound)))
-}
 
 pub(super) fn status_of(e: &E) -> Option<u16> {
     match e {
@@ -124,7 +119,20 @@ pub(super) fn explain(e: E, what: &str, cx: &Context<'_>) -> anyhow::Error {
     let codes = registry_codes(&e);
     let status = status_of(&e);
     let has = |c: &str| codes.iter().any(|x| x == c);
-    let failure = if matches!(status, Some(401 | 403))
+    let body = match &e {
+        E::ServerError { message, .. } => message.as_str(),
+        _ => "",
+    };
+    let failure = if let E::AuthenticationFailure(why) = &e {
+        // A token realm the credentials may not go to (token.rs says which).
+        Failure::new(why.clone()).hint(format!(
+            "the registry's token realm must be https (or, for a plain-HTTP registry on loopback or --insecure-registry, on its own host); the credentials for {host} were not sent"
+        ))
+    } else if let E::SpecViolationError(detail) | E::RegistryTokenDecodeError(detail) = &e {
+        // A malformed answer: what was wrong with it.
+        Failure::new(format!("malformed answer while trying to {what}: {detail}"))
+            .hint("the registry does not follow the OCI distribution API here; report it to the registry's operator")
+    } else if matches!(status, Some(401 | 403))
         || has("UNAUTHORIZED")
         || has("DENIED")
         || matches!(e, E::AuthenticationFailure(_) | E::UnauthorizedError { .. })
@@ -154,8 +162,11 @@ pub(super) fn explain(e: E, what: &str, cx: &Context<'_>) -> anyhow::Error {
             codes.join(", ")
         ))
         .hint("the registry may not accept OCI manifests or artifacts; report it with `cargo tiny build -v` output")
-    } else if cx.scheme == "http" && status == Some(400) {
-        // What a TLS server answers a plain-HTTP request with.
+    } else if cx.scheme == "http"
+        && status == Some(400)
+        && body.contains("HTTP request to an HTTPS server")
+    {
+        // What Go's TLS server answers a plain-HTTP request with.
         Failure::new(format!(
             "{host} refused a plain-HTTP request (400 Bad Request): it speaks HTTPS"
         ))
@@ -174,11 +185,49 @@ pub(super) fn explain(e: E, what: &str, cx: &Context<'_>) -> anyhow::Error {
             last_cause(&chain)
         ))
         .hint("check the host name and port, your network, and that the registry is running")
+    } else if let (Some(code), E::ServerError { .. }) = (status, &e) {
+        let said = if codes.is_empty() {
+            first_line(body)
+        } else {
+            codes.join(", ")
+        };
+        let said = if said.is_empty() {
+            String::new()
+        } else {
+            format!(": {said}")
+        };
+        Failure::new(format!("{host} answered {code} to the request to {what}{said}")).hint(
+            if (400..500).contains(&code) {
+                "the registry refused the request; check the image name and your access, and report it with `cargo tiny build -v` output"
+            } else {
+                "try again; when it persists, check the registry's status"
+            },
+        )
     } else {
         Failure::new(format!("{host} failed to {what}: {}", one_line(&chain)))
             .hint("try again; when it persists, check the registry's status")
     };
+    let mut failure = failure;
+    failure.message = redact(&escape(&failure.message), cx.creds);
     failure.into()
+}
+
+/// The first line of a body, at most 200 characters.
+fn first_line(body: &str) -> String {
+    let line = body.trim().lines().next().unwrap_or("");
+    match line.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_string(),
+    }
+}
+
+/// `text` with every secret of `creds` replaced (a registry could echo one back).
+fn redact(text: &str, creds: &Credentials) -> String {
+    let mut out = text.to_string();
+    for w in creds.auth.words().into_iter().filter(|w| w.len() >= 4) {
+        out = out.replace(w, "***");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -228,6 +277,5 @@ mod tests {
             message: r#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#.into(),
         };
         assert_eq!(registry_codes(&e), ["NAME_UNKNOWN"]);
-        assert!(is_not_found(&e));
     }
 }

@@ -41,11 +41,16 @@ pub fn write_layout<W: Write>(built: &Built, mtime: u64, w: W) -> Result<W> {
     let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
     // Sorted by path, directories (`None`) included: the order and modes of a layer `Tree`.
+    let blobs: Vec<(String, std::borrow::Cow<[u8]>)> = built
+        .blobs()
+        .into_iter()
+        .map(|b| Ok((blob_path(b), b.bytes()?)))
+        .collect::<std::io::Result<_>>()?;
     let mut entries: BTreeMap<String, Option<&[u8]>> = BTreeMap::new();
     entries.insert("blobs/".into(), None);
     entries.insert("blobs/sha256/".into(), None);
-    for b in built.blobs() {
-        entries.insert(blob_path(b), Some(&b.data));
+    for (path, data) in &blobs {
+        entries.insert(path.clone(), Some(data));
     }
     entries.insert("index.json".into(), Some(&index_json));
     entries.insert("manifest.json".into(), Some(&docker_manifest));
@@ -69,7 +74,7 @@ pub fn docker_manifest(built: &Built) -> Result<Vec<u8>> {
     let image = built.docker_image();
     Ok(serde_json::to_vec(&json!([{
         "Config": blob_path(&image.config),
-        "RepoTags": [built.reference()],
+        "RepoTags": built.references(),
         "Layers": image.layers.iter().map(blob_path).collect::<Vec<_>>(),
     }]))?)
 }

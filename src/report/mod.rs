@@ -1,14 +1,17 @@
 //! What a build tells: the status lines on stderr and the `--message-format json` lines on stdout
 //! (schema in README: "JSON output") for each binary ([`binary`]), each built result and what its
-//! publishers did ([`result`]), and each push ([`push`]), in one place. It reads plain values only:
+//! publishers did ([`result`]), each push ([`push`]), and the size report and budget ([`size`]), in
+//! one place. It reads plain values only:
 //! what the compile found, the image stage's [`crate::image::Summary`], and the publishers'
 //! [`crate::publish::Published`] receipts.
 
 mod push;
 mod result;
+mod size;
 
 pub use push::{push_message, pushed};
 pub use result::{result, PlatformFacts, ResultReport};
+pub use size::{budget as size_budget, size_report};
 
 use std::path::Path;
 
@@ -143,6 +146,18 @@ pub fn compressed(c: &image::CompressionCost, platform: Option<&str>, shell: &Sh
             c.gzip_size,
         ),
     );
+}
+
+/// A digest as status lines show it: `sha256:` and 12 hex digits (as `docker images` shows ids), the
+/// whole digest with `-v` (and always in JSON).
+fn digest_shown(shell: &crate::shell::Shell, digest: &str) -> String {
+    if shell.verbosity() >= crate::shell::Verbosity::Verbose {
+        return digest.to_string();
+    }
+    match digest.split_once(':') {
+        Some((alg, hex)) if hex.len() > 12 && hex.is_ascii() => format!("{alg}:{}…", &hex[..12]),
+        _ => digest.to_string(),
+    }
 }
 
 /// A path as status lines show it, as a shell word.

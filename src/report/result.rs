@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{shell_word, shown};
+use super::{digest_shown, shell_word, shown};
 use crate::image::{self, ca_bundle, Kind, Summary};
 use crate::publish::daemon::Loaded;
 use crate::publish::{Published, Pushed};
@@ -87,6 +87,8 @@ pub struct ImageMessage<'a> {
     pub sbom_components: usize,
     pub ca_certificates: bool,
     pub ca_certificates_reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_certificates_source: Option<&'a str>,
     pub user: &'a str,
     pub load: BTreeMap<&'static str, String>,
     pub run: BTreeMap<&'static str, String>,
@@ -222,6 +224,7 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
             sbom_components: facts.sbom_packages,
             ca_certificates: ca.include,
             ca_certificates_reason: &ca.reason,
+            ca_certificates_source: ca.source.as_deref(),
             user: &r.config.user,
             // Absolute paths for machines.
             load: commands(r, &shell_word(&tarball.display().to_string())).0,
@@ -235,7 +238,13 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
     shell.status(
         "Certificates",
         if ca.include {
-            format!("{} ({})", image::CA_BUNDLE_PATH, ca.reason)
+            let source = ca.source.as_deref().map(|s| format!("; {s}"));
+            format!(
+                "{} ({}{})",
+                image::CA_BUNDLE_PATH,
+                ca.reason,
+                source.unwrap_or_default()
+            )
         } else {
             format!("none ({})", ca.reason)
         },
@@ -250,7 +259,7 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
             human_size(p.compressed_size),
             p.compression.format(),
             human_size(p.uncompressed_size),
-            p.manifest_digest,
+            digest_shown(shell, &p.manifest_digest),
             if r.reused { ", unchanged" } else { "" }
         ),
     );
@@ -339,7 +348,7 @@ fn index(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
                 human_size(p.compressed_size),
                 p.compression.format(),
                 if f.ca.include { "yes" } else { "none" },
-                p.manifest_digest
+                digest_shown(shell, &p.manifest_digest)
             ),
         );
     }
@@ -350,7 +359,7 @@ fn index(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
             shown(&tarball),
             human_size(tarball_size),
             s.platforms.len(),
-            s.index_digest,
+            digest_shown(shell, &s.index_digest),
             if r.reused { ", unchanged" } else { "" }
         ),
     );

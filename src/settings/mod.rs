@@ -1,18 +1,20 @@
 //! What an image is asked to be, as validated values: [`TinyConfig`] (one package's image settings,
 //! from `[*.metadata.tiny]` and the command line), and the values inside it — the layer's
-//! [`Compression`], [`CaCertificates`], the extra [`ExtraFile`]s with their opened sources — and the
-//! rules on paths in the image.
+//! [`Compression`], [`CaCertificates`], the extra [`ExtraFile`]s with their opened sources, the
+//! [`SizeBudget`] — and the rules on paths in the image.
 //!
 //! Below both [`crate::config`] (which reads and checks these values from the manifests) and
 //! [`crate::image`] (which builds from them): neither imports the other.
 
 pub mod compression;
+pub mod size_budget;
 pub mod source;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 pub use compression::Compression;
+pub use size_budget::SizeBudget;
 
 /// Whether the image gets `/etc/ssl/certs/ca-certificates.crt`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -100,6 +102,11 @@ pub struct TinyConfig {
     pub platforms: Option<Vec<crate::target::Target>>,
     /// `load = true` (or an engine): also load the image into the local engine.
     pub load: Option<LoadInto>,
+    /// `size-budget = { layer = "2 MiB", binary = "4 MiB" }`.
+    pub size_budget: SizeBudget,
+    /// `repository = "ghcr.io/acme"` (or `--repository`, `CARGO_TINY_REPOSITORY`): the prefix of
+    /// every image name that has no registry host.
+    pub repository: Option<String>,
 }
 
 impl Default for TinyConfig {
@@ -121,6 +128,8 @@ impl Default for TinyConfig {
             compression: Compression::Gzip,
             platforms: None,
             load: None,
+            size_budget: SizeBudget::default(),
+            repository: None,
         }
     }
 }
@@ -132,6 +141,11 @@ pub fn check_image_path(p: &str) -> Result<(), String> {
     }
     if p == "/" {
         return Err("\"/\" is not a file path".into());
+    }
+    if p.ends_with('/') {
+        return Err(format!(
+            "{p:?} ends with `/`: it must be a file path, not a directory (name the file, e.g. \"{p}config.toml\")"
+        ));
     }
     for c in Path::new(p).components() {
         match c {

@@ -2,6 +2,7 @@
 //! checks that skip locally but fail in CI.
 #![allow(dead_code)]
 
+pub mod fake;
 pub mod registry;
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
-//! Cargo.toml line numbers from toml_edit's spans: a finding's `Cargo.toml:12` is where the key
-//! starts, however the manifest spells it (quoted, dotted, a `[table.key]` header, CRLF, a BOM).
+//! Cargo.toml line numbers from toml_edit's spans (doctor's findings, config errors):
+//! `Cargo.toml:12` is where the key starts, however the manifest spells it (quoted, dotted, a
+//! `[table.key]` header, CRLF, a BOM).
 
 use toml_edit::{Document, Key};
 
