@@ -129,7 +129,9 @@ const BUILD_EXAMPLES: &str = "Examples:
 const DOCTOR_EXAMPLES: &str = "Examples:
   cargo tiny doctor                         human report, exit 1 when a build would fail
   cargo tiny doctor --message-format github annotations on the Cargo.toml lines to change
-  cargo tiny doctor --fix --dry-run         show the Cargo.toml diff that removes OpenSSL";
+  cargo tiny doctor --fix --dry-run         show the Cargo.toml diff, verified by `cargo check` on a copy
+  cargo tiny doctor --fix --no-check        fix by the dependency graph only (fast, unverified build)
+  cargo tiny doctor --check                 also build-check (cargo check --target) without fixing";
 
 const INIT_EXAMPLES: &str = "Examples:
   cargo tiny init                           patch [profile.release] of the workspace root
@@ -372,13 +374,8 @@ pub struct BuildArgs {
     pub size_budget: Option<crate::settings::SizeBudget>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum ReportFormat {
-    #[default]
-    Human,
-    Json,
-    Github,
-}
+/// doctor's report formats (defined with the report renderers).
+pub use crate::doctor::report::Format as ReportFormat;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Deny {
@@ -389,9 +386,12 @@ pub enum Deny {
 pub struct DoctorArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Package(s) whose dependency graph to check (default: every workspace member)
+    /// Package(s) whose dependency graph to check (default: the default members, which `cargo tiny build` builds)
     #[arg(short, long = "package", value_name = "SPEC")]
     pub package: Vec<String>,
+    /// Check every member of the workspace
+    #[arg(long, conflicts_with = "package")]
+    pub workspace: bool,
     #[command(flatten)]
     pub features: FeatureArgs,
     #[command(flatten)]
@@ -405,12 +405,18 @@ pub struct DoctorArgs {
     /// Treat warnings as errors for the exit code
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub deny: Option<Deny>,
-    /// Apply the fixes to the manifests
+    /// Apply the fixes to the manifests, each verified by `cargo check --target <TRIPLE>` on a copy
     #[arg(long)]
     pub fix: bool,
     /// With --fix: print the diff, write nothing
     #[arg(long, requires = "fix")]
     pub dry_run: bool,
+    /// Also verify by building without fixing: `cargo check --target <TRIPLE>` on a copy
+    #[arg(long, conflicts_with = "fix")]
+    pub check: bool,
+    /// With --fix: verify the fixes by the dependency graph only, not by `cargo check`
+    #[arg(long, requires = "fix")]
+    pub no_check: bool,
 }
 
 #[derive(Debug, Args)]

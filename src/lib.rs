@@ -80,7 +80,7 @@ fn run(cli: &Cli, shell: &Shell) -> Result<i32> {
     match &cli.command {
         Command::Build(a) => compile::run(a, shell).map(|_| 0),
         Command::Setup(a) => setup::run(a, shell).map(|_| 0),
-        Command::Doctor(a) => doctor::run(a, shell),
+        Command::Doctor(a) => doctor::command::run(a, shell),
         Command::Init(a) => init::run(a, shell).map(|_| 0),
         Command::Push(a) => push::run(a, shell).map(|_| 0),
         Command::Verify(a) => verify::run(a, shell),

@@ -18,7 +18,8 @@ fn fixture(name: &str) -> PathBuf {
 fn tls_finding(name: &str) -> serde_json::Value {
     let r = run(cargo_tiny()
         .args(["doctor", "--locked", "--format", "json", "--manifest-path"])
-        .arg(fixture(name).join("Cargo.toml")));
+        .arg(fixture(name).join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", common::fixture_target_dir()));
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let tls: Vec<serde_json::Value> = r
         .stdout
@@ -47,6 +48,7 @@ fn fix(name: &str) -> tempfile::TempDir {
             "never",
             "--fix",
             "--dry-run",
+            "--no-check",
             "--manifest-path",
         ])
         .arg(&manifest));
@@ -54,7 +56,14 @@ fn fix(name: &str) -> tempfile::TempDir {
     insta::assert_snapshot!(format!("{name}-fix-diff"), dry.stdout);
     let before = std::fs::read_to_string(&manifest).unwrap();
     let r = run(cargo_tiny()
-        .args(["doctor", "--color", "never", "--fix", "--manifest-path"])
+        .args([
+            "doctor",
+            "--color",
+            "never",
+            "--fix",
+            "--no-check",
+            "--manifest-path",
+        ])
         .arg(&manifest));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_ne!(before, std::fs::read_to_string(&manifest).unwrap());
@@ -154,41 +163,50 @@ fn kind_d_vendors_openssl() {
     );
     let dir = fix("unknown-openssl");
     assert!(openssl_left(dir.path()).contains("openssl-sys feature \"vendored\""));
-    // A second run finds nothing to fix: the path is a warning now, and no "vendor" advice is left.
+    // A second run reports nothing of what --fix added: no finding about the vendored OpenSSL, nor
+    // about the `openssl-sys` line it wrote.
     let r = run(cargo_tiny()
         .args(["doctor", "--format", "json", "--manifest-path"])
         .arg(dir.path().join("Cargo.toml")));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let tls = r.stdout.lines().find(|l| l.contains("\"tls-")).unwrap();
-    assert!(tls.contains("\"warning\""), "{tls}");
-    assert!(!tls.contains("vendor OpenSSL"), "{tls}");
+    assert!(!r.stdout.contains("\"tls-"), "{}", r.stdout);
+    assert!(!r.stdout.contains("\"native-"), "{}", r.stdout);
 }
 
 /// A rustls switch for a crate whose OpenSSL / native-tls API the code calls (reqwest's
-/// `use_native_tls`): flagged as needing code changes, with the place; plain code gets no note.
+/// `use_native_tls`) needs code changes: a candidate that needs none (vendoring) is preferred, and
+/// the finding says why the rustls switch was passed over, with the place; plain code gets the
+/// rustls switch.
 #[test]
 fn rustls_switch_flags_code_calling_the_native_api() {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&fixture("reqwest-0-12-15"), dir.path());
     let manifest = dir.path().join("Cargo.toml");
     let doctor = || {
-        run(cargo_tiny()
+        let r = run(cargo_tiny()
             .args(["doctor", "--locked", "--format", "json", "--manifest-path"])
-            .arg(&manifest))
+            .arg(&manifest));
+        let line = r.stdout.lines().find(|l| l.contains("\"tls-")).unwrap();
+        serde_json::from_str::<serde_json::Value>(line).unwrap()
     };
-    let r = doctor();
-    assert!(!r.stdout.contains("code changes needed"), "{}", r.stdout);
+    let f = doctor();
+    assert!(f["fix"].as_str().unwrap().contains("rustls-tls"), "{f}");
+    assert!(!f.to_string().contains("code changes needed"), "{f}");
     std::fs::write(
         dir.path().join("src/main.rs"),
         "fn main() {\n    let _c = reqwest::Client::builder().use_native_tls().build();\n}\n",
     )
     .unwrap();
-    let r = doctor();
+    let f = doctor();
     assert!(
-        r.stdout
-            .contains("code changes needed: src/main.rs:2 calls `use_native_tls`"),
-        "{}",
-        r.stdout
+        f["fix"].as_str().unwrap().contains("native-tls-vendored"),
+        "{f}"
+    );
+    let msg = f["message"].as_str().unwrap();
+    assert!(msg.contains("fix kind d"), "{msg}");
+    assert!(
+        msg.contains("passed over, code changes needed: src/main.rs:2 calls `use_native_tls`"),
+        "{msg}"
     );
 }
 
@@ -264,7 +282,7 @@ fn path_dependency_outside_the_workspace() {
         "reqwest = { version = \"0.11\", default-features = false, features = [\"rustls-tls\"] }"
     );
     let r = run(cargo_tiny()
-        .args(["doctor", "--fix", "--manifest-path"])
+        .args(["doctor", "--fix", "--no-check", "--manifest-path"])
         .arg(&manifest));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(

@@ -3,8 +3,8 @@
 //! versions, cargo's cache keeps it fast after the first run). Stale data fails here, not for a user:
 //! - tls.toml: every feature name must exist in the crate's real feature table, at the version the
 //!   lockfile pins for each crate and major;
-//! - crates.toml: every crate it names must exist, each `[[links]]` crate must declare `links` and
-//!   have its static feature.
+//! - crates.toml: every crate it names must exist, and each `[[native]]` crate's locked versions
+//!   must have its `static` features and be no older than its `static_since`.
 
 mod common;
 
@@ -13,17 +13,16 @@ use std::process::Command;
 
 use cargo_tiny::knowledge::{self, major};
 
-/// A package of the fixture's lockfile: version, `links`, feature names.
+/// A package of the fixture's lockfile: version, feature names.
 struct Locked {
     version: String,
-    links: Option<String>,
     features: Vec<String>,
 }
 
 /// The fixture's packages by name (every locked version).
 fn locked() -> (String, BTreeMap<String, Vec<Locked>>) {
     let dir = common::repo().join("tests/fixtures/doctor/kb-features");
-    let out = Command::new(env!("CARGO"))
+    let out = common::isolate(&mut Command::new(env!("CARGO")))
         .args(["metadata", "--locked", "--format-version", "1"])
         .current_dir(&dir)
         .output()
@@ -41,7 +40,6 @@ fn locked() -> (String, BTreeMap<String, Vec<Locked>>) {
             .or_default()
             .push(Locked {
                 version: p["version"].as_str().unwrap().to_string(),
-                links: p["links"].as_str().map(String::from),
                 features: p["features"].as_object().unwrap().keys().cloned().collect(),
             });
     }
@@ -84,6 +82,15 @@ fn knowledge_base_names_real_features() {
     );
 }
 
+fn semver(v: &str) -> (u64, u64, u64) {
+    let mut it = v.split(['.', '+', '-']).map(|x| x.parse().unwrap_or(0));
+    (
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+    )
+}
+
 #[test]
 fn crate_lists_name_real_crates_and_features() {
     let c = &knowledge::get().crates;
@@ -95,8 +102,7 @@ fn crate_lists_name_real_crates_and_features() {
         .chain(&c.graph_inverted)
         .chain(&c.trust_store.system)
         .chain(&c.trust_store.built_in)
-        .chain(c.links.iter().map(|l| &l.name))
-        .chain(&c.builds_from_source.crates);
+        .chain(c.native.iter().map(|n| &n.name));
     for name in named {
         if !fixture.contains(&format!("package = \"{name}\"")) {
             problems.push(format!(
@@ -106,17 +112,22 @@ fn crate_lists_name_real_crates_and_features() {
             problems.push(format!("{name}: not in the fixture's lockfile"));
         }
     }
-    for l in &c.links {
-        // Every locked version: the fixture declares one, the others come through other crates.
-        for p in packages.get(&l.name).into_iter().flatten() {
-            if p.links.is_none() {
-                problems.push(format!("{} {}: declares no `links`", l.name, p.version));
+    for n in &c.native {
+        // Every locked version (the fixture declares the newest; others come through other crates)
+        // has the features that build the library from source, and is no older than `static_since`.
+        for p in packages.get(&n.name).into_iter().flatten() {
+            for f in &n.static_features {
+                if !p.features.contains(f) {
+                    problems.push(format!("{} {}: no feature `{f}`", n.name, p.version));
+                }
             }
-            if !p.features.contains(&l.static_feature) {
-                problems.push(format!(
-                    "{} {}: no feature `{}`",
-                    l.name, p.version, l.static_feature
-                ));
+            if let Some(since) = &n.static_since {
+                if semver(&p.version) < semver(since) {
+                    problems.push(format!(
+                        "{} {}: older than static_since {since}",
+                        n.name, p.version
+                    ));
+                }
             }
         }
     }

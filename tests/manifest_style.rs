@@ -45,7 +45,14 @@ fn init(manifest: &Path, extra: &[&str]) -> Run {
 
 fn fix(manifest: &Path) -> Run {
     run(cargo_tiny()
-        .args(["doctor", "--color", "never", "--fix", "--manifest-path"])
+        .args([
+            "doctor",
+            "--color",
+            "never",
+            "--fix",
+            "--no-check",
+            "--manifest-path",
+        ])
         .arg(manifest))
 }
 

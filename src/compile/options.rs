@@ -342,6 +342,7 @@ mod tests {
             "sbom",
             "init",
             "setup",
+            "doctor",
             "size_report",
         ] {
             rust_files(&src.join(dir), &mut files);
@@ -369,6 +370,7 @@ mod tests {
             "verify.rs",
             "init/command.rs",
             "setup/command.rs",
+            "doctor/command.rs",
             "size_report/command.rs",
         ];
         let offenders: Vec<_> = files

@@ -13,10 +13,11 @@ pub enum Severity {
 /// One problem (or note) with its fix and where to apply it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    /// Stable code: `tls-native`, `tls-native-unknown`, `native-links`, `crypto-two-providers`,
+    /// Stable code: `tls-native`, `tls-native-unknown`, `native-static`, `native-system`,
+    /// `native-unknown`, `native-build`, `build-check`, `crypto-two-providers`,
     /// `certs-system-store`, `profile-size`, `profile-ignored`, `toolchain-target`,
-    /// `toolchain-auditable`, `toolchain-cc`, `pid1-signals`, `missing-program`, `host-files`,
-    /// `size-budget`.
+    /// `toolchain-auditable`, `toolchain-cc`, `toolchain-cmake`, `toolchain-cxx`, `pid1-signals`,
+    /// `missing-program`, `host-files`, `source-skipped`, `size-budget`.
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,
@@ -31,6 +32,10 @@ pub struct Finding {
     /// The machine-applicable edit behind `fix` (used by `--fix`).
     #[serde(skip)]
     pub edit: Option<Edit>,
+    /// How the fix was verified: `cargo-check` (the musl check of the fixed copy passed) or
+    /// `graph` (cargo's re-resolved graph of the fixed copy no longer has the problem).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<&'static str>,
 }
 
 /// A manifest edit `--fix` can apply.
@@ -52,6 +57,18 @@ pub enum Edit {
     },
     /// In `[features]`, append `value` to the list of feature `feature` (created if absent).
     AddFeatureValue { feature: String, value: String },
+    /// In `[features]`, remove `values` from the list of feature `feature`.
+    RemoveFeatureValues {
+        feature: String,
+        values: Vec<String>,
+    },
+    /// As [`Edit::Dependency`], and the declaration's `version` becomes `value`'s (an upgrade to a
+    /// version that has the feature).
+    Upgrade {
+        table: Vec<String>,
+        key: String,
+        value: String,
+    },
     /// Declare `key = value` in the dependency table at `table` (created if absent); a `key`
     /// already declared there is merged as [`Edit::Dependency`] does.
     AddDependency {

@@ -8,13 +8,21 @@ use toml_edit::{DocumentMut, Item, Value};
 use super::findings::{Edit, Finding};
 use crate::error::Failure;
 
-/// Apply one edit to a manifest text.
+/// Apply one edit to a manifest text. A text without a final newline gets none.
 pub fn apply(text: &str, edit: &Edit) -> Result<String> {
+    let out = apply_edit(text, edit)?;
+    Ok(match out.strip_suffix('\n') {
+        Some(trimmed) if !text.is_empty() && !text.ends_with('\n') => trimmed.to_string(),
+        _ => out,
+    })
+}
+
+fn apply_edit(text: &str, edit: &Edit) -> Result<String> {
     let mut doc: DocumentMut = text
         .parse()
         .map_err(|e| Failure::new(format!("cannot parse manifest: {e}")))?;
     match edit {
-        Edit::Dependency { table, key, value } => {
+        Edit::Dependency { table, key, value } | Edit::Upgrade { table, key, value } => {
             let name = format!("[{}]", table.join("."));
             let mut item = Some(doc.as_item_mut());
             for part in table {
@@ -27,6 +35,9 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String> {
                 crate::fail!("`{key}` is not declared in {name}");
             };
             merge(item, key, value)?;
+            if let Edit::Upgrade { .. } = edit {
+                set_version(item, value)?;
+            }
         }
         Edit::FeatureValue { feature, old, new } => {
             let arr = doc
@@ -76,6 +87,26 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String> {
                 match prefix {
                     Some(p) => arr.push_formatted(Value::from(value.as_str()).decorated(p, "")),
                     None => arr.push(value.as_str()),
+                }
+            }
+        }
+        Edit::RemoveFeatureValues { feature, values } => {
+            let arr = doc
+                .get_mut("features")
+                .and_then(|f| f.get_mut(feature))
+                .and_then(Item::as_array_mut)
+                .ok_or_else(|| Failure::new(format!("feature `{feature}` not found")))?;
+            for value in values {
+                let Some(i) = arr.iter().position(|v| v.as_str() == Some(value.as_str())) else {
+                    crate::fail!("feature `{feature}` does not list \"{value}\"");
+                };
+                // The next item takes the removed one's place and its leading whitespace (the
+                // list's layout, one a line or all on one, stays as it was).
+                let removed = arr.remove(i);
+                if let Some(next) = arr.get_mut(i) {
+                    if let Some(p) = removed.decor().prefix().cloned() {
+                        next.decor_mut().set_prefix(p);
+                    }
                 }
             }
         }
@@ -203,13 +234,53 @@ fn merge(item: &mut Item, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Sets the declaration's `version` to `value`'s.
+fn set_version(item: &mut Item, value: &str) -> Result<()> {
+    let new: Value = value
+        .parse()
+        .map_err(|e| Failure::new(format!("bad replacement `{value}`: {e}")))?;
+    let Some(v) = new
+        .as_inline_table()
+        .and_then(|t| t.get("version"))
+        .cloned()
+    else {
+        return Ok(());
+    };
+    let table = item
+        .as_table_like_mut()
+        .ok_or_else(|| Failure::new("unexpected declaration"))?;
+    match table.get_mut("version") {
+        Some(Item::Value(old)) => {
+            let decor = old.decor().clone();
+            *old = v;
+            *old.decor_mut() = decor;
+        }
+        _ => {
+            table.insert("version", Item::Value(v.decorated(" ", "")));
+        }
+    }
+    if let Some(t) = item.as_inline_table_mut() {
+        t.fmt();
+    }
+    Ok(())
+}
+
 /// The new text of every manifest the findings' edits touch: path → (old, new).
 pub fn plan(findings: &[Finding]) -> Result<BTreeMap<String, (String, String)>> {
+    plan_edits(
+        findings
+            .iter()
+            .filter_map(|f| Some((f.file.as_deref()?, f.edit.as_ref()?))),
+    )
+}
+
+/// The new text of every manifest `edits` (file → edit, applied in order) touch: path → (old, new).
+pub fn plan_edits<'a>(
+    edits: impl Iterator<Item = (&'a str, &'a Edit)>,
+) -> Result<BTreeMap<String, (String, String)>> {
     let mut out: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for f in findings {
-        let (Some(file), Some(edit)) = (&f.file, &f.edit) else {
-            continue;
-        };
+    for (file, edit) in edits {
+        let file = &file.to_string();
         let entry = match out.get(file) {
             Some(e) => e.clone(),
             None => {
@@ -321,6 +392,54 @@ mod tests {
             add("[package]\nname = \"x\"\n"),
             "[package]\nname = \"x\"\n\n[features]\ndefault = [\"vendored-openssl\"]\n"
         );
+    }
+
+    #[test]
+    fn a_missing_final_newline_stays_missing() {
+        let e = Edit::AddDependency {
+            table: vec!["dependencies".into()],
+            key: "openssl-sys".into(),
+            value: "{ version = \"0.9\", features = [\"vendored\"] }".into(),
+        };
+        assert_eq!(
+            apply("[package]\nname = \"x\"", &e).unwrap(),
+            "[package]\nname = \"x\"\n\n[dependencies]\nopenssl-sys = { version = \"0.9\", features = [\"vendored\"] }"
+        );
+        assert!(apply("[dependencies]\n", &e).unwrap().ends_with("}\n"));
+    }
+
+    #[test]
+    fn feature_removed_from_a_list_as_the_user_wrote_it() {
+        let rm = |text: &str| {
+            apply(
+                text,
+                &Edit::RemoveFeatureValues {
+                    feature: "default".into(),
+                    values: vec!["alsa".into()],
+                },
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            rm("[features]\ndefault = [\"alsa\", \"tls\"] # on\n"),
+            "[features]\ndefault = [\"tls\"] # on\n"
+        );
+        assert_eq!(
+            rm("[features]\ndefault = [\"tls\", \"alsa\"]\n"),
+            "[features]\ndefault = [\"tls\"]\n"
+        );
+        assert_eq!(
+            rm("[features]\ndefault = [\n    \"alsa\",\n    \"tls\",\n]\n"),
+            "[features]\ndefault = [\n    \"tls\",\n]\n"
+        );
+        assert!(apply(
+            "[features]\ndefault = []\n",
+            &Edit::RemoveFeatureValues {
+                feature: "default".into(),
+                values: vec!["alsa".into()]
+            }
+        )
+        .is_err());
     }
 
     #[test]

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
-use crate::cli::DoctorArgs;
+use super::options::DoctorOptions;
+use super::sandbox::Sandbox;
+use crate::cargo_flags::ResolveArgs;
 use crate::error::Failure;
 use crate::workspace::{cargo_error_line, Workspace};
 
@@ -165,14 +167,24 @@ fn parse_node(s: &str) -> Option<Node> {
     Some(Node::Package { name, version })
 }
 
-/// The activated graph for the target: the forward tree, completed by the inverted tree of the
-/// packages the checks look at (see the module comment for why).
-pub fn resolve(ws: &Workspace, args: &DoctorArgs) -> Result<Graph> {
-    let mut g = Graph::parse(&cargo_tree(ws, args, &[])?);
+/// The activated graph for the target of the workspace copy (`ws` is its metadata): the forward
+/// tree, completed by the inverted tree of the packages the checks look at (see the module comment
+/// for why).
+pub fn resolve(
+    ws: &Workspace,
+    sandbox: &Sandbox,
+    opts: &DoctorOptions,
+    resolve: &ResolveArgs,
+) -> Result<Graph> {
+    let tree = |invert: &[String]| cargo_tree(sandbox, opts, resolve, invert);
+    let mut g = Graph::parse(&tree(&[])?);
     let known = &crate::knowledge::get().crates;
     let interesting = |p: &cargo_metadata::Package| {
         let n = p.name.as_str();
-        known.is_native_tls(n) || p.links.is_some() || known.graph_inverted.iter().any(|c| c == n)
+        known.is_native_tls(n)
+            || p.links.is_some()
+            || known.native(n).is_some()
+            || known.graph_inverted.iter().any(|c| c == n)
     };
     // Only packages the forward tree has: `-i` on a package outside the selected graph (say, with
     // `-p`) is an error, and every activated package is in the forward tree (its feature edges are
@@ -191,15 +203,20 @@ pub fn resolve(ws: &Workspace, args: &DoctorArgs) -> Result<Graph> {
         .map(|p| format!("{}@{}", p.name, p.version))
         .collect();
     if !specs.is_empty() {
-        g.merge_inverted(&cargo_tree(ws, args, &specs)?);
+        g.merge_inverted(&tree(&specs)?);
     }
     Ok(g)
 }
 
-/// `cargo tree` with the real feature resolver for the target, normal edges only; inverted on
-/// `invert` (package specs) when not empty.
-pub fn cargo_tree(ws: &Workspace, args: &DoctorArgs, invert: &[String]) -> Result<String> {
-    let mut cmd = std::process::Command::new(crate::tools::cargo());
+/// `cargo tree` of the copy with the real feature resolver for the target, normal edges only;
+/// inverted on `invert` (package specs) when not empty.
+fn cargo_tree(
+    sandbox: &Sandbox,
+    opts: &DoctorOptions,
+    resolve: &ResolveArgs,
+    invert: &[String],
+) -> Result<String> {
+    let mut cmd = sandbox.cargo();
     cmd.args([
         "tree",
         "-e",
@@ -209,32 +226,12 @@ pub fn cargo_tree(ws: &Workspace, args: &DoctorArgs, invert: &[String]) -> Resul
         "-f",
         "{p}",
     ])
-    .args([
-        "--target",
-        &args.target,
-        "--manifest-path",
-        ws.manifest_path.as_str(),
-    ])
-    .args(args.resolve.cargo_args());
-    if args.package.is_empty() {
-        cmd.arg("--workspace");
-    }
-    for p in &args.package {
-        cmd.args(["-p", p]);
-    }
+    .args(["--target", &opts.target, "--manifest-path"])
+    .arg(sandbox.manifest())
+    .args(resolve.cargo_args())
+    .args(opts.selection_args());
     for spec in invert {
         cmd.args(["-i", spec]);
-    }
-    let f = &args.features;
-    if f.all_features {
-        cmd.arg("--all-features");
-    }
-    if f.no_default_features {
-        cmd.arg("--no-default-features");
-    }
-    let list = f.list();
-    if !list.is_empty() {
-        cmd.arg("--features").arg(list.join(","));
     }
     let out = cmd.output().context("running cargo tree")?;
     if !out.status.success() {

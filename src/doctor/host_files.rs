@@ -96,6 +96,7 @@ pub fn check_with(g: &Graph, kb: &HostFiles, own: &sources::Scan) -> Vec<Finding
             file: None,
             line: None,
             edit: None,
+            verified: None,
         });
     }
     out

@@ -281,6 +281,7 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
                 file: Some(bin.src_path.to_string()),
                 line: None,
                 edit: None,
+                verified: None,
             });
         }
     }

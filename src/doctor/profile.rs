@@ -49,6 +49,7 @@ pub fn check(ws: &Workspace) -> Vec<Finding> {
             file: Some(root.to_string()),
             line: super::spans::key_line(&text, &["profile", "release"]),
         edit: None,
+        verified: None,
         });
     }
     for m in ws.members() {
@@ -67,6 +68,7 @@ pub fn check(ws: &Workspace) -> Vec<Finding> {
                 file: Some(m.manifest_path.to_string()),
                 line: super::spans::key_line(&t, &["profile"]),
                 edit: None,
+                verified: None,
             });
         }
     }

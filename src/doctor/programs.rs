@@ -94,6 +94,7 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
                     file: Some(call.file.display().to_string()),
                     line: Some(call.line),
                     edit: None,
+                    verified: None,
                 });
                 reported.insert(call);
             }

@@ -6,8 +6,16 @@ use anyhow::Context;
 use std::path::Path;
 
 use super::findings::{Finding, Severity};
-use crate::cli::ReportFormat;
 use crate::shell::{Shell, BOLD, CYAN, RED, YELLOW};
+
+/// `--format`: human (stderr), json (one object a line) or github (workflow annotations), both on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+    Github,
+}
 
 /// Version of the `--format json` schema.
 pub const JSON_VERSION: u32 = 1;
@@ -15,13 +23,13 @@ pub const JSON_VERSION: u32 = 1;
 /// Writes the findings; fails when stdout cannot be written (a full disk), not when the reader
 /// stopped reading (`| head`: it has what it wanted).
 pub fn render(
-    format: ReportFormat,
+    format: Format,
     findings: &[Finding],
     root: &Path,
     shell: &Shell,
 ) -> anyhow::Result<()> {
     let written = match format {
-        ReportFormat::Human => {
+        Format::Human => {
             shell.print_err(human(
                 findings,
                 root,
@@ -29,7 +37,7 @@ pub fn render(
             ));
             Ok(())
         }
-        ReportFormat::Json => {
+        Format::Json => {
             let mut out = std::io::stdout().lock();
             findings.iter().try_for_each(|f| {
                 let mut v = serde_json::to_value(f).unwrap_or_default();
@@ -44,7 +52,7 @@ pub fn render(
                 writeln!(out, "{}", serde_json::Value::Object(obj))
             })
         }
-        ReportFormat::Github => {
+        Format::Github => {
             // Annotations name files relative to the repository (GitHub's checkout), not to the
             // Cargo workspace, which may sit in a subdirectory.
             let base = std::env::var_os("GITHUB_WORKSPACE")
@@ -141,6 +149,13 @@ pub fn human(findings: &[Finding], root: &Path, color: bool) -> String {
             if let Some(fix) = &f.fix {
                 s.push_str(&format!("   {}fix{:#}: {fix}\n", st(BOLD), st(BOLD)));
             }
+            if let (Some(by), Some(_)) = (f.verified, &f.edit) {
+                let by = match by {
+                    "cargo-check" => "cargo check of a fixed copy",
+                    _ => "cargo's re-resolved graph of a fixed copy (not built)",
+                };
+                s.push_str(&format!("   verified: {by}\n"));
+            }
             s.push('\n');
         }
     }
@@ -153,7 +168,7 @@ pub fn human(findings: &[Finding], root: &Path, color: bool) -> String {
         .filter(|f| f.severity == Severity::Warning)
         .count();
     if findings.is_empty() {
-        s.push_str("doctor: no native TLS / OpenSSL in the graph\n");
+        s.push_str("doctor: nothing keeps this workspace from a static musl build\n");
     } else {
         s.push_str(&format!(
             "doctor: {errors} error(s), {warnings} warning(s)\n"
@@ -177,6 +192,7 @@ mod tests {
             file: Some("/r/we,ird:dir/100%/Cargo.toml".into()),
             line: Some(3),
             edit: None,
+            verified: None,
         };
         let out = github(&[f], Path::new("/r"));
         assert_eq!(out.lines().count(), 1, "{out}");

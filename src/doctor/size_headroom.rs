@@ -93,6 +93,7 @@ pub fn check(ws: &Workspace, target: &str) -> Vec<Finding> {
                 file: Some(pkg.manifest_path.to_string()),
                 line,
                 edit: None,
+                verified: None,
             });
         }
     }

@@ -4,8 +4,8 @@
 //! - `tls.toml`: crates that bring native-tls / OpenSSL and their rustls (or vendored) replacement;
 //! - `host_files.toml`: crates that read files of the host at run time;
 //! - `crates.toml`: the native TLS crates, the trust-store crates (the image's CA decision and
-//!   doctor's certs check), `links` crates with their static feature, crates that build their C
-//!   code from source, and the packages doctor's graph completes;
+//!   doctor's certs check), the crates that compile or link a C library (how they build for musl,
+//!   and which of their features build it from source), and the packages doctor's graph completes;
 //! - `size.toml`: lighter alternatives and heavy default features `cargo tiny size` may advise.
 //!
 //! `tests/knowledge.rs` checks every crate and feature named here against the real crates.
@@ -152,9 +152,8 @@ pub struct Crates {
     /// Packages doctor's graph completes with an inverted tree (besides native TLS and `links` crates).
     pub graph_inverted: Vec<String>,
     pub trust_store: TrustStore,
-    /// `links` crates with the feature that builds the C library from source, statically.
-    pub links: Vec<Links>,
-    pub builds_from_source: BuildsFromSource,
+    /// Crates that compile or link a C/C++ library.
+    pub native: Vec<Native>,
 }
 
 impl Crates {
@@ -162,16 +161,9 @@ impl Crates {
         self.native_tls.iter().any(|c| c == name)
     }
 
-    /// The feature of `links` crate `name` that builds its C library statically, if known.
-    pub fn static_feature(&self, name: &str) -> Option<&str> {
-        self.links
-            .iter()
-            .find(|l| l.name == name)
-            .map(|l| l.static_feature.as_str())
-    }
-
-    pub fn builds_from_source(&self, name: &str) -> bool {
-        self.builds_from_source.crates.iter().any(|c| c == name)
+    /// What the data says of native crate `name`.
+    pub fn native(&self, name: &str) -> Option<&Native> {
+        self.native.iter().find(|n| n.name == name)
     }
 }
 
@@ -186,18 +178,39 @@ pub struct TrustStore {
     pub built_in: Vec<String>,
 }
 
+/// One crate of `crates.toml`'s `[[native]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Links {
+pub struct Native {
     pub name: String,
-    #[serde(rename = "static")]
-    pub static_feature: String,
+    /// The library as users know it (`libpq (PostgreSQL client)`).
+    pub library: String,
+    /// What the crate does for musl with none of `static_features` on.
+    pub default: NativeDefault,
+    /// Features that build the library from source, in order of preference.
+    #[serde(default, rename = "static")]
+    pub static_features: Vec<String>,
+    /// The first version with one of them.
+    #[serde(default)]
+    pub static_since: Option<String>,
+    /// Tools a build from source needs besides a musl C compiler: `cmake`, `c++`.
+    #[serde(default)]
+    pub needs: Vec<String>,
+    /// What a FROM-scratch image still lacks once it builds.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BuildsFromSource {
-    pub crates: Vec<String>,
+/// What a native crate does for a musl target by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NativeDefault {
+    /// Builds the library from its own sources.
+    Source,
+    /// Links the system's library, which has no musl build: the link fails.
+    System,
+    /// A library a FROM-scratch image cannot have, with no way to build it here.
+    SystemOnly,
 }
 
 /// `size.toml`.
@@ -290,12 +303,31 @@ mod tests {
         for n in &t.built_in {
             assert!(!t.system.contains(n), "{n} is both built_in and system");
         }
-        for l in &c.links {
-            assert!(!c.builds_from_source(&l.name), "{} twice", l.name);
-            assert!(!c.is_native_tls(&l.name), "{} twice", l.name);
+        let mut seen = BTreeSet::new();
+        for n in &c.native {
+            assert!(seen.insert(n.name.as_str()), "{} twice", n.name);
+            assert!(!c.is_native_tls(&n.name), "{} is native TLS too", n.name);
+            // A crate that links the system's library names how to build it, or says there is none.
+            assert_eq!(
+                n.default == NativeDefault::System,
+                !n.static_features.is_empty(),
+                "{}",
+                n.name
+            );
+            assert!(
+                n.needs.iter().all(|t| t == "c++" || t == "cmake"),
+                "{}",
+                n.name
+            );
         }
-        assert_eq!(c.static_feature("libz-sys"), Some("static"));
-        assert!(c.builds_from_source("ring") && !c.builds_from_source("libz-sys"));
+        assert_eq!(
+            c.native("pq-sys").unwrap().static_since.as_deref(),
+            Some("0.5.0")
+        );
+        assert_eq!(
+            c.native("alsa-sys").unwrap().default,
+            NativeDefault::SystemOnly
+        );
         assert!(c.is_native_tls("openssl-sys"));
     }
 

@@ -1,8 +1,5 @@
 //! Candidate fixes b, c and d (a, the knowledge base's, is the tls check's own): rustls features
 //! derived from the crate's feature table, the package's own feature, vendored OpenSSL.
-//!
-//! Over 400 lines with its tests (~375 of code): the three kinds share the feature-table readers
-//! (`native_features`, `rustls_pair`, `vendored_feature`), which a further split would scatter.
 
 use std::collections::BTreeSet;
 
@@ -195,7 +192,8 @@ fn derived(ws: &Workspace, r: &Route, dep: &Package) -> Option<Candidate> {
         line,
         edit,
         fix,
-        rustls: true,
+        risky: true,
+        code_change: None,
     })
 }
 
@@ -263,7 +261,8 @@ fn own_feature(ws: &Workspace, r: &Route) -> Vec<Candidate> {
                         "in [features] of {}, default: replace \"{n}\" with \"{rl}\"",
                         p.name
                     ),
-                    rustls: true,
+                    risky: true,
+                    code_change: None,
                 });
             }
         }
@@ -277,7 +276,8 @@ fn own_feature(ws: &Workspace, r: &Route) -> Vec<Candidate> {
                     value: v.to_string(),
                 },
                 fix: format!("in [features] of {}, add \"{v}\" to default", p.name),
-                rustls: false,
+                risky: false,
+                code_change: None,
             });
         }
     }
@@ -327,7 +327,8 @@ fn crate_vendored(ws: &Workspace, kb: &KnowledgeBase, r: &Route) -> Option<Candi
         line,
         edit,
         fix,
-        rustls: false,
+        risky: false,
+        code_change: None,
     })
 }
 
@@ -371,7 +372,8 @@ fn openssl_sys(ws: &Workspace, r: &Route) -> Option<Candidate> {
             value: value.clone(),
         },
         fix: format!("in {where_} of {}: openssl-sys = {value}", r.owner),
-        rustls: false,
+        risky: false,
+        code_change: None,
     })
 }
 

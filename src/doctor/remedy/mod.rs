@@ -1,40 +1,56 @@
-//! The fix search for a route to OpenSSL: candidate edits in order of preference, each tried on a
-//! scratch copy of the workspace and kept only when cargo, re-resolving it, no longer reaches
-//! OpenSSL through that dependency (or links it vendored).
+//! The fix search. Every error (a route to OpenSSL, a native crate that cannot link statically) is
+//! a [`Problem`] with candidate edits in order of preference; the candidates are chosen together
+//! for the whole workspace ([`compose`]: one change set, each candidate tried on a copy of the
+//! workspace on top of those already chosen, kept only when cargo's re-resolved graph no longer has
+//! its problem and no path that was not there, or that an earlier choice removed, came back), then
+//! the change set is built ([`checked`]: `cargo check --target <musl>` on the copy), and a
+//! candidate the build refutes gives way to the next.
 //!
 //! The kinds, in order (the finding says which one it is and why the earlier ones did not apply):
 //! - a. the knowledge base's entry for the crate and major version (`src/knowledge/tls.toml`);
 //! - b. rustls features derived from the locked version's own feature table (`default-tls` →
 //!   `rustls-tls`, `runtime-tokio-native-tls` → `runtime-tokio-rustls`, …), the locked defaults kept;
-//! - c. a feature of the user's own package that selects rustls or vendored OpenSSL;
-//! - d. the crate's own vendored feature, then a direct `openssl-sys` with `vendored`.
+//! - c. a feature of the user's own package that selects rustls, vendored OpenSSL, or a library
+//!   built from source;
+//! - d. a feature that builds the library from source: the crate's own (vendored OpenSSL, `bundled`)
+//!   or a dependency's that turns it on, else a direct dependency on the crate with it;
+//! - e. the feature that pulls a system-only library in, turned off.
+//!
+//! Within a problem, a candidate that certainly needs code changes (the code calls an OpenSSL-only
+//! API) comes after every one that does not.
 
-use std::collections::BTreeSet;
+mod api;
+mod blame;
+mod candidates;
+pub mod checked;
+mod compose;
+pub mod native;
+mod verify;
 
 use cargo_metadata::Package;
 
-mod api;
-mod candidates;
-mod verify;
-
 pub use api::openssl_api_note;
 pub use candidates::{candidates, native_features, native_name, rustls_pair, vendored_feature};
-pub use verify::{still_failing, verify};
+pub use compose::{compose, Choice};
+pub use verify::{analyse, texts, Analysis};
 
 use super::findings::{Edit, Finding, Severity};
 use super::tls::{self, Route};
-use crate::cli::DoctorArgs;
 use crate::knowledge::KnowledgeBase;
 use crate::workspace::Workspace;
 
 /// Which kind of fix a candidate is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     KnowledgeBase,
     Derived,
     OwnFeature,
     CrateVendored,
     OpensslSys,
+    Forwarded,
+    BuildFromSource,
+    DropOwn,
+    DropDependency,
 }
 
 impl Kind {
@@ -50,121 +66,99 @@ impl Kind {
             Kind::OwnFeature => "c (the package's own feature)",
             Kind::CrateVendored => "d (the crate's vendored OpenSSL feature)",
             Kind::OpensslSys => "d (direct openssl-sys with `vendored`)",
+            Kind::Forwarded => "d (a dependency's feature that builds it from source)",
+            Kind::BuildFromSource => "d (the crate's feature that builds it from source)",
+            Kind::DropOwn => "e (the package's own feature that pulls it in, turned off)",
+            Kind::DropDependency => "e (the dependency's feature that pulls it in, turned off)",
         }
+    }
+
+    pub fn letter(self) -> &'static str {
+        &self.label()[..1]
     }
 }
 
-/// One candidate fix: the edits (manifest → edit), the line to print, and whether it switches to
-/// rustls (then code calling the crate's OpenSSL-only API needs changes).
-#[derive(Debug, Clone)]
+/// One candidate fix: the edit, the line to print, and what it may cost the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub kind: Kind,
     pub file: String,
     pub line: Option<usize>,
     pub edit: Edit,
     pub fix: String,
-    pub rustls: bool,
+    /// It switches an API off (rustls for native TLS, a feature dropped): the code may not compile
+    /// without changes, which the check finds out.
+    pub risky: bool,
+    /// Code that certainly needs changes: where the code calls the API the switch removes.
+    pub code_change: Option<String>,
 }
 
-/// Replaces each error finding's fix by the first candidate that verifies; a finding no candidate
-/// clears keeps its advice (`tls-native-unknown`). Findings sharing one root cause (the same edit)
-/// are merged.
-pub fn resolve(
-    ws: &Workspace,
-    args: &DoctorArgs,
-    kb: &KnowledgeBase,
-    routes: Vec<(Finding, Option<Route>)>,
-) -> Vec<Finding> {
-    let mut out: Vec<Finding> = Vec::new();
-    // The fixes chosen so far: their finding's index in `out`, and the crates whose routes are
-    // still errors once the fix is applied (one re-resolution answers for every later route).
-    let mut chosen_so_far: Vec<(usize, BTreeSet<String>)> = Vec::new();
-    'routes: for (mut f, route) in routes {
-        let mut new_choice: Option<BTreeSet<String>> = None;
-        if let (Some(r), Severity::Error) = (&route, f.severity) {
-            // One finding per root cause: a fix already chosen that clears this path too (vendoring
-            // OpenSSL for one route vendors it for all) takes this path in.
-            for (i, left) in &chosen_so_far {
-                if !left.contains(&r.dname) {
-                    let o = &mut out[*i];
-                    const ALSO: &str = "; the same fix also clears the paths through ";
-                    let named = format!("`{}`", r.dname);
-                    if !o.message.contains(&named) {
-                        let sep = if o.message.contains(ALSO) { ", " } else { ALSO };
-                        o.message.push_str(&format!("{sep}{named}"));
-                    }
-                    continue 'routes;
-                }
-            }
-        }
-        if let (Some(r), Severity::Error) = (route, f.severity) {
-            let (chosen, rejected) = search(ws, args, kb, &r, &f);
-            match chosen {
-                Some((c, left)) => {
-                    let mut why = format!("fix kind {}", c.kind.label());
-                    if !rejected.is_empty() {
-                        why.push_str(&format!("; {}", rejected.join("; ")));
-                    }
-                    f.code = "tls-native";
-                    f.message = format!("{} — {why}", f.message);
-                    f.fix = Some(match c.rustls.then(|| openssl_api_note(ws, &r)).flatten() {
-                        Some(note) => format!("{} — {note}", c.fix),
-                        None => c.fix,
-                    });
-                    f.file = Some(c.file);
-                    f.line = c.line;
-                    f.edit = Some(c.edit);
-                    new_choice = Some(left);
-                }
-                None => {
-                    f.code = "tls-native-unknown";
-                    f.edit = None;
-                    if !rejected.is_empty() {
-                        f.message =
-                            format!("{} — no verified fix: {}", f.message, rejected.join("; "));
-                    }
-                }
-            }
-        }
-        // One finding per root cause: the same edit of the same file.
-        if let Some(o) = out
-            .iter_mut()
-            .find(|o| o.edit.is_some() && o.edit == f.edit && o.file == f.file)
-        {
-            if f.path.len() > o.path.len() {
-                o.path = f.path;
-            }
+/// An error to fix, with its candidates.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// `tls:<owner>><crate>` or `native:<crate>`.
+    pub key: String,
+    /// The finding as the analysis made it.
+    pub finding: Finding,
+    pub candidates: Vec<Candidate>,
+    /// Why kinds of fix found no candidate ("b: no rustls feature of …"), and why candidates were
+    /// rejected, in kind order.
+    pub notes: Vec<String>,
+}
+
+/// The problems of an analysis (errors only) with their candidates.
+pub fn problems(a: &Analysis, kb: &KnowledgeBase) -> Vec<Problem> {
+    let mut out: Vec<Problem> = Vec::new();
+    for (key, f, route) in &a.tls {
+        if f.severity != Severity::Error || out.iter().any(|p| &p.key == key) {
             continue;
         }
-        if let Some(left) = new_choice {
-            chosen_so_far.push((out.len(), left));
+        let (candidates, notes) = match route {
+            Some(r) => tls_candidates(&a.ws, kb, r, f),
+            None => (Vec::new(), Vec::new()),
+        };
+        out.push(Problem {
+            key: key.clone(),
+            finding: f.clone(),
+            candidates,
+            notes,
+        });
+    }
+    for (key, f, issue) in &a.native {
+        if f.severity != Severity::Error {
+            continue;
         }
-        out.push(f);
+        out.push(Problem {
+            key: key.clone(),
+            finding: f.clone(),
+            candidates: native::candidates(&a.ws, &a.graph, issue),
+            notes: Vec::new(),
+        });
     }
     out
 }
 
-/// The first candidate fix for route `r` (finding `f`) that verifies, with the crates whose routes
-/// are still errors once it is applied; and why the other kinds did not apply, in kind order.
-fn search(
+/// A route's candidates: the knowledge base's (the finding's own edit), then b, c, d; candidates
+/// that certainly need code changes last. And the kinds that had none, said.
+fn tls_candidates(
     ws: &Workspace,
-    args: &DoctorArgs,
     kb: &KnowledgeBase,
     r: &Route,
     f: &Finding,
-) -> (Option<(Candidate, BTreeSet<String>)>, Vec<String>) {
+) -> (Vec<Candidate>, Vec<String>) {
     let kb_candidate = f.edit.clone().map(|edit| Candidate {
         kind: Kind::KnowledgeBase,
         file: f.file.clone().unwrap_or_default(),
         line: f.line,
         edit,
         fix: f.fix.clone().unwrap_or_default(),
-        rustls: true,
+        risky: true,
+        code_change: None,
     });
-    let mut rejected: Vec<String> = Vec::new();
+    let mut notes = Vec::new();
     if kb_candidate.is_none() {
         let known = kb.get(&r.dname, &r.dver).is_some();
-        rejected.push(format!(
+        notes.push(format!(
             "a: {} {} {}",
             if known {
                 "the knowledge base knows no rustls option of"
@@ -175,61 +169,90 @@ fn search(
             crate::knowledge::major(&r.dver)
         ));
     }
-    let mut chosen: Option<(Candidate, BTreeSet<String>)> = None;
-    let mut tried: Vec<Kind> = Vec::new();
-    for c in kb_candidate.into_iter().chain(candidates(ws, kb, r)) {
-        if chosen.is_none() {
-            tried.push(c.kind);
+    let mut all: Vec<Candidate> = kb_candidate
+        .into_iter()
+        .chain(candidates(ws, kb, r))
+        .collect();
+    for c in &mut all {
+        if c.risky {
+            c.code_change = openssl_api_note(ws, r);
         }
-        match still_failing(ws, args, &c) {
-            Ok(left) if !left.contains(&r.dname) => {
-                chosen = Some((c, left));
-                break;
-            }
-            Ok(_) => rejected.push(format!(
-                "{}: `{}` leaves the path",
-                &c.kind.label()[..1],
+    }
+    let has = |k: Kind| all.iter().any(|c| c.kind == k);
+    let skipped_b = kb.get(&r.dname, &r.dver).is_some_and(|e| e.has_rustls());
+    if !has(Kind::Derived) && !skipped_b {
+        notes.push(format!(
+            "b: no rustls feature of {} pairs with the native one the package asks for",
+            r.dname
+        ));
+    }
+    if !has(Kind::OwnFeature) {
+        notes.push(format!(
+            "c: no feature of `{}` selects rustls or vendored OpenSSL",
+            r.owner
+        ));
+    }
+    if !has(Kind::CrateVendored) {
+        notes.push(format!("d: {} has no vendored OpenSSL feature", r.dname));
+    }
+    // Candidates that need code changes go last; the finding says why they were passed over.
+    all.sort_by_key(|c| c.code_change.is_some());
+    if all.first().is_some_and(|c| c.code_change.is_none()) {
+        for c in all.iter().filter(|c| c.code_change.is_some()) {
+            let note = c.code_change.as_deref().unwrap_or_default();
+            notes.push(format!(
+                "{}: `{}` passed over, {note}",
+                c.kind.letter(),
                 c.fix
-            )),
-            Err(e) => rejected.push(format!(
-                "{}: `{}` does not resolve ({})",
-                &c.kind.label()[..1],
-                c.fix,
-                crate::error::report(&e).1
-            )),
+            ));
         }
     }
-    // Kinds before the chosen one that had no candidate at all: say why.
-    let rank = chosen.as_ref().map_or(usize::MAX, |(c, _)| c.kind.rank());
-    for (k, why) in [
-        (
-            Kind::Derived,
-            format!(
-                "b: no rustls feature of {} pairs with the native one the package asks for",
-                r.dname
-            ),
-        ),
-        (
-            Kind::OwnFeature,
-            format!(
-                "c: no feature of `{}` selects rustls or vendored OpenSSL",
-                r.owner
-            ),
-        ),
-        (
-            Kind::CrateVendored,
-            format!("d: {} has no vendored OpenSSL feature", r.dname),
-        ),
-    ] {
-        let skipped_b =
-            k == Kind::Derived && kb.get(&r.dname, &r.dver).is_some_and(|e| e.has_rustls());
-        if k.rank() < rank && !tried.contains(&k) && !skipped_b {
-            rejected.push(why);
+    (all, notes)
+}
+
+/// The finding of a problem once the search is done: the chosen candidates' edit and line (with
+/// the kind and why earlier kinds did not apply), or no edit and why nothing fixed it.
+pub fn finding(p: &Problem, chosen: &[&Candidate], verified: Option<&'static str>) -> Finding {
+    let mut f = p.finding.clone();
+    let mut notes = p.notes.clone();
+    // In kind order, each kind's lines in the order they were written.
+    notes.sort_by_key(|n| n.chars().next());
+    match chosen.first() {
+        Some(c) => {
+            // Only the kinds up to the chosen one explain the choice.
+            notes.retain(|n| n.as_bytes().first() <= c.kind.letter().as_bytes().first());
+            let mut why = format!("fix kind {}", c.kind.label());
+            if !notes.is_empty() {
+                why.push_str(&format!("; {}", notes.join("; ")));
+            }
+            if f.code == "tls-native-unknown" {
+                f.code = "tls-native";
+            }
+            f.message = format!("{} — {why}", f.message);
+            let fixes: Vec<String> = chosen
+                .iter()
+                .map(|c| match &c.code_change {
+                    Some(note) => format!("{} — {note}", c.fix),
+                    None => c.fix.clone(),
+                })
+                .collect();
+            f.fix = Some(fixes.join("; and "));
+            f.file = Some(c.file.clone());
+            f.line = c.line;
+            f.edit = Some(c.edit.clone());
+            f.verified = verified;
+        }
+        None => {
+            if f.code == "tls-native" {
+                f.code = "tls-native-unknown";
+            }
+            f.edit = None;
+            if !notes.is_empty() {
+                f.message = format!("{} — no verified fix: {}", f.message, notes.join("; "));
+            }
         }
     }
-    // In the order of the kinds (a, b, c, d), each kind's lines in the order tried.
-    rejected.sort_by_key(|w| w.chars().next());
-    (chosen, rejected)
+    f
 }
 
 fn package<'a>(ws: &'a Workspace, name: &str, version: &str) -> Option<&'a Package> {

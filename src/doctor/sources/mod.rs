@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 mod cfg;
+mod read;
 mod visit;
 
 pub use cfg::cfg_enabled;
 
+use super::findings::{Finding, Severity};
 use syn::visit::Visit;
 use visit::{FileVisitor, UseCollector};
 
@@ -37,8 +39,9 @@ pub struct Scan {
     pub programs: Vec<ProgramCall>,
     /// Files read (for tests and `-v`).
     pub files: Vec<PathBuf>,
-    /// Files that could not be read or parsed (skipped: a compile error is cargo's to report).
-    pub unreadable: Vec<PathBuf>,
+    /// Files that could not be read or parsed, and why (skipped: a compile error is cargo's to
+    /// report; see [`skipped`]).
+    pub unreadable: Vec<(PathBuf, String)>,
 }
 
 impl Scan {
@@ -76,55 +79,94 @@ struct FileScan {
     children: Vec<(PathBuf, PathBuf)>,
 }
 
-/// (file, module dir) → what it holds (`None`: unreadable).
-type Parsed = HashMap<(PathBuf, PathBuf), Option<Rc<FileScan>>>;
+/// (file, module dir) → what it holds, or why it was not read.
+type Parsed = HashMap<(PathBuf, PathBuf), Result<Rc<FileScan>, String>>;
 
 thread_local! {
     /// Files parsed once per run: every check and every binary of a package reads the same modules.
     static PARSED: RefCell<Parsed> = RefCell::default();
 }
 
-fn parse_one(file: &Path, module_dir: &Path) -> Option<Rc<FileScan>> {
+fn parse_one(file: &Path, module_dir: &Path) -> Result<Rc<FileScan>, String> {
     let key = (file.to_path_buf(), module_dir.to_path_buf());
     if let Some(hit) = PARSED.with(|c| c.borrow().get(&key).cloned()) {
         return hit;
     }
-    let result = std::fs::read_to_string(file)
-        .ok()
-        .and_then(|text| syn::parse_file(&text).ok())
-        .map(|ast| {
-            let mut uses = UseCollector::default();
-            uses.visit_file(&ast);
-            let mut local = Scan::default();
-            local.paths.extend(uses.paths);
-            let mut v = FileVisitor {
-                file,
-                module_dir: module_dir.to_path_buf(),
-                aliases: uses.aliases,
-                globs: uses.globs,
-                scan: &mut local,
-                children: Vec::new(),
-            };
-            v.visit_file(&ast);
-            let children = std::mem::take(&mut v.children);
-            Rc::new(FileScan {
-                paths: local.paths,
-                methods: local.methods,
-                programs: local.programs,
-                children,
+    let result = read::text(file)
+        .and_then(|text| {
+            read::parse(&text, |ast| {
+                let mut uses = UseCollector::default();
+                uses.visit_file(ast);
+                let mut local = Scan::default();
+                local.paths.extend(uses.paths);
+                let mut v = FileVisitor {
+                    file,
+                    module_dir: module_dir.to_path_buf(),
+                    aliases: uses.aliases,
+                    globs: uses.globs,
+                    scan: &mut local,
+                    children: Vec::new(),
+                };
+                v.visit_file(ast);
+                let children = std::mem::take(&mut v.children);
+                FileScan {
+                    paths: local.paths,
+                    methods: local.methods,
+                    programs: local.programs,
+                    children,
+                }
             })
-        });
+        })
+        .map(Rc::new);
     PARSED.with(|c| c.borrow_mut().insert(key, result.clone()));
     result
+}
+
+/// One info line per file the source checks skipped (`source-skipped`): doctor goes on with the
+/// rest.
+pub fn findings() -> Vec<Finding> {
+    skipped()
+        .into_iter()
+        .map(|(file, why)| Finding {
+            code: "source-skipped",
+            severity: Severity::Info,
+            message: format!(
+                "a source file {why}: the source checks (signal handlers, programs run, host \
+                 files) skipped it and went on with the others"
+            ),
+            path: Vec::new(),
+            fix: None,
+            file: Some(file.display().to_string()),
+            line: None,
+            edit: None,
+            verified: None,
+        })
+        .collect()
+}
+
+/// Every file this run could not read or parse, and why, once each (the checks share the files).
+pub fn skipped() -> Vec<(PathBuf, String)> {
+    let mut out: Vec<(PathBuf, String)> = PARSED.with(|c| {
+        c.borrow()
+            .iter()
+            .filter_map(|((file, _), r)| r.as_ref().err().map(|why| (file.clone(), why.clone())))
+            .collect()
+    });
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
 }
 
 fn scan_file(file: &Path, module_dir: &Path, scan: &mut Scan, seen: &mut BTreeSet<PathBuf>) {
     if !seen.insert(file.to_path_buf()) {
         return;
     }
-    let Some(parsed) = parse_one(file, module_dir) else {
-        scan.unreadable.push(file.to_path_buf());
-        return;
+    let parsed = match parse_one(file, module_dir) {
+        Ok(p) => p,
+        Err(why) => {
+            scan.unreadable.push((file.to_path_buf(), why));
+            return;
+        }
     };
     scan.files.push(file.to_path_buf());
     scan.paths.extend(parsed.paths.iter().cloned());

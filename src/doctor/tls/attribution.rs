@@ -1,7 +1,5 @@
 //! Attribution: which feature of which crate turned on each hop of a route to native TLS, and
 //! where the fix goes (the last workspace package on the route and the crate it declares).
-//!
-//! About 400 lines with its tests (~270 of code): one algorithm over one route.
 
 use std::collections::BTreeSet;
 

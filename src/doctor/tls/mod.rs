@@ -26,9 +26,12 @@ pub fn local_packages(ws: &Workspace) -> Vec<&Package> {
         .collect()
 }
 
-/// Every member → direct dependency route to a native TLS crate, one finding per place to fix.
-pub fn check(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<Finding> {
-    routes(ws, g, kb).into_iter().map(|(f, _)| f).collect()
+/// The problem key of a route: the owner (where the fix goes) and the crate it declares.
+pub fn key(f: &Finding, r: Option<&Route>) -> String {
+    match r {
+        Some(r) => format!("tls:{}>{}", r.owner, r.dname),
+        None => format!("tls:{}", f.path.join(">")),
+    }
 }
 
 /// Where a route to native TLS enters the graph from the workspace: what [`super::remedy`] needs to
@@ -52,8 +55,8 @@ pub struct Route {
     pub crates: Vec<(String, String)>,
 }
 
-/// [`check`]'s findings with the route behind each error one (none for a path the workspace does
-/// not declare, and none once OpenSSL is vendored: nothing is left to fix then).
+/// [`check`]'s findings with the route behind each (none for a path the workspace does not
+/// declare). Once OpenSSL is vendored every route is a warning: it builds, nothing is left to fix.
 pub fn routes(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<(Finding, Option<Route>)> {
     let mut out: Vec<(Finding, Option<Route>)> = Vec::new();
     for &root in &g.roots {
@@ -86,9 +89,9 @@ pub fn routes(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<(Finding, Op
             }
         }
     }
-    // Vendored OpenSSL builds: still worth knowing — it costs size and a C toolchain — but not an error.
+    // Vendored OpenSSL builds: not an error (doctor reports none of these; `-v` says it is vendored).
     if search::openssl_vendored(g) {
-        for (f, r) in &mut out {
+        for (f, _) in &mut out {
             f.severity = Severity::Warning;
             f.message = f.message.replace(" (OpenSSL does not link statically for musl)", "")
                 + ", vendored (openssl-sys/vendored): built from source and linked statically, at the cost of size and a C toolchain (musl-gcc, perl, make)";
@@ -96,10 +99,31 @@ pub fn routes(ws: &Workspace, g: &Graph, kb: &KnowledgeBase) -> Vec<(Finding, Op
             if f.code == "tls-native-unknown" {
                 f.fix = None;
             }
-            *r = None;
         }
     }
     out
+}
+
+/// The route behind an attribution: where it enters the graph from the workspace (none when the
+/// owner does not declare the crate itself).
+pub fn route_of(a: &attribution::Attribution) -> Option<Route> {
+    let (dname, dver) = a.crates.first().cloned()?;
+    let owner = a.owner;
+    let d = owner
+        .dependencies
+        .iter()
+        .find(|d| d.name == dname && d.kind == cargo_metadata::DependencyKind::Normal)?;
+    Some(Route {
+        member: a.chain[0].clone(),
+        owner: owner.name.to_string(),
+        owner_manifest: owner.manifest_path.to_string(),
+        decl: d.clone(),
+        key: d.rename.clone().unwrap_or_else(|| d.name.clone()),
+        table: edit::declared_table(d),
+        dname,
+        dver,
+        crates: a.crates.clone(),
+    })
 }
 
 /// The finding for one attributed route: the knowledge base's rustls switch as an edit of the
@@ -122,29 +146,15 @@ fn finding(
             file: Some(file),
             line: None,
             edit: None,
+            verified: None,
         };
         return (f, None);
     };
     let text = std::fs::read_to_string(&file).unwrap_or_default();
-    let decl = owner
-        .dependencies
-        .iter()
-        .find(|d| d.name == dname && d.kind == cargo_metadata::DependencyKind::Normal);
-    let key = decl
-        .map(|d| d.rename.clone().unwrap_or_else(|| d.name.clone()))
-        .unwrap_or(dname.clone());
+    let route = route_of(&a);
+    let decl = route.as_ref().map(|r| &r.decl);
+    let key = route.as_ref().map_or(dname.clone(), |r| r.key.clone());
     let mut line = dep_line(&text, &key);
-    let route = decl.map(|d| Route {
-        member: member.clone(),
-        owner: owner.name.to_string(),
-        owner_manifest: owner.manifest_path.to_string(),
-        decl: d.clone(),
-        key: key.clone(),
-        table: edit::declared_table(d),
-        dname: dname.clone(),
-        dver: dver.clone(),
-        crates: a.crates.clone(),
-    });
     let mut edit = None;
     let (code, fix) = match (kb.get(&dname, &dver), decl) {
         (Some(e), Some(d)) if e.has_rustls() => {
@@ -204,6 +214,7 @@ fn finding(
         file: Some(file),
         line,
         edit,
+        verified: None,
     };
     (f, route)
 }

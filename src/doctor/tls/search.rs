@@ -38,6 +38,34 @@ pub fn member_routes(g: &Graph, root: usize, member: &str) -> Vec<Vec<usize>> {
     best.into_iter().map(|(_, p)| p).collect()
 }
 
+/// The shortest route (fewest packages, then fewest nodes) from member `root` to a node satisfying
+/// `goal`, over all its direct dependencies.
+pub fn route_to(
+    g: &Graph,
+    root: usize,
+    member: &str,
+    goal: impl Fn(usize) -> bool,
+) -> Option<Vec<usize>> {
+    let rank = |p: &Vec<usize>| {
+        (
+            p.iter()
+                .filter(|&&n| matches!(g.nodes[n], Node::Package { .. }))
+                .count(),
+            p.len(),
+        )
+    };
+    direct_dependencies(g, root, member)
+        .into_iter()
+        .filter_map(|c| {
+            if goal(c) {
+                Some(vec![c])
+            } else {
+                g.path(c, &goal)
+            }
+        })
+        .min_by_key(rank)
+}
+
 /// Whether OpenSSL is vendored: openssl-sys's `vendored` feature (e.g. through `openssl/vendored`
 /// or `git2/vendored-openssl`) or openssl-src in the graph. The build works then: OpenSSL is
 /// compiled from source and linked statically.
