@@ -433,12 +433,13 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
 }
 
 /// The known key an unknown one most likely meant: `ca_certificates` → `ca-certificates`,
-/// `comression` → `compression` (edit distance at most 2, or a third of the key).
+/// `comression` → `compression` (edit distance at most 2, or a third of the key, and under half of
+/// it: `x` is no typo of `vex`).
 fn nearest_key(k: &str) -> Option<&'static str> {
     let k = k.to_ascii_lowercase().replace('_', "-");
     KEYS.iter()
         .map(|known| (strsim::levenshtein(&k, known), *known))
-        .filter(|(d, known)| *d <= 2.max(known.len() / 3))
+        .filter(|(d, known)| *d <= 2.max(known.len() / 3) && d * 2 < known.len())
         .min()
         .map(|(_, known)| known)
 }
@@ -791,6 +792,7 @@ mod tests {
         assert_eq!(nearest_key("stopsignal"), Some("stop-signal"));
         assert_eq!(nearest_key("colour"), None);
         assert_eq!(nearest_key("x"), None);
+        assert_eq!(nearest_key("sbon"), Some("sbom"));
     }
 
     #[test]

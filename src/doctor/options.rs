@@ -46,13 +46,9 @@ pub struct DoctorOptions {
 impl DoctorOptions {
     /// The one way doctor loads a workspace: the user's features and resolve flags, the target.
     pub fn load_options(&self, manifest_path: Option<PathBuf>) -> LoadOptions {
-        LoadOptions {
-            manifest_path,
-            features: self.features.clone(),
-            resolve: self.resolve.clone(),
-            target: Some(self.target.clone()),
-            no_deps: false,
-        }
+        LoadOptions::new(manifest_path)
+            .with_features(&self.features, &self.resolve)
+            .for_target(&self.target)
     }
 
     /// The package selection as cargo takes it: `--workspace`, the `-p` specs, or nothing (cargo's

@@ -47,10 +47,7 @@ impl Sandbox {
     /// Copies (or refreshes the copy of) the user's workspace. Reads the user's workspace with
     /// `cargo metadata --no-deps`, which resolves nothing and so writes no lockfile.
     pub fn open(opts: &DoctorOptions, shell: &Shell) -> Result<Sandbox> {
-        let ws = Workspace::load(&LoadOptions {
-            no_deps: true,
-            ..opts.load_options(opts.manifest_path.clone())
-        })?;
+        let ws = Workspace::load(&opts.load_options(opts.manifest_path.clone()).members_only())?;
         let root = ws.root().as_std_path().to_path_buf();
         let user_target = ws.target_dir().to_path_buf();
         let manifest = ws.manifest_path.as_std_path().to_path_buf();
