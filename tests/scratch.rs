@@ -103,6 +103,23 @@ fn a_program_that_runs_and_exits_needs_no_handler() {
 }
 
 #[test]
+fn a_listener_only_in_a_library_is_an_info_line_not_a_warning() {
+    // client-of-a-server-lib: the bin connects and exits; the listener is in the package's
+    // library (mini-redis' shape, whose client was warned before).
+    let f = findings("client-of-a-server-lib", "pid1-signals");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["severity"], "info", "{f:?}");
+    let m = f[0]["message"].as_str().unwrap();
+    assert!(
+        m.contains("bin `client`") && m.contains("`std::net::TcpListener`"),
+        "{m}"
+    );
+    // A server with the listener in its own file stays a warning.
+    let f = findings("server-nosig", "pid1-signals");
+    assert_eq!(f[0]["severity"], "warning", "{f:?}");
+}
+
+#[test]
 fn stop_signal_sigkill_says_no_graceful_stop_is_needed() {
     // server-nosig serves and handles no signal (tokio_server_without_a_handler_warns); with
     // stop-signal = "SIGKILL" its image says it needs no graceful stop.

@@ -259,14 +259,34 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
             let (message, fix) = match verdict {
                 Handled::Terminate => continue,
                 Handled::InterruptOnly if stop.as_deref().is_some_and(is_sigint) => continue,
-                // A program that runs and exits is gone before anyone stops it.
-                Handled::Nothing => match serves_or_waits(&scan) {
-                    None => continue,
-                    Some(evidence) => (
-                        format!("bin `{}` serves or waits ({evidence}) but installs no signal handler: as PID 1 of a FROM-scratch image it ignores SIGTERM, so `docker stop`, `podman stop` and Kubernetes wait their whole grace period, then SIGKILL it (exit 137)", bin.name),
-                        FIX.to_string(),
-                    ),
-                },
+                // A program that runs and exits is gone before anyone stops it. Evidence in the
+                // bin's own files is a warning; evidence only in a library it links (which may
+                // hold a server the bin never starts: a client bin next to a server module) is
+                // an info line.
+                Handled::Nothing => {
+                    let own = sources::scan(&[bin.src_path.clone().into_std_path_buf()]);
+                    match (serves_or_waits(&own), serves_or_waits(&scan)) {
+                        (Some(evidence), _) => (
+                            format!("bin `{}` serves or waits ({evidence}) but installs no signal handler: as PID 1 of a FROM-scratch image it ignores SIGTERM, so `docker stop`, `podman stop` and Kubernetes wait their whole grace period, then SIGKILL it (exit 137)", bin.name),
+                            FIX.to_string(),
+                        ),
+                        (None, Some(evidence)) => {
+                            out.push(Finding {
+                                code: "pid1-signals",
+                                severity: Severity::Info,
+                                message: format!("bin `{}` installs no signal handler and links a library that serves or waits ({evidence}); if the bin runs it, as PID 1 it ignores SIGTERM", bin.name),
+                                path: vec![m.package.name.to_string(), format!("bin {}", bin.name)],
+                                fix: Some(FIX.to_string()),
+                                file: Some(bin.src_path.to_string()),
+                                line: None,
+                                edit: None,
+                                verified: None,
+                            });
+                            continue;
+                        }
+                        (None, None) => continue,
+                    }
+                }
                 Handled::InterruptOnly => (
                     format!("bin `{}` handles only SIGINT (Ctrl-C): `docker stop`, `podman stop` and Kubernetes send SIGTERM, which PID 1 ignores, so they wait their grace period, then SIGKILL it (exit 137)", bin.name),
                     format!("set stop-signal = \"SIGINT\" in [package.metadata.tiny], or also {FIX}"),
