@@ -127,7 +127,10 @@ impl Source<'_> {
     /// The 1-based line of `key` (as errors name it: `tags`, `env.RUST_LOG`, `files."/etc/x"`)
     /// in this table of the manifest (toml_edit's spans, however the manifest spells it).
     fn line(&self, key: &str) -> Option<usize> {
-        let text = std::fs::read_to_string(self.manifest).ok()?;
+        // Only to name a line in an error: a manifest that is no regular file, or a huge one, gets
+        // the error without it.
+        let bytes = crate::fsutil::read_regular(self.manifest.as_std_path(), 16 << 20).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
         let mut path: Vec<String> = self
             .section
             .trim_matches(['[', ']'])

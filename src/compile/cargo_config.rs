@@ -11,6 +11,9 @@ use toml_edit::{DocumentMut, Item, Table};
 
 use crate::error::Failure;
 
+/// A cargo config file larger than this is not read (they are a few KiB).
+const CONFIG_MAX: u64 = 4 << 20;
+
 /// Checks one `--config` value; refused keys end the build before anything runs.
 pub fn check(arg: &str, profile: &str, size_profile: bool) -> Result<()> {
     let keys = keys_of(arg)?;
@@ -26,10 +29,12 @@ pub fn check(arg: &str, profile: &str, size_profile: bool) -> Result<()> {
 fn keys_of(arg: &str) -> Result<Vec<String>> {
     let path = Path::new(arg);
     let text = if !arg.contains('=') && path.is_file() {
-        std::fs::read_to_string(path).map_err(|e| {
-            Failure::new(format!("--config {arg}: cannot read it: {e}"))
-                .hint("pass a readable cargo config file, or KEY=VALUE")
-        })?
+        crate::fsutil::read_regular(path, CONFIG_MAX)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map_err(|e| {
+                Failure::new(format!("--config {arg}: cannot read it: {e}"))
+                    .hint("pass a readable cargo config file, or KEY=VALUE")
+            })?
     } else {
         arg.to_string()
     };
@@ -117,6 +122,9 @@ mod tests {
             let e = err(arg, size).unwrap_or_else(|| panic!("{arg} passed"));
             assert!(e.starts_with(&format!("--config {arg}: `")), "{e}");
         }
+        // A device is no config file: refused at once, never read.
+        let e = err("/dev/zero", true).unwrap();
+        assert!(e.contains("neither a KEY=VALUE"), "{e}");
         let e = err("not toml at all", true).unwrap();
         assert!(e.contains("neither a KEY=VALUE"), "{e}");
     }
