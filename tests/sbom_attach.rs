@@ -393,3 +393,109 @@ fn a_vex_document_that_is_invalid_or_names_no_package_of_the_image_writes_nothin
     assert!(!tarball.exists(), "no tarball written");
     assert!(!dir.path().join("out/hello.cdx.json").exists());
 }
+
+/// trivy's findings for `target` (an SBOM file or, with `image`, an image tarball) with a given
+/// `--vex` file: the advisory ids it reports.
+fn trivy_findings(cache: &Path, target: &Path, image: bool, vex: Option<&Path>) -> Vec<String> {
+    let mut cmd = std::process::Command::new("trivy");
+    if image {
+        cmd.args(["image", "--input"]);
+    } else {
+        cmd.arg("sbom");
+    }
+    cmd.arg(target)
+        .args(["--skip-db-update", "--offline-scan", "--quiet"])
+        .args(["--format", "json", "--cache-dir"])
+        .arg(cache);
+    if let Some(vex) = vex {
+        cmd.arg("--vex").arg(vex);
+    }
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "trivy over {}: {}", target.display(), r.stderr);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    let mut ids = Vec::new();
+    for result in report["Results"].as_array().into_iter().flatten() {
+        for v in result["Vulnerabilities"].as_array().into_iter().flatten() {
+            ids.push(format!(
+                "{} {}",
+                v["PkgName"].as_str().unwrap(),
+                v["VulnerabilityID"].as_str().unwrap()
+            ));
+        }
+    }
+    ids
+}
+
+/// The scanner's view of the VEX: a vulnerability database with an advisory for `hello` (written
+/// offline by tests/trivy/vuln_db.py: trivy-db's layout in a bbolt file) makes trivy report it over
+/// the image's SBOM and over the image tarball; the statement the build attached — taken back out
+/// of the tarball's in-toto referrer, not the file given — marks it `not_affected`, and trivy's
+/// `--vex` then drops it; the same document saying `affected` does not.
+#[test]
+fn trivy_honours_the_attached_vex_statement() {
+    if !require_tool("trivy", &["--version"]) || !require_tool("python3", &["-c", "import boltdb"])
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("trivy-cache");
+    let db = run(std::process::Command::new("python3")
+        .arg(repo().join("tests/trivy/vuln_db.py"))
+        .arg(&cache)
+        .arg("hello:< 99.0.0:GHSA-test-0001"));
+    assert_eq!(db.code, 0, "{}{}", db.stdout, db.stderr);
+
+    let statement = |status: &str| {
+        let mut st = json!({
+            "vulnerability": {"name": "GHSA-test-0001"},
+            "products": [{"@id": "pkg:cargo/hello@0.1.0"}],
+            "status": status,
+        });
+        if status == "not_affected" {
+            st["justification"] = json!("vulnerable_code_not_present");
+        } else {
+            st["action_statement"] = json!("upgrade hello");
+        }
+        json!({
+            "@context": OPENVEX,
+            "@id": "https://example.com/vex/hello-2",
+            "author": "Example Security <security@example.com>",
+            "timestamp": "2024-05-01T12:00:00Z",
+            "version": 1,
+            "statements": [st]
+        })
+        .to_string()
+    };
+    let found = ["hello GHSA-test-0001".to_string()];
+    for (status, honoured) in [("not_affected", true), ("affected", false)] {
+        let given = dir.path().join(format!("{status}.openvex.json"));
+        std::fs::write(&given, statement(status)).unwrap();
+        let (r, tarball) = build_hello(dir.path(), &["--vex", given.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let image = message(&r, "image");
+        let digest = image["manifest_digest"].as_str().unwrap();
+        let sbom = PathBuf::from(image["sbom_path"].as_str().unwrap());
+
+        // The attached document, as a scanner pulling the referrer gets it.
+        let refs = layout_referrers(&tarball, digest);
+        let st: Value = serde_json::from_slice(&refs[IN_TOTO].1).unwrap();
+        let attached = dir.path().join("attached.openvex.json");
+        std::fs::write(&attached, st["predicate"].to_string()).unwrap();
+
+        for image_scan in [false, true] {
+            let target = if image_scan { &tarball } else { &sbom };
+            assert_eq!(
+                trivy_findings(&cache, target, image_scan, None),
+                found,
+                "without VEX, over {}",
+                target.display()
+            );
+            let with_vex = trivy_findings(&cache, target, image_scan, Some(&attached));
+            if honoured {
+                assert!(with_vex.is_empty(), "{status}: {with_vex:?}");
+            } else {
+                assert_eq!(with_vex, found, "{status}");
+            }
+        }
+    }
+}

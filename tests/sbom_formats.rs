@@ -343,7 +343,8 @@ fn real_project() {
 
 /// Builds `src` (after `doctor --fix` when `fix`), renders every format from its model and checks
 /// that each lists the same compiled packages and host-only marks, that the validators accept them
-/// (SPDX 3 only when `spdx3`) and that trivy lists exactly those packages from each it reads.
+/// (SPDX 3 only when `spdx3`) and that trivy lists exactly those packages from each it reads, and
+/// the runtime ones from the image tarball.
 fn every_format_valid_and_read_by_trivy(src: &Path, fix: bool, spdx3: bool) {
     let name = src.file_name().unwrap().to_str().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
@@ -387,7 +388,59 @@ fn every_format_valid_and_read_by_trivy(src: &Path, fix: bool, spdx3: bool) {
             }
             assert_eq!(trivy_purls(path, &cache), want, "trivy over {format}");
         }
+        // And from the image itself: trivy reads the binary's embedded audit data. It lists every
+        // runtime package of the SBOM (the compiled ones that are not host-only), and more: the
+        // audit data comes from cargo's resolve, so it also names proc macros and packages the
+        // resolve enables but the build never compiled (on http-service: the quinn family and
+        // rand) — the SBOM is the exact list, the audit data a superset.
+        let runtime: BTreeSet<(String, Option<String>)> = want
+            .iter()
+            .filter(|k| !want_host.contains(*k))
+            .map(|k| (k.2.clone(), k.3.clone()))
+            .collect();
+        let from_image: BTreeSet<(String, Option<String>)> =
+            trivy_image_purls(&b.root.join("out/image.tar"), &cache)
+                .into_iter()
+                .map(|k| (k.2, k.3))
+                .collect();
+        let missing: Vec<_> = runtime.difference(&from_image).collect();
+        assert!(
+            missing.is_empty(),
+            "trivy over the image tarball misses {missing:?}"
+        );
+        let extra: Vec<_> = from_image.difference(&runtime).collect();
+        eprintln!(
+            "trivy over the image tarball: the {} runtime packages of the SBOM, and {} more from \
+             the audit data (host-only or never compiled): {extra:?}",
+            runtime.len(),
+            extra.len()
+        );
     }
+}
+
+/// trivy's reading of an image tarball (`trivy image --input`): the purls it lists.
+fn trivy_image_purls(tarball: &Path, cache: &Path) -> BTreeSet<PurlKey> {
+    let r = run(std::process::Command::new("trivy")
+        .args([
+            "image",
+            "--quiet",
+            "--offline-scan",
+            "--scanners",
+            "license",
+        ])
+        .args(["--format", "cyclonedx", "--cache-dir"])
+        .arg(cache)
+        .arg("--input")
+        .arg(tarball));
+    assert_eq!(r.code, 0, "trivy image {}: {}", tarball.display(), r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["purl"].as_str())
+        .map(key)
+        .collect()
 }
 
 #[test]
