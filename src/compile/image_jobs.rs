@@ -195,21 +195,41 @@ pub fn run(
     plans: &[ImagePlan],
     binaries: &[Binary],
     shared: &Shared<'_>,
+    gate: Gate<'_>,
     json: bool,
 ) -> Result<()> {
-    run_with(ws, io, plans, binaries, shared, &[], json)
+    run_with(
+        ws,
+        io,
+        plans,
+        binaries,
+        shared,
+        &Hooks { extra: &[], gate },
+        json,
+    )
 }
 
-/// [`run`], with `extra` publishers after each plan's own.
+/// What a caller adds to the publishing: `extra` publishers after each plan's own, and the gate.
+pub struct Hooks<'a> {
+    pub extra: &'a [&'a dyn Publisher],
+    pub gate: Gate<'a>,
+}
+
+/// Asked once every tarball is written, before any other publisher (the size budget): an error
+/// stops the build there; `Ok(false)` skips the other publishers (nothing pushed or loaded).
+pub type Gate<'a> = &'a dyn Fn() -> Result<bool>;
+
+/// [`run`], with [`Hooks`].
 pub fn run_with(
     ws: &Workspace,
     io: &ImageOptions,
     plans: &[ImagePlan],
     binaries: &[Binary],
     shared: &Shared<'_>,
-    extra: &[&dyn Publisher],
+    hooks: &Hooks<'_>,
     json: bool,
 ) -> Result<()> {
+    let (extra, gate) = (hooks.extra, hooks.gate);
     let shell = shared.shell;
     let started = std::time::Instant::now();
     let date = io.source_date;
@@ -404,7 +424,15 @@ pub fn run_with(
         })
         .collect();
     let steps = lists.iter().map(Vec::len).max().unwrap_or(0);
+    let mut gated = false;
     for step in 0..steps {
+        // Every tarball written (step 0): the gate decides whether anything goes further.
+        if step == 1 {
+            gated = true;
+            if !gate()? {
+                break;
+            }
+        }
         for (r, list) in results.iter_mut().zip(&lists) {
             let Some(publisher) = list.get(step) else {
                 continue;
@@ -446,6 +474,9 @@ pub fn run_with(
             };
             r.published.push(done);
         }
+    }
+    if !gated {
+        gate()?;
     }
 
     let total = results.len();
