@@ -425,7 +425,10 @@ pub fn run_with(
         .collect();
     let steps = lists.iter().map(Vec::len).max().unwrap_or(0);
     let mut gated = false;
-    for step in 0..steps {
+    // A publisher that failed once every tarball was written (a push, a load): the results are
+    // still reported (what was built and written), with the push commands to retry, then the error.
+    let mut failed = None;
+    'steps: for step in 0..steps {
         // Every tarball written (step 0): the gate decides whether anything goes further.
         if step == 1 {
             gated = true;
@@ -454,7 +457,14 @@ pub fn run_with(
                     let Some(built) = r.built.as_ref() else {
                         anyhow::bail!("a result neither built nor read back");
                     };
-                    let done = publisher.publish(built)?;
+                    let done = match publisher.publish(built) {
+                        Ok(done) => done,
+                        Err(e) if step > 0 => {
+                            failed = Some(e);
+                            break 'steps;
+                        }
+                        Err(e) => return Err(e),
+                    };
                     // The tarball this plan wrote now: recorded for the next build.
                     match (&done, &r.job.cached) {
                         (Published::Tarball(w), None) if w.path == r.job.plan.tarball => {
@@ -475,7 +485,7 @@ pub fn run_with(
             r.published.push(done);
         }
     }
-    if !gated {
+    if !gated && failed.is_none() {
         gate()?;
     }
 
@@ -505,6 +515,10 @@ pub fn run_with(
             json,
         )?;
     }
+    if let Some(e) = failed {
+        crate::report::retry(&retry_commands(io, &results), shell);
+        return Err(e);
+    }
     shell.verbose(
         "Timing",
         format!(
@@ -513,6 +527,31 @@ pub fn run_with(
         ),
     );
     Ok(())
+}
+
+/// The `cargo tiny push` command of every result with a push that did not happen.
+fn retry_commands(io: &ImageOptions, results: &[Outcome<'_>]) -> Vec<String> {
+    let Some((flags, _)) = &io.push else {
+        return Vec::new();
+    };
+    results
+        .iter()
+        .filter(|r| {
+            !r.published
+                .iter()
+                .any(|p| matches!(p, Published::Registry(_)))
+        })
+        .flat_map(|r| {
+            r.job.plan.publish.iter().filter_map(|to| match to {
+                crate::publish::PublishTo::Registry(plan) => Some(crate::report::retry_command(
+                    &r.job.plan.tarball,
+                    plan,
+                    flags,
+                )),
+                _ => None,
+            })
+        })
+        .collect()
 }
 
 /// The key's hint (`sha256` of its public key, base64), as bundles name it.
