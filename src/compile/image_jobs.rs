@@ -13,6 +13,7 @@ use super::Binary;
 use crate::error::Failure;
 use crate::image::assemble::Provenance;
 use crate::image::{self, ca_bundle, Built, CompressionCost, ImageInput, LayerFacts, Summary};
+use crate::progress::Meter;
 use crate::publish::{tarball, Published, Publisher, Shared};
 use crate::report::{PlatformFacts, ResultReport};
 use crate::source_date::SourceDate;
@@ -120,14 +121,15 @@ struct Image {
     cost: Option<CompressionCost>,
 }
 
-fn build_one(input: &ImageInput<'_>) -> Result<Image> {
+fn build_one(input: &ImageInput<'_>, meter: &Meter) -> Result<Image> {
     let started = std::time::Instant::now();
-    let made = image::build(input)?;
+    let made = image::build_metered(input, meter)?;
     let cost = if made.layer.compression != image::Compression::Gzip {
         Some(image::compression_cost(
             input,
             &made.layer,
             started.elapsed(),
+            meter,
         )?)
     } else {
         None
@@ -321,7 +323,13 @@ pub fn run_with(
         .filter(|(_, j)| j.cached.is_none())
         .flat_map(|(k, j)| (0..j.prepared.len()).map(move |i| (k, i)))
         .collect();
-    let mut images = in_parallel(&wanted, |&(k, i)| build_one(&jobs[k].prepared[i].input))
+    // One progress line for every layer compressing (on a terminal, past a second).
+    let meter = Meter::new(shell, "Compressing");
+    let images = in_parallel(&wanted, |&(k, i)| {
+        build_one(&jobs[k].prepared[i].input, &meter)
+    });
+    meter.finish();
+    let mut images = images
         .into_iter()
         .collect::<Result<Vec<Image>>>()?
         .into_iter();
