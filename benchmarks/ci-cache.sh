@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Which compile cache the GitHub Action should restore by default: the second CI run of
-# `cargo tiny build` on examples/http-service (~190 crates) under
+# `cargo tiny build` on examples/http-service (152 packages in its Cargo.lock after doctor --fix) under
 #   (a) sccache, its local disk cache directory restored (what the action's sccache cache gives),
 #       the target directory empty;
 #   (b) the target directory restored (what actions/cache of target/ gives), the sources freshly
 #       checked out (every file's mtime new, as a git checkout makes it);
 #   (c) nothing: an empty target directory, no sccache (a cold compile, every run).
 # Also the first run under sccache (the cost of filling its cache) and the size of each cache.
-# Prints wall and CPU seconds (GNU time), asserts nothing.
+# Prints wall and CPU seconds (GNU time), asserts nothing. Under sccache the compiles run in its
+# server, outside the timed process: compare the wall times.
 # Usage: benchmarks/ci-cache.sh        (CARGO_TINY=path/to/cargo-tiny to time another binary)
 # Needs sccache on PATH (.ci/run installs it into .ci/.venv). Takes three cold builds.
 set -euo pipefail
