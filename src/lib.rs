@@ -21,6 +21,7 @@ pub mod knowledge;
 pub mod manifest_file;
 pub mod manifest_spans;
 pub mod process;
+pub mod progress;
 pub mod publish;
 pub mod push;
 pub mod reference;

@@ -74,6 +74,9 @@ impl Runner {
             "INPUT_SHA_TAG",
             "GITHUB_SHA",
             "INPUT_PLATFORMS",
+            "INPUT_COMPILE_CACHE",
+            "INPUT_SCCACHE",
+            "RUNNER_OS",
         ] {
             cmd.env_remove(var);
         }
@@ -779,4 +782,99 @@ fn build_step_with_a_repository_of_an_uppercase_owner_names_every_workspace_imag
             "ghcr.io/octo-org/greeter-api:0.3.1"
         ]
     );
+}
+
+/// The compile cache step (action/cache-key.sh): `target` by default — the target directory the
+/// build uses, under a key of the toolchain, the targets and Cargo.lock, with a restore key that
+/// survives a lockfile change; `sccache` (also the older `sccache: true`) and `none` give no key; any
+/// other value fails the step. action.yml restores the directory with actions/cache from it.
+#[test]
+fn compile_cache_step_keys_the_target_dir_by_lockfile_toolchain_and_targets() {
+    let r = Runner::new();
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("http-service");
+    copy_tree(&repo().join("examples/http-service"), &project);
+    let manifest = project.join("Cargo.toml");
+    let manifest = manifest.to_str().unwrap();
+    let key = |env: &[(&str, &str)]| {
+        r.reset();
+        let mut all = vec![("INPUT_MANIFEST_PATH", manifest), ("RUNNER_OS", "Linux")];
+        all.extend_from_slice(env);
+        let run = r.step("cache-key.sh", &all);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        r.outputs()
+    };
+
+    // The default: the target dir (CARGO_TARGET_DIR here), the toolchain, the host's musl target.
+    let out = key(&[]);
+    assert_eq!(out["cache"], "target");
+    assert_eq!(Path::new(&out["path"]), fixture_target_dir());
+    let vv = run(Command::new("rustc").arg("-vV").current_dir(&project)).stdout;
+    let release = vv
+        .lines()
+        .find_map(|l| l.strip_prefix("release: "))
+        .unwrap();
+    let k = &out["key"];
+    assert!(k.starts_with("cargo-tiny-target-Linux-"), "{k}");
+    assert!(k.contains(&format!("-rustc-{release}-")), "{k}");
+    assert!(
+        k.contains(&format!("-{}-unknown-linux-musl-", std::env::consts::ARCH)),
+        "{k}"
+    );
+    assert!(k.starts_with(&out["restore-key"]), "{k}");
+    assert!(k.len() > out["restore-key"].len(), "{k}");
+
+    // Two platforms: both targets in the key.
+    let two = key(&[("INPUT_PLATFORMS", "linux/arm64, linux/amd64")]);
+    assert!(
+        two["key"].contains("-aarch64-unknown-linux-musl+x86_64-unknown-linux-musl-"),
+        "{}",
+        two["key"]
+    );
+    assert_ne!(two["restore-key"], out["restore-key"]);
+
+    // Another Cargo.lock: another key, the same restore key (the last cache is a good start).
+    let lock = project.join("Cargo.lock");
+    let mut text = std::fs::read_to_string(&lock).unwrap();
+    text.push_str("\n# changed\n");
+    std::fs::write(&lock, text).unwrap();
+    let changed = key(&[]);
+    assert_ne!(changed["key"], out["key"]);
+    assert_eq!(changed["restore-key"], out["restore-key"]);
+
+    // sccache (both spellings) and none: no target dir key.
+    for env in [
+        &[("INPUT_COMPILE_CACHE", "sccache")][..],
+        &[("INPUT_SCCACHE", "true")][..],
+        &[("INPUT_COMPILE_CACHE", "none")][..],
+    ] {
+        let out = key(env);
+        assert!(!out.contains_key("key"), "{env:?}: {out:?}");
+        assert_ne!(out["cache"], "target");
+    }
+    r.reset();
+    let bad = r.step(
+        "cache-key.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", manifest),
+            ("INPUT_COMPILE_CACHE", "disk"),
+        ],
+    );
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stdout
+            .contains("::error::compile-cache: 'disk' is not one of target, sccache, none"),
+        "{}",
+        bad.stdout
+    );
+
+    // action.yml wires it: actions/cache on the step's outputs, sccache only when asked.
+    let action = std::fs::read_to_string(repo().join("action.yml")).unwrap();
+    assert!(
+        action.contains("    default: target\n"),
+        "compile-cache defaults to target"
+    );
+    assert!(action.contains("path: ${{ steps.compile-cache.outputs.path }}"));
+    assert!(action.contains("key: ${{ steps.compile-cache.outputs.key }}"));
+    assert!(action.contains("if: steps.compile-cache.outputs.cache == 'sccache'"));
 }

@@ -100,7 +100,19 @@ fn image_stage(dir: &std::path::Path, args: &[&str], extra: &Recording) -> std::
         registries: None,
         shell: &shell,
     };
-    image_jobs::run_with(&ws, io, &plans, &binaries, &shared, &[extra], false).unwrap();
+    image_jobs::run_with(
+        &ws,
+        io,
+        &plans,
+        &binaries,
+        &shared,
+        &image_jobs::Hooks {
+            extra: &[extra],
+            gate: &|| Ok(true),
+        },
+        false,
+    )
+    .unwrap();
     tarball
 }
 

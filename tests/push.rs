@@ -1102,3 +1102,143 @@ fn a_repository_prefix_pushes_every_image_of_a_workspace() {
         }
     }
 }
+
+/// The `Retry` line of a failed push: `cargo tiny push …` as a shell line.
+fn retry_line(r: &Run) -> String {
+    let lines: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Retry "))
+        .collect();
+    assert_eq!(lines.len(), 1, "one Retry line: {}", r.stderr);
+    lines[0].trim_start()["Retry ".len()..].to_string()
+}
+
+/// A push that fails after the build (a registry answering 500; a registry stopped) still says
+/// what was built and written (the Image line, the JSON message) and prints the exact `cargo tiny
+/// push` that retries it — the tarball shell-quoted, the references, the registry flags as given,
+/// no credential — before the one error line. The retry, run by a shell once the registry is back,
+/// pushes the digest the build reported.
+#[test]
+fn a_failed_push_says_what_was_built_and_how_to_retry() {
+    if !tools(&["docker-registry"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out dir");
+    std::fs::create_dir_all(&out).unwrap();
+    let tarball = out.join("it's.tar");
+    let build = |name: &str, extra: &[&str]| {
+        let root = dir.path().join("hello");
+        if !root.exists() {
+            copy_tree(&repo().join("examples/hello"), &root);
+        }
+        let mut cmd = cargo_tiny();
+        cmd.args(["build", "--message-format", "json", "--manifest-path"])
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(fixture_target_dir())
+            .arg("--output")
+            .arg(&tarball)
+            .args(["--image", name, "--push", "--tag", "edge"])
+            .args(extra)
+            .env("REGISTRY_AUTH_FILE", dir.path().join("auth.json"));
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        run(&mut cmd)
+    };
+    // Credentials in the auth file: never in the retry command.
+    std::fs::write(
+        dir.path().join("auth.json"),
+        r#"{"auths":{"127.0.0.1":{"auth":"dXNlcjpzM2NyZXQtcGFzcw=="}}}"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        dir.path().join("auth.json"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let quoted = format!("'{}/out dir/it'\\''s.tar'", dir.path().display());
+
+    // A registry answering 500 to everything.
+    let fake = common::fake::Fake::start("127.0.0.1", |_, _| {
+        common::fake::ok(
+            500,
+            &[],
+            r#"{"errors":[{"code":"UNKNOWN","message":"disk on fire"}]}"#,
+        )
+    });
+    let name = format!("{}/team/hello", fake.host);
+    let r = build(&name, &["--insecure-registry", &fake.host]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let image = message(&r, "image");
+    assert!(image["pushed"].is_null(), "{image}");
+    assert_eq!(image["path"], tarball.display().to_string());
+    assert!(tarball.is_file());
+    let retry = retry_line(&r);
+    assert_eq!(
+        retry,
+        format!(
+            "cargo tiny push {quoted} {name}:0.1.0 --tag edge --insecure-registry {}",
+            fake.host
+        ),
+        "{}",
+        r.stderr
+    );
+    let at = |what: &str| {
+        r.stderr
+            .find(what)
+            .unwrap_or_else(|| panic!("no `{what}`: {}", r.stderr))
+    };
+    assert!(at("       Image ") < at("       Retry "), "{}", r.stderr);
+    assert!(at("       Retry ") < at("error: "), "{}", r.stderr);
+    assert_eq!(
+        r.stderr.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("500"), "{}", r.stderr);
+    assert!(!r.stderr.contains("s3cret") && !r.stderr.contains("dXNlcjpz"));
+
+    // A registry stopped: refused; the retry line, run by a shell once it is back, pushes.
+    let stopped = Registry::plain();
+    let port = stopped.port;
+    let name = format!("{}/team/hello", stopped.host());
+    drop(stopped);
+    let r = build(&name, &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let digest = message(&r, "image")["manifest_digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let retry = retry_line(&r);
+    assert_eq!(
+        retry,
+        format!("cargo tiny push {quoted} {name}:0.1.0 --tag edge"),
+        "{}",
+        r.stderr
+    );
+    let back = Registry::start_on(port, |port| format!("http:\n  addr: 127.0.0.1:{port}\n"));
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!(
+            "cargo() {{ \"$CARGO_TINY_BIN\" \"$@\"; }}; {retry}"
+        ))
+        .env("CARGO_TINY_BIN", env!("CARGO_BIN_EXE_cargo-tiny"))
+        .env("HOME", dir.path());
+    common::isolate(&mut sh);
+    let r = run(&mut sh);
+    assert_eq!(r.code, 0, "{retry}\n{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("Pushed {name}:0.1.0@{digest}")),
+        "{}",
+        r.stderr
+    );
+    let tags = back.get_json("/v2/team/hello/tags/list");
+    for t in ["0.1.0", "edge"] {
+        assert!(
+            tags["tags"].as_array().unwrap().iter().any(|x| x == t),
+            "{tags}"
+        );
+    }
+}

@@ -530,3 +530,110 @@ fn an_arm64_binary_linked_by_lld_is_attributed_too() {
     assert_eq!(owner(bin, "musl libc")["kind"], "libc");
     assert_eq!(rep["images"][0]["platform"], "linux/arm64");
 }
+
+/// Over budget with `--push` and `--load`: the check runs once the tarball is written and before
+/// any publisher, so the registry and the engine never see the image; the tarball stays, for
+/// inspection, and the error says so.
+#[test]
+fn over_budget_nothing_is_pushed_or_loaded() {
+    if !require_tool("docker-registry", &["--version"]) || !require_tool("podman", &["--version"]) {
+        return;
+    }
+    let p = Project::new();
+    p.add_bigdep();
+    let reg = common::registry::Registry::plain();
+    let name = format!("{}/over/sized", reg.host());
+    let tarball = p.path().join("target/tiny/sized.tar");
+
+    let r = p.tiny(&[
+        "build",
+        "--image",
+        &name,
+        "--push",
+        "--size-budget",
+        "binary=200KiB",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let line = error_line(&r);
+    assert!(
+        line.starts_with("error: over the size budget: sized binary "),
+        "{line}"
+    );
+    assert!(line.contains("KiB over); biggest: bigdep "), "{line}");
+    assert!(
+        line.contains("(nothing pushed or loaded; written for inspection: "),
+        "{line}"
+    );
+    assert!(!r.stderr.contains("Pushed"), "{}", r.stderr);
+    assert!(!r.stderr.contains("Pushing"), "{}", r.stderr);
+    // The registry has no such repository (a push would have made one).
+    let (status, body) = reg.http("GET", "/v2/over/sized/tags/list", "application/json", b"");
+    assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+    assert!(tarball.is_file(), "the tarball is kept for inspection");
+
+    // The layer over budget with --load: podman has no such image.
+    let reference = format!("localhost/over-budget-{}:0.1.0", std::process::id());
+    let r = p.tiny(&[
+        "build",
+        "--image",
+        reference.split(':').next().unwrap(),
+        "--load=podman",
+        "--size-budget",
+        "layer=100KiB",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let line = error_line(&r);
+    assert!(line.contains("sized layer "), "{line}");
+    assert!(line.contains("biggest: /usr/local/bin/sized "), "{line}");
+    assert!(line.contains("nothing pushed or loaded"), "{line}");
+    assert!(!r.stderr.contains("Loaded"), "{}", r.stderr);
+    let exists = |reference: &str| {
+        Command::new("podman")
+            .args(["image", "exists", reference])
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(
+        !exists(&reference),
+        "podman has {reference}: the budget came after the load"
+    );
+
+    // Within: pushed, and the Budget line after it.
+    let r = p.tiny(&[
+        "build",
+        "--image",
+        &name,
+        "--push",
+        "--size-budget",
+        "binary=10MiB,layer=10MiB",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let tags = reg.get_json("/v2/over/sized/tags/list");
+    assert!(
+        tags["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "0.1.0"),
+        "{tags}"
+    );
+    let pushed = r.stderr.find("Pushed").expect("a Pushed line");
+    let budget = r.stderr.find("Budget").expect("a Budget line");
+    assert!(pushed < budget, "{}", r.stderr);
+
+    // And within, --load loads it (the same reference the over-budget build did not).
+    let r = p.tiny(&[
+        "build",
+        "--image",
+        reference.split(':').next().unwrap(),
+        "--load=podman",
+        "--size-budget",
+        "layer=10MiB",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(exists(&reference), "{}", r.stderr);
+    let _ = Command::new("podman")
+        .args(["image", "rm", &reference])
+        .output();
+}

@@ -12,6 +12,8 @@ use crate::cli::BuildArgs;
 use crate::publish::push::Registries;
 use crate::publish::Shared;
 use crate::shell::Shell;
+use crate::size_report::budget::Verdict;
+use crate::size_report::command::{self as size_command, Measured};
 use crate::size_report::enforce::Budgets;
 use crate::workspace::Workspace;
 
@@ -25,16 +27,31 @@ pub struct Built {
     pub binaries: Vec<Binary>,
     /// The `size-budget`s of the built packages (checked before compiling).
     pub budgets: Budgets,
+    /// The budgets' verdicts, measured before publishing (empty without a budget).
+    pub verdicts: Vec<Verdict>,
+    /// Over budget under [`OverBudget::Hold`]: the publishers after the tarball did not run.
+    pub held: bool,
+}
+
+/// What a build does when its images are over their size budget, once the tarballs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverBudget {
+    /// Fail there, naming the biggest contributors: nothing is pushed or loaded (`cargo tiny build`).
+    Fail,
+    /// Push and load nothing, and go on (`cargo tiny size` reports, then fails).
+    Hold,
 }
 
 /// `cargo tiny build`.
 pub fn run(args: &BuildArgs, shell: &Shell) -> Result<()> {
-    let built = build(args, shell)?;
-    crate::size_report::command::after_build(&built, shell)
+    let built = build(args, shell, OverBudget::Fail)?;
+    crate::report::size_budget(&built.verdicts, shell);
+    Ok(())
 }
 
-/// Everything `cargo tiny build` does but the budget check.
-pub fn build(args: &BuildArgs, shell: &Shell) -> Result<Built> {
+/// Everything `cargo tiny build` does; the size budget is checked once the tarballs are written,
+/// before any registry or engine sees an image (after the compile with `--no-image`).
+pub fn build(args: &BuildArgs, shell: &Shell, over_budget: OverBudget) -> Result<Built> {
     // Targets named on the command line are checked before anything runs.
     let cli_targets = BuildOptions::cli_targets(args)?;
     if args.output.is_some() && args.no_image {
@@ -116,9 +133,33 @@ pub fn build(args: &BuildArgs, shell: &Shell) -> Result<Built> {
         registries: registries.as_ref(),
         shell,
     };
-    if let Some(io) = &opts.image {
-        image_jobs::run(&ws, io, &images, &binaries, &shared, opts.json)?;
+    let verdicts = std::cell::RefCell::new(Vec::new());
+    let held = std::cell::Cell::new(false);
+    let gate = || -> Result<bool> {
+        let measured = Measured {
+            ws: &ws,
+            plan: &plan,
+            target_dir: opts.target_dir.as_path(),
+            images: &images,
+            binaries: &binaries,
+            budgets: &budgets,
+        };
+        let v = match over_budget {
+            OverBudget::Fail => size_command::before_publishing(&measured, shell)?,
+            OverBudget::Hold => size_command::measure(&measured)?.1,
+        };
+        let over = v.iter().any(|v| !v.ok);
+        *verdicts.borrow_mut() = v;
+        held.set(over);
+        Ok(!over)
+    };
+    match &opts.image {
+        Some(io) => image_jobs::run(&ws, io, &images, &binaries, &shared, &gate, opts.json)?,
+        None => {
+            gate()?;
+        }
     }
+    let (verdicts, held) = (verdicts.into_inner(), held.get());
     Ok(Built {
         ws,
         opts,
@@ -126,5 +167,7 @@ pub fn build(args: &BuildArgs, shell: &Shell) -> Result<Built> {
         images,
         binaries,
         budgets,
+        verdicts,
+        held,
     })
 }

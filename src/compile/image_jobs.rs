@@ -13,6 +13,7 @@ use super::Binary;
 use crate::error::Failure;
 use crate::image::assemble::Provenance;
 use crate::image::{self, ca_bundle, Built, CompressionCost, ImageInput, LayerFacts, Summary};
+use crate::progress::Meter;
 use crate::publish::{tarball, Published, Publisher, Shared};
 use crate::report::{PlatformFacts, ResultReport};
 use crate::source_date::SourceDate;
@@ -120,14 +121,15 @@ struct Image {
     cost: Option<CompressionCost>,
 }
 
-fn build_one(input: &ImageInput<'_>) -> Result<Image> {
+fn build_one(input: &ImageInput<'_>, meter: &Meter) -> Result<Image> {
     let started = std::time::Instant::now();
-    let made = image::build(input)?;
+    let made = image::build_metered(input, meter)?;
     let cost = if made.layer.compression != image::Compression::Gzip {
         Some(image::compression_cost(
             input,
             &made.layer,
             started.elapsed(),
+            meter,
         )?)
     } else {
         None
@@ -195,21 +197,41 @@ pub fn run(
     plans: &[ImagePlan],
     binaries: &[Binary],
     shared: &Shared<'_>,
+    gate: Gate<'_>,
     json: bool,
 ) -> Result<()> {
-    run_with(ws, io, plans, binaries, shared, &[], json)
+    run_with(
+        ws,
+        io,
+        plans,
+        binaries,
+        shared,
+        &Hooks { extra: &[], gate },
+        json,
+    )
 }
 
-/// [`run`], with `extra` publishers after each plan's own.
+/// What a caller adds to the publishing: `extra` publishers after each plan's own, and the gate.
+pub struct Hooks<'a> {
+    pub extra: &'a [&'a dyn Publisher],
+    pub gate: Gate<'a>,
+}
+
+/// Asked once every tarball is written, before any other publisher (the size budget): an error
+/// stops the build there; `Ok(false)` skips the other publishers (nothing pushed or loaded).
+pub type Gate<'a> = &'a dyn Fn() -> Result<bool>;
+
+/// [`run`], with [`Hooks`].
 pub fn run_with(
     ws: &Workspace,
     io: &ImageOptions,
     plans: &[ImagePlan],
     binaries: &[Binary],
     shared: &Shared<'_>,
-    extra: &[&dyn Publisher],
+    hooks: &Hooks<'_>,
     json: bool,
 ) -> Result<()> {
+    let (extra, gate) = (hooks.extra, hooks.gate);
     let shell = shared.shell;
     let started = std::time::Instant::now();
     let date = io.source_date;
@@ -301,7 +323,13 @@ pub fn run_with(
         .filter(|(_, j)| j.cached.is_none())
         .flat_map(|(k, j)| (0..j.prepared.len()).map(move |i| (k, i)))
         .collect();
-    let mut images = in_parallel(&wanted, |&(k, i)| build_one(&jobs[k].prepared[i].input))
+    // One progress line for every layer compressing (on a terminal, past a second).
+    let meter = Meter::new(shell, "Compressing");
+    let images = in_parallel(&wanted, |&(k, i)| {
+        build_one(&jobs[k].prepared[i].input, &meter)
+    });
+    meter.finish();
+    let mut images = images
         .into_iter()
         .collect::<Result<Vec<Image>>>()?
         .into_iter();
@@ -404,7 +432,18 @@ pub fn run_with(
         })
         .collect();
     let steps = lists.iter().map(Vec::len).max().unwrap_or(0);
-    for step in 0..steps {
+    let mut gated = false;
+    // A publisher that failed once every tarball was written (a push, a load): the results are
+    // still reported (what was built and written), with the push commands to retry, then the error.
+    let mut failed = None;
+    'steps: for step in 0..steps {
+        // Every tarball written (step 0): the gate decides whether anything goes further.
+        if step == 1 {
+            gated = true;
+            if !gate()? {
+                break;
+            }
+        }
         for (r, list) in results.iter_mut().zip(&lists) {
             let Some(publisher) = list.get(step) else {
                 continue;
@@ -426,7 +465,14 @@ pub fn run_with(
                     let Some(built) = r.built.as_ref() else {
                         anyhow::bail!("a result neither built nor read back");
                     };
-                    let done = publisher.publish(built)?;
+                    let done = match publisher.publish(built) {
+                        Ok(done) => done,
+                        Err(e) if step > 0 => {
+                            failed = Some(e);
+                            break 'steps;
+                        }
+                        Err(e) => return Err(e),
+                    };
                     // The tarball this plan wrote now: recorded for the next build.
                     match (&done, &r.job.cached) {
                         (Published::Tarball(w), None) if w.path == r.job.plan.tarball => {
@@ -446,6 +492,9 @@ pub fn run_with(
             };
             r.published.push(done);
         }
+    }
+    if !gated && failed.is_none() {
+        gate()?;
     }
 
     let total = results.len();
@@ -474,6 +523,10 @@ pub fn run_with(
             json,
         )?;
     }
+    if let Some(e) = failed {
+        crate::report::retry(&retry_commands(io, &results), shell);
+        return Err(e);
+    }
     shell.verbose(
         "Timing",
         format!(
@@ -482,6 +535,31 @@ pub fn run_with(
         ),
     );
     Ok(())
+}
+
+/// The `cargo tiny push` command of every result with a push that did not happen.
+fn retry_commands(io: &ImageOptions, results: &[Outcome<'_>]) -> Vec<String> {
+    let Some((flags, _)) = &io.push else {
+        return Vec::new();
+    };
+    results
+        .iter()
+        .filter(|r| {
+            !r.published
+                .iter()
+                .any(|p| matches!(p, Published::Registry(_)))
+        })
+        .flat_map(|r| {
+            r.job.plan.publish.iter().filter_map(|to| match to {
+                crate::publish::PublishTo::Registry(plan) => Some(crate::report::retry_command(
+                    &r.job.plan.tarball,
+                    plan,
+                    flags,
+                )),
+                _ => None,
+            })
+        })
+        .collect()
 }
 
 /// The key's hint (`sha256` of its public key, base64), as bundles name it.

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 
 use std::io::Write;
 
+use crate::progress::{Meter, Metered};
+
 use anyhow::{Context, Result};
 
 pub use super::compression::Compression;
@@ -219,8 +221,30 @@ impl Layer {
 /// Builds the layer of `tree`, compressed with `compression`: the tar streams through the hash and
 /// the compressor, only the compressed blob is kept.
 pub fn build(tree: &Tree, mtime: u64, compression: Compression) -> Result<Layer> {
-    let sink = Hashing::new(compression.writer(tar_size(tree))?);
-    let sink = write_tar(tree, mtime, sink)?;
+    build_metered(tree, mtime, compression, &Meter::none())
+}
+
+/// [`build`], counting the tar's bytes into `meter` as they reach the compressor.
+pub fn build_metered(
+    tree: &Tree,
+    mtime: u64,
+    compression: Compression,
+    meter: &Meter,
+) -> Result<Layer> {
+    let size = tar_size(tree);
+    // gzip-max takes the tar whole and compresses it when finished: counting the tar's bytes would
+    // fill the bar at once, so its line says only how long it has run.
+    let whole = compression == Compression::GzipMax;
+    let counted = if whole { Meter::none() } else { meter.clone() };
+    counted.grow(size);
+    let sink = Metered::new(Hashing::new(compression.writer(size)?), counted);
+    let sink = write_tar(tree, mtime, sink)?.inner;
+    let _busy = whole.then(|| {
+        meter.busy(format!(
+            "zopfli on a {} tar",
+            crate::shell::human_size(size)
+        ))
+    });
     Ok(Layer {
         compressed: sink.inner.finish()?,
         compression,

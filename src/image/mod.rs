@@ -279,11 +279,16 @@ pub fn tree(input: &ImageInput<'_>) -> layer::Tree {
 
 /// Builds one platform's image and its SBOM referrer.
 pub fn build(input: &ImageInput<'_>) -> Result<Made> {
+    build_metered(input, &crate::progress::Meter::none())
+}
+
+/// [`build`], the layer's compression counted into `meter`.
+pub fn build_metered(input: &ImageInput<'_>, meter: &crate::progress::Meter) -> Result<Made> {
     let cfg = input.config;
     let created = input.created.rfc3339();
     let tree = tree(input);
     paths::check_tree(&tree)?;
-    let mut layer = layer::build(&tree, input.created.mtime(), cfg.compression)?;
+    let mut layer = layer::build_metered(&tree, input.created.mtime(), cfg.compression, meter)?;
     let compressed = std::mem::take(&mut layer.compressed);
     let layer_blob = Blob::new(layer.media_type(), compressed);
     let layer_blob_size = layer_blob.size();
@@ -436,11 +441,17 @@ pub fn compression_cost(
     input: &ImageInput<'_>,
     layer: &LayerFacts,
     took: std::time::Duration,
+    meter: &crate::progress::Meter,
 ) -> Result<CompressionCost> {
     let started = std::time::Instant::now();
-    let gzip_size = layer::build(&tree(input), input.created.mtime(), Compression::Gzip)?
-        .compressed
-        .len() as u64;
+    let gzip_size = layer::build_metered(
+        &tree(input),
+        input.created.mtime(),
+        Compression::Gzip,
+        meter,
+    )?
+    .compressed
+    .len() as u64;
     Ok(CompressionCost {
         compression: layer.compression,
         took,

@@ -9,7 +9,7 @@ mod push;
 mod result;
 mod size;
 
-pub use push::{push_message, pushed};
+pub use push::{push_message, pushed, retry, retry_command};
 pub use result::{result, PlatformFacts, ResultReport};
 pub use size::{budget as size_budget, size_report};
 

@@ -5,9 +5,44 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::publish::push::{PushPlan, RegistryFlags};
 use crate::publish::{Pushed, Referrers};
 use crate::reference::Destination;
 use crate::shell::{human_size, Shell};
+
+/// The command that pushes the tarball at `tarball` again as `plan` says, with the registry flags
+/// the build was given (`--insecure-registry`, `--registry-ca`; credentials are never in it: they
+/// come from the same files and helpers): `cargo tiny push TARBALL NAME:TAG --tag T…`. Every word
+/// a shell word.
+pub fn retry_command(tarball: &Path, plan: &PushPlan, flags: &RegistryFlags) -> String {
+    let mut words = vec![
+        "cargo".to_string(),
+        "tiny".into(),
+        "push".into(),
+        super::shown(tarball),
+        super::shell_word(&format!("{}:{}", plan.dest.name(), plan.dest.tag)),
+    ];
+    for t in plan.tags.iter().filter(|t| **t != plan.dest.tag) {
+        words.extend(["--tag".into(), super::shell_word(t)]);
+    }
+    for h in &flags.insecure_registry {
+        words.extend(["--insecure-registry".into(), super::shell_word(h)]);
+    }
+    for f in &flags.registry_ca {
+        words.extend([
+            "--registry-ca".into(),
+            super::shell_word(&f.display().to_string()),
+        ]);
+    }
+    words.join(" ")
+}
+
+/// After a push failed: how to push what was written, one `Retry` line per image not pushed.
+pub fn retry(commands: &[String], shell: &Shell) {
+    for c in commands {
+        shell.note("Retry", c);
+    }
+}
 
 /// The status lines of a push (`cargo tiny push`).
 pub fn pushed(_dest: &Destination, pushed: &Pushed, shell: &Shell) {

@@ -1,7 +1,7 @@
 //! `cargo tiny size`: the build, then per binary its owners (from its symbol twin), per image its
 //! files, the diff against `--baseline`, the advice and the budget; printed (text, or one JSON message
 //! after the build's) and written to `<target-dir>/tiny/size-report.json` and `size-report.html`.
-//! Also the budget check at the end of `cargo tiny build` ([`after_build`]).
+//! Also `cargo tiny build`'s budget check, before the publishers ([`before_publishing`]).
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,7 @@ use super::budget::Verdict;
 use super::model::{BinaryReport, OwnerSymbols, Report, VERSION};
 use super::{advice, binary, diff, enforce, html, layer};
 use crate::cli::SizeArgs;
-use crate::compile::command::{build, Built};
+use crate::compile::command::{build, Built, OverBudget};
 use crate::shell::Shell;
 
 /// `cargo tiny size`: 0, or the budget's failure after the report is written and printed.
@@ -21,7 +21,7 @@ pub fn run(args: &SizeArgs, shell: &Shell) -> Result<i32> {
         Some(p) => Some((p.display().to_string(), diff::load(p)?)),
         None => None,
     };
-    let built = build(&args.build, shell)?;
+    let built = build(&args.build, shell, OverBudget::Hold)?;
     let started = std::time::Instant::now();
     let mut report = Report {
         version: VERSION,
@@ -49,13 +49,25 @@ pub fn run(args: &SizeArgs, shell: &Shell) -> Result<i32> {
         ),
     );
     crate::report::size_report(&report, &json_path, &html_path, shell, built.opts.json)?;
-    budget_outcome(&report.budget, &report, shell).map(|_| 0)
+    // Over budget, the build pushed and loaded nothing (the tarballs are written): said in the error.
+    let held = if built.held && built.images.iter().any(|p| p.publish.len() > 1) {
+        "nothing pushed or loaded"
+    } else {
+        ""
+    };
+    budget_outcome(&report.budget, &report, held, shell).map(|_| 0)
 }
 
 /// The reports of every image the build wrote, with the package each was built from.
 fn images(built: &Built) -> Result<Vec<super::model::ImageReport>> {
+    images_of(&built.images)
+}
+
+fn images_of(
+    plans: &[crate::compile::image_plan::ImagePlan],
+) -> Result<Vec<super::model::ImageReport>> {
     let mut out = Vec::new();
-    for p in &built.images {
+    for p in plans {
         for mut i in layer::images(&p.tarball)? {
             i.package = p.target.package.clone();
             out.push(i);
@@ -130,22 +142,66 @@ fn write(
 }
 
 /// Over budget: the failure naming what is big; within: the headroom.
-fn budget_outcome(verdicts: &[Verdict], report: &Report, shell: &Shell) -> Result<()> {
+fn budget_outcome(verdicts: &[Verdict], report: &Report, held: &str, shell: &Shell) -> Result<()> {
     let over: Vec<&Verdict> = verdicts.iter().filter(|v| !v.ok).collect();
     if over.is_empty() {
         crate::report::size_budget(verdicts, shell);
         return Ok(());
     }
-    Err(enforce::failure(&over, report, report.diff.as_ref()))
+    Err(enforce::failure_held(
+        &over,
+        report,
+        report.diff.as_ref(),
+        held,
+    ))
 }
 
-/// `cargo tiny build`'s budget check: the sizes it measured against the budgets; over budget, the
-/// binaries' owners are found (their twins linked) to name the biggest.
-pub fn after_build(built: &Built, shell: &Shell) -> Result<()> {
-    if !built.budgets.is_set() {
-        return Ok(());
+/// `cargo tiny build`'s budget check, run once every tarball is written and before anything is
+/// pushed or loaded (or after the compile with `--no-image`): the sizes measured against the
+/// budgets; over budget, the binaries' owners are found (their twins linked) and the layers' files
+/// read to name the biggest. Within: the verdicts, for the `Budget` lines at the end.
+pub fn before_publishing(built: &Measured<'_>, shell: &Shell) -> Result<Vec<Verdict>> {
+    let (mut report, verdicts) = measure(built)?;
+    let over: Vec<&Verdict> = verdicts.iter().filter(|v| !v.ok).collect();
+    if over.is_empty() {
+        return Ok(verdicts);
     }
-    let mut report = Report {
+    // Over: what is big, found now (a twin linked, a layer decompressed) for the message only.
+    if over.iter().any(|v| v.what == "layer") {
+        report.images = images_of(built.images)?;
+    }
+    for (i, b) in built.binaries.iter().enumerate() {
+        if over
+            .iter()
+            .any(|v| v.what == "binary" && v.bin == b.target.bin && v.platform == b.platform.triple)
+        {
+            report.binaries[i] =
+                binary::analyse(built.ws, built.plan, built.target_dir, b, shell)?.report;
+        }
+    }
+    let held = if built.images.is_empty() {
+        String::new()
+    } else {
+        let written: Vec<String> = built
+            .images
+            .iter()
+            .map(|p| crate::fsutil::shown_path(&p.tarball).display().to_string())
+            .collect();
+        format!(
+            "nothing pushed or loaded; written for inspection: {}",
+            written.join(", ")
+        )
+    };
+    Err(enforce::failure_held(&over, &report, None, &held))
+}
+
+/// The sizes the build measured (binaries, and the layers of the tarballs written) and the
+/// budgets' verdicts on them; nothing decompressed, no twin linked.
+pub fn measure(built: &Measured<'_>) -> Result<(Report, Vec<Verdict>)> {
+    if !built.budgets.is_set() {
+        return Ok((Report::default(), Vec::new()));
+    }
+    let report = Report {
         version: VERSION,
         binaries: built
             .binaries
@@ -160,20 +216,33 @@ pub fn after_build(built: &Built, shell: &Shell) -> Result<()> {
                 ..Default::default()
             })
             .collect(),
-        images: images(built)?,
+        images: layer_sizes(built.images)?,
         ..Default::default()
     };
     let verdicts = built.budgets.verdicts(&report);
-    let over_binaries: Vec<(String, String)> = verdicts
-        .iter()
-        .filter(|v| !v.ok && v.what == "binary")
-        .map(|v| (v.bin.clone(), v.platform.clone()))
-        .collect();
-    for (i, b) in built.binaries.iter().enumerate() {
-        if over_binaries.contains(&(b.target.bin.clone(), b.platform.triple.clone())) {
-            report.binaries[i] =
-                binary::analyse(&built.ws, &built.plan, &built.opts.target_dir, b, shell)?.report;
+    Ok((report, verdicts))
+}
+
+/// What the build's budget check measures.
+pub struct Measured<'a> {
+    pub ws: &'a crate::workspace::Workspace,
+    pub plan: &'a crate::compile::plan::Plan,
+    pub target_dir: &'a Path,
+    pub images: &'a [crate::compile::image_plan::ImagePlan],
+    pub binaries: &'a [crate::compile::Binary],
+    pub budgets: &'a enforce::Budgets,
+}
+
+/// Every image's layer sizes (nothing decompressed), with the package each was built from.
+fn layer_sizes(
+    plans: &[crate::compile::image_plan::ImagePlan],
+) -> Result<Vec<super::model::ImageReport>> {
+    let mut out = Vec::new();
+    for p in plans {
+        for mut i in layer::sizes(&p.tarball)? {
+            i.package = p.target.package.clone();
+            out.push(i);
         }
     }
-    budget_outcome(&verdicts, &report, shell)
+    Ok(out)
 }

@@ -84,6 +84,16 @@ impl Budgets {
 /// The failure for the verdicts that are over: each with its biggest contributors (crates of the
 /// binary, files of the layer) and, with a baseline, what grew since.
 pub fn failure(over: &[&Verdict], report: &Report, diff: Option<&Diff>) -> anyhow::Error {
+    failure_held(over, report, diff, "")
+}
+
+/// [`failure`], saying what was held back (`held`: e.g. "nothing pushed or loaded; …"; empty: nothing).
+pub fn failure_held(
+    over: &[&Verdict],
+    report: &Report,
+    diff: Option<&Diff>,
+    held: &str,
+) -> anyhow::Error {
     let mut parts = Vec::new();
     for v in over {
         let mut s = format!("{} {}", v.bin, v.describe());
@@ -148,10 +158,11 @@ pub fn failure(over: &[&Verdict], report: &Report, diff: Option<&Diff>) -> anyho
         }
         parts.push(s);
     }
-    Failure::new(super::text::printable(&format!(
-        "over the size budget: {}",
-        parts.join(" — ")
-    )))
+    let mut message = format!("over the size budget: {}", parts.join(" — "));
+    if !held.is_empty() {
+        message.push_str(&format!(" ({held})"));
+    }
+    Failure::new(super::text::printable(&message))
         .hint("`cargo tiny size` shows what every crate and file costs; raise `size-budget` in [package.metadata.tiny] (or --size-budget) to allow it")
         .into()
 }

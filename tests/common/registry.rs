@@ -32,8 +32,12 @@ impl Drop for Registry {
 impl Registry {
     /// `extra` is appended to the config (TLS and auth).
     pub fn start(extra: impl Fn(u16) -> String) -> Registry {
+        Registry::start_on(free_port(), extra)
+    }
+
+    /// [`Registry::start`] on a given port (a registry started again where a stopped one was).
+    pub fn start_on(port: u16, extra: impl Fn(u16) -> String) -> Registry {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
