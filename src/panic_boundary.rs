@@ -70,3 +70,22 @@ pub fn test_point(point: &str) {
     #[cfg(not(debug_assertions))]
     let _ = point;
 }
+
+/// Debug builds only: sleeps when `CARGO_TINY_TEST_PAUSE` is `point:MILLISECONDS`, so a test can
+/// widen a window between two steps (another build's files written between a tarball's rename and
+/// its SBOM's). Nothing in a release build.
+pub fn test_pause(point: &str) {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("CARGO_TINY_TEST_PAUSE").ok().and_then(|v| {
+        Some(
+            v.strip_prefix(point)?
+                .strip_prefix(':')?
+                .parse::<u64>()
+                .ok()?,
+        )
+    }) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
+}

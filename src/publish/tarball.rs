@@ -280,6 +280,7 @@ where
     // A file beside it that cannot be renamed into place takes the tarball and the files already
     // renamed with it: none of this run's files is left alone.
     let mut persisted: Vec<&Path> = vec![tar_path];
+    crate::panic_boundary::test_pause("between-renames");
     for (p, tmp) in temps {
         if let Err(e) = tmp.persist(p) {
             for done in persisted {
