@@ -77,12 +77,10 @@ pub fn test_point(point: &str) {
 pub fn test_pause(point: &str) {
     #[cfg(debug_assertions)]
     if let Some(ms) = std::env::var("CARGO_TINY_TEST_PAUSE").ok().and_then(|v| {
-        Some(
-            v.strip_prefix(point)?
-                .strip_prefix(':')?
-                .parse::<u64>()
-                .ok()?,
-        )
+        v.strip_prefix(point)?
+            .strip_prefix(':')?
+            .parse::<u64>()
+            .ok()
     }) {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
