@@ -165,7 +165,7 @@ fn a_reused_1_gib_incompressible_image_is_loaded_with_bounded_memory() {
     // Loaded into each engine from the tarball it was read back from: docker through its socket
     // (the archive streamed as the request body), podman through `podman load` (streamed to its
     // stdin) unless its socket answers.
-    for engine in ["docker", "podman"] {
+    for engine in ["podman", "docker"] {
         if !require_tool(engine, &["info"]) {
             continue;
         }
