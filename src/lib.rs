@@ -20,6 +20,7 @@ pub mod init;
 pub mod knowledge;
 pub mod manifest_file;
 pub mod manifest_spans;
+pub mod panic_boundary;
 pub mod process;
 pub mod progress;
 pub mod publish;
@@ -67,12 +68,16 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
         Command::Size(a) => (a.build.common.verbosity(), a.build.common.color),
     };
     let shell = Shell::new(verbosity, color);
-    match run(&cli, &shell) {
-        Ok(code) => code,
-        Err(err) => {
+    match panic_boundary::run(|| run(&cli, &shell)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(err)) => {
             let (code, message, hint) = error::report(&err);
             shell.error(&message, hint.as_deref());
             code
+        }
+        Err(internal) => {
+            shell.error(&internal, Some(&panic_boundary::hint()));
+            panic_boundary::INTERNAL
         }
     }
 }

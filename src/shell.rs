@@ -132,10 +132,6 @@ impl Shell {
 /// source file controls cannot move the cursor, rewrite a line or restyle the terminal. Newlines are
 /// escaped too: a status line or an error is one line.
 pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
     if !text.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -146,6 +142,29 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
         } else {
             out.push(c);
         }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A control character or a bidirectional override/isolate/mark: what [`escape`] rewrites.
+pub fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Multi-line text (a diff, a report) with each line passed through [`escape`]: the text's own line
+/// breaks stay, every other control character is escaped. Text that puts a line break inside one
+/// of its values must escape that value with [`escape`] first.
+pub fn escape_lines(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && unsafe_char(c)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&escape(line));
     }
     std::borrow::Cow::Owned(out)
 }
@@ -163,7 +182,7 @@ pub fn human_size(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape, human_size};
+    use super::{escape, escape_lines, human_size};
 
     #[test]
     fn control_characters_are_escaped() {
@@ -171,6 +190,15 @@ mod tests {
         assert_eq!(
             escape("a\x1b[31mred\rover\x08\x7f\u{9b}\u{202e}\nb"),
             "a\\u{1b}[31mred\\rover\\u{8}\\u{7f}\\u{9b}\\u{202e}\\nb"
+        );
+    }
+
+    #[test]
+    fn multi_line_text_keeps_its_lines_only() {
+        assert_eq!(escape_lines("a\nb\n"), "a\nb\n");
+        assert_eq!(
+            escape_lines("-x = \"\x1b]0;t\x07\"\r\n+y\u{2066}\n"),
+            "-x = \"\\u{1b}]0;t\\u{7}\"\\r\n+y\\u{2066}\n"
         );
     }
 

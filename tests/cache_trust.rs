@@ -272,3 +272,88 @@ fn two_builds_at_once_leave_a_tarball_and_sbom_of_the_same_build() {
     }
     assert!(waited, "no build waited for the other's lock");
 }
+
+/// The pairing the output lock exists for, made deterministic: build A pauses 3 s between renaming
+/// its tarball and its SBOM into place (the debug-only `CARGO_TINY_TEST_PAUSE`), build B of another
+/// version starts meanwhile on the same target dir and output path. Without the lock B's tarball
+/// and SBOM land inside A's pause and A's SBOM then replaces B's: a tarball of one build beside the
+/// SBOM of the other. With it, B waits; the tarball on disk, the SBOM beside it and the JSON report
+/// of the build that wrote them are one build's.
+#[test]
+fn the_output_lock_keeps_a_slow_builds_tarball_sbom_and_report_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = fixture_target_dir().join("cache-trust-pairing");
+    let a = project(dir.path(), "a", "Hello", "1.0.0");
+    let b = project(dir.path(), "b", "Howdy", "2.0.0");
+    let tar = dir.path().join("out/hello.tar");
+    // Compiled once each first: the timed runs below only build images.
+    for root in [&a, &b] {
+        image(&build(
+            root,
+            &target,
+            &dir.path().join("warm/hello.tar"),
+            &[],
+        ));
+    }
+    let spawn = |root: &Path, pause: bool| {
+        let mut cmd = cargo_tiny();
+        cmd.args(["build", "--message-format", "json", "--manifest-path"])
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .arg("--output")
+            .arg(&tar)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if pause {
+            cmd.env("CARGO_TINY_TEST_PAUSE", "between-renames:3000");
+        }
+        cmd.spawn().unwrap()
+    };
+    let ca = spawn(&a, true);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let cb = spawn(&b, false);
+    let reports: Vec<Value> = [ca, cb]
+        .into_iter()
+        .map(|c| {
+            let o = c.wait_with_output().unwrap();
+            image(&Run {
+                code: o.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            })
+        })
+        .collect();
+    let index = run(std::process::Command::new("tar")
+        .arg("-xOf")
+        .arg(&tar)
+        .arg("index.json"))
+    .stdout;
+    let version = ["1.0.0", "2.0.0"]
+        .into_iter()
+        .find(|v| index.contains(&format!("hello:{v}")))
+        .expect("the tarball names one of the builds");
+    let report = &reports[usize::from(version == "2.0.0")];
+    let sbom = PathBuf::from(report["sbom_path"].as_str().unwrap());
+    let beside = std::fs::read(&sbom).unwrap();
+    eprintln!(
+        "tarball of {version}; SBOM beside it of {}",
+        ["1.0.0", "2.0.0"]
+            .into_iter()
+            .find(|v| String::from_utf8_lossy(&beside).contains(&format!("\"{v}\"")))
+            .unwrap_or("neither")
+    );
+    assert!(
+        String::from_utf8_lossy(&beside).contains(&format!("\"{version}\"")),
+        "the tarball is {version}'s, the SBOM beside it is the other build's"
+    );
+    assert_eq!(
+        format!("sha256:{}", sha256_hex(&beside)),
+        report["sbom_digest"].as_str().unwrap(),
+        "the SBOM beside the tarball is not the one {version}'s report names"
+    );
+    let listing = run(std::process::Command::new("tar").arg("-tf").arg(&tar));
+    assert!(listing
+        .stdout
+        .contains(&format!("blobs/sha256/{}", sha256_hex(&beside))));
+}

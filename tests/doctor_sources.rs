@@ -141,3 +141,103 @@ fn hostile_source_files_are_one_info_line_each_and_doctor_goes_on() {
     // and the parsed sources), far below what reading from /dev/zero would grow to.
     assert!(rss_kib < 256 * 1024, "peak RSS {rss_kib} KiB");
 }
+
+/// Text a hostile workspace controls, with every byte that could restyle a terminal, rewrite a
+/// line or start a second GitHub workflow command.
+const HOSTILE: &str = "e\u{1b}[2J\u{1b}]0;t\u{7}vil\r\n::error file=x.rs::forged%0A,\u{202e}\u{8}";
+
+#[test]
+fn hostile_names_reach_neither_the_terminal_nor_a_workflow_command_raw() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The workspace's own directory, a `#[path]` file name (a FIFO: skipped, named) and a program
+    // the sources run (named by missing-program) all carry the hostile text.
+    let dir = tmp.path().join(format!("ws-{HOSTILE}"));
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"hostile\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    let fifo_name = format!("p-{HOSTILE}.rs");
+    std::fs::write(
+        dir.join("src/main.rs"),
+        format!(
+            "#[path = {fifo:?}]\nmod fifo;\n\
+             fn main() {{ let _ = std::process::Command::new({prog:?}).status(); }}\n",
+            fifo = fifo_name,
+            prog = format!("prog-{HOSTILE}"),
+        ),
+    )
+    .unwrap();
+    let fifo = std::ffi::CString::new(dir.join("src").join(&fifo_name).to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+
+    let doctor = |format: &str| {
+        let out = common::cargo_tiny()
+            .args([
+                "doctor",
+                "--offline",
+                "--message-format",
+                format,
+                "--manifest-path",
+            ])
+            .arg(dir.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", tmp.path().join("target"))
+            .env("GITHUB_WORKSPACE", tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{format}: {:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let raw = |text: &str| {
+        text.chars()
+            .filter(|&c| c != '\n' && cargo_tiny::shell::unsafe_char(c))
+            .collect::<Vec<char>>()
+    };
+
+    // JSON keeps the names whole (serde escapes them): what the other formats must show.
+    let json = doctor("json");
+    let findings: Vec<serde_json::Value> = String::from_utf8(json.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let named = |code: &str| {
+        findings
+            .iter()
+            .any(|f| f["code"] == code && f.to_string().contains("forged%0A"))
+    };
+    assert!(named("source-skipped"), "{findings:#?}");
+    assert!(named("missing-program"), "{findings:#?}");
+
+    let human = doctor("human");
+    let stderr = String::from_utf8(human.stderr).unwrap();
+    assert_eq!(raw(&stderr), Vec::<char>::new(), "{stderr:?}");
+    assert!(!stderr.lines().any(|l| l.starts_with("::")), "{stderr}");
+    assert!(stderr.contains("\\u{1b}[2J"), "{stderr}");
+
+    let github = doctor("github");
+    let stdout = String::from_utf8(github.stdout).unwrap();
+    assert_eq!(raw(&stdout), Vec::<char>::new(), "{stdout:?}");
+    // One line per finding, each one command: the forged one is the message's text.
+    assert_eq!(stdout.lines().count(), findings.len(), "{stdout}");
+    for line in stdout.lines() {
+        assert!(
+            ["::error", "::warning", "::notice"]
+                .iter()
+                .any(|l| line.starts_with(l)),
+            "{line}"
+        );
+        // The properties hold no `:` (escaped as %3A) and no `,` but their separators: the
+        // command ends where GitHub expects it to.
+        let (command, _message) = line[2..].split_once("::").unwrap();
+        assert!(!command.contains(':'), "{line}");
+        assert!(command.matches(',').count() <= 1, "{line}");
+    }
+    assert!(stdout.contains("forged%250A"), "{stdout}");
+}

@@ -448,3 +448,70 @@ fn path_dependency_outside_the_workspace_leaves_no_host_path() {
     );
     assert!(purls.iter().all(|p| !p.contains(&host)), "{purls:?}");
 }
+
+/// A bug (a panic, triggered here by the debug-only `CARGO_TINY_TEST_PANIC` point once the
+/// tarball is fully staged, SBOM staged beside it) ends as one `error: internal error` line with a
+/// hint to report it and exit 70: no stack trace, not Rust's exit 101; nothing is left in the output
+/// directory (no tarball, no SBOM, no temp file) and the output lock is released (the next build
+/// does not wait). `RUST_BACKTRACE=1` adds Rust's own message.
+#[test]
+fn a_panic_is_one_internal_error_line_leaving_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = package(&dir.path().join("pkg"), "boom", "0.1.0", "");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let tar = out.join("boom.tar");
+    let r = build(
+        &manifest,
+        &tar,
+        &[
+            ("CARGO_TINY_TEST_PANIC", "tarball-staged"),
+            ("RUST_BACKTRACE", "0"),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 70, "{}", r.stderr);
+    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(
+        errors[0].starts_with("error: internal error: CARGO_TINY_TEST_PANIC at tarball-staged at src/publish/tarball.rs:"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        errors[0].contains("please report it at https://"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("RUST_BACKTRACE=1` environment"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(listing(&out), Vec::<String>::new());
+
+    // With RUST_BACKTRACE, Rust's message too (for the report); still exit 70.
+    let r = build(
+        &manifest,
+        &tar,
+        &[
+            ("CARGO_TINY_TEST_PANIC", "tarball-staged"),
+            ("RUST_BACKTRACE", "1"),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 70, "{}", r.stderr);
+    assert!(r.stderr.contains("panicked at src/"), "{}", r.stderr);
+    assert_eq!(listing(&out), Vec::<String>::new());
+
+    // The lock was released: the next build neither waits nor fails.
+    let r = build(&manifest, &tar, &[], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("waiting for the lock on"),
+        "{}",
+        r.stderr
+    );
+    assert!(tar.is_file());
+}

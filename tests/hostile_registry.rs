@@ -730,3 +730,134 @@ fn a_1_gib_incompressible_image_is_pushed_with_bounded_memory() {
     assert!(upload.is_some(), "no 1 GiB upload reached the registry");
     assert!(maxrss_kib < 128 * 1024, "peak RSS {maxrss_kib} KiB");
 }
+
+/// A CA and a server certificate for 127.0.0.1 and 127.0.0.2 it signs (openssl, as tests/push.rs):
+/// (directory, ca.pem path, cert.pem bytes, key.pem bytes).
+fn local_ca() -> (tempfile::TempDir, PathBuf, Vec<u8>, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(Command::new("sh")
+        .arg("-ec")
+        .arg(
+            "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=cargo-tiny test CA' 2>/dev/null
+             openssl req -newkey rsa:2048 -nodes -keyout key.pem -out srv.csr -subj '/CN=127.0.0.1' 2>/dev/null
+             printf 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
+             openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cert.pem -days 2 -extfile ext.cnf 2>/dev/null",
+        )
+        .current_dir(dir.path()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let read = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+    let (cert, key) = (read("cert.pem"), read("key.pem"));
+    let ca = dir.path().join("ca.pem");
+    (dir, ca, cert, key)
+}
+
+/// Over TLS end to end (the fake registry serves https with a local CA given by --registry-ca): the
+/// https registry gets the Basic credentials, but a token realm it names over plain HTTP — on
+/// another host or on its own — gets nothing, and a redirect or an upload Location from https to
+/// http (its own host or another) never carries an Authorization header.
+#[test]
+fn an_https_registry_never_hands_the_credentials_to_plain_http() {
+    if !require_tool("openssl", &["version"]) {
+        return;
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"));
+    let (_certs, ca, cert, key) = local_ca();
+    let ca_arg = ca.display().to_string();
+    let envs: &[(&str, &str)] = &[];
+    let push_tls = |host: &str, home: &Path| {
+        run(cargo_tiny()
+            .arg("push")
+            .arg(tarball())
+            .arg(format!("{host}/hello:1"))
+            .args(["--registry-ca", &ca_arg])
+            .env("HOME", home)
+            .env("CARGO_TINY_REGISTRY_TIMEOUT", "2")
+            .envs(envs.iter().copied()))
+    };
+
+    // The control: a Basic challenge over TLS, the push completes with the credentials.
+    let reg = Fake::start_tls("127.0.0.1", &cert, &key, |req, _| {
+        if req.header("authorization").is_none() && req.target == "/v2/" {
+            return Reply::With(
+                401,
+                vec!["WWW-Authenticate: Basic realm=\"r\"".into()],
+                Vec::new(),
+            );
+        }
+        registry(req)
+    });
+    let home = home_with(&reg.host, basic_entry());
+    let r = push_tls(&reg.host, home.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    no_secret(&r, "https registry, Basic");
+    assert!(
+        reg.requests()
+            .iter()
+            .any(|q| q.header("authorization") == Some(&format!("Basic {b64}"))),
+        "the https registry got the credentials (else this test proves nothing)"
+    );
+
+    // Token realms over plain HTTP, on another host and on the registry's own address.
+    for ip in ["127.0.0.2", "127.0.0.1"] {
+        let thief = Fake::start(ip, |_, _| ok(200, &[], r#"{"token":"t"}"#));
+        let realm = format!("http://{}/token", thief.host);
+        let reg = Fake::start_tls("127.0.0.1", &cert, &key, move |req, _| {
+            if req.target == "/v2/" {
+                let h = format!("WWW-Authenticate: Bearer realm=\"{realm}\",service=\"x\"");
+                return Reply::With(401, vec![h], Vec::new());
+            }
+            registry(req)
+        });
+        let home = home_with(&reg.host, basic_entry());
+        let r = push_tls(&reg.host, home.path());
+        let case = format!("https registry, plain-HTTP realm on {ip}");
+        one_line_failure(&r, &case);
+        assert!(r.stderr.contains("not https"), "{case}: {}", r.stderr);
+        assert!(thief.requests().is_empty(), "{case}: the realm was asked");
+        assert!(!contains(&reg.received(), &b64), "{case}");
+    }
+
+    // Redirects and upload Locations from https to http: the other end never gets Authorization.
+    for ip in ["127.0.0.2", "127.0.0.1"] {
+        let other = Fake::start(ip, |_, _| ok(500, &[], ""));
+        let elsewhere = other.host.clone();
+        let reg = Fake::start_tls("127.0.0.1", &cert, &key, move |req, _| {
+            let t = req.target.as_str();
+            if t == "/v2/" && req.header("authorization").is_none() {
+                return Reply::With(
+                    401,
+                    vec!["WWW-Authenticate: Basic realm=\"r\"".into()],
+                    Vec::new(),
+                );
+            }
+            match req.method.as_str() {
+                "HEAD" => ok(307, &[&format!("Location: http://{elsewhere}{t}")], ""),
+                "POST" => ok(
+                    202,
+                    &[&format!("Location: http://{elsewhere}/upload/1")],
+                    "",
+                ),
+                _ => registry(req),
+            }
+        });
+        let home = home_with(&reg.host, basic_entry());
+        let r = push_tls(&reg.host, home.path());
+        let case = format!("https registry redirecting to http on {ip}");
+        one_line_failure(&r, &case);
+        assert!(
+            reg.requests()
+                .iter()
+                .any(|q| q.header("authorization") == Some(&format!("Basic {b64}"))),
+            "{case}: the registry itself got the credentials"
+        );
+        for q in other.requests() {
+            assert!(q.header("authorization").is_none(), "{case}: {q:?}");
+        }
+        assert!(!contains(&other.received(), &b64), "{case}");
+        assert!(!contains(&other.received(), PASSWORD), "{case}");
+        eprintln!(
+            "{case}: {} request(s) reached the http end, none with credentials",
+            other.requests().len()
+        );
+    }
+}

@@ -252,8 +252,15 @@ fn layer_holds(
     binary: &[u8],
 ) -> Result<(), String> {
     use std::io::Read;
-    let data = layer.data.as_slice();
-    let reader: Box<dyn Read> = match layer.media_type.as_str() {
+    // From memory, or (a layer over the size kept in memory) from the tarball it was read back
+    // from: its bytes checked against its digest on the way. (Reading `data` alone found a stored
+    // layer empty, so an image with a large layer was never reused.)
+    let data = std::io::BufReader::new(
+        layer
+            .verified_reader()
+            .map_err(|e| format!("the layer: {e}"))?,
+    );
+    let reader: Box<dyn Read + '_> = match layer.media_type.as_str() {
         crate::settings::compression::LAYER_GZIP => Box::new(flate2::read::GzDecoder::new(data)),
         crate::settings::compression::LAYER_ZSTD => Box::new(
             zstd::stream::read::Decoder::with_buffer(data)

@@ -263,7 +263,7 @@ fn read_stderr(stderr: impl Read, show: bool) -> String {
     let mut all = String::new();
     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
         if show && is_status(&line) {
-            eprintln!("{line}");
+            eprintln!("{}", crate::shell::escape(&line));
         }
         if all.len() < 4 << 20 {
             all.push_str(&line);

@@ -258,7 +258,9 @@ fn apply(
     };
     if opts.fix == FixMode::DryRun {
         for (file, (old, new)) in &plan {
-            print!("{}", crate::fsutil::unified_diff(old, new, &shown(file)));
+            // The manifests' own text: its line breaks kept, any other control character escaped.
+            let diff = crate::fsutil::unified_diff(old, new, &crate::shell::escape(&shown(file)));
+            print!("{}", crate::shell::escape_lines(&diff));
         }
         return Ok(());
     }

@@ -6,7 +6,7 @@ use anyhow::Context;
 use std::path::Path;
 
 use super::findings::{Finding, Severity};
-use crate::shell::{Shell, BOLD, CYAN, RED, YELLOW};
+use crate::shell::{escape, Shell, BOLD, CYAN, RED, YELLOW};
 
 /// `--format`: human (stderr), json (one object a line) or github (workflow annotations), both on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -91,7 +91,10 @@ pub fn github(findings: &[Finding], root: &Path) -> String {
         };
         let mut loc = String::new();
         if let Some(file) = &f.file {
-            loc.push_str(&format!(" file={}", escape_property(&rel(file, root))));
+            loc.push_str(&format!(
+                " file={}",
+                escape_property(&escape(&rel(file, root)))
+            ));
             if let Some(l) = f.line {
                 loc.push_str(&format!(",line={l}"));
             }
@@ -103,7 +106,9 @@ pub fn github(findings: &[Finding], root: &Path) -> String {
         if let Some(fix) = &f.fix {
             msg.push_str(&format!(". Fix: {fix}"));
         }
-        s.push_str(&format!("::{level}{loc}::{}\n", escape_data(&msg)));
+        // Control characters first (a log viewer renders ESC sequences; CR/LF would end the
+        // command), then GitHub's own escapes.
+        s.push_str(&format!("::{level}{loc}::{}\n", escape_data(&escape(&msg))));
     }
     s
 }
@@ -130,9 +135,12 @@ pub fn human(findings: &[Finding], root: &Path, color: bool) -> String {
                 Severity::Warning => (st(YELLOW), "warning"),
                 Severity::Info => (st(CYAN), "info"),
             };
+            // Every field names things the workspace, its registry or its sources control:
+            // escaped one by one (the styles around them are ours).
             s.push_str(&format!(
                 "{style}{word}[{}]{style:#}: {}\n",
-                f.code, f.message
+                f.code,
+                escape(&f.message)
             ));
             if let Some(file) = &f.file {
                 let line = f.line.map(|l| format!(":{l}")).unwrap_or_default();
@@ -140,14 +148,19 @@ pub fn human(findings: &[Finding], root: &Path, color: bool) -> String {
                     "  {}-->{:#} {}{line}\n",
                     st(CYAN),
                     st(CYAN),
-                    rel(file, root)
+                    escape(&rel(file, root))
                 ));
             }
             if !f.path.is_empty() {
-                s.push_str(&format!("   path: {}\n", f.path.join(" → ")));
+                s.push_str(&format!("   path: {}\n", escape(&f.path.join(" → "))));
             }
             if let Some(fix) = &f.fix {
-                s.push_str(&format!("   {}fix{:#}: {fix}\n", st(BOLD), st(BOLD)));
+                s.push_str(&format!(
+                    "   {}fix{:#}: {}\n",
+                    st(BOLD),
+                    st(BOLD),
+                    escape(fix)
+                ));
             }
             if let (Some(by), Some(_)) = (f.verified, &f.edit) {
                 let by = match by {
@@ -181,6 +194,47 @@ pub fn human(findings: &[Finding], root: &Path, color: bool) -> String {
 mod tests {
     use super::*;
 
+    fn hostile() -> Finding {
+        Finding {
+            code: "x",
+            severity: Severity::Warning,
+            message: "crate `e\u{1b}[2Jvil\r\n::error file=a.rs::forged%0A`\u{202e}".into(),
+            path: vec!["app".into(), "e\u{8}vil\n::notice::x".into()],
+            fix: Some("set\u{9b}31m x\n::warning::y".into()),
+            file: Some("/r/dir\n::error::z/\u{1b}]0;t\u{7}/Cargo.toml".into()),
+            line: Some(1),
+            edit: None,
+            verified: None,
+        }
+    }
+
+    #[test]
+    fn hostile_names_reach_no_terminal_and_no_workflow_command_raw() {
+        let out = github(&[hostile()], Path::new("/r"));
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert!(
+            out.starts_with("::warning file=dir\\n%3A%3Aerror%3A%3Az/"),
+            "{out}"
+        );
+        assert!(
+            !out.chars()
+                .any(|c| c != '\n' && crate::shell::unsafe_char(c)),
+            "{out:?}"
+        );
+        // `%0A` in the input is data, not a line break GitHub would decode.
+        assert!(out.contains("forged%250A"), "{out}");
+        let text = human(&[hostile()], Path::new("/r"), false);
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && crate::shell::unsafe_char(c)),
+            "{text:?}"
+        );
+        // Lines: the finding's 4 (message, location, path, fix), a blank one, the summary.
+        assert_eq!(text.lines().count(), 6, "{text}");
+        assert!(!text.lines().any(|l| l.starts_with("::")), "{text}");
+    }
+
     #[test]
     fn workflow_command_values_are_escaped() {
         let f = Finding {
@@ -196,8 +250,9 @@ mod tests {
         };
         let out = github(&[f], Path::new("/r"));
         assert_eq!(out.lines().count(), 1, "{out}");
+        // CR and LF are written as text (`\r\n`): no byte of theirs reaches the log.
         assert!(
-            out.starts_with("::error file=we%2Cird%3Adir/100%25/Cargo.toml,line=3::50%25 of%0D%0Alines, a:b (x)"),
+            out.starts_with("::error file=we%2Cird%3Adir/100%25/Cargo.toml,line=3::50%25 of\\r\\nlines, a:b (x)"),
             "{out}"
         );
     }

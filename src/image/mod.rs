@@ -148,6 +148,28 @@ impl Blob {
         })
     }
 
+    /// The bytes as a reader that checks them on the way: at the end, bytes of another length or
+    /// digest than the blob's are an error (the file changed since it was read), so what is
+    /// written or sent from it never completes with other bytes. Memory stays bounded: a stored
+    /// blob is read from its file as the caller asks.
+    pub fn verified_reader(&self) -> std::io::Result<Verified<'_>> {
+        use std::io::{Read, Seek};
+        let inner: Box<dyn std::io::Read + Send + '_> = match &self.stored {
+            Some(s) => {
+                let mut f = std::fs::File::open(&s.path)?;
+                f.seek(std::io::SeekFrom::Start(s.offset))?;
+                Box::new(f.take(s.len))
+            }
+            None => Box::new(&self.data[..]),
+        };
+        Ok(Verified {
+            inner,
+            blob: self,
+            hasher: <sha2::Sha256 as sha2::Digest>::new(),
+            seen: 0,
+        })
+    }
+
     /// The bytes in memory (read from their file when stored).
     pub fn bytes(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
         use std::io::Read;
@@ -178,6 +200,44 @@ impl Blob {
         m.insert("digest".into(), json!(self.digest));
         m.insert("size".into(), json!(self.size()));
         m
+    }
+}
+
+/// A blob's bytes, hashed and counted as they are read; see [`Blob::verified_reader`].
+pub struct Verified<'a> {
+    inner: Box<dyn std::io::Read + Send + 'a>,
+    blob: &'a Blob,
+    hasher: sha2::Sha256,
+    seen: u64,
+}
+
+impl std::io::Read for Verified<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen += n as u64;
+        let size = self.blob.size();
+        if self.seen > size || (n == 0 && self.seen < size) {
+            return Err(self.changed());
+        }
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        // The last bytes are handed over only when the digest is the blob's: what is written
+        // or sent from this reader never completes with other bytes.
+        if (n > 0 || size == 0)
+            && self.seen == size
+            && crate::digest::hex_digest(self.hasher.clone()) != self.blob.digest
+        {
+            return Err(self.changed());
+        }
+        Ok(n)
+    }
+}
+
+impl Verified<'_> {
+    fn changed(&self) -> std::io::Error {
+        std::io::Error::other(format!(
+            "blob {} changed on disk since it was read",
+            self.blob.digest
+        ))
     }
 }
 
@@ -485,6 +545,48 @@ fn sorted(v: &Value) -> Value {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_blob_is_read_whole_only_when_its_bytes_are_its_own() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t");
+        let data = vec![7u8; 3 << 20];
+        let blob = |bytes: &[u8]| {
+            std::fs::write(&file, [b"head", bytes, b"tail"].concat()).unwrap();
+            Blob {
+                media_type: "x".into(),
+                digest: sha256(&data),
+                data: Vec::new(),
+                stored: Some(Stored {
+                    path: file.clone(),
+                    offset: 4,
+                    len: data.len() as u64,
+                }),
+            }
+        };
+        let read = |b: &Blob| {
+            let mut got = Vec::new();
+            b.verified_reader()?.read_to_end(&mut got).map(|_| got)
+        };
+        assert_eq!(read(&blob(&data)).unwrap(), data);
+        let mut altered = data.clone();
+        altered[5] = 8;
+        let e = read(&blob(&altered)).unwrap_err();
+        assert!(e.to_string().contains("changed on disk"), "{e}");
+        // Cut short: the file ends inside the blob.
+        let short = blob(&data);
+        std::fs::write(&file, [&b"head"[..], &data[..1000]].concat()).unwrap();
+        assert!(read(&short).is_err());
+        // In memory: checked the same way.
+        let mem = Blob::new("x", data.clone());
+        assert_eq!(read(&mem).unwrap(), data);
+        let forged = Blob {
+            data: altered,
+            ..mem
+        };
+        assert!(read(&forged).is_err());
+    }
 
     /// One platform's result, as the build stage makes it.
     pub(crate) fn single(m: Made) -> Built {

@@ -114,11 +114,11 @@ pub fn patch_root(opts: &InitOptions, shell: &Shell) -> Result<()> {
         crate::doctor::pid1::note_panic_as_pid1(shell);
     }
     if opts.dry_run {
-        shell.print_err(crate::fsutil::unified_diff(
+        shell.print_err(crate::shell::escape_lines(&crate::fsutil::unified_diff(
             &text,
             &patch.new_text,
-            &display_name,
-        ));
+            &crate::shell::escape(&display_name),
+        )));
         shell.status(
             "Dry-run",
             format!("{} not written ({})", root.display(), summary(&patch)),

@@ -269,40 +269,113 @@ pub struct Loaded {
     pub platform: String,
 }
 
-/// A `docker save` archive of the image `docker load` gets: `manifest.json`, its config and layers.
-fn archive(built: &Built, mtime: u64) -> Result<Vec<u8>> {
+/// Writes a `docker save` archive of the image `docker load` gets into `w`: `manifest.json`, its
+/// config and layers, each layer read as it is written (from memory, or from the tarball a reused
+/// image was read back from, checked against its digest on the way), never held whole.
+fn write_archive<W: Write>(built: &Built, mtime: u64, w: W) -> Result<W> {
+    use super::tarball::{append, Entry};
     let manifest = super::tarball::docker_manifest(built)?;
     let image = built.docker_image();
-    let loaded: Vec<(String, std::borrow::Cow<[u8]>)> = std::iter::once(&image.config)
+    let mut entries: std::collections::BTreeMap<String, Entry> = std::iter::once(&image.config)
         .chain(&image.layers)
-        .map(|b| Ok((format!("blobs/sha256/{}", b.hex()), b.bytes()?)))
-        .collect::<std::io::Result<_>>()?;
-    let mut entries: Vec<(String, &[u8])> = vec![("manifest.json".into(), &manifest)];
-    for (path, data) in &loaded {
-        entries.push((path.clone(), data));
+        .map(|b| (format!("blobs/sha256/{}", b.hex()), Entry::Blob(b)))
+        .collect();
+    entries.insert("blobs/".into(), Entry::Dir);
+    entries.insert("blobs/sha256/".into(), Entry::Dir);
+    entries.insert("manifest.json".into(), Entry::Bytes(&manifest));
+    let mut t = tar::Builder::new(w);
+    // The directories first, then the files sorted by path (as before: the same bytes).
+    for (path, entry) in entries.iter().filter(|(_, e)| matches!(e, Entry::Dir)) {
+        append(&mut t, path, entry, mtime)?;
     }
-    entries.sort();
-    let mut t = tar::Builder::new(Vec::new());
-    for dir in ["blobs/", "blobs/sha256/"] {
-        t.append(
-            &crate::image::layer::header(dir, 0o755, 0, 0, mtime, None)?,
-            &[][..],
-        )?;
-    }
-    for (path, data) in entries {
-        let h = crate::image::layer::header(&path, 0o644, 0, 0, mtime, Some(data.len() as u64))?;
-        t.append(&h, data)?;
+    for (path, entry) in entries.iter().filter(|(_, e)| !matches!(e, Entry::Dir)) {
+        append(&mut t, path, entry, mtime)?;
     }
     Ok(t.into_inner()?)
 }
 
+#[cfg(test)]
+fn archive(built: &Built, mtime: u64) -> Result<Vec<u8>> {
+    write_archive(built, mtime, Vec::new())
+}
+
+/// Chunks of the archive on their way to the engine: the writer thread blocks when this many wait.
+const QUEUED: usize = 4;
+const CHUNK: usize = 1 << 20;
+
+/// The writing end of the archive's chunk queue; a closed reading end (the engine stopped reading)
+/// is a broken pipe.
+struct Queue(std::sync::mpsc::SyncSender<std::io::Result<bytes::Bytes>>);
+
+impl Write for Queue {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .send(Ok(bytes::Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::ErrorKind::BrokenPipe)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The reading end, as the stream a request body is made of.
+struct Received(std::sync::Mutex<std::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>>);
+
+impl Iterator for Received {
+    type Item = std::io::Result<bytes::Bytes>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .recv()
+            .ok()
+    }
+}
+
+/// Runs `load` with the archive of `built` streamed to it by a writer thread (bounded memory: a few
+/// chunks in flight). An error of the writer (a blob that changed on disk) comes before the
+/// engine's, which only saw a cut archive; a writer stopped because the engine stopped reading
+/// gives the engine's error.
+fn streamed<T>(built: &Built, mtime: u64, load: impl FnOnce(Received) -> Result<T>) -> Result<T> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(QUEUED);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || {
+            let queue = std::io::BufWriter::with_capacity(CHUNK, Queue(tx.clone()));
+            let written = write_archive(built, mtime, queue).and_then(|mut q| Ok(q.flush()?));
+            if let Err(e) = &written {
+                let _ = tx.send(Err(std::io::Error::other(e.to_string())));
+            }
+            written
+        });
+        let loaded = load(Received(std::sync::Mutex::new(rx)));
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the archive writer stopped")));
+        match written {
+            Err(e) if !broken_pipe(&e) => Err(e),
+            _ => loaded,
+        }
+    })
+}
+
+/// The engine stopped reading: its own answer says why.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
 impl Publisher for &LoadPlan {
     fn publish(&self, built: &Built) -> Result<Published> {
-        let data = archive(built, self.mtime)?;
         let image = built.docker_image();
         let (reference, id) = match &self.engine {
-            Engine::Socket { socket, .. } => runtime()?.block_on(load_over(socket, data, built))?,
-            Engine::PodmanLoad { .. } => load_with_podman(&data, built)?,
+            Engine::Socket { socket, .. } => streamed(built, self.mtime, |chunks| {
+                let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+                runtime()?.block_on(load_over(socket, body, built))
+            })?,
+            Engine::PodmanLoad { .. } => load_with_podman(built, self.mtime)?,
         };
         let want = image.config.digest.trim_start_matches("sha256:");
         if id.trim_start_matches("sha256:") != want {
@@ -331,7 +404,7 @@ fn load_failed(engine: &str, what: impl std::fmt::Display) -> anyhow::Error {
 }
 
 /// `POST /images/load`, then `GET /images/REF/json`: the loaded reference and the engine's id.
-async fn load_over(socket: &Path, data: Vec<u8>, built: &Built) -> Result<(String, String)> {
+async fn load_over(socket: &Path, data: reqwest::Body, built: &Built) -> Result<(String, String)> {
     let endpoint = format!("unix://{}", socket.display());
     let c = client(socket, Duration::from_secs(600))?;
     let res = c
@@ -384,8 +457,9 @@ fn loaded_name(text: &str) -> Option<String> {
     })
 }
 
-/// `podman load` with the archive on stdin, then `podman image inspect`.
-fn load_with_podman(data: &[u8], built: &Built) -> Result<(String, String)> {
+/// `podman load` with the archive streamed to its stdin (by a thread, while this one reads what
+/// podman prints), then `podman image inspect`.
+fn load_with_podman(built: &Built, mtime: u64) -> Result<(String, String)> {
     let mut child = crate::process::spawn(
         podman()
             .arg("load")
@@ -394,11 +468,29 @@ fn load_with_podman(data: &[u8], built: &Built) -> Result<(String, String)> {
             .stderr(std::process::Stdio::piped()),
         "install podman, or start docker for --load",
     )?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let fed = stdin.write_all(data);
-    drop(stdin);
-    let out = child.wait_with_output()?;
-    if !out.status.success() || fed.is_err() {
+    let stdin = child.stdin.take().expect("piped stdin");
+    let (fed, out) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || {
+            write_archive(
+                built,
+                mtime,
+                std::io::BufWriter::with_capacity(CHUNK, stdin),
+            )
+            .and_then(|mut w| Ok(w.flush()?))
+        });
+        let out = child.wait_with_output();
+        let fed = writer
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the archive writer stopped")));
+        (fed, out)
+    });
+    let out = out?;
+    let fed = match fed {
+        Ok(_) => true,
+        Err(e) if !broken_pipe(&e) => return Err(e),
+        Err(_) => false,
+    };
+    if !out.status.success() || !fed {
         return Err(load_failed(
             "podman load",
             clean(&String::from_utf8_lossy(&out.stderr)),

@@ -15,10 +15,10 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::registry_errors::RegistryError as E;
 use anyhow::Result;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use oci_client::errors::OciDistributionError as E;
 use serde_json::{json, Value};
 
 use std::collections::HashMap;

@@ -1,7 +1,71 @@
 //! What a registry's failure means: not found, retry, TLS, plain HTTP, the distribution error codes
-//! in the body; read from `oci-client`'s errors for the registry publisher's messages and retries.
+//! in the body; read from [`RegistryError`] for the registry publisher's messages and retries.
 
-use oci_client::errors::{OciDistributionError as E, OciErrorCode};
+/// A failed registry or token request, as `wire.rs` and `token.rs` see it. (The variants and
+/// their texts are those of oci-client's error type, which this module read until the crate was
+/// dropped: nothing else of it was used.)
+#[derive(Debug)]
+pub enum RegistryError {
+    /// The credentials were not sent (a token realm they may not go to).
+    AuthenticationFailure(String),
+    /// A token answer that holds no token.
+    RegistryTokenDecodeError(String),
+    /// No answer (connection, TLS, timeout, a body cut short), or reqwest's own error.
+    RequestError(reqwest::Error),
+    /// An answer with an unexpected status; `message` is its body (bounded), where the
+    /// distribution spec puts `{"errors":[{"code":…}]}`.
+    ServerError {
+        code: u16,
+        url: String,
+        message: String,
+    },
+    /// An answer the distribution spec does not allow (no `Location`, a wrong digest, …).
+    SpecViolationError(String),
+    UnauthorizedError {
+        url: String,
+    },
+    UrlParseError(String),
+}
+
+use RegistryError as E;
+
+impl std::fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            E::AuthenticationFailure(s) => write!(f, "Authentication failure: {s}"),
+            E::RegistryTokenDecodeError(s) => write!(f, "Failed to decode registry token: {s}"),
+            E::RequestError(e) => e.fmt(f),
+            E::ServerError { code, url, message } => {
+                write!(
+                    f,
+                    "Server error: url {url}, code: {code}, message: {message}"
+                )
+            }
+            E::SpecViolationError(s) => write!(f, "OCI distribution spec violation: {s}"),
+            E::UnauthorizedError { url } => write!(f, "Not authorized: url {url}"),
+            E::UrlParseError(s) => write!(f, "Error parsing Url {s}"),
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {
+    /// As oci-client's `#[error(transparent)]`: a request error's causes are its own.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            E::RequestError(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+impl From<reqwest::Error> for RegistryError {
+    fn from(e: reqwest::Error) -> Self {
+        E::RequestError(e)
+    }
+}
+
+/// The distribution spec's code for "too many requests" (retried like a 429).
+const TOOMANYREQUESTS: &str = "TOOMANYREQUESTS";
 
 use crate::shell::escape;
 use serde_json::Value;
@@ -32,9 +96,6 @@ pub(super) fn registry_codes(e: &E) -> Vec<String> {
             .unwrap_or_default()
     };
     match e {
-        E::RegistryError { envelope, .. } => serde_json::to_value(envelope)
-            .map(|v| from_value(&v))
-            .unwrap_or_default(),
         E::ServerError { message, .. } => serde_json::from_str::<Value>(message)
             .map(|v| from_value(&v))
             .unwrap_or_default(),
@@ -48,11 +109,8 @@ pub(super) fn retryable(e: &E) -> bool {
     if matches!(code, Some(429) | Some(500..=599)) {
         return true;
     }
-    if let E::RegistryError { envelope, .. } = e {
-        return envelope
-            .errors
-            .iter()
-            .any(|x| x.code == OciErrorCode::Toomanyrequests);
+    if registry_codes(e).iter().any(|c| c == TOOMANYREQUESTS) {
+        return true;
     }
     if is_tls(&error_chain(e)) {
         return false;

@@ -40,28 +40,51 @@ pub fn write_layout<W: Write>(built: &Built, mtime: u64, w: W) -> Result<W> {
     let docker_manifest = docker_manifest(built)?;
     let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
-    // Sorted by path, directories (`None`) included: the order and modes of a layer `Tree`.
-    let blobs: Vec<(String, std::borrow::Cow<[u8]>)> = built
-        .blobs()
-        .into_iter()
-        .map(|b| Ok((blob_path(b), b.bytes()?)))
-        .collect::<std::io::Result<_>>()?;
-    let mut entries: BTreeMap<String, Option<&[u8]>> = BTreeMap::new();
-    entries.insert("blobs/".into(), None);
-    entries.insert("blobs/sha256/".into(), None);
-    for (path, data) in &blobs {
-        entries.insert(path.clone(), Some(data));
+    // Sorted by path, directories included: the order and modes of a layer `Tree`. A blob is read
+    // as it is written (from memory or from the tarball it was read back from), never held whole.
+    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    entries.insert("blobs/".into(), Entry::Dir);
+    entries.insert("blobs/sha256/".into(), Entry::Dir);
+    for b in built.blobs() {
+        entries.insert(blob_path(b), Entry::Blob(b));
     }
-    entries.insert("index.json".into(), Some(&index_json));
-    entries.insert("manifest.json".into(), Some(&docker_manifest));
-    entries.insert("oci-layout".into(), Some(layout));
+    entries.insert("index.json".into(), Entry::Bytes(&index_json));
+    entries.insert("manifest.json".into(), Entry::Bytes(&docker_manifest));
+    entries.insert("oci-layout".into(), Entry::Bytes(layout));
     let mut b = tar::Builder::new(w);
-    for (path, data) in &entries {
-        let mode = if data.is_some() { 0o644 } else { 0o755 };
-        let h = crate::image::layer::header(path, mode, 0, 0, mtime, data.map(|d| d.len() as u64))?;
-        b.append(&h, data.unwrap_or_default())?;
+    for (path, entry) in &entries {
+        append(&mut b, path, entry, mtime)?;
     }
     Ok(b.into_inner()?)
+}
+
+/// One entry of a tarball the publishers write.
+pub(super) enum Entry<'a> {
+    Dir,
+    Bytes(&'a [u8]),
+    /// Streamed through [`Blob::verified_reader`]: bytes that are not the blob's fail the write.
+    Blob(&'a Blob),
+}
+
+/// Appends `entry` at `path` (every mtime `mtime`, owner 0:0).
+pub(super) fn append<W: Write>(
+    b: &mut tar::Builder<W>,
+    path: &str,
+    entry: &Entry,
+    mtime: u64,
+) -> Result<()> {
+    let (mode, size) = match entry {
+        Entry::Dir => (0o755, None),
+        Entry::Bytes(d) => (0o644, Some(d.len() as u64)),
+        Entry::Blob(blob) => (0o644, Some(blob.size())),
+    };
+    let h = crate::image::layer::header(path, mode, 0, 0, mtime, size)?;
+    match entry {
+        Entry::Dir => b.append(&h, &[][..])?,
+        Entry::Bytes(d) => b.append(&h, *d)?,
+        Entry::Blob(blob) => b.append(&h, blob.verified_reader()?)?,
+    }
+    Ok(())
 }
 
 fn blob_path(b: &Blob) -> String {
@@ -247,6 +270,7 @@ where
         let sink = crate::image::layer::Hashing::new(std::io::BufWriter::new(file));
         let mut sink = write(sink)?;
         sink.flush()?;
+        crate::panic_boundary::test_point("tarball-staged");
         written = Some((sink.count, crate::image::layer::hex_digest(sink.hasher)));
         Ok(())
     })?;
@@ -256,6 +280,7 @@ where
     // A file beside it that cannot be renamed into place takes the tarball and the files already
     // renamed with it: none of this run's files is left alone.
     let mut persisted: Vec<&Path> = vec![tar_path];
+    crate::panic_boundary::test_pause("between-renames");
     for (p, tmp) in temps {
         if let Err(e) = tmp.persist(p) {
             for done in persisted {

@@ -9,7 +9,7 @@
 //! host name when the registry itself is reached over plain HTTP. A realm anywhere else gets no
 //! credentials: the push fails with a message naming the realm.
 
-use oci_client::errors::OciDistributionError as E;
+use super::registry_errors::RegistryError as E;
 use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;

@@ -9,14 +9,14 @@
 //! Written on reqwest rather than through oci-client, whose client sends the credentials to any token
 //! realm (also over plain HTTP), uses an `identitytoken` as a bearer token, reads bodies whole, and
 //! `unwrap`s a registry's `Location` header. The auth flow (challenge, token realm rules, the
-//! `identitytoken` exchange) is in `token.rs`. oci-client's error type is kept as this module's, so
-//! `registry_errors.rs` reads every failure one way.
+//! `identitytoken` exchange) is in `token.rs`. Every failure is a `registry_errors::RegistryError`,
+//! so `registry_errors.rs` reads them one way.
 
 use std::time::Duration;
 
+use super::registry_errors::RegistryError as E;
 use bytes::Bytes;
 use futures_util::Stream;
-use oci_client::errors::OciDistributionError as E;
 use reqwest::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 

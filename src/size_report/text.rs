@@ -17,12 +17,24 @@ pub fn render(r: &Report) -> String {
     printable(&render_raw(r))
 }
 
-/// Names come from symbol tables, archives and baselines: no control character of theirs reaches
-/// the terminal (each becomes `?`; line breaks are the report's own).
+/// Names come from symbol tables, archives and baselines: no control character or bidirectional
+/// override of theirs reaches the terminal (each becomes `?`; line breaks are the report's own:
+/// names are put through [`name`] first).
 pub fn printable(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+        .map(|c| {
+            if c != '\n' && crate::shell::unsafe_char(c) {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
+}
+
+/// A name from the input on one line: its line breaks become `?` too.
+fn name(s: &str) -> String {
+    s.replace('\n', "?")
 }
 
 fn render_raw(r: &Report) -> String {
@@ -34,7 +46,7 @@ fn render_raw(r: &Report) -> String {
         image(&mut out, i);
     }
     if let Some(d) = &r.diff {
-        let _ = writeln!(out, "Compared with {}", d.baseline);
+        let _ = writeln!(out, "Compared with {}", name(&d.baseline));
         if !d.baseline_tool.is_empty() {
             let _ = writeln!(
                 out,
@@ -46,8 +58,8 @@ fn render_raw(r: &Report) -> String {
             let _ = writeln!(
                 out,
                 "  binary {} ({}): {} → {} ({})",
-                b.bin,
-                b.target,
+                name(&b.bin),
+                name(&b.target),
                 opt(b.old),
                 opt(b.new),
                 signed(b.delta)
@@ -61,7 +73,7 @@ fn render_raw(r: &Report) -> String {
                     out,
                     "    {:>11}  {:<32} {} → {}",
                     signed(o.delta),
-                    o.name,
+                    name(&o.name),
                     human_size(o.old),
                     human_size(o.new)
                 );
@@ -80,14 +92,14 @@ fn render_raw(r: &Report) -> String {
             let _ = writeln!(
                 out,
                 "  layer {} ({}): {} → {} ({})",
-                i.bin,
-                i.platform,
+                name(&i.bin),
+                name(&i.platform),
                 opt(i.old),
                 opt(i.new),
                 signed(i.delta)
             );
             for f in i.files.iter().filter(|f| f.delta.unsigned_abs() >= NOISE) {
-                let _ = writeln!(out, "    {:>11}  {}", signed(f.delta), f.name);
+                let _ = writeln!(out, "    {:>11}  {}", signed(f.delta), name(&f.name));
             }
         }
         out.push('\n');
@@ -95,7 +107,7 @@ fn render_raw(r: &Report) -> String {
     if !r.advice.is_empty() {
         out.push_str("Advice (from what this report measured)\n");
         for a in &r.advice {
-            let _ = writeln!(out, "  - {}", a.message);
+            let _ = writeln!(out, "  - {}", name(&a.message));
         }
         out.push('\n');
     }
@@ -106,9 +118,9 @@ fn render_raw(r: &Report) -> String {
                 out,
                 "  {} {} ({}): {}",
                 if v.ok { "ok  " } else { "OVER" },
-                v.bin,
-                v.platform,
-                v.describe()
+                name(&v.bin),
+                name(&v.platform),
+                name(&v.describe())
             );
         }
     }
@@ -131,9 +143,9 @@ fn binary(out: &mut String, b: &BinaryReport) {
     let _ = writeln!(
         out,
         "{} {} ({}): {} bytes ({}), {:.1} % attributed to crates and libraries",
-        b.bin,
-        b.version,
-        b.target,
+        name(&b.bin),
+        name(&b.version),
+        name(&b.target),
         b.size,
         human_size(b.size),
         pct(b.attributed, b.size)
@@ -160,7 +172,7 @@ fn binary(out: &mut String, b: &BinaryReport) {
         let _ = writeln!(
             out,
             "  {:<36} {:>10} {:>5.1}%  {:>10} {:>10} {:>10}",
-            truncate(&label, 36),
+            truncate(&name(&label), 36),
             human_size(o.size),
             pct(o.size, b.size),
             human_size(o.share.text),
@@ -185,8 +197,8 @@ fn binary(out: &mut String, b: &BinaryReport) {
                 out,
                 "    {:>10}  {:<18} {}",
                 human_size(s.size),
-                truncate(&s.owner, 18),
-                truncate(&s.name, 90)
+                truncate(&name(&s.owner), 18),
+                truncate(&name(&s.name), 90)
             );
         }
     }
@@ -197,8 +209,8 @@ fn image(out: &mut String, i: &ImageReport) {
     let _ = writeln!(
         out,
         "{} {}: layer {} {} ({} tar)",
-        i.image,
-        i.platform,
+        name(&i.image),
+        name(&i.platform),
         human_size(i.compressed_size),
         i.compression,
         human_size(i.uncompressed_size)
@@ -207,7 +219,7 @@ fn image(out: &mut String, i: &ImageReport) {
         let _ = writeln!(
             out,
             "  {:<44} {:>10} → {:>10} {:>5.1}%",
-            truncate(&f.path, 44),
+            truncate(&name(&f.path), 44),
             human_size(f.size),
             human_size(f.compressed),
             pct(f.compressed, i.compressed_size)
@@ -237,7 +249,7 @@ mod tests {
                 bin: "api".into(),
                 size: 10,
                 owners: vec![OwnerRow {
-                    name: "evil\u{1b}[2Jcrate".into(),
+                    name: "evil\u{1b}[2Jcrate\n::error::forged\u{202e}".into(),
                     kind: Kind::Crate,
                     size: 10,
                     ..Default::default()
@@ -248,6 +260,7 @@ mod tests {
         };
         let text = render(&r);
         assert!(!text.contains('\u{1b}'), "{text}");
-        assert!(text.contains("evil?[2Jcrate"), "{text}");
+        assert!(text.contains("evil?[2Jcrate?::error::forged?"), "{text}");
+        assert!(!text.lines().any(|l| l.starts_with("::")), "{text}");
     }
 }

@@ -89,6 +89,55 @@ impl Fake {
     }
 }
 
+impl Fake {
+    /// As [`Fake::start`], over TLS with the server certificate chain and key in `cert_pem` and
+    /// `key_pem` (PKCS#8): an https registry, realm or redirect target.
+    pub fn start_tls(
+        ip: &str,
+        cert_pem: &[u8],
+        key_pem: &[u8],
+        answer: impl Fn(&Request, &str) -> Reply + Send + Sync + 'static,
+    ) -> Fake {
+        use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let chain = pem::parse_many(cert_pem)
+            .unwrap()
+            .into_iter()
+            .map(|p| CertificateDer::from(p.contents().to_vec()))
+            .collect();
+        let key = PrivatePkcs8KeyDer::from(pem::parse(key_pem).unwrap().contents().to_vec());
+        let config = Arc::new(
+            rustls::ServerConfig::builder()
+                .with_no_client_auth()
+                .with_single_cert(chain, key.into())
+                .unwrap(),
+        );
+        let listener = TcpListener::bind((ip, 0)).unwrap();
+        let host = format!("{ip}:{}", listener.local_addr().unwrap().port());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (l, me) = (log.clone(), host.clone());
+        let answer = Arc::new(answer);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(tcp) = stream else { continue };
+                let (l, me, answer, config) =
+                    (l.clone(), me.clone(), answer.clone(), config.clone());
+                std::thread::spawn(move || {
+                    let _ = tcp.set_read_timeout(Some(Duration::from_secs(30)));
+                    let Ok(conn) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    let mut tls = rustls::StreamOwned::new(conn, tcp);
+                    serve_on(&mut tls, &l, &me, &*answer);
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                });
+            }
+        });
+        Fake { host, log }
+    }
+}
+
 fn serve(
     s: TcpStream,
     log: &Mutex<Vec<Request>>,
@@ -96,15 +145,27 @@ fn serve(
     answer: &(dyn Fn(&Request, &str) -> Reply + Send + Sync),
 ) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
-    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let mut s = s;
+    serve_on(&mut s, log, me, answer);
+}
+
+/// One request read from `s` and answered on it.
+fn serve_on<S: Read + Write>(
+    s: &mut S,
+    log: &Mutex<Vec<Request>>,
+    me: &str,
+    answer: &(dyn Fn(&Request, &str) -> Reply + Send + Sync),
+) {
+    let mut reader = BufReader::new(s);
     // Not HTTP (cargo-tiny's TLS probe): answered as Go's plain-HTTP server does, not logged.
     let first = reader
         .fill_buf()
         .map(|b| b.first().copied())
         .unwrap_or(None);
     if !first.is_some_and(|b| b.is_ascii_uppercase()) {
-        let mut s = s;
-        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+        let _ = reader
+            .get_mut()
+            .write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
         return;
     }
     let mut raw = Vec::new();
@@ -155,7 +216,7 @@ fn serve(
         raw,
     };
     log.lock().unwrap().push(req.clone());
-    let mut s = s;
+    let s = reader.get_mut();
     match answer(&req, me) {
         Reply::Raw(b) => {
             let _ = s.write_all(&b);
