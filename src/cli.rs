@@ -369,6 +369,9 @@ pub struct BuildArgs {
         help_heading = "Image"
     )]
     pub sign_key: Option<PathBuf>,
+    /// Sign each image manifest (and the index): keyless with an OIDC token (GitHub Actions' with `id-token: write`, or SIGSTORE_ID_TOKEN), a Fulcio certificate and a Rekor entry; with --sign-key, with that key
+    #[arg(long, conflicts_with = "no_image", help_heading = "Image")]
+    pub sign: bool,
     /// Fail past these sizes: layer=SIZE,binary=SIZE (e.g. layer=2MiB; over `size-budget` in [package.metadata.tiny])
     #[arg(long, value_name = "LIMITS", value_parser = crate::settings::SizeBudget::from_flag, help_heading = "Image")]
     pub size_budget: Option<crate::settings::SizeBudget>,

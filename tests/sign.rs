@@ -789,3 +789,278 @@ fn verify_accepts_a_signed_tarball_and_names_what_fails() {
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     assert!(r.stdout.is_empty(), "nothing verified: {}", r.stdout);
 }
+
+/// `cargo tiny verify TARBALL ARGS… --message-format json`.
+fn verify_run(tarball: &Path, args: &[&str]) -> common::Run {
+    common::run(
+        common::cargo_tiny()
+            .arg("verify")
+            .arg(tarball)
+            .args(args)
+            .args(["--message-format", "json"]),
+    )
+}
+
+#[test]
+fn build_sign_keyless_signs_every_platform_and_the_index_and_verify_checks_the_identity() {
+    let Some(js) = sigstore_js() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let st = start_standins(&js, dir.path());
+    let root = dir.path().join("hello");
+    common::copy_tree(&common::repo().join("examples/hello"), &root);
+    let tarball = dir.path().join("out/hello.tar");
+    let build = |extra: &[&str], env: &[(&str, String)]| {
+        let mut cmd = common::cargo_tiny();
+        cmd.args(["build", "--message-format", "json", "--manifest-path"])
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(common::fixture_target_dir())
+            .arg("--output")
+            .arg(&tarball)
+            .args(["--platform", "linux/amd64,linux/arm64"])
+            .args(extra)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .env_remove("SIGSTORE_ID_TOKEN")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        common::run(&mut cmd)
+    };
+    let index_digest = |r: &common::Run| -> String {
+        r.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|m| m["reason"] == "image-index")
+            .unwrap_or_else(|| panic!("no index message: {}", r.stdout))["index_digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // No token and no key: one line saying how to get one, before compiling.
+    let r = build(&["--sign"], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let first = r.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with("error: keyless signing needs an OIDC token")
+            && first.contains("id-token: write"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Compiling") && !tarball.exists());
+
+    // Unsigned, then keyless against the stand-ins (GitHub Actions' token request).
+    let r = build(&[], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let unsigned = index_digest(&r);
+    let unsigned_images: Vec<String> = images_of(&r);
+    let env = [
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/token?api-version=2.0", st.url),
+        ),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", st.request_token.clone()),
+        ("CARGO_TINY_FULCIO_URL", st.url.clone()),
+        ("CARGO_TINY_REKOR_URL", st.url.clone()),
+        ("CARGO_TINY_TSA_URL", format!("{}/api/v1/timestamp", st.url)),
+    ];
+    let r = build(&["--sign"], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        images_of(&r),
+        unsigned_images,
+        "signing changes no image byte"
+    );
+    let signed_index = index_digest(&r);
+    assert_ne!(
+        signed_index, unsigned,
+        "the index lists the platforms' bundles"
+    );
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("Signed hello:0.1.0"))
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    assert!(
+        line.contains("(8 Sigstore bundles keyless as ") && line.contains(IDENTITY),
+        "{line}"
+    );
+    // The index's own signature and provenance, about its digest.
+    let of_index = layout_referrers(&tarball, &signed_index);
+    let mut types: Vec<String> = of_index
+        .iter()
+        .map(|(_, m, _)| {
+            m["annotations"]["dev.sigstore.bundle.predicateType"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    types.sort();
+    assert_eq!(types, [statement::SIGN_V1, provenance::PREDICATE_TYPE]);
+
+    // Verified by identity and issuer under the stand-ins' trust root: each platform and the index.
+    let trusted = st.trusted_root.to_str().unwrap();
+    let r = verify_run(
+        &tarball,
+        &[
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            &st.url,
+            "--trusted-root",
+            trusted,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let platforms: Vec<&str> = lines
+        .iter()
+        .map(|v| v["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64", "index"]);
+    for v in &lines {
+        assert_eq!(v["signer"], IDENTITY, "{v}");
+        assert_eq!(v["issuer"], st.url.as_str(), "{v}");
+        assert!(v["signed_at"].is_string(), "{v}");
+    }
+    assert_eq!(lines[2]["manifest_digest"], signed_index.as_str());
+    // Regexp variants.
+    let r = verify_run(
+        &tarball,
+        &[
+            "--certificate-identity-regexp",
+            r"https://github\.com/acme/.*",
+            "--certificate-oidc-issuer-regexp",
+            r"http://127\.0\.0\.1:\d+",
+            "--trusted-root",
+            trusted,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // The wrong identity fails naming who signed; a missing issuer and the public-good root too.
+    let r = verify_run(
+        &tarball,
+        &[
+            "--certificate-identity-regexp",
+            r"https://github\.com/evil/.*",
+            "--certificate-oidc-issuer",
+            &st.url,
+            "--trusted-root",
+            trusted,
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let first = r.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with("error: hello:0.1.0 (linux/amd64, sha256:")
+            && first.contains(&format!(
+                "signed by `{IDENTITY}`, not /https://github\\.com/evil/.*/"
+            )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+    let r = verify_run(
+        &tarball,
+        &[
+            "--certificate-identity",
+            "https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main",
+            "--certificate-oidc-issuer",
+            &st.url,
+            "--trusted-root",
+            trusted,
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: hello:0.1.0 (linux/amd64, sha256:"),
+        "{}",
+        r.stderr
+    );
+    let r = verify_run(&tarball, &["--certificate-identity", IDENTITY]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("one of them is missing"), "{}", r.stderr);
+    let r = verify_run(
+        &tarball,
+        &[
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            &st.url,
+        ],
+    );
+    assert_eq!(
+        r.code, 1,
+        "not under Sigstore's public-good root: {}",
+        r.stderr
+    );
+
+    // Sigstore's JavaScript verifier accepts the index's signature under the same trust root.
+    let (_, _, sig) = of_index
+        .iter()
+        .find(|(_, m, _)| {
+            m["annotations"]["dev.sigstore.bundle.predicateType"] == statement::SIGN_V1
+        })
+        .unwrap();
+    let path = dir.path().join("index-signature.json");
+    std::fs::write(&path, sig).unwrap();
+    assert_eq!(
+        js_verify(
+            &js,
+            &[
+                path.to_str().unwrap(),
+                &signed_index,
+                "identity",
+                trusted,
+                IDENTITY,
+                &st.url
+            ]
+        )
+        .unwrap(),
+        statement::SIGN_V1
+    );
+
+    // `sign = true` in the manifest: keyless without the flag; without a token, one line first.
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[package.metadata.tiny]\nsign = true\n"),
+    )
+    .unwrap();
+    let r = build(&[], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: keyless signing needs an OIDC token"),
+        "{}",
+        r.stderr
+    );
+    let r = build(&[], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("(8 Sigstore bundles keyless as "),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Each platform's manifest digest, from the `image-index` JSON message.
+fn images_of(r: &common::Run) -> Vec<String> {
+    r.stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "image-index")
+        .flat_map(|m| m["platforms"].as_array().unwrap().clone())
+        .map(|p| p["manifest_digest"].as_str().unwrap().to_string())
+        .collect()
+}
