@@ -8,8 +8,10 @@
 //! signature and provenance. Exit 0 only when all of it verifies; the first failure is one line
 //! naming what failed.
 //!
-//! Not yet: a registry reference, and the SBOM compared with the audit data embedded in the
-//! image's binary.
+//! Each SBOM must list exactly the packages of the audit data cargo-auditable embedded in the
+//! image's binary (read from its layer, see [`crate::image_audit`]).
+//!
+//! Not yet: a registry reference.
 
 use std::path::PathBuf;
 
@@ -90,8 +92,11 @@ pub struct VerifiedMessage {
     pub commit: Option<String>,
     /// The predicate types verified, in the order found.
     pub predicates: Vec<String>,
-    /// The SBOM documents whose attestation matched them (`CycloneDX 1.6`, `SPDX 2.3`).
+    /// The SBOM documents whose attestation matched them (`CycloneDX 1.6`, `SPDX 2.3`), each
+    /// listing exactly the packages of the binary's audit data.
     pub sboms: Vec<String>,
+    /// How many packages the binary's audit data lists (absent for the index).
+    pub packages: Option<usize>,
 }
 
 const SIGN_HINT: &str = "sign it with `cargo tiny build --sign` (keyless) or `--sign-key KEY`";
@@ -153,15 +158,15 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
     let built = &loaded.built;
     let reference = built.reference();
     // Each platform's manifest, then the index of several platforms.
-    let mut subjects: Vec<(&crate::image::Blob, String)> = built
+    let mut subjects: Vec<(&crate::image::Blob, String, Option<&crate::image::Image>)> = built
         .images
         .iter()
-        .map(|i| (&i.manifest, i.platform.platform()))
+        .map(|i| (&i.manifest, i.platform.platform(), Some(i)))
         .collect();
     if built.kind == crate::image::Kind::Index {
-        subjects.push((&built.index, "index".to_string()));
+        subjects.push((&built.index, "index".to_string(), None));
     }
-    for (manifest, platform) in subjects {
+    for (manifest, platform, image) in subjects {
         let digest = &manifest.digest;
         let at = format!("{reference} ({platform}, {digest})");
         let mut found: Vec<verify::Verified> = Vec::new();
@@ -187,6 +192,11 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
         };
         // Every CycloneDX / SPDX 2.3 document attached is attested, with the very same content.
         let mut sboms = Vec::new();
+        // The packages in the binary's own audit data, which each SBOM must list exactly.
+        let packages = image
+            .map(crate::image_audit::binary_packages)
+            .transpose()
+            .map_err(|why| Failure::new(format!("{at}: {why}")))?;
         for r in built.referrers_of(digest) {
             let Some(format) = Format::FILES
                 .into_iter()
@@ -217,6 +227,17 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
                     r.document.digest
                 );
             }
+            if let Some(binary) = &packages {
+                let listed = crate::image_audit::document_packages(&doc);
+                if let Some(diff) = crate::image_audit::difference(binary, &listed) {
+                    crate::fail!(
+                        hint = "the SBOM does not describe this binary: build and sign again",
+                        "{at}: the {} {} {diff}",
+                        kind.name(),
+                        r.document.digest
+                    );
+                }
+            }
             let version = doc["specVersion"]
                 .as_str()
                 .or(doc["spdxVersion"].as_str())
@@ -245,6 +266,7 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
             commit,
             predicates: found.iter().map(|v| v.predicate_type.clone()).collect(),
             sboms,
+            packages: packages.as_ref().map(|p| p.len()),
         };
         shell.status(
             "Verified",
@@ -269,10 +291,14 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
                     .unwrap_or_default(),
                 msg.predicates.len(),
                 if msg.predicates.len() == 1 { "" } else { "s" },
-                if msg.sboms.is_empty() {
-                    "no SBOM".to_string()
-                } else {
-                    format!("SBOMs: {}", msg.sboms.join(", "))
+                match (msg.sboms.is_empty(), msg.packages) {
+                    (true, _) => "no SBOM".to_string(),
+                    (false, Some(n)) => format!(
+                        "SBOMs: {} = the binary's {n} audited package{}",
+                        msg.sboms.join(", "),
+                        if n == 1 { "" } else { "s" }
+                    ),
+                    (false, None) => format!("SBOMs: {}", msg.sboms.join(", ")),
                 }
             ),
         );

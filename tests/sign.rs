@@ -1064,3 +1064,90 @@ fn images_of(r: &common::Run) -> Vec<String> {
         .map(|p| p["manifest_digest"].as_str().unwrap().to_string())
         .collect()
 }
+
+#[test]
+fn verify_refuses_a_signed_sbom_that_does_not_list_the_binarys_audit_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(dir.path());
+    let (r, tarball) = build_hello(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The SBOM made to list one more package, then signed as it is: its attestation verifies, but
+    // it does not describe the binary.
+    let mut built = cargo_tiny::publish::layout::read(&tarball).unwrap().built;
+    let image = built.images[0].manifest.clone();
+    let at = built
+        .referrers
+        .iter()
+        .position(|r| r.artifact_type == "application/vnd.cyclonedx+json")
+        .unwrap();
+    let old = built.referrers.remove(at);
+    let mut doc: serde_json::Value = serde_json::from_slice(&old.document.data).unwrap();
+    doc["components"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "library", "name": "evil", "version": "6.6.6", "purl": "pkg:cargo/evil@6.6.6", "bom-ref": "pkg:cargo/evil@6.6.6"}));
+    let forged = serde_json::to_vec(&doc).unwrap();
+    let document = cargo_tiny::image::Document {
+        artifact_type: old.artifact_type.clone(),
+        media_type: old.document.media_type.clone(),
+        data: forged.clone(),
+        title: None,
+        annotations: Default::default(),
+    };
+    built
+        .attach(
+            cargo_tiny::image::Referrer::new(&document, &image, "2023-11-14T22:13:20Z").unwrap(),
+        )
+        .unwrap();
+    let signer = Signer::Key(keys::SigningKey::from_file(&private).unwrap());
+    let signed = sign::sign(
+        &signer,
+        &[Request {
+            subject: &image,
+            name: "hello".into(),
+            provenance: Some(provenance()),
+            documents: vec![(statement::DocumentKind::CycloneDx, forged.as_slice())],
+        }],
+    )
+    .unwrap();
+    for r in signed.into_iter().flat_map(|s| s.referrers) {
+        built
+            .attach(cargo_tiny::image::Referrer {
+                artifact_type: r.artifact_type.to_string(),
+                subject: r.subject,
+                manifest: r.manifest,
+                config: r.empty,
+                document: r.bundle,
+            })
+            .unwrap();
+    }
+    let forged_tar = dir.path().join("forged.tar");
+    std::fs::write(
+        &forged_tar,
+        cargo_tiny::publish::tarball::tarball(&built, 0).unwrap(),
+    )
+    .unwrap();
+    let r = verify_run(&forged_tar, &["--key", public.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let first = r.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with("error: hello:0.1.0 (linux/amd64, sha256:")
+            && first.contains("lists evil@6.6.6 the binary's audit data does not"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+
+    // The same tarball signed by the build: the SBOM equals the audit data.
+    let (r, tarball) = build_hello(dir.path(), &["--sign-key", private.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = verify_run(&tarball, &["--key", public.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(v["packages"], 1, "{v}");
+    assert!(
+        r.stderr.contains("= the binary's 1 audited package)"),
+        "{}",
+        r.stderr
+    );
+}
