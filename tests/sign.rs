@@ -1151,3 +1151,90 @@ fn verify_refuses_a_signed_sbom_that_does_not_list_the_binarys_audit_data() {
         r.stderr
     );
 }
+
+/// The action's build step (action/build.sh) with `sign: true`, run as the runner runs it (a
+/// `cargo` shim sends `cargo tiny` to the binary under test), with the stand-ins' token endpoint
+/// in the place of GitHub's.
+#[test]
+fn action_build_step_with_sign_signs_keylessly_and_outputs_the_bundle_digests() {
+    let Some(js) = sigstore_js() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let st = start_standins(&js, dir.path());
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let shim = bin.join("cargo");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = tiny ]; then exec '{}' \"$@\"; fi\nexec '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_cargo-tiny"),
+            env!("CARGO")
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = dir.path().join("output");
+    std::fs::write(&output, "").unwrap();
+    let hello = dir.path().join("hello");
+    common::copy_tree(&common::repo().join("examples/hello"), &hello);
+    let tarball = dir.path().join("out/hello.tar");
+    let mut cmd = Command::new("bash");
+    common::isolate(&mut cmd);
+    cmd.arg(common::repo().join("action/build.sh"))
+        .current_dir(common::repo())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
+        .env("CARGO_TARGET_DIR", common::fixture_target_dir())
+        .env("INPUT_MANIFEST_PATH", hello.join("Cargo.toml"))
+        .env("INPUT_ARGS", format!("--output {}", tarball.display()))
+        .env("INPUT_SIGN", "true")
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/token?api-version=2.0", st.url),
+        )
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", &st.request_token)
+        .env("CARGO_TINY_FULCIO_URL", &st.url)
+        .env("CARGO_TINY_REKOR_URL", &st.url)
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env_remove("INPUT_PLATFORMS")
+        .env_remove("INPUT_PUSH");
+    let r = common::run(&mut cmd);
+    assert_eq!(r.code, 0, "build.sh:\n{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(" --sign"), "{}", r.stdout);
+    let out: std::collections::BTreeMap<String, String> = std::fs::read_to_string(&output)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let files = common::tar_files(&std::fs::read(&tarball).unwrap());
+    for (key, predicate) in [
+        ("signature-digest", statement::SIGN_V1),
+        ("provenance-digest", provenance::PREDICATE_TYPE),
+    ] {
+        let digest = &out[key];
+        assert!(digest.starts_with("sha256:"), "{key}: {out:?}");
+        let m: serde_json::Value =
+            serde_json::from_slice(&files[&format!("blobs/sha256/{}", &digest[7..])]).unwrap();
+        assert_eq!(
+            m["annotations"]["dev.sigstore.bundle.predicateType"],
+            predicate
+        );
+        assert_eq!(m["subject"]["digest"], out["digest"].as_str());
+    }
+    // Without a token (a job without `id-token: write`), one line saying how to get one.
+    cmd.env_remove("ACTIONS_ID_TOKEN_REQUEST_URL");
+    let r = common::run(&mut cmd);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("id-token: write"), "{}", r.stderr);
+}
