@@ -95,8 +95,10 @@ pub struct VerifiedMessage {
     /// The SBOM documents whose attestation matched them (`CycloneDX 1.6`, `SPDX 2.3`), each
     /// listing exactly the packages of the binary's audit data.
     pub sboms: Vec<String>,
-    /// How many packages the binary's audit data lists (absent for the index).
+    /// How many packages of the binary's audit data each SBOM lists (absent for the index): all of
+    /// them but those the signed provenance says the build never compiled (`not_compiled`).
     pub packages: Option<usize>,
+    pub not_compiled: usize,
 }
 
 const SIGN_HINT: &str = "sign it with `cargo tiny build --sign` (keyless) or `--sign-key KEY`";
@@ -197,6 +199,20 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
             .map(crate::image_audit::binary_packages)
             .transpose()
             .map_err(|why| Failure::new(format!("{at}: {why}")))?;
+        // Less what the signed provenance says this build never compiled (cargo-auditable lists
+        // packages of weak features that are off; the SBOM leaves them out).
+        let not_compiled = &prov.predicate["buildDefinition"]["internalParameters"]
+            [crate::compile::signing::NOT_COMPILED][&platform];
+        let mut excluded = 0;
+        let packages = packages.map(|mut binary| {
+            for p in not_compiled.as_array().into_iter().flatten() {
+                if let Some((name, version)) = p.as_str().and_then(|p| p.split_once('@')) {
+                    excluded +=
+                        usize::from(binary.remove(&(name.to_string(), version.to_string())));
+                }
+            }
+            binary
+        });
         for r in built.referrers_of(digest) {
             let Some(format) = Format::FILES
                 .into_iter()
@@ -267,6 +283,7 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
             predicates: found.iter().map(|v| v.predicate_type.clone()).collect(),
             sboms,
             packages: packages.as_ref().map(|p| p.len()),
+            not_compiled: excluded,
         };
         shell.status(
             "Verified",
@@ -294,9 +311,13 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
                 match (msg.sboms.is_empty(), msg.packages) {
                     (true, _) => "no SBOM".to_string(),
                     (false, Some(n)) => format!(
-                        "SBOMs: {} = the binary's {n} audited package{}",
+                        "SBOMs: {} = the binary's {n} audited package{}{}",
                         msg.sboms.join(", "),
-                        if n == 1 { "" } else { "s" }
+                        if n == 1 { "" } else { "s" },
+                        match excluded {
+                            0 => String::new(),
+                            e => format!(", {e} more never compiled"),
+                        }
                     ),
                     (false, None) => format!("SBOMs: {}", msg.sboms.join(", ")),
                 }

@@ -352,6 +352,15 @@ pub fn run_with(
                             lockfile: cx.lockfile.as_deref(),
                             repository: pkg.repository.as_deref(),
                             profile: &io.profile,
+                            not_compiled: binaries
+                                .iter()
+                                .filter(|b| b.target == p.target)
+                                .map(|b| {
+                                    let names = b.uncompiled.iter();
+                                    let names = names.map(|u| format!("{}@{}", u.name, u.version));
+                                    (b.platform.platform(), names.collect())
+                                })
+                                .collect(),
                         },
                     );
                     let started = std::time::Instant::now();

@@ -21,7 +21,14 @@ pub struct Facts<'a> {
     pub lockfile: Option<&'a str>,
     pub repository: Option<&'a str>,
     pub profile: &'a str,
+    /// Per platform (`linux/amd64`), the `name@version` of the packages in the binary's audit data
+    /// that the build never compiled (left out of the SBOM): the provenance says so, signed, so that
+    /// `cargo tiny verify` can tell them from an SBOM that lies.
+    pub not_compiled: BTreeMap<String, Vec<String>>,
 }
+
+/// The provenance's key for [`Facts::not_compiled`].
+pub const NOT_COMPILED: &str = "auditDataNotCompiled";
 
 /// The SBOM formats that have an attestation predicate (SPDX 3 has none in-toto's vetted list).
 fn kind_of(format: Format) -> Option<DocumentKind> {
@@ -71,6 +78,11 @@ pub fn provenance(p: &ImagePlan, facts: &Facts<'_>) -> Value {
         }),
         tools: BTreeMap::from([("cargo-tiny".into(), env!("CARGO_PKG_VERSION").into())]),
         builder: Builder::from_env(|k| std::env::var(k).ok()),
+        internal_parameters: if facts.not_compiled.values().all(Vec::is_empty) {
+            BTreeMap::new()
+        } else {
+            BTreeMap::from([(NOT_COMPILED.to_string(), json!(facts.not_compiled))])
+        },
         started_on: None,
         finished_on: None,
     }
