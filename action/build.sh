@@ -7,12 +7,14 @@
 #   INPUT_TAGS (extra tags for --push, spaces or commas), INPUT_SIZE_REPORT (true: `cargo tiny size`
 #   instead of `cargo tiny build`, the same build plus the size report), INPUT_SIZE_BUDGET
 #   (--size-budget), SIZE_DIR (where the base branch's size-report.json was restored, and where this
-#   run's report is left for the cache to keep).
+#   run's report is left for the cache to keep), INPUT_SIGN (true: --sign, keyless with the job's OIDC
+#   token: ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN, given to jobs with `id-token: write`).
 # Outputs ($GITHUB_OUTPUT), of the first image (see `images` for all of them): tarball, digest, sbom,
 #   image, binary-size (bytes), image-size (bytes of the tarball); images: a JSON array of every
 #   `"reason":"image"` message; binaries: the same for `"reason":"binary"`; with push: pushed (every
 #   pushed reference@digest, one per line) and pushed-digest (of the first image); with the size report:
-#   size-report and size-html (paths), size-budget (`ok`, `over`, or empty without a budget).
+#   size-report and size-html (paths), size-budget (`ok`, `over`, or empty without a budget); with sign:
+#   signature-digest and provenance-digest (the first image's bundle referrers about its tagged digest).
 set -euo pipefail
 
 args=(--message-format json --manifest-path "${INPUT_MANIFEST_PATH:-Cargo.toml}")
@@ -60,6 +62,7 @@ elif [ -n "${INPUT_TAGS:-}" ]; then
 fi
 
 if [ -n "${INPUT_SIZE_BUDGET:-}" ]; then args+=(--size-budget "$INPUT_SIZE_BUDGET"); fi
+if [ "${INPUT_SIGN:-false}" = "true" ]; then args+=(--sign); fi
 command=build
 baseline=""
 if [ "${INPUT_SIZE_REPORT:-false}" = "true" ]; then
@@ -96,6 +99,11 @@ binary_size=$(jq -r --arg b "$first_bin" '[.[] | select(.bin == $b)][0].size // 
   echo "images=$images"
   echo "binaries=$binaries"
   echo "pushed-digest=$(jq -r '.pushed.digest // empty' <<<"$first")"
+  # The first image's bundles about what its tags name (the manifest, or the index).
+  for p in signature=https://sigstore.dev/cosign/sign/v1 provenance=https://slsa.dev/provenance/v1; do
+    echo "${p%%=*}-digest=$(jq -r --arg t "${p#*=}" '(.manifest_digest // .index_digest) as $d
+      | [.bundles[]? | select(.subject == $d and .predicate_type == $t)][0].digest // empty' <<<"$first")"
+  done
   echo "pushed<<CARGO_TINY_EOF"
   jq -r '.[] | select(.pushed) | .pushed.tags[] as $t | "\($t)@\(.pushed.digest)"' <<<"$images"
   echo "CARGO_TINY_EOF"

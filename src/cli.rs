@@ -43,7 +43,7 @@ pub enum Command {
     /// Push an image tarball written by `cargo tiny build` to a registry, with its SBOM as a referrer
     #[command(after_help = PUSH_EXAMPLES)]
     Push(PushArgs),
-    /// Verify the signature, SLSA provenance and SBOM attestations of an image tarball signed by `build --sign-key`
+    /// Verify the signature, SLSA provenance and SBOM attestations of an image tarball signed by `build --sign` or `--sign-key`
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(crate::verify::VerifyArgs),
     /// Build, then show what makes each binary and image big: crates, symbols, files, a treemap page
@@ -121,7 +121,8 @@ const BUILD_EXAMPLES: &str = "Examples:
   cargo tiny build --compression zstd       smaller layer for podman/containerd (not docker 20.10)
   cargo tiny build --sbom cyclonedx,spdx    both SBOM formats beside the tarball, each attached
   cargo tiny build --vex app.openvex.json   attach VEX statements to the image
-  cargo tiny build --sign-key tiny.key      signature, SLSA provenance and SBOM attestations
+  cargo tiny build --sign                   keyless (CI's OIDC token): signature, SLSA provenance, SBOM attestations
+  cargo tiny build --sign-key tiny.key      the same with a key
   cargo tiny build --size max               nightly: rebuild std for size, immediate-abort panics
   cargo tiny build --push --image ghcr.io/acme/api --tag latest
   cargo tiny build --load                   also into the local docker (or podman)";
@@ -369,6 +370,9 @@ pub struct BuildArgs {
         help_heading = "Image"
     )]
     pub sign_key: Option<PathBuf>,
+    /// Sign each image manifest (and the index): keyless with an OIDC token (GitHub Actions' with `id-token: write`, or SIGSTORE_ID_TOKEN), a Fulcio certificate and a Rekor entry; with --sign-key, with that key
+    #[arg(long, conflicts_with = "no_image", help_heading = "Image")]
+    pub sign: bool,
     /// Fail past these sizes: layer=SIZE,binary=SIZE (e.g. layer=2MiB; over `size-budget` in [package.metadata.tiny])
     #[arg(long, value_name = "LIMITS", value_parser = crate::settings::SizeBudget::from_flag, help_heading = "Image")]
     pub size_budget: Option<crate::settings::SizeBudget>,

@@ -39,6 +39,7 @@ pub const KEYS: &[&str] = &[
     "load",
     "sbom",
     "vex",
+    "sign",
     "size-budget",
     "repository",
 ];
@@ -385,6 +386,15 @@ fn apply(cfg: &mut TinyConfig, src: &Source<'_>) -> Result<()> {
                 let path = src.dir().as_std_path().join(&s);
                 cfg.vex = Some(VexFile::read(&path).map_err(|w| src.err(k, w, VEX_HINT))?);
             }
+            "sign" => {
+                cfg.sign = value.as_bool().ok_or_else(|| {
+                    src.err(
+                        k,
+                        format!("expected true or false, found {value}"),
+                        "use sign = true (keyless in CI; `--sign-key KEY` signs with a key)",
+                    )
+                })?;
+            }
             "repository" => {
                 let s = string(src, k, value)?;
                 check_repository(&s).map_err(|(w, h)| src.err(k, w, h))?;
@@ -698,6 +708,17 @@ mod tests {
 
     fn message(tiny: Value) -> String {
         format!("{:#}", load(tiny).unwrap_err())
+    }
+
+    #[test]
+    fn sign_is_true_or_false() {
+        assert!(load(json!({"sign": true})).unwrap().sign);
+        assert!(!load(json!({})).unwrap().sign);
+        let e = message(json!({"sign": "yes"}));
+        assert!(
+            e.contains("`sign` in [package.metadata.tiny]") && e.contains("expected true or false"),
+            "{e}"
+        );
     }
 
     #[test]

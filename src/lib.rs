@@ -16,6 +16,7 @@ pub mod doctor;
 pub mod error;
 pub mod fsutil;
 pub mod image;
+pub mod image_audit;
 pub mod init;
 pub mod knowledge;
 pub mod manifest_file;

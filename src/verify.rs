@@ -1,11 +1,17 @@
-//! `cargo tiny verify TARBALL --key PUB`: the signatures and attestations a `build --sign-key`
-//! attached, checked offline against the tarball's own images. For each image manifest: a signature
-//! and an SLSA provenance bundle signed by the key and about that manifest's digest, and for each
-//! CycloneDX / SPDX 2.3 document attached to it an attestation whose predicate is that document.
-//! Exit 0 only when all of it verifies; the first failure is one line naming what failed.
+//! `cargo tiny verify TARBALL`: the signatures and attestations a `build --sign` / `--sign-key`
+//! attached, checked offline against the tarball's own images, with a public key (`--key`) or a
+//! keyless signer's identity and OIDC issuer (`--certificate-identity`/`--certificate-oidc-issuer`,
+//! or their `-regexp` variants) under a trust root (`--trusted-root`, else Sigstore's public-good
+//! one). For each image manifest: a signature and an SLSA provenance bundle by that signer and
+//! about that manifest's digest, and for each CycloneDX / SPDX 2.3 document attached to it an
+//! attestation whose predicate is that document; for the index of several platforms, its own
+//! signature and provenance. Exit 0 only when all of it verifies; the first failure is one line
+//! naming what failed.
 //!
-//! Not yet: a registry reference, keyless policies (`--certificate-identity`), the index's own
-//! signature, and the SBOM compared with the audit data embedded in the image's binary.
+//! Each SBOM must list exactly the packages of the audit data cargo-auditable embedded in the
+//! image's binary (read from its layer, see [`crate::image_audit`]).
+//!
+//! Not yet: a registry reference.
 
 use std::path::PathBuf;
 
@@ -26,48 +32,144 @@ use crate::sign::{keys, provenance, verify};
 pub struct VerifyArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The image tarball a `cargo tiny build --sign-key` wrote
+    /// The image tarball a `cargo tiny build --sign` or `--sign-key` wrote
     #[arg(value_name = "TARBALL")]
     pub tarball: PathBuf,
     /// The public key (PEM) whose private half signed the image
-    #[arg(long, value_name = "PUB")]
-    pub key: PathBuf,
+    #[arg(long, value_name = "PUB", help_heading = "Signer")]
+    pub key: Option<PathBuf>,
+    /// Keyless: the identity the signing certificate must name (a workflow URI, an email)
+    #[arg(long, value_name = "ID", help_heading = "Signer", conflicts_with_all = ["key", "certificate_identity_regexp"])]
+    pub certificate_identity: Option<String>,
+    /// Keyless: a regular expression the whole identity must match
+    #[arg(
+        long,
+        value_name = "RE",
+        help_heading = "Signer",
+        conflicts_with = "key"
+    )]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer the certificate must name (https://token.actions.githubusercontent.com for GitHub Actions)
+    #[arg(long, value_name = "URL", help_heading = "Signer", conflicts_with_all = ["key", "certificate_oidc_issuer_regexp"])]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the whole issuer must match
+    #[arg(
+        long,
+        value_name = "RE",
+        help_heading = "Signer",
+        conflicts_with = "key"
+    )]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: the Sigstore trust root (trusted_root.json) the certificates, log entries and timestamps chain to [default: Sigstore's public-good instance]
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Signer",
+        conflicts_with = "key"
+    )]
+    pub trusted_root: Option<PathBuf>,
     /// Output format for machine-readable results on stdout
     #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
 }
 
-/// One verified image: the `verified` JSON line (schema in README: "cargo tiny verify").
+/// One verified image (or index): the `verified` JSON line (schema in README: "cargo tiny verify").
 #[derive(Debug, Serialize)]
 pub struct VerifiedMessage {
     pub reason: &'static str,
     pub image: String,
+    /// `linux/amd64`, or `index` for the index of several platforms.
     pub platform: String,
     pub manifest_digest: String,
-    /// `key <hint>`.
+    /// `key <hint>`, or the certificate's identity.
     pub signer: String,
+    /// The certificate's OIDC issuer (keyless).
+    pub issuer: Option<String>,
+    /// When the signature was logged or timestamped (RFC 3339), keyless.
+    pub signed_at: Option<String>,
     /// The provenance's builder id and source commit (when it names one).
     pub builder: String,
     pub commit: Option<String>,
     /// The predicate types verified, in the order found.
     pub predicates: Vec<String>,
-    /// The SBOM documents whose attestation matched them (`CycloneDX 1.6`, `SPDX 2.3`).
+    /// The SBOM documents whose attestation matched them (`CycloneDX 1.6`, `SPDX 2.3`), each
+    /// listing exactly the packages of the binary's audit data.
     pub sboms: Vec<String>,
+    /// How many packages of the binary's audit data each SBOM lists (absent for the index): all of
+    /// them but those the signed provenance says the build never compiled (`not_compiled`).
+    pub packages: Option<usize>,
+    pub not_compiled: usize,
+}
+
+const SIGN_HINT: &str = "sign it with `cargo tiny build --sign` (keyless) or `--sign-key KEY`";
+
+/// The signer policy and trust root the flags name.
+fn policy(args: &VerifyArgs) -> Result<(verify::Policy, sigstore_trust_root::TrustedRoot)> {
+    let identity = match (
+        &args.certificate_identity,
+        &args.certificate_identity_regexp,
+    ) {
+        (Some(i), _) => Some(verify::Matcher::Exact(i.clone())),
+        (None, Some(re)) => Some(
+            verify::Matcher::regex(re)
+                .map_err(|e| Failure::new(format!("--certificate-identity-regexp: {e:#}")))?,
+        ),
+        (None, None) => None,
+    };
+    let issuer = match (
+        &args.certificate_oidc_issuer,
+        &args.certificate_oidc_issuer_regexp,
+    ) {
+        (Some(i), _) => Some(verify::Matcher::Exact(i.clone())),
+        (None, Some(re)) => Some(
+            verify::Matcher::regex(re)
+                .map_err(|e| Failure::new(format!("--certificate-oidc-issuer-regexp: {e:#}")))?,
+        ),
+        (None, None) => None,
+    };
+    match (&args.key, identity, issuer) {
+        (Some(path), None, None) => {
+            let key = keys::public_key_from_file(path).map_err(|e| {
+                Failure::new(format!("--key {}: {e:#}", path.display())).hint(
+                    "pass the public half of the signing key (`openssl pkey -in tiny.key -pubout`)",
+                )
+            })?;
+            Ok((verify::Policy::Key(key), verify::keys_only_root()))
+        }
+        (None, Some(identity), Some(issuer)) => {
+            let root = match &args.trusted_root {
+                Some(path) => verify::root_from_file(path)?,
+                None => verify::public_good_root(),
+            };
+            Ok((verify::Policy::Identity { identity, issuer }, root))
+        }
+        (None, Some(_), None) | (None, None, Some(_)) => crate::fail!(
+            hint = "give both, e.g. --certificate-identity https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com",
+            "a keyless signer is named by its identity and its OIDC issuer, and one of them is missing"
+        ),
+        _ => crate::fail!(
+            hint = "pass --key PUB (signed with --sign-key), or --certificate-identity and --certificate-oidc-issuer (signed keylessly)",
+            "verify needs to know who must have signed"
+        ),
+    }
 }
 
 pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
-    let key = keys::public_key_from_file(&args.key).map_err(|e| {
-        Failure::new(format!("--key {}: {e:#}", args.key.display()))
-            .hint("pass the public half of the signing key (`openssl pkey -in tiny.key -pubout`)")
-    })?;
+    let (policy, root) = policy(args)?;
     let loaded = crate::publish::layout::read(&args.tarball)?;
     let built = &loaded.built;
-    let policy = verify::Policy::Key(key);
-    let root = verify::keys_only_root();
     let reference = built.reference();
-    for image in &built.images {
-        let digest = &image.manifest.digest;
-        let platform = image.platform.platform();
+    // Each platform's manifest, then the index of several platforms.
+    let mut subjects: Vec<(&crate::image::Blob, String, Option<&crate::image::Image>)> = built
+        .images
+        .iter()
+        .map(|i| (&i.manifest, i.platform.platform(), Some(i)))
+        .collect();
+    if built.kind == crate::image::Kind::Index {
+        subjects.push((&built.index, "index".to_string(), None));
+    }
+    for (manifest, platform, image) in subjects {
+        let digest = &manifest.digest;
         let at = format!("{reference} ({platform}, {digest})");
         let mut found: Vec<verify::Verified> = Vec::new();
         for r in built
@@ -84,20 +186,33 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
             )?);
         }
         let has = |t: &str| found.iter().find(|v| v.predicate_type == t);
-        if has(SIGN_V1).is_none() {
-            crate::fail!(
-                hint = "sign it with `cargo tiny build --sign-key KEY`",
-                "{at}: no signature"
-            );
-        }
+        let Some(sig) = has(SIGN_V1) else {
+            crate::fail!(hint = SIGN_HINT, "{at}: no signature");
+        };
         let Some(prov) = has(provenance::PREDICATE_TYPE) else {
-            crate::fail!(
-                hint = "sign it with `cargo tiny build --sign-key KEY`",
-                "{at}: no SLSA provenance"
-            );
+            crate::fail!(hint = SIGN_HINT, "{at}: no SLSA provenance");
         };
         // Every CycloneDX / SPDX 2.3 document attached is attested, with the very same content.
         let mut sboms = Vec::new();
+        // The packages in the binary's own audit data, which each SBOM must list exactly.
+        let packages = image
+            .map(crate::image_audit::binary_packages)
+            .transpose()
+            .map_err(|why| Failure::new(format!("{at}: {why}")))?;
+        // Less what the signed provenance says this build never compiled (cargo-auditable lists
+        // packages of weak features that are off; the SBOM leaves them out).
+        let not_compiled = &prov.predicate["buildDefinition"]["internalParameters"]
+            [crate::compile::signing::NOT_COMPILED][&platform];
+        let mut excluded = 0;
+        let packages = packages.map(|mut binary| {
+            for p in not_compiled.as_array().into_iter().flatten() {
+                if let Some((name, version)) = p.as_str().and_then(|p| p.split_once('@')) {
+                    excluded +=
+                        usize::from(binary.remove(&(name.to_string(), version.to_string())));
+                }
+            }
+            binary
+        });
         for r in built.referrers_of(digest) {
             let Some(format) = Format::FILES
                 .into_iter()
@@ -128,6 +243,17 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
                     r.document.digest
                 );
             }
+            if let Some(binary) = &packages {
+                let listed = crate::image_audit::document_packages(&doc);
+                if let Some(diff) = crate::image_audit::difference(binary, &listed) {
+                    crate::fail!(
+                        hint = "the SBOM does not describe this binary: build and sign again",
+                        "{at}: the {} {} {diff}",
+                        kind.name(),
+                        r.document.digest
+                    );
+                }
+            }
             let version = doc["specVersion"]
                 .as_str()
                 .or(doc["spdxVersion"].as_str())
@@ -149,20 +275,32 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
             image: reference.clone(),
             platform: platform.clone(),
             manifest_digest: digest.clone(),
-            signer: prov.signer.clone(),
+            signer: sig.signer.clone(),
+            issuer: sig.issuer.clone(),
+            signed_at: sig.signed_at.map(crate::source_date::rfc3339),
             builder,
             commit,
             predicates: found.iter().map(|v| v.predicate_type.clone()).collect(),
             sboms,
+            packages: packages.as_ref().map(|p| p.len()),
+            not_compiled: excluded,
         };
         shell.status(
             "Verified",
             format!(
-                "{} {} {}: signed by {}, built by {}{}; {} attestation{} ({})",
+                "{} {} {}: signed by {}{}{}, built by {}{}; {} attestation{} ({})",
                 msg.image,
                 msg.platform,
                 msg.manifest_digest,
                 msg.signer,
+                msg.issuer
+                    .as_deref()
+                    .map(|i| format!(" (issuer {i})"))
+                    .unwrap_or_default(),
+                msg.signed_at
+                    .as_deref()
+                    .map(|t| format!(" at {t}"))
+                    .unwrap_or_default(),
                 msg.builder,
                 msg.commit
                     .as_deref()
@@ -170,10 +308,18 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
                     .unwrap_or_default(),
                 msg.predicates.len(),
                 if msg.predicates.len() == 1 { "" } else { "s" },
-                if msg.sboms.is_empty() {
-                    "no SBOM".to_string()
-                } else {
-                    format!("SBOMs: {}", msg.sboms.join(", "))
+                match (msg.sboms.is_empty(), msg.packages) {
+                    (true, _) => "no SBOM".to_string(),
+                    (false, Some(n)) => format!(
+                        "SBOMs: {} = the binary's {n} audited package{}{}",
+                        msg.sboms.join(", "),
+                        if n == 1 { "" } else { "s" },
+                        match excluded {
+                            0 => String::new(),
+                            e => format!(", {e} more never compiled"),
+                        }
+                    ),
+                    (false, None) => format!("SBOMs: {}", msg.sboms.join(", ")),
                 }
             ),
         );

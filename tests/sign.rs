@@ -789,3 +789,452 @@ fn verify_accepts_a_signed_tarball_and_names_what_fails() {
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     assert!(r.stdout.is_empty(), "nothing verified: {}", r.stdout);
 }
+
+/// `cargo tiny verify TARBALL ARGS… --message-format json`.
+fn verify_run(tarball: &Path, args: &[&str]) -> common::Run {
+    common::run(
+        common::cargo_tiny()
+            .arg("verify")
+            .arg(tarball)
+            .args(args)
+            .args(["--message-format", "json"]),
+    )
+}
+
+#[test]
+fn build_sign_keyless_signs_every_platform_and_the_index_and_verify_checks_the_identity() {
+    let Some(js) = sigstore_js() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let st = start_standins(&js, dir.path());
+    let root = dir.path().join("hello");
+    common::copy_tree(&common::repo().join("examples/hello"), &root);
+    let tarball = dir.path().join("out/hello.tar");
+    let build = |extra: &[&str], env: &[(&str, String)]| {
+        let mut cmd = common::cargo_tiny();
+        cmd.args(["build", "--message-format", "json", "--manifest-path"])
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(common::fixture_target_dir())
+            .arg("--output")
+            .arg(&tarball)
+            .args(["--platform", "linux/amd64,linux/arm64"])
+            .args(extra)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .env_remove("SIGSTORE_ID_TOKEN")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        common::run(&mut cmd)
+    };
+    let index_digest = |r: &common::Run| -> String {
+        r.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|m| m["reason"] == "image-index")
+            .unwrap_or_else(|| panic!("no index message: {}", r.stdout))["index_digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // No token and no key: one line saying how to get one, before compiling.
+    let r = build(&["--sign"], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let first = r.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with("error: keyless signing needs an OIDC token")
+            && first.contains("id-token: write"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Compiling") && !tarball.exists());
+
+    // Unsigned, then keyless against the stand-ins (GitHub Actions' token request).
+    let r = build(&[], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let unsigned = index_digest(&r);
+    let unsigned_images: Vec<String> = images_of(&r);
+    let env = [
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/token?api-version=2.0", st.url),
+        ),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", st.request_token.clone()),
+        ("CARGO_TINY_FULCIO_URL", st.url.clone()),
+        ("CARGO_TINY_REKOR_URL", st.url.clone()),
+        ("CARGO_TINY_TSA_URL", format!("{}/api/v1/timestamp", st.url)),
+    ];
+    let r = build(&["--sign"], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        images_of(&r),
+        unsigned_images,
+        "signing changes no image byte"
+    );
+    let signed_index = index_digest(&r);
+    assert_ne!(
+        signed_index, unsigned,
+        "the index lists the platforms' bundles"
+    );
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("Signed hello:0.1.0"))
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    assert!(
+        line.contains("(8 Sigstore bundles keyless as ") && line.contains(IDENTITY),
+        "{line}"
+    );
+    // The index's own signature and provenance, about its digest.
+    let of_index = layout_referrers(&tarball, &signed_index);
+    let mut types: Vec<String> = of_index
+        .iter()
+        .map(|(_, m, _)| {
+            m["annotations"]["dev.sigstore.bundle.predicateType"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    types.sort();
+    assert_eq!(types, [statement::SIGN_V1, provenance::PREDICATE_TYPE]);
+
+    // Verified by identity and issuer under the stand-ins' trust root: each platform and the index.
+    let trusted = st.trusted_root.to_str().unwrap();
+    let r = verify_run(
+        &tarball,
+        &[
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            &st.url,
+            "--trusted-root",
+            trusted,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let platforms: Vec<&str> = lines
+        .iter()
+        .map(|v| v["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64", "index"]);
+    for v in &lines {
+        assert_eq!(v["signer"], IDENTITY, "{v}");
+        assert_eq!(v["issuer"], st.url.as_str(), "{v}");
+        assert!(v["signed_at"].is_string(), "{v}");
+    }
+    assert_eq!(lines[2]["manifest_digest"], signed_index.as_str());
+    // Regexp variants.
+    let r = verify_run(
+        &tarball,
+        &[
+            "--certificate-identity-regexp",
+            r"https://github\.com/acme/.*",
+            "--certificate-oidc-issuer-regexp",
+            r"http://127\.0\.0\.1:\d+",
+            "--trusted-root",
+            trusted,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // The wrong identity fails naming who signed; a missing issuer and the public-good root too.
+    let r = verify_run(
+        &tarball,
+        &[
+            "--certificate-identity-regexp",
+            r"https://github\.com/evil/.*",
+            "--certificate-oidc-issuer",
+            &st.url,
+            "--trusted-root",
+            trusted,
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let first = r.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with("error: hello:0.1.0 (linux/amd64, sha256:")
+            && first.contains(&format!(
+                "signed by `{IDENTITY}`, not /https://github\\.com/evil/.*/"
+            )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+    let r = verify_run(
+        &tarball,
+        &[
+            "--certificate-identity",
+            "https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main",
+            "--certificate-oidc-issuer",
+            &st.url,
+            "--trusted-root",
+            trusted,
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: hello:0.1.0 (linux/amd64, sha256:"),
+        "{}",
+        r.stderr
+    );
+    let r = verify_run(&tarball, &["--certificate-identity", IDENTITY]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("one of them is missing"), "{}", r.stderr);
+    let r = verify_run(
+        &tarball,
+        &[
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            &st.url,
+        ],
+    );
+    assert_eq!(
+        r.code, 1,
+        "not under Sigstore's public-good root: {}",
+        r.stderr
+    );
+
+    // Sigstore's JavaScript verifier accepts the index's signature under the same trust root.
+    let (_, _, sig) = of_index
+        .iter()
+        .find(|(_, m, _)| {
+            m["annotations"]["dev.sigstore.bundle.predicateType"] == statement::SIGN_V1
+        })
+        .unwrap();
+    let path = dir.path().join("index-signature.json");
+    std::fs::write(&path, sig).unwrap();
+    assert_eq!(
+        js_verify(
+            &js,
+            &[
+                path.to_str().unwrap(),
+                &signed_index,
+                "identity",
+                trusted,
+                IDENTITY,
+                &st.url
+            ]
+        )
+        .unwrap(),
+        statement::SIGN_V1
+    );
+
+    // `sign = true` in the manifest: keyless without the flag; without a token, one line first.
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[package.metadata.tiny]\nsign = true\n"),
+    )
+    .unwrap();
+    let r = build(&[], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: keyless signing needs an OIDC token"),
+        "{}",
+        r.stderr
+    );
+    let r = build(&[], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("(8 Sigstore bundles keyless as "),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Each platform's manifest digest, from the `image-index` JSON message.
+fn images_of(r: &common::Run) -> Vec<String> {
+    r.stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "image-index")
+        .flat_map(|m| m["platforms"].as_array().unwrap().clone())
+        .map(|p| p["manifest_digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn verify_refuses_a_signed_sbom_that_does_not_list_the_binarys_audit_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(dir.path());
+    let (r, tarball) = build_hello(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The SBOM made to list one more package, then signed as it is: its attestation verifies, but
+    // it does not describe the binary.
+    let mut built = cargo_tiny::publish::layout::read(&tarball).unwrap().built;
+    let image = built.images[0].manifest.clone();
+    let at = built
+        .referrers
+        .iter()
+        .position(|r| r.artifact_type == "application/vnd.cyclonedx+json")
+        .unwrap();
+    let old = built.referrers.remove(at);
+    let mut doc: serde_json::Value = serde_json::from_slice(&old.document.data).unwrap();
+    doc["components"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "library", "name": "evil", "version": "6.6.6", "purl": "pkg:cargo/evil@6.6.6", "bom-ref": "pkg:cargo/evil@6.6.6"}));
+    let forged = serde_json::to_vec(&doc).unwrap();
+    let document = cargo_tiny::image::Document {
+        artifact_type: old.artifact_type.clone(),
+        media_type: old.document.media_type.clone(),
+        data: forged.clone(),
+        title: None,
+        annotations: Default::default(),
+    };
+    built
+        .attach(
+            cargo_tiny::image::Referrer::new(&document, &image, "2023-11-14T22:13:20Z").unwrap(),
+        )
+        .unwrap();
+    let signer = Signer::Key(keys::SigningKey::from_file(&private).unwrap());
+    let signed = sign::sign(
+        &signer,
+        &[Request {
+            subject: &image,
+            name: "hello".into(),
+            provenance: Some(provenance()),
+            documents: vec![(statement::DocumentKind::CycloneDx, forged.as_slice())],
+        }],
+    )
+    .unwrap();
+    for r in signed.into_iter().flat_map(|s| s.referrers) {
+        built
+            .attach(cargo_tiny::image::Referrer {
+                artifact_type: r.artifact_type.to_string(),
+                subject: r.subject,
+                manifest: r.manifest,
+                config: r.empty,
+                document: r.bundle,
+            })
+            .unwrap();
+    }
+    let forged_tar = dir.path().join("forged.tar");
+    std::fs::write(
+        &forged_tar,
+        cargo_tiny::publish::tarball::tarball(&built, 0).unwrap(),
+    )
+    .unwrap();
+    let r = verify_run(&forged_tar, &["--key", public.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let first = r.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with("error: hello:0.1.0 (linux/amd64, sha256:")
+            && first.contains("lists evil@6.6.6 the binary's audit data does not"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+
+    // The same tarball signed by the build: the SBOM equals the audit data.
+    let (r, tarball) = build_hello(dir.path(), &["--sign-key", private.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = verify_run(&tarball, &["--key", public.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(v["packages"], 1, "{v}");
+    assert!(
+        r.stderr.contains("= the binary's 1 audited package)"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// The action's build step (action/build.sh) with `sign: true`, run as the runner runs it (a
+/// `cargo` shim sends `cargo tiny` to the binary under test), with the stand-ins' token endpoint
+/// in the place of GitHub's.
+#[test]
+fn action_build_step_with_sign_signs_keylessly_and_outputs_the_bundle_digests() {
+    let Some(js) = sigstore_js() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let st = start_standins(&js, dir.path());
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let shim = bin.join("cargo");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = tiny ]; then exec '{}' \"$@\"; fi\nexec '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_cargo-tiny"),
+            env!("CARGO")
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = dir.path().join("output");
+    std::fs::write(&output, "").unwrap();
+    let hello = dir.path().join("hello");
+    common::copy_tree(&common::repo().join("examples/hello"), &hello);
+    let tarball = dir.path().join("out/hello.tar");
+    let mut cmd = Command::new("bash");
+    common::isolate(&mut cmd);
+    cmd.arg(common::repo().join("action/build.sh"))
+        .current_dir(common::repo())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
+        .env("CARGO_TARGET_DIR", common::fixture_target_dir())
+        .env("INPUT_MANIFEST_PATH", hello.join("Cargo.toml"))
+        .env("INPUT_ARGS", format!("--output {}", tarball.display()))
+        .env("INPUT_SIGN", "true")
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/token?api-version=2.0", st.url),
+        )
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", &st.request_token)
+        .env("CARGO_TINY_FULCIO_URL", &st.url)
+        .env("CARGO_TINY_REKOR_URL", &st.url)
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env_remove("INPUT_PLATFORMS")
+        .env_remove("INPUT_PUSH");
+    let r = common::run(&mut cmd);
+    assert_eq!(r.code, 0, "build.sh:\n{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(" --sign"), "{}", r.stdout);
+    let out: std::collections::BTreeMap<String, String> = std::fs::read_to_string(&output)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let files = common::tar_files(&std::fs::read(&tarball).unwrap());
+    for (key, predicate) in [
+        ("signature-digest", statement::SIGN_V1),
+        ("provenance-digest", provenance::PREDICATE_TYPE),
+    ] {
+        let digest = &out[key];
+        assert!(digest.starts_with("sha256:"), "{key}: {out:?}");
+        let m: serde_json::Value =
+            serde_json::from_slice(&files[&format!("blobs/sha256/{}", &digest[7..])]).unwrap();
+        assert_eq!(
+            m["annotations"]["dev.sigstore.bundle.predicateType"],
+            predicate
+        );
+        assert_eq!(m["subject"]["digest"], out["digest"].as_str());
+    }
+    // Without a token (a job without `id-token: write`), one line saying how to get one.
+    cmd.env_remove("ACTIONS_ID_TOKEN_REQUEST_URL");
+    let r = common::run(&mut cmd);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("id-token: write"), "{}", r.stderr);
+}

@@ -84,7 +84,7 @@ pub fn build(args: &BuildArgs, shell: &Shell, over_budget: OverBudget) -> Result
         }
     }
     let ws = Workspace::load(&BuildOptions::load_options(args, cli_targets.as_deref()))?;
-    let opts = BuildOptions::new(args, &ws, cli_targets.as_deref())?;
+    let mut opts = BuildOptions::new(args, &ws, cli_targets.as_deref())?;
     let plan = plan(&ws, &opts, shell)?;
     let budgets = Budgets::resolve(&ws, &plan.bins, args.size_budget)?;
     // Image configuration is checked before anything is compiled.
@@ -92,6 +92,12 @@ pub fn build(args: &BuildArgs, shell: &Shell, over_budget: OverBudget) -> Result
         Some(io) => image_plan::plan(&ws, &opts, io)?,
         None => Vec::new(),
     };
+    // `sign = true` without --sign/--sign-key: keyless, the token's availability checked now.
+    if let Some(io) = opts.image.as_mut() {
+        if io.sign.is_none() && images.iter().any(|p| p.config.sign) {
+            io.sign = Some(crate::sign::Mode::keyless_from_env()?);
+        }
+    }
     // One session per registry host, its credential files read now.
     let registries = match opts.image.as_ref().and_then(|io| io.push.as_ref()) {
         Some((_, settings)) => Some(Registries::new(

@@ -491,6 +491,7 @@ mod tests {
                 index_digest: "sha256:i".into(),
                 docker_platform: "linux/amd64".into(),
                 platforms: Vec::new(),
+                bundles: Vec::new(),
             },
             written: Written {
                 path: tar.clone(),

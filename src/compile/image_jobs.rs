@@ -275,14 +275,14 @@ pub fn run_with(
         let key = image_cache::key(&inputs, p.kind, &p.docker, date.mtime())?;
         // A signed result is never reused (its bundles are made now), and its record never serves
         // an unsigned build.
-        let key = match &io.sign_key {
-            Some(_) => format!("{key}+signed"),
-            None => key,
+        let key = match signs(io, p) {
+            true => format!("{key}+signed"),
+            false => key,
         };
         let beside: Vec<_> = p.beside.iter().map(|b| b.path.clone()).collect();
-        let mut cached = match io.sign_key {
-            Some(_) => None,
-            None => image_cache::lookup(&p.cache, &key, &p.tarball, &beside),
+        let mut cached = match signs(io, p) {
+            true => None,
+            false => image_cache::lookup(&p.cache, &key, &p.tarball, &beside),
         };
         // The record is a hint: the tarball is re-read and checked before it counts as reused.
         let mut reread = None;
@@ -333,11 +333,12 @@ pub fn run_with(
         .into_iter()
         .collect::<Result<Vec<Image>>>()?
         .into_iter();
-    let signer = match &io.sign_key {
-        Some(path) => Some(crate::sign::Signer::Key(
-            crate::sign::keys::SigningKey::from_file(path)?,
-        )),
-        None => None,
+    // One signer for the run (keyless: one token, one certificate), readied after compiling.
+    let signer = match &io.sign {
+        Some(mode) if plans.iter().any(|p| signs(io, p)) => {
+            Some(crate::sign::signer(mode, |k| std::env::var(k).ok())?)
+        }
+        _ => None,
     };
     let mut results = Vec::new();
     for mut job in jobs {
@@ -370,7 +371,7 @@ pub fn run_with(
                     Some(&p.docker),
                 )?
                 .with_tags(&p.config.tags);
-                if let Some(signer) = &signer {
+                if let Some(signer) = signer.as_ref().filter(|_| signs(io, p)) {
                     let pkg = ws.package(&p.target.package_id);
                     let predicate = super::signing::provenance(
                         p,
@@ -379,6 +380,15 @@ pub fn run_with(
                             lockfile: cx.lockfile.as_deref(),
                             repository: pkg.repository.as_deref(),
                             profile: &io.profile,
+                            not_compiled: binaries
+                                .iter()
+                                .filter(|b| b.target == p.target)
+                                .map(|b| {
+                                    let names = b.uncompiled.iter();
+                                    let names = names.map(|u| format!("{}@{}", u.name, u.version));
+                                    (b.platform.platform(), names.collect())
+                                })
+                                .collect(),
                         },
                     );
                     let started = std::time::Instant::now();
@@ -386,7 +396,7 @@ pub fn run_with(
                     shell.status(
                         "Signed",
                         format!(
-                            "{}:{} ({} Sigstore bundle{} with key {}: signature, SLSA v1 provenance, SBOM{} attestations; {:.0} ms)",
+                            "{}:{} ({} Sigstore bundle{} {}: signature, SLSA v1 provenance, SBOM{} attestations; {:.0} ms)",
                             p.name,
                             p.tag,
                             n,
@@ -565,7 +575,12 @@ fn retry_commands(io: &ImageOptions, results: &[Outcome<'_>]) -> Vec<String> {
 /// The key's hint (`sha256` of its public key, base64), as bundles name it.
 fn signer_hint(signer: &crate::sign::Signer) -> String {
     match signer {
-        crate::sign::Signer::Key(k) => k.hint(),
-        crate::sign::Signer::Keyless(_) => "keyless".into(),
+        crate::sign::Signer::Key(k) => format!("with key {}", k.hint()),
+        crate::sign::Signer::Keyless(k) => format!("keyless as {}", k.identity()),
     }
+}
+
+/// Whether `p`'s images are signed: every image with --sign/--sign-key, else `sign = true`.
+fn signs(io: &ImageOptions, p: &ImagePlan) -> bool {
+    io.sign.is_some() && (io.sign_all || p.config.sign)
 }

@@ -76,8 +76,12 @@ pub struct ImageOptions {
     pub source_date: SourceDate,
     /// git HEAD's commit id, when the workspace is a git checkout.
     pub revision: Option<String>,
-    /// `--sign-key`: the key, read and checked before compiling (absolute path).
-    pub sign_key: Option<PathBuf>,
+    /// `--sign-key` (the key read and checked before compiling, absolute path) or `--sign`
+    /// (keyless, the services from the environment). `sign = true` in a manifest signs that
+    /// package's images keylessly when neither is given.
+    pub sign: Option<crate::sign::Mode>,
+    /// `--sign`/`--sign-key` sign every image; else only those of `sign = true` packages.
+    pub sign_all: bool,
     /// The Cargo profile (the provenance names it).
     pub profile: String,
 }
@@ -163,7 +167,8 @@ impl BuildOptions {
                 )?,
                 revision: source_date::git_revision(root),
                 profile: args.profile.clone(),
-                sign_key: match &args.sign_key {
+                sign_all: args.sign || args.sign_key.is_some(),
+                sign: match &args.sign_key {
                     Some(k) => {
                         let path = std::path::absolute(k)?;
                         crate::sign::keys::SigningKey::from_file(&path).map_err(|e| {
@@ -176,8 +181,9 @@ impl BuildOptions {
                                 None => out,
                             }
                         })?;
-                        Some(path)
+                        Some(crate::sign::Mode::Key(path))
                     }
+                    None if args.sign => Some(crate::sign::Mode::keyless_from_env()?),
                     None => None,
                 },
             })

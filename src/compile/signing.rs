@@ -1,7 +1,7 @@
 //! `--sign-key`: each image manifest of a built result signed in key mode — a signature, the SLSA v1
 //! provenance, and one attestation per SBOM document (CycloneDX, SPDX 2.3) and the VEX document —
 //! each a Sigstore bundle in a cosign 3 referrer of the manifest, attached to the result (no image
-//! byte changes). The index of a multi-platform result is not signed here (its platforms are).
+//! byte changes). The index of a multi-platform result gets its own signature and provenance.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde_json::{json, Value};
 
 use super::image_plan::ImagePlan;
-use crate::image::{Built, Referrer};
+use crate::image::{Built, Kind, Referrer};
 use crate::sbom::Format;
 use crate::sign::provenance::{Builder, Provenance, Source};
 use crate::sign::statement::DocumentKind;
@@ -21,7 +21,14 @@ pub struct Facts<'a> {
     pub lockfile: Option<&'a str>,
     pub repository: Option<&'a str>,
     pub profile: &'a str,
+    /// Per platform (`linux/amd64`), the `name@version` of the packages in the binary's audit data
+    /// that the build never compiled (left out of the SBOM): the provenance says so, signed, so that
+    /// `cargo tiny verify` can tell them from an SBOM that lies.
+    pub not_compiled: BTreeMap<String, Vec<String>>,
 }
+
+/// The provenance's key for [`Facts::not_compiled`].
+pub const NOT_COMPILED: &str = "auditDataNotCompiled";
 
 /// The SBOM formats that have an attestation predicate (SPDX 3 has none in-toto's vetted list).
 fn kind_of(format: Format) -> Option<DocumentKind> {
@@ -71,6 +78,11 @@ pub fn provenance(p: &ImagePlan, facts: &Facts<'_>) -> Value {
         }),
         tools: BTreeMap::from([("cargo-tiny".into(), env!("CARGO_PKG_VERSION").into())]),
         builder: Builder::from_env(|k| std::env::var(k).ok()),
+        internal_parameters: if facts.not_compiled.values().all(Vec::is_empty) {
+            BTreeMap::new()
+        } else {
+            BTreeMap::from([(NOT_COMPILED.to_string(), json!(facts.not_compiled))])
+        },
         started_on: None,
         finished_on: None,
     }
@@ -116,6 +128,27 @@ pub fn sign_built(
         })
         .collect();
     let signed = sign::sign(signer, &requests)?;
+    let mut n = attach(built, signed)?;
+    // The index of several platforms, once it lists every platform's referrers (its bytes are
+    // final: a referrer of the index is not listed in it): a signature and the provenance.
+    if built.kind == Kind::Index {
+        let index = built.index.clone();
+        let signed = sign::sign(
+            signer,
+            &[Request {
+                subject: &index,
+                name: p.name.clone(),
+                provenance: Some(predicate.clone()),
+                documents: Vec::new(),
+            }],
+        )?;
+        n += attach(built, signed)?;
+        debug_assert_eq!(built.index.digest, index.digest);
+    }
+    Ok(n)
+}
+
+fn attach(built: &mut Built, signed: Vec<sign::Signed>) -> Result<usize> {
     let mut n = 0;
     for s in signed {
         for r in s.referrers {

@@ -18,6 +18,20 @@ pub struct Summary {
     /// The platform `docker load` gets (`linux/amd64`).
     pub docker_platform: String,
     pub platforms: Vec<PlatformSummary>,
+    /// The Sigstore bundles attached (signatures and attestations), in the order attached.
+    #[serde(default)]
+    pub bundles: Vec<BundleSummary>,
+}
+
+/// One Sigstore bundle referrer, for the JSON messages (and the action's outputs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleSummary {
+    /// The digest of the manifest it is about (a platform's, or the index's).
+    pub subject: String,
+    /// `https://sigstore.dev/cosign/sign/v1`, `https://slsa.dev/provenance/v1`, …
+    pub predicate_type: String,
+    /// The referrer manifest's digest (what `cosign` and registries list).
+    pub digest: String,
 }
 
 /// One platform's image, told.
@@ -60,6 +74,23 @@ impl Summary {
                     layer_media_type: l.compression.media_type().to_string(),
                     compressed_size: l.compressed_size,
                     uncompressed_size: l.uncompressed_size,
+                })
+                .collect(),
+            bundles: built
+                .referrers
+                .iter()
+                .filter(|r| r.artifact_type == crate::sign::bundle::BUNDLE_MEDIA_TYPE)
+                .map(|r| BundleSummary {
+                    subject: r.subject.clone(),
+                    predicate_type: serde_json::from_slice::<serde_json::Value>(&r.manifest.data)
+                        .ok()
+                        .and_then(|m| {
+                            m["annotations"]["dev.sigstore.bundle.predicateType"]
+                                .as_str()
+                                .map(str::to_owned)
+                        })
+                        .unwrap_or_default(),
+                    digest: r.manifest.digest.clone(),
                 })
                 .collect(),
         }

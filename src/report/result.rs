@@ -137,6 +137,9 @@ pub struct ImageMessage<'a> {
     pub load: BTreeMap<&'static str, String>,
     pub run: BTreeMap<&'static str, String>,
     /// The tarball already held this image (every input unchanged) and was not rewritten.
+    /// The Sigstore bundles attached (`--sign`, `--sign-key`): subject, predicate type, digest.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub bundles: &'a [crate::image::summary::BundleSummary],
     pub reused: bool,
     /// With `--push`: what was pushed where.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -160,6 +163,9 @@ pub struct IndexMessage<'a> {
     pub docker_platform: &'a str,
     pub platforms: Vec<PlatformMessage<'a>>,
     /// The tarball already held this index (every input unchanged) and was not rewritten.
+    /// The Sigstore bundles attached (`--sign`, `--sign-key`): subject, predicate type, digest.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub bundles: &'a [crate::image::summary::BundleSummary],
     pub reused: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pushed: Option<&'a Pushed>,
@@ -264,6 +270,7 @@ fn image(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
     if json {
         let msg = ImageMessage {
             reason: "image",
+            bundles: &s.bundles,
             package: r.package,
             bin: r.bin,
             image: &s.reference,
@@ -391,6 +398,7 @@ fn index(r: &ResultReport<'_>, shell: &Shell, json: bool) -> Result<()> {
     if json {
         let msg = IndexMessage {
             reason: "image-index",
+            bundles: &s.bundles,
             package: r.package,
             bin: r.bin,
             image: reference,

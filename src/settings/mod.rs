@@ -112,6 +112,8 @@ pub struct TinyConfig {
     pub sbom: Vec<crate::sbom::Format>,
     /// `vex = "…"` / `--vex`: an OpenVEX document attached to every image manifest.
     pub vex: Option<VexFile>,
+    /// `sign = true`: sign the images (keyless unless `--sign-key` names a key).
+    pub sign: bool,
 }
 
 /// An OpenVEX document read and checked when the configuration was (its products are checked
@@ -175,6 +177,7 @@ impl Default for TinyConfig {
             load: None,
             sbom: vec![crate::sbom::Format::DEFAULT],
             vex: None,
+            sign: false,
             size_budget: SizeBudget::default(),
             repository: None,
         }

@@ -49,6 +49,70 @@ impl Services {
     }
 }
 
+/// The environment variables that point keyless signing at another Sigstore instance (a private
+/// one, or the tests' stand-ins): the Fulcio and Rekor base URLs, a timestamp authority's
+/// `…/api/v1/timestamp` URL, and a PEM file of CA certificates for their TLS.
+pub const FULCIO_VAR: &str = "CARGO_TINY_FULCIO_URL";
+pub const REKOR_VAR: &str = "CARGO_TINY_REKOR_URL";
+pub const TSA_VAR: &str = "CARGO_TINY_TSA_URL";
+pub const CA_VAR: &str = "CARGO_TINY_SIGSTORE_CA";
+
+impl Services {
+    /// Sigstore's public-good instance, each URL replaced by its variable when set. `var` reads
+    /// an environment variable.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Services> {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let mut s = Services::public_good();
+        for (name, slot) in [(FULCIO_VAR, &mut s.fulcio), (REKOR_VAR, &mut s.rekor)] {
+            if let Some(url) = var(name) {
+                *slot = checked_url(name, &url)?;
+            }
+        }
+        if let Some(url) = var(TSA_VAR) {
+            s.tsa = Some(checked_url(TSA_VAR, &url)?);
+        }
+        if let Some(path) = var(CA_VAR) {
+            let pem =
+                crate::fsutil::read_regular(std::path::Path::new(&path), 4 << 20).map_err(|e| {
+                    Failure::new(format!("{CA_VAR}={path}: {e}"))
+                        .hint("point it at a PEM file of CA certificates")
+                })?;
+            s.ca_pem.push(pem);
+        }
+        Ok(s)
+    }
+}
+
+fn checked_url(name: &str, url: &str) -> Result<String> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {
+            Ok(url.trim_end_matches('/').to_string())
+        }
+        _ => Err(Failure::new(format!(
+            "{name}: `{}` is not an http(s) URL",
+            super::http::printable(url.as_bytes())
+        ))
+        .hint("e.g. https://fulcio.sigstore.dev")
+        .into()),
+    }
+}
+
+/// Whether this run has a way to get an OIDC token (checked before compiling; the token itself is
+/// requested just before signing, GitHub's last minutes).
+pub fn token_available(var: impl Fn(&str) -> Option<String>) -> Result<()> {
+    let set = |name: &str| var(name).is_some_and(|v| !v.trim().is_empty());
+    if set("SIGSTORE_ID_TOKEN")
+        || (set("ACTIONS_ID_TOKEN_REQUEST_URL") && set("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+    {
+        return Ok(());
+    }
+    Err(
+        Failure::new("keyless signing needs an OIDC token, and there is none")
+            .hint(NO_TOKEN_HINT)
+            .into(),
+    )
+}
+
 /// The audience Fulcio accepts.
 pub const AUDIENCE: &str = "sigstore";
 
@@ -110,6 +174,9 @@ pub struct Keyless {
     pub(super) services: Services,
     pub(super) pair: KeyPair,
     pub(super) certificate: DerCertificate,
+    /// The token's identity (what Fulcio puts in the certificate) and issuer.
+    identity: String,
+    issuer: String,
 }
 
 impl std::fmt::Debug for Keyless {
@@ -144,7 +211,18 @@ impl Keyless {
             services,
             pair,
             certificate,
+            identity: token.identity().to_string(),
+            issuer: token.issuer().to_string(),
         })
+    }
+
+    /// Who signs: the token's identity, as the certificate names it.
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     pub fn certificate(&self) -> &DerCertificate {

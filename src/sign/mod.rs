@@ -41,6 +41,16 @@ pub enum Mode {
     Keyless(keyless::Services),
 }
 
+impl Mode {
+    /// Keyless against the services the environment names (Sigstore's public-good instance by
+    /// default), with a token available: checked before compiling.
+    pub fn keyless_from_env() -> Result<Mode> {
+        let var = |k: &str| std::env::var(k).ok();
+        keyless::token_available(var)?;
+        Ok(Mode::Keyless(keyless::Services::from_env(var)?))
+    }
+}
+
 /// Readies a signer: reads the key, or gets the OIDC token and the Fulcio certificate (once per
 /// run). `var` reads an environment variable.
 pub fn signer(mode: &Mode, var: impl Fn(&str) -> Option<String>) -> Result<Signer> {

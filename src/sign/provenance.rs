@@ -29,6 +29,10 @@ pub struct Provenance {
     /// Tools and their versions (`rustc` → `1.95.0`, `cargo-auditable` → `0.7.2`).
     pub tools: BTreeMap<String, String>,
     pub builder: Builder,
+    /// `buildDefinition.internalParameters`: what the build decided itself, e.g.
+    /// `auditDataNotCompiled` (per platform, the `name@version` of packages the binary's audit data
+    /// lists but this build never compiled, and the SBOM leaves out).
+    pub internal_parameters: BTreeMap<String, Value>,
     /// RFC 3339 times, when known (left out otherwise: they would change every build's bytes).
     pub started_on: Option<String>,
     pub finished_on: Option<String>,
@@ -209,7 +213,11 @@ impl Provenance {
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
-                internal_parameters: Map::new(),
+                internal_parameters: self
+                    .internal_parameters
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 resolved_dependencies: deps,
             },
             run_details: RunDetails {
