@@ -53,6 +53,7 @@ install_cargo_tiny_release() { # VERSION
   base="${CARGO_TINY_RELEASE_URL:-$repo/releases/download}/v$version"
   triple=$(release_triple)
   read -r _ asset bin_path < <("$action_path/.github/release/build.sh" names "$version" "$triple")
+  [ -n "${bin_path:-}" ] || { echo "::error::.github/release/build.sh names gave no asset name"; exit 1; }
   tmp=$(mktemp -d)
   if ! download "$base/SHA256SUMS" "$tmp/SHA256SUMS" || ! download "$base/$asset" "$tmp/$asset"; then
     echo "::notice::no $asset in cargo-tiny's v$version release: building it from source (cargo install)"
