@@ -76,7 +76,11 @@ fn binstall_metadata_resolves_to_the_release_assets() {
     let binstall = manifest["package"]["metadata"]["binstall"]
         .as_table()
         .expect("[package.metadata.binstall] in Cargo.toml");
-    assert_eq!(binstall["pkg-fmt"].as_str(), Some("tgz"), "build.sh writes .tar.gz");
+    assert_eq!(
+        binstall["pkg-fmt"].as_str(),
+        Some("tgz"),
+        "build.sh writes .tar.gz"
+    );
     let template = |k: &str| leon::Template::parse(binstall[k].as_str().unwrap()).unwrap();
     let (pkg_url, bin_dir) = (template("pkg-url"), template("bin-dir"));
 
@@ -273,7 +277,10 @@ fn install_downloads_the_release_binaries_and_checks_them() {
     let asset = &release_names(VERSION, &[&host_triple()])[0].1;
     assert_eq!(
         gets(&tiny),
-        [format!("/v{VERSION}/SHA256SUMS"), format!("/v{VERSION}/{asset}")]
+        [
+            format!("/v{VERSION}/SHA256SUMS"),
+            format!("/v{VERSION}/{asset}")
+        ]
     );
     assert!(
         r.stdout.contains(&format!("cargo-tiny {VERSION}\n")),
@@ -299,14 +306,26 @@ fn install_refuses_a_binary_whose_digest_is_wrong() {
     let (tiny, auditable) = (serve(root.path()), serve(aud_root.path()));
     let i = Install::new();
     let r = i.run(&tiny, &auditable, &[]);
-    assert_ne!(r.code, 0, "install.sh accepted a wrong digest:\n{}", r.stdout);
-    let error = r.stdout.lines().find(|l| l.starts_with("::error::")).unwrap();
+    assert_ne!(
+        r.code, 0,
+        "install.sh accepted a wrong digest:\n{}",
+        r.stdout
+    );
+    let error = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error::"))
+        .unwrap();
     assert!(
         error.contains(&format!("lists {}", "0".repeat(64))) && error.contains("not installed"),
         "{error}"
     );
     assert_eq!(i.installed("cargo-tiny"), None);
-    assert_eq!(i.cargo_installs(), "", "a wrong digest is no reason to build");
+    assert_eq!(
+        i.cargo_installs(),
+        "",
+        "a wrong digest is no reason to build"
+    );
 }
 
 /// With CARGO_TINY_RELEASE_KEY, SHA256SUMS.sig must verify against it: a release signed by that
@@ -351,7 +370,11 @@ fn install_checks_the_signature_of_the_sums_when_a_key_is_given() {
         &[("CARGO_TINY_RELEASE_KEY", release_pub.to_str().unwrap())],
     );
     assert_eq!(r.code, 0, "install.sh:\n{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("SHA256SUMS: signature verified"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("SHA256SUMS: signature verified"),
+        "{}",
+        r.stdout
+    );
     assert!(i.installed("cargo-tiny").is_some());
 
     let i = Install::new();
@@ -362,7 +385,8 @@ fn install_checks_the_signature_of_the_sums_when_a_key_is_given() {
     );
     assert_ne!(r.code, 0, "another key's signature accepted:\n{}", r.stdout);
     assert!(
-        r.stdout.contains("is not signed by CARGO_TINY_RELEASE_KEY: not installed"),
+        r.stdout
+            .contains("is not signed by CARGO_TINY_RELEASE_KEY: not installed"),
         "{}",
         r.stdout
     );
@@ -447,13 +471,22 @@ fn release_build_is_static_runs_and_is_reproducible() {
         let bin = &files[bin_path];
         for doc in ["cargo-tiny.cdx.json", "cargo-tiny.spdx.json"] {
             let dir = bin_path.rsplit_once('/').unwrap().0;
-            assert!(files.contains_key(&format!("{dir}/{doc}")), "{asset}: {doc}");
+            assert!(
+                files.contains_key(&format!("{dir}/{doc}")),
+                "{asset}: {doc}"
+            );
         }
         // A static executable: no interpreter (PT_INTERP) and no dynamic section.
         let elf = object::read::File::parse(&bin[..]).unwrap();
         use object::read::Object;
-        assert!(elf.section_by_name(".interp").is_none(), "{triple}: .interp");
-        assert!(elf.section_by_name(".dynamic").is_none(), "{triple}: .dynamic");
+        assert!(
+            elf.section_by_name(".interp").is_none(),
+            "{triple}: .interp"
+        );
+        assert!(
+            elf.section_by_name(".dynamic").is_none(),
+            "{triple}: .dynamic"
+        );
         let path = work.path().join(format!("cargo-tiny-{triple}"));
         std::fs::write(&path, bin).unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -464,7 +497,9 @@ fn release_build_is_static_runs_and_is_reproducible() {
             if !require_tool("qemu-aarch64-static", &["--version"]) {
                 continue;
             }
-            run(Command::new("qemu-aarch64-static").arg(&path).args(["tiny", "--version"]))
+            run(Command::new("qemu-aarch64-static")
+                .arg(&path)
+                .args(["tiny", "--version"]))
         };
         assert_eq!(r.code, 0, "{triple} --version: {}", r.stderr);
         assert_eq!(r.stdout.trim(), format!("cargo-tiny {VERSION}"));
@@ -483,9 +518,16 @@ fn release_build_is_static_runs_and_is_reproducible() {
     let (sa, sb) = (sums(&a), sums(&b));
     assert!(!sb.is_empty());
     for (file, digest) in &sb {
-        assert_eq!(sa.get(file), Some(digest), "{file} differs between the two builds");
+        assert_eq!(
+            sa.get(file),
+            Some(digest),
+            "{file} differs between the two builds"
+        );
     }
-    eprintln!("SHA256SUMS:\n{}", std::fs::read_to_string(a.join("SHA256SUMS")).unwrap());
+    eprintln!(
+        "SHA256SUMS:\n{}",
+        std::fs::read_to_string(a.join("SHA256SUMS")).unwrap()
+    );
 }
 
 fn gunzip(path: &Path) -> Vec<u8> {
