@@ -3,7 +3,12 @@
 # Inputs (env): INPUT_TARGET, INPUT_PLATFORMS (commas or spaces; overrides INPUT_TARGET),
 #   INPUT_MANIFEST_PATH (for the `platforms` of [workspace.metadata.tiny] / [package.metadata.tiny],
 #   used when neither input is set, and to tell whether a cross platform needs zig), INPUT_VERSION
-#   (empty: build cargo-tiny from the action's own source).
+#   (empty: build cargo-tiny from the action's own source; set: the release binary of that version for
+#   this runner's architecture, checked against the release's SHA256SUMS, and built from crates.io only
+#   when the release has no such asset).
+# Release hosts (overridable, e.g. by a test's local server): CARGO_TINY_RELEASE_URL (default: the
+#   GitHub releases of Cargo.toml's `repository`), CARGO_AUDITABLE_RELEASE_URL (cargo-auditable's).
+# CARGO_TINY_RELEASE_KEY: a PEM public key; when set, SHA256SUMS.sig must verify against it.
 set -euo pipefail
 target="${INPUT_TARGET:-}"
 manifest="${INPUT_MANIFEST_PATH:-Cargo.toml}"
@@ -54,16 +59,25 @@ if ! command -v musl-gcc >/dev/null && ! command -v "$(uname -m)-linux-musl-gcc"
   echo "::endgroup::"
 fi
 
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+# shellcheck source=action/release.sh
+. "$action_path/action/release.sh"
+
 if ! command -v cargo-auditable >/dev/null; then
-  echo "::group::cargo install cargo-auditable"
-  cargo install cargo-auditable --locked
+  echo "::group::cargo-auditable $CARGO_AUDITABLE_VERSION"
+  if ! install_cargo_auditable_release; then
+    cargo install cargo-auditable --locked --version "$CARGO_AUDITABLE_VERSION"
+  fi
   echo "::endgroup::"
 fi
 
 if [ -n "${INPUT_VERSION:-}" ]; then
-  if ! cargo tiny --version 2>/dev/null | grep -qx "cargo-tiny ${INPUT_VERSION#v}"; then
-    echo "::group::cargo install cargo-tiny ${INPUT_VERSION#v}"
-    cargo install cargo-tiny --version "${INPUT_VERSION#v}" --locked
+  version="${INPUT_VERSION#v}"
+  if ! cargo tiny --version 2>/dev/null | grep -qx "cargo-tiny $version"; then
+    echo "::group::cargo-tiny $version"
+    if ! install_cargo_tiny_release "$version"; then
+      cargo install cargo-tiny --version "$version" --locked
+    fi
     echo "::endgroup::"
   fi
 else
