@@ -49,6 +49,7 @@ pub fn render(
                 if let Some(o) = v.as_object() {
                     obj.extend(o.clone());
                 }
+                obj.insert("help".into(), f.help_url().into());
                 writeln!(out, "{}", serde_json::Value::Object(obj))
             })
         }
@@ -103,6 +104,7 @@ pub fn github(findings: &[Finding], root: &Path) -> String {
         if let Some(fix) = &f.fix {
             msg.push_str(&format!(". Fix: {fix}"));
         }
+        msg.push_str(&format!(". Help: {}", f.help_url()));
         s.push_str(&format!("::{level}{loc}::{}\n", escape_data(&msg)));
     }
     s
@@ -156,6 +158,7 @@ pub fn human(findings: &[Finding], root: &Path, color: bool) -> String {
                 };
                 s.push_str(&format!("   verified: {by}\n"));
             }
+            s.push_str(&format!("   help: {}\n", f.help_url()));
             s.push('\n');
         }
     }
@@ -197,7 +200,7 @@ mod tests {
         let out = github(&[f], Path::new("/r"));
         assert_eq!(out.lines().count(), 1, "{out}");
         assert!(
-            out.starts_with("::error file=we%2Cird%3Adir/100%25/Cargo.toml,line=3::50%25 of%0D%0Alines, a:b (x)"),
+            out.starts_with("::error file=we%2Cird%3Adir/100%25/Cargo.toml,line=3::50%25 of%0D%0Alines, a:b (x). Help: https://"),
             "{out}"
         );
     }
