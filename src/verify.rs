@@ -37,7 +37,7 @@ pub struct VerifyArgs {
     pub message_format: MessageFormat,
 }
 
-/// One verified image: the `verified` JSON line (schema in README: "cargo tiny verify").
+/// One verified image: the `verified` JSON line (schema in docs/src/commands/verify.md).
 #[derive(Debug, Serialize)]
 pub struct VerifiedMessage {
     pub reason: &'static str,
