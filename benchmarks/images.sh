@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Image figures for README's table: for each example, binary size, tarball size, gzip layer size and
+# Image figures for the table of README.md and docs/src/introduction.md: for each example, binary size, tarball size, gzip layer size and
 # SBOM component count, from `cargo tiny build --message-format json`. http-service is built after
 # `cargo tiny doctor --fix` (on a copy), since its native-tls default cannot link for musl.
 # Prints, asserts nothing. Usage: benchmarks/images.sh

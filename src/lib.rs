@@ -1,6 +1,6 @@
 //! cargo-tiny: static, auditable, size-optimized Rust binaries in reproducible FROM-scratch images.
 //!
-//! The flow (the map of the folders is in README "Development"): [`cli`] → [`workspace::Workspace`]
+//! The flow (the map of the folders is in docs/src/contributing/design.md): [`cli`] → [`workspace::Workspace`]
 //! and [`compile::options::BuildOptions`] → [`compile::plan::Plan`] →
 //! [`compile::Binary`] → [`image::assemble`] → [`image::Image`] → a [`publish::Publisher`] (the tarball,
 //! the registry); what is told on the way is in [`report`]. Each stage is a plain value; processes are

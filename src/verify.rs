@@ -73,7 +73,7 @@ pub struct VerifyArgs {
     pub message_format: MessageFormat,
 }
 
-/// One verified image (or index): the `verified` JSON line (schema in README: "cargo tiny verify").
+/// One verified image (or index): the `verified` JSON line (schema in docs/src/commands/verify.md).
 #[derive(Debug, Serialize)]
 pub struct VerifiedMessage {
     pub reason: &'static str,

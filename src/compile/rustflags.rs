@@ -98,7 +98,7 @@ pub fn user_config(env: Env, cwd: &Path, target: &str) -> Result<UserConfig> {
         .hint("fix it in .cargo/config.toml or the CARGO_*/RUSTFLAGS variable it names")
     };
     // Known gap: cargo-config2 0.1.45 reads every key, and types `build.jobs` as a number, so the
-    // `jobs = "default"` that cargo accepts is refused (README, Troubleshooting).
+    // `jobs = "default"` that cargo accepts is refused (docs/src/guide/troubleshooting.md).
     let config = cargo_config2::Config::load_with_options(cwd, options).map_err(bad)?;
     let flags = config.rustflags(target).map_err(bad)?.map(|f| f.flags);
     let origin = if env("CARGO_ENCODED_RUSTFLAGS").is_some() {

@@ -10,6 +10,37 @@ pub enum Severity {
     Info,
 }
 
+/// Every code a finding can have, in the order of the findings reference, which has one section per
+/// code (`docs/src/reference/doctor-findings.md`; `tests/docs.rs` checks the two lists and the
+/// codes the checks write against each other).
+pub const CODES: &[&str] = &[
+    "tls-native",
+    "tls-native-unknown",
+    "native-static",
+    "native-system",
+    "native-unknown",
+    "native-build",
+    "build-check",
+    "crypto-two-providers",
+    "certs-system-store",
+    "profile-size",
+    "profile-ignored",
+    "toolchain-target",
+    "toolchain-auditable",
+    "toolchain-cc",
+    "toolchain-cmake",
+    "toolchain-cxx",
+    "pid1-signals",
+    "missing-program",
+    "size-budget",
+    "host-files",
+    "source-skipped",
+];
+
+/// The findings reference as the repository shows it; a code's section is `#<code>`.
+pub const REFERENCE_URL: &str =
+    "https://github.com/cargo-tiny/cargo-tiny/blob/main/docs/src/reference/doctor-findings.md";
+
 /// One problem (or note) with its fix and where to apply it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
@@ -76,4 +107,11 @@ pub enum Edit {
         key: String,
         value: String,
     },
+}
+
+impl Finding {
+    /// Where the finding's code is explained: its section of the findings reference.
+    pub fn help_url(&self) -> String {
+        format!("{REFERENCE_URL}#{}", self.code)
+    }
 }

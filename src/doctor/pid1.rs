@@ -239,7 +239,7 @@ fn is_sigkill(s: &str) -> bool {
     is_signal(s, "SIGKILL", "9")
 }
 
-const FIX: &str = "handle SIGTERM (tokio: `signal(SignalKind::terminate())` with tokio's `signal` feature; else the ctrlc crate with its `termination` feature; README: pid1-signals), or run the container with an init (`docker run --init`); a program that needs no graceful stop: stop-signal = \"SIGKILL\" in [package.metadata.tiny]";
+const FIX: &str = "handle SIGTERM (tokio: `signal(SignalKind::terminate())` with tokio's `signal` feature; else the ctrlc crate with its `termination` feature), or run the container with an init (`docker run --init`); a program that needs no graceful stop: stop-signal = \"SIGKILL\" in [package.metadata.tiny]";
 
 pub fn check(ws: &Workspace, g: &Graph) -> Vec<Finding> {
     let mut out = Vec::new();

@@ -49,6 +49,7 @@ pub fn render(
                 if let Some(o) = v.as_object() {
                     obj.extend(o.clone());
                 }
+                obj.insert("help".into(), f.help_url().into());
                 writeln!(out, "{}", serde_json::Value::Object(obj))
             })
         }
@@ -106,6 +107,7 @@ pub fn github(findings: &[Finding], root: &Path) -> String {
         if let Some(fix) = &f.fix {
             msg.push_str(&format!(". Fix: {fix}"));
         }
+        msg.push_str(&format!(". Help: {}", f.help_url()));
         // Control characters first (a log viewer renders ESC sequences; CR/LF would end the
         // command), then GitHub's own escapes.
         s.push_str(&format!("::{level}{loc}::{}\n", escape_data(&escape(&msg))));
@@ -169,6 +171,7 @@ pub fn human(findings: &[Finding], root: &Path, color: bool) -> String {
                 };
                 s.push_str(&format!("   verified: {by}\n"));
             }
+            s.push_str(&format!("   help: {}\n", f.help_url()));
             s.push('\n');
         }
     }
@@ -252,7 +255,7 @@ mod tests {
         assert_eq!(out.lines().count(), 1, "{out}");
         // CR and LF are written as text (`\r\n`): no byte of theirs reaches the log.
         assert!(
-            out.starts_with("::error file=we%2Cird%3Adir/100%25/Cargo.toml,line=3::50%25 of\\r\\nlines, a:b (x)"),
+            out.starts_with("::error file=we%2Cird%3Adir/100%25/Cargo.toml,line=3::50%25 of\\r\\nlines, a:b (x). Help: https://"),
             "{out}"
         );
     }

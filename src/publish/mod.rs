@@ -85,7 +85,7 @@ pub enum Referrers {
     FallbackTag,
 }
 
-/// The `pushed` object of `--message-format json` (schema in README).
+/// The `pushed` object of `--message-format json` (schema in docs/src/reference/json-output.md).
 #[derive(Debug, Clone, Serialize)]
 pub struct Pushed {
     /// `host/repository:tag`.

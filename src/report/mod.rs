@@ -1,5 +1,5 @@
 //! What a build tells: the status lines on stderr and the `--message-format json` lines on stdout
-//! (schema in README: "JSON output") for each binary ([`binary`]), each built result and what its
+//! (schema in docs/src/reference/json-output.md) for each binary ([`binary`]), each built result and what its
 //! publishers did ([`result`]), each push ([`push`]), and the size report and budget ([`size`]), in
 //! one place. It reads plain values only:
 //! what the compile found, the image stage's [`crate::image::Summary`], and the publishers'
@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::image;
 use crate::shell::{human_size, Shell};
 
-/// One line of `--message-format json` per binary (schema in README: "JSON output").
+/// One line of `--message-format json` per binary (schema in docs/src/reference/json-output.md).
 #[derive(Debug, Serialize)]
 pub struct BinaryMessage<'a> {
     pub reason: &'static str,

@@ -105,7 +105,7 @@ impl ResultReport<'_> {
     }
 }
 
-/// One line of `--message-format json` per single-platform image (schema in README: "JSON output").
+/// One line of `--message-format json` per single-platform image (schema in docs/src/reference/json-output.md).
 #[derive(Debug, Serialize)]
 pub struct ImageMessage<'a> {
     pub reason: &'static str,
@@ -149,7 +149,7 @@ pub struct ImageMessage<'a> {
     pub loaded: Option<&'a Loaded>,
 }
 
-/// One line of `--message-format json` per multi-platform image (schema in README: "JSON output").
+/// One line of `--message-format json` per multi-platform image (schema in docs/src/reference/json-output.md).
 #[derive(Debug, Serialize)]
 pub struct IndexMessage<'a> {
     pub reason: &'static str,

@@ -1,5 +1,5 @@
 //! What `cargo tiny size` and a build with a size budget tell: the report (text, or one JSON message
-//! after the build's; schema in README: "cargo tiny size"), where it was written, and the budget's
+//! after the build's; schema in docs/src/commands/size.md), where it was written, and the budget's
 //! headroom lines.
 
 use std::path::Path;

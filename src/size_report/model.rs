@@ -1,6 +1,6 @@
 //! The size report as data: what `--message-format json` prints (`"reason":"size-report"`), what
-//! `<target-dir>/tiny/size-report.json` holds and what `--baseline` reads back. The schema is in the
-//! README ("`cargo tiny size`"); `version` changes only when a field changes meaning.
+//! `<target-dir>/tiny/size-report.json` holds and what `--baseline` reads back. The schema is in
+//! docs/src/commands/size.md; `version` changes only when a field changes meaning.
 
 use serde::{Deserialize, Serialize};
 
