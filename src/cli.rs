@@ -71,6 +71,9 @@ pub struct SizeArgs {
 
 const VERIFY_EXAMPLES: &str = "Examples:
   cargo tiny verify target/tiny/api.tar --key tiny.pub
+  cargo tiny verify target/tiny/api.tar \\
+    --certificate-identity https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/heads/main \\
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com
   cargo tiny verify target/tiny/api.tar --key tiny.pub --message-format json";
 
 const PUSH_EXAMPLES: &str = "Examples:
@@ -373,6 +376,9 @@ pub struct BuildArgs {
     /// Sign each image manifest (and the index): keyless with an OIDC token (GitHub Actions' with `id-token: write`, or SIGSTORE_ID_TOKEN), a Fulcio certificate and a Rekor entry; with --sign-key, with that key
     #[arg(long, conflicts_with = "no_image", help_heading = "Image")]
     pub sign: bool,
+    /// Do not sign, whatever `sign = true` in [*.metadata.tiny] says (a local build without an OIDC token)
+    #[arg(long, conflicts_with_all = ["sign", "sign_key"], help_heading = "Image")]
+    pub no_sign: bool,
     /// Fail past these sizes: layer=SIZE,binary=SIZE (e.g. layer=2MiB; over `size-budget` in [package.metadata.tiny])
     #[arg(long, value_name = "LIMITS", value_parser = crate::settings::SizeBudget::from_flag, help_heading = "Image")]
     pub size_budget: Option<crate::settings::SizeBudget>,

@@ -874,7 +874,8 @@ fn compile_cache_step_keys_the_target_dir_by_lockfile_toolchain_and_targets() {
         action.contains("    default: target\n"),
         "compile-cache defaults to target"
     );
-    assert!(action.contains("path: ${{ steps.compile-cache.outputs.path }}"));
+    assert!(action.contains("path: |\n          ${{ steps.compile-cache.outputs.path }}\n"));
+    assert!(action.contains("!${{ steps.compile-cache.outputs.path }}/tiny/*.tar"));
     assert!(action.contains("key: ${{ steps.compile-cache.outputs.key }}"));
     assert!(action.contains("if: steps.compile-cache.outputs.cache == 'sccache'"));
 }

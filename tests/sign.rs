@@ -1045,6 +1045,10 @@ fn build_sign_keyless_signs_every_platform_and_the_index_and_verify_checks_the_i
         "{}",
         r.stderr
     );
+    // --no-sign: a local build without a token, unsigned, said by the absence of a Signed line.
+    let r = build(&["--no-sign"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("Sigstore bundles"), "{}", r.stderr);
     let r = build(&[], &env);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(

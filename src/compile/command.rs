@@ -92,9 +92,10 @@ pub fn build(args: &BuildArgs, shell: &Shell, over_budget: OverBudget) -> Result
         Some(io) => image_plan::plan(&ws, &opts, io)?,
         None => Vec::new(),
     };
-    // `sign = true` without --sign/--sign-key: keyless, the token's availability checked now.
+    // `sign = true` without --sign/--sign-key (and without --no-sign): keyless, the token's
+    // availability checked now.
     if let Some(io) = opts.image.as_mut() {
-        if io.sign.is_none() && images.iter().any(|p| p.config.sign) {
+        if io.sign.is_none() && !args.no_sign && images.iter().any(|p| p.config.sign) {
             io.sign = Some(crate::sign::Mode::keyless_from_env()?);
         }
     }

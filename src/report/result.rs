@@ -136,10 +136,10 @@ pub struct ImageMessage<'a> {
     pub user: &'a str,
     pub load: BTreeMap<&'static str, String>,
     pub run: BTreeMap<&'static str, String>,
-    /// The tarball already held this image (every input unchanged) and was not rewritten.
     /// The Sigstore bundles attached (`--sign`, `--sign-key`): subject, predicate type, digest.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub bundles: &'a [crate::image::summary::BundleSummary],
+    /// The tarball already held this image (every input unchanged) and was not rewritten.
     pub reused: bool,
     /// With `--push`: what was pushed where.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -162,10 +162,10 @@ pub struct IndexMessage<'a> {
     /// The platform `docker load` gets (`manifest.json`); the index holds them all.
     pub docker_platform: &'a str,
     pub platforms: Vec<PlatformMessage<'a>>,
-    /// The tarball already held this index (every input unchanged) and was not rewritten.
     /// The Sigstore bundles attached (`--sign`, `--sign-key`): subject, predicate type, digest.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub bundles: &'a [crate::image::summary::BundleSummary],
+    /// The tarball already held this index (every input unchanged) and was not rewritten.
     pub reused: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pushed: Option<&'a Pushed>,

@@ -83,11 +83,19 @@ impl Services {
     }
 }
 
+/// A Sigstore service URL: https, or plain http only to a loopback host (a local stand-in) — the
+/// OIDC token and what is signed must not cross a network in the clear.
 fn checked_url(name: &str, url: &str) -> Result<String> {
     match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => {
+        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)) => {
             Ok(url.trim_end_matches('/').to_string())
         }
+        Ok(u) if u.scheme() == "http" => Err(Failure::new(format!(
+            "{name}: `{}` is plain http to a host that is not loopback: the OIDC token would cross the network in the clear",
+            super::http::printable(url.as_bytes())
+        ))
+        .hint("use its https:// URL")
+        .into()),
         _ => Err(Failure::new(format!(
             "{name}: `{}` is not an http(s) URL",
             super::http::printable(url.as_bytes())
@@ -95,6 +103,10 @@ fn checked_url(name: &str, url: &str) -> Result<String> {
         .hint("e.g. https://fulcio.sigstore.dev")
         .into()),
     }
+}
+
+fn is_loopback(u: &reqwest::Url) -> bool {
+    u.host_str().is_some_and(crate::reference::is_loopback)
 }
 
 /// Whether this run has a way to get an OIDC token (checked before compiling; the token itself is
@@ -308,6 +320,29 @@ mod tests {
     fn jwt(claims: &str) -> String {
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         format!("{}.{}.sig", b64(r#"{"alg":"ES256"}"#), b64(claims))
+    }
+
+    #[test]
+    fn sigstore_urls_are_https_or_loopback_http() {
+        for ok in [
+            "https://fulcio.sigstore.dev",
+            "http://127.0.0.1:3000",
+            "http://localhost:8080/",
+            "http://[::1]:9000",
+        ] {
+            assert!(checked_url("CARGO_TINY_FULCIO_URL", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://fulcio.internal",
+            "http://10.0.0.5:3000",
+            "ftp://x",
+            "fulcio",
+        ] {
+            let e = checked_url("CARGO_TINY_FULCIO_URL", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("CARGO_TINY_FULCIO_URL"), "{bad}: {e}");
+        }
     }
 
     #[test]
