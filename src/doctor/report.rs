@@ -233,8 +233,8 @@ mod tests {
                 .any(|c| c != '\n' && crate::shell::unsafe_char(c)),
             "{text:?}"
         );
-        // Lines: the finding's 4 (message, location, path, fix), a blank one, the summary.
-        assert_eq!(text.lines().count(), 6, "{text}");
+        // Lines: the finding's 5 (message, location, path, fix, help), a blank one, the summary.
+        assert_eq!(text.lines().count(), 7, "{text}");
         assert!(!text.lines().any(|l| l.starts_with("::")), "{text}");
     }
 
