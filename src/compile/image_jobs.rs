@@ -446,12 +446,20 @@ pub fn run_with(
     // A publisher that failed once every tarball was written (a push, a load): the results are
     // still reported (what was built and written), with the push commands to retry, then the error.
     let mut failed = None;
+    // The gate's error (over budget): like a failed publisher, nothing more is published, the
+    // results (the tarballs written for inspection) are reported, then the error.
+    let mut refused = None;
     'steps: for step in 0..steps {
         // Every tarball written (step 0): the gate decides whether anything goes further.
         if step == 1 {
             gated = true;
-            if !gate()? {
-                break;
+            match gate() {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
             }
         }
         for (r, list) in results.iter_mut().zip(&lists) {
@@ -504,7 +512,9 @@ pub fn run_with(
         }
     }
     if !gated && failed.is_none() {
-        gate()?;
+        if let Err(e) = gate() {
+            refused = Some(e);
+        }
     }
 
     let total = results.len();
@@ -535,6 +545,9 @@ pub fn run_with(
     }
     if let Some(e) = failed {
         crate::report::retry(&retry_commands(io, &results), shell);
+        return Err(e);
+    }
+    if let Some(e) = refused {
         return Err(e);
     }
     shell.verbose(
