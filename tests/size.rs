@@ -586,7 +586,11 @@ fn over_budget_nothing_is_pushed_or_loaded() {
         "json",
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(error_line(&r).contains("over the size budget"), "{}", r.stderr);
+    assert!(
+        error_line(&r).contains("over the size budget"),
+        "{}",
+        r.stderr
+    );
     let image = messages(&r)
         .into_iter()
         .find(|m| m["reason"] == "image")
