@@ -387,6 +387,8 @@ fn the_size_budget_fails_naming_the_biggest_and_passes_with_headroom() {
     );
     assert!(line.contains("KiB over); biggest: bigdep "), "{line}");
     assert!(line.contains("help: `cargo tiny size`"), "{line}");
+    // No push or load was asked: none is said to be held back.
+    assert!(!line.contains("nothing pushed or loaded"), "{line}");
 
     // Under: exit 0 and the headroom.
     let r = p.tiny(&["build", "--size-budget", "binary=10MiB,layer=10MiB"]);
