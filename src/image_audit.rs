@@ -27,8 +27,15 @@ pub fn binary_packages(image: &Image) -> Result<Packages, String> {
     let wanted = entrypoint.trim_start_matches('/');
     let mut binary = None;
     for layer in &image.layers {
-        let data = layer.data.as_slice();
-        let reader: Box<dyn Read> = match layer.media_type.as_str() {
+        // From memory, or (a layer over the size a tarball's blobs are read into memory up to)
+        // from the tarball: its bytes checked against its digest on the way. (`data` alone is
+        // empty for such a layer.)
+        let data = std::io::BufReader::new(
+            layer
+                .verified_reader()
+                .map_err(|e| format!("the layer: {e}"))?,
+        );
+        let reader: Box<dyn Read + '_> = match layer.media_type.as_str() {
             LAYER_GZIP => Box::new(flate2::read::GzDecoder::new(data)),
             LAYER_ZSTD => Box::new(
                 zstd::stream::read::Decoder::with_buffer(data)

@@ -101,6 +101,26 @@ pub struct VerifiedMessage {
     pub not_compiled: usize,
 }
 
+/// Largest bundle or SBOM document read.
+const MAX_DOCUMENT: u64 = 1 << 30;
+
+/// A referrer's document: from memory, or (one over the size a tarball's blobs are read into
+/// memory up to) from the tarball, its bytes checked against its digest on the way; bounded.
+fn document_bytes(blob: &crate::image::Blob) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    if blob.size() > MAX_DOCUMENT {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, more than the {MAX_DOCUMENT} read",
+            blob.size()
+        )));
+    }
+    let mut out = Vec::with_capacity(blob.size() as usize);
+    blob.verified_reader()?
+        .take(MAX_DOCUMENT)
+        .read_to_end(&mut out)?;
+    Ok(out)
+}
+
 const SIGN_HINT: &str = "sign it with `cargo tiny build --sign` (keyless) or `--sign-key KEY`";
 
 /// The signer policy and trust root the flags name.
@@ -177,13 +197,9 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
             .filter(|r| r.artifact_type == BUNDLE_MEDIA_TYPE)
         {
             let what = format!("{at}: the bundle {}", r.manifest.digest);
-            found.push(verify::verify(
-                &what,
-                &r.document.data,
-                digest,
-                &policy,
-                &root,
-            )?);
+            let bundle =
+                document_bytes(&r.document).map_err(|e| Failure::new(format!("{what}: {e}")))?;
+            found.push(verify::verify(&what, &bundle, digest, &policy, &root)?);
         }
         let has = |t: &str| found.iter().find(|v| v.predicate_type == t);
         let Some(sig) = has(SIGN_V1) else {
@@ -225,7 +241,9 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
                 Format::Spdx2 => DocumentKind::Spdx,
                 Format::Spdx3 => continue,
             };
-            let doc: Value = serde_json::from_slice(&r.document.data).map_err(|e| {
+            let bytes = document_bytes(&r.document)
+                .map_err(|e| Failure::new(format!("{at}: the {} document: {e}", kind.name())))?;
+            let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
                 Failure::new(format!(
                     "{at}: the {} document is not JSON: {e}",
                     kind.name()

@@ -1156,6 +1156,104 @@ fn verify_refuses_a_signed_sbom_that_does_not_list_the_binarys_audit_data() {
     );
 }
 
+/// Over the size budget, nothing is signed (a keyless signature would be a public Rekor entry for
+/// an image that goes nowhere): no Signed line, no bundle in the tarball written for inspection.
+/// Within, the same build is signed and its tarball holds the bundles.
+#[test]
+fn over_the_size_budget_nothing_is_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(dir.path());
+    let key = private.to_str().unwrap();
+    let bundles = |tarball: &Path| {
+        let built = cargo_tiny::publish::layout::read(tarball).unwrap().built;
+        built
+            .referrers
+            .iter()
+            .filter(|r| r.artifact_type == "application/vnd.dev.sigstore.bundle.v0.3+json")
+            .count()
+    };
+    let (r, tarball) = build_hello(
+        dir.path(),
+        &["--sign-key", key, "--size-budget", "binary=1KiB"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("over the size budget"), "{}", r.stderr);
+    assert!(!r.stderr.contains("Signed"), "{}", r.stderr);
+    assert!(tarball.is_file(), "{}", r.stderr);
+    assert_eq!(bundles(&tarball), 0);
+
+    let (r, tarball) = build_hello(
+        dir.path(),
+        &["--sign-key", key, "--size-budget", "binary=100MiB"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let signed = r.stderr.find("Signed").expect("a Signed line");
+    assert!(signed < r.stderr.find("Budget").unwrap(), "{}", r.stderr);
+    assert!(bundles(&tarball) > 0);
+    // The tarball reported is the one with the bundles.
+    let image = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| m["reason"] == "image")
+        .unwrap();
+    assert_eq!(
+        image["tarball_size"].as_u64().unwrap(),
+        std::fs::metadata(&tarball).unwrap().len(),
+        "{image}"
+    );
+    assert!(!image["bundles"].as_array().unwrap().is_empty(), "{image}");
+    let r = verify_run(&tarball, &["--key", public.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// An image whose compressed layer is over the 4 MiB a tarball's blobs are read into memory up to
+/// (a larger one stays in the tarball, read as it is needed): verified all the same, its binary's
+/// audit data read from the layer on disk.
+#[test]
+fn verify_reads_a_layer_over_4_mib_from_the_tarball() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(dir.path());
+    let root = dir.path().join("hello");
+    common::copy_tree(&common::repo().join("examples/hello"), &root);
+    let manifest = root.join("Cargo.toml");
+    let mut toml = std::fs::read_to_string(&manifest).unwrap();
+    toml.push_str("\n[package.metadata.tiny]\nfiles = { \"/data/noise.bin\" = \"noise.bin\" }\n");
+    std::fs::write(&manifest, toml).unwrap();
+    // 6 MiB no compressor shrinks (xorshift64*): the layer stays over 4 MiB compressed.
+    let mut x: u64 = 7;
+    let mut noise = Vec::with_capacity(6 << 20);
+    while noise.len() < 6 << 20 {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        noise.extend_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    std::fs::write(root.join("noise.bin"), noise).unwrap();
+
+    let (r, tarball) = build_hello(dir.path(), &["--sign-key", private.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let image = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| m["reason"] == "image")
+        .unwrap();
+    assert!(
+        image["compressed_size"].as_u64().unwrap() > 4 << 20,
+        "{image}"
+    );
+    let r = verify_run(&tarball, &["--key", public.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(v["packages"], 1, "{v}");
+    assert!(
+        r.stderr.contains("= the binary's 1 audited package)"),
+        "{}",
+        r.stderr
+    );
+}
+
 /// The action's build step (action/build.sh) with `sign: true`, run as the runner runs it (a
 /// `cargo` shim sends `cargo tiny` to the binary under test), with the stand-ins' token endpoint
 /// in the place of GitHub's.

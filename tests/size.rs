@@ -387,6 +387,8 @@ fn the_size_budget_fails_naming_the_biggest_and_passes_with_headroom() {
     );
     assert!(line.contains("KiB over); biggest: bigdep "), "{line}");
     assert!(line.contains("help: `cargo tiny size`"), "{line}");
+    // No push or load was asked: none is said to be held back.
+    assert!(!line.contains("nothing pushed or loaded"), "{line}");
 
     // Under: exit 0 and the headroom.
     let r = p.tiny(&["build", "--size-budget", "binary=10MiB,layer=10MiB"]);
@@ -570,6 +572,38 @@ fn over_budget_nothing_is_pushed_or_loaded() {
     let (status, body) = reg.http("GET", "/v2/over/sized/tags/list", "application/json", b"");
     assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
     assert!(tarball.is_file(), "the tarball is kept for inspection");
+    // The image written for inspection is reported (its Image line), before the error.
+    let image = r.stderr.find("Image ").expect("an Image line");
+    assert!(image < r.stderr.find("error:").unwrap(), "{}", r.stderr);
+
+    // With JSON messages: the `image` message, its tarball, and no `pushed`.
+    let r = p.tiny(&[
+        "build",
+        "--image",
+        &name,
+        "--push",
+        "--size-budget",
+        "binary=200KiB",
+        "--message-format",
+        "json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        error_line(&r).contains("over the size budget"),
+        "{}",
+        r.stderr
+    );
+    let image = messages(&r)
+        .into_iter()
+        .find(|m| m["reason"] == "image")
+        .unwrap_or_else(|| panic!("an image message: {}", r.stdout));
+    assert_eq!(
+        Path::new(image["path"].as_str().unwrap()),
+        tarball.canonicalize().unwrap(),
+        "{image}"
+    );
+    assert!(image.get("pushed").is_none(), "{image}");
+    assert!(image.get("loaded").is_none(), "{image}");
 
     // The layer over budget with --load: podman has no such image.
     let reference = format!("localhost/over-budget-{}:0.1.0", std::process::id());

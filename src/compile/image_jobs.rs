@@ -187,6 +187,10 @@ struct Outcome<'a> {
     summary: Summary,
     costs: Vec<(String, CompressionCost)>,
     published: Vec<Published>,
+    /// What was built now and is to be signed (its provenance predicate), with its layers for the
+    /// summary then: signed once the budget gate let it through, never before (a keyless
+    /// signature is a public Rekor entry).
+    to_sign: Option<(serde_json::Value, Vec<LayerFacts>)>,
 }
 
 /// Builds and publishes one result per binary (or reuses the one already written when nothing
@@ -343,6 +347,7 @@ pub fn run_with(
     let mut results = Vec::new();
     for mut job in jobs {
         let p = job.plan;
+        let mut to_sign = None;
         let (built, summary, costs) = match &job.cached {
             Some(c) => (job.reread.take(), c.summary.clone(), Vec::new()),
             None => {
@@ -361,7 +366,7 @@ pub fn run_with(
                     referrers.extend(img.made.referrers);
                     made.push(img.made.image);
                 }
-                let mut built = Built::new(
+                let built = Built::new(
                     &p.name,
                     &p.tag,
                     p.kind,
@@ -371,7 +376,7 @@ pub fn run_with(
                     Some(&p.docker),
                 )?
                 .with_tags(&p.config.tags);
-                if let Some(signer) = signer.as_ref().filter(|_| signs(io, p)) {
+                if signer.is_some() && signs(io, p) {
                     let pkg = ws.package(&p.target.package_id);
                     let predicate = super::signing::provenance(
                         p,
@@ -391,21 +396,7 @@ pub fn run_with(
                                 .collect(),
                         },
                     );
-                    let started = std::time::Instant::now();
-                    let n = super::signing::sign_built(&mut built, p, signer, &predicate)?;
-                    shell.status(
-                        "Signed",
-                        format!(
-                            "{}:{} ({} Sigstore bundle{} {}: signature, SLSA v1 provenance, SBOM{} attestations; {:.0} ms)",
-                            p.name,
-                            p.tag,
-                            n,
-                            if n == 1 { "" } else { "s" },
-                            signer_hint(signer),
-                            if p.config.vex.is_some() { " and VEX" } else { "" },
-                            started.elapsed().as_secs_f64() * 1000.0
-                        ),
-                    );
+                    to_sign = Some((predicate, layers.clone()));
                 }
                 let summary = Summary::of(&built, &layers);
                 (Some(built), summary, costs)
@@ -417,6 +408,7 @@ pub fn run_with(
             summary,
             costs,
             published: Vec::new(),
+            to_sign,
         });
     }
 
@@ -442,16 +434,76 @@ pub fn run_with(
         })
         .collect();
     let steps = lists.iter().map(Vec::len).max().unwrap_or(0);
+    // Once the gate let the tarballs through (never over budget): each result to be signed is
+    // signed, its summary made again (its bundles), and its tarball (step 0) written again with
+    // the bundles, before anything goes further.
+    let sign_written = |results: &mut Vec<Outcome<'_>>,
+                        lists: &Vec<Vec<&dyn Publisher>>|
+     -> Result<()> {
+        let Some(signer) = signer.as_ref() else {
+            return Ok(());
+        };
+        for (r, list) in results.iter_mut().zip(lists) {
+            let Some((predicate, layers)) = r.to_sign.take() else {
+                continue;
+            };
+            let p = r.job.plan;
+            let Some(built) = r.built.as_mut() else {
+                anyhow::bail!("a result to sign was not built");
+            };
+            let started = std::time::Instant::now();
+            let n = super::signing::sign_built(built, p, signer, &predicate)?;
+            shell.status(
+                "Signed",
+                format!(
+                    "{}:{} ({} Sigstore bundle{} {}: signature, SLSA v1 provenance, SBOM{} attestations; {:.0} ms)",
+                    p.name,
+                    p.tag,
+                    n,
+                    if n == 1 { "" } else { "s" },
+                    signer_hint(signer),
+                    if p.config.vex.is_some() { " and VEX" } else { "" },
+                    started.elapsed().as_secs_f64() * 1000.0
+                ),
+            );
+            r.summary = Summary::of(built, &layers);
+            if let (Some(tarball), Some(first)) = (list.first(), r.published.first_mut()) {
+                let done = tarball.publish(built)?;
+                if let Published::Tarball(w) = &done {
+                    if w.path == p.tarball {
+                        image_cache::store(
+                            &p.cache,
+                            &r.job.key,
+                            &Cached {
+                                summary: r.summary.clone(),
+                                written: w.clone(),
+                            },
+                        );
+                    }
+                }
+                *first = done;
+            }
+        }
+        Ok(())
+    };
     let mut gated = false;
     // A publisher that failed once every tarball was written (a push, a load): the results are
     // still reported (what was built and written), with the push commands to retry, then the error.
     let mut failed = None;
+    // The gate's error (over budget): like a failed publisher, nothing more is published, the
+    // results (the tarballs written for inspection) are reported, then the error.
+    let mut refused = None;
     'steps: for step in 0..steps {
         // Every tarball written (step 0): the gate decides whether anything goes further.
         if step == 1 {
             gated = true;
-            if !gate()? {
-                break;
+            match gate() {
+                Ok(true) => sign_written(&mut results, &lists)?,
+                Ok(false) => break,
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
             }
         }
         for (r, list) in results.iter_mut().zip(&lists) {
@@ -504,7 +556,11 @@ pub fn run_with(
         }
     }
     if !gated && failed.is_none() {
-        gate()?;
+        match gate() {
+            Ok(true) => sign_written(&mut results, &lists)?,
+            Ok(false) => {}
+            Err(e) => refused = Some(e),
+        }
     }
 
     let total = results.len();
@@ -535,6 +591,9 @@ pub fn run_with(
     }
     if let Some(e) = failed {
         crate::report::retry(&retry_commands(io, &results), shell);
+        return Err(e);
+    }
+    if let Some(e) = refused {
         return Err(e);
     }
     shell.verbose(

@@ -179,7 +179,9 @@ pub fn before_publishing(built: &Measured<'_>, shell: &Shell) -> Result<Vec<Verd
                 binary::analyse(built.ws, built.plan, built.target_dir, b, shell)?.report;
         }
     }
-    let held = if built.images.is_empty() {
+    // Said only when a push or a load was asked (as `cargo tiny size` does): the tarball alone is
+    // the build's output, and its Image line names it.
+    let held = if !built.images.iter().any(|p| p.publish.len() > 1) {
         String::new()
     } else {
         let written: Vec<String> = built
