@@ -307,15 +307,26 @@ fn validators_present() -> bool {
     ) && require_tool("pyspdxtools", &["--help"])
 }
 
-/// trivy's reading of an SBOM file: the purls of the packages it lists (its own CycloneDX output,
-/// offline: license scanning needs no vulnerability database).
-fn trivy_purls(file: &Path, cache: &Path) -> BTreeSet<PurlKey> {
-    let r = run(std::process::Command::new("trivy")
-        .args(["sbom", "--quiet", "--offline-scan", "--scanners", "license"])
+/// trivy's reading of an SBOM file (`trivy sbom FILE`) or of an image tarball (`trivy image --input
+/// FILE`): the purls of the packages it lists (its own CycloneDX output, offline: license scanning
+/// needs no vulnerability database).
+fn trivy_purls_of(command: &str, file: &Path, cache: &Path) -> BTreeSet<PurlKey> {
+    let mut cmd = std::process::Command::new("trivy");
+    cmd.arg(command)
+        .args(["--quiet", "--offline-scan", "--scanners", "license"])
         .args(["--format", "cyclonedx", "--cache-dir"])
-        .arg(cache)
-        .arg(file));
-    assert_eq!(r.code, 0, "trivy sbom {}: {}", file.display(), r.stderr);
+        .arg(cache);
+    if command == "image" {
+        cmd.arg("--input");
+    }
+    let r = run(cmd.arg(file));
+    assert_eq!(
+        r.code,
+        0,
+        "trivy {command} {}: {}",
+        file.display(),
+        r.stderr
+    );
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     v["components"]
         .as_array()
@@ -324,6 +335,10 @@ fn trivy_purls(file: &Path, cache: &Path) -> BTreeSet<PurlKey> {
         .filter_map(|c| c["purl"].as_str())
         .map(key)
         .collect()
+}
+
+fn trivy_purls(file: &Path, cache: &Path) -> BTreeSet<PurlKey> {
+    trivy_purls_of("sbom", file, cache)
 }
 
 #[test]
@@ -399,7 +414,7 @@ fn every_format_valid_and_read_by_trivy(src: &Path, fix: bool, spdx3: bool) {
             .map(|k| (k.2.clone(), k.3.clone()))
             .collect();
         let from_image: BTreeSet<(String, Option<String>)> =
-            trivy_image_purls(&b.root.join("out/image.tar"), &cache)
+            trivy_purls_of("image", &b.root.join("out/image.tar"), &cache)
                 .into_iter()
                 .map(|k| (k.2, k.3))
                 .collect();
@@ -416,31 +431,6 @@ fn every_format_valid_and_read_by_trivy(src: &Path, fix: bool, spdx3: bool) {
             extra.len()
         );
     }
-}
-
-/// trivy's reading of an image tarball (`trivy image --input`): the purls it lists.
-fn trivy_image_purls(tarball: &Path, cache: &Path) -> BTreeSet<PurlKey> {
-    let r = run(std::process::Command::new("trivy")
-        .args([
-            "image",
-            "--quiet",
-            "--offline-scan",
-            "--scanners",
-            "license",
-        ])
-        .args(["--format", "cyclonedx", "--cache-dir"])
-        .arg(cache)
-        .arg("--input")
-        .arg(tarball));
-    assert_eq!(r.code, 0, "trivy image {}: {}", tarball.display(), r.stderr);
-    let v: Value = serde_json::from_str(&r.stdout).unwrap();
-    v["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c["purl"].as_str())
-        .map(key)
-        .collect()
 }
 
 #[test]
