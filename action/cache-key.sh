@@ -4,16 +4,25 @@
 # the workspace's Cargo.lock, the toolchain (`rustc -vV` in the project: release, commit, host; a
 # rust-toolchain.toml applies) and the targets built. A second run with the directory restored
 # compiles only the workspace's own crates (benchmarks/ci-cache.sh: the fastest of the three).
-# Inputs (env): INPUT_COMPILE_CACHE (target | sccache | none), INPUT_SCCACHE (true: the older
-#   spelling of compile-cache: sccache), INPUT_MANIFEST_PATH, INPUT_TARGET, INPUT_PLATFORMS (commas or
+# Inputs (env): INPUT_COMPILE_CACHE (target | sccache | none; empty: target), INPUT_SCCACHE (true: the
+#   older spelling of compile-cache: sccache; with another compile-cache, an error), INPUT_ARGS (the
+#   build's extra arguments: a `--target-dir` there is the directory cached), INPUT_MANIFEST_PATH,
+#   INPUT_TARGET, INPUT_PLATFORMS (commas or
 #   spaces; overrides INPUT_TARGET; with neither, the metadata's `platforms`, else the host's musl
 #   target), RUNNER_OS.
 # Outputs ($GITHUB_OUTPUT): cache (target | sccache | none); with target: path (the target
 #   directory), key, restore-key (the key without the Cargo.lock hash: a changed lockfile starts from
 #   the last cache of the same toolchain and targets).
 set -euo pipefail
-cache="${INPUT_COMPILE_CACHE:-target}"
-[ "${INPUT_SCCACHE:-false}" != "true" ] || cache=sccache
+cache="${INPUT_COMPILE_CACHE:-}"
+if [ "${INPUT_SCCACHE:-false}" = "true" ]; then
+  if [ -n "$cache" ] && [ "$cache" != sccache ]; then
+    echo "::error::compile-cache: '$cache' and sccache: true disagree; drop sccache (the older spelling of compile-cache: sccache)"
+    exit 1
+  fi
+  cache=sccache
+fi
+cache="${cache:-target}"
 case "$cache" in
   target | sccache | none) ;;
   *)
@@ -27,6 +36,16 @@ echo "cache=$cache" >>"$GITHUB_OUTPUT"
 manifest="${INPUT_MANIFEST_PATH:-Cargo.toml}"
 metadata=$(cargo metadata --no-deps --format-version 1 --manifest-path "$manifest")
 target_dir=$(jq -r .target_directory <<<"$metadata")
+# A --target-dir among the build's arguments wins, as it does for cargo (relative to the job's
+# working directory, where the build step runs).
+read -r -d '' -a extra <<<"${INPUT_ARGS:-}" || true
+for ((i = 0; i < ${#extra[@]}; i++)); do
+  case "${extra[$i]}" in
+    --target-dir=*) target_dir="${extra[$i]#--target-dir=}" ;;
+    --target-dir) [ $((i + 1)) -lt ${#extra[@]} ] && target_dir="${extra[$((i + 1))]}" ;;
+  esac
+done
+case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
 root=$(jq -r .workspace_root <<<"$metadata")
 
 # The targets, as the build step picks them.

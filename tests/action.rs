@@ -852,6 +852,43 @@ fn compile_cache_step_keys_the_target_dir_by_lockfile_toolchain_and_targets() {
         assert!(!out.contains_key("key"), "{env:?}: {out:?}");
         assert_ne!(out["cache"], "target");
     }
+    // The older spelling agrees with an explicit sccache, and is refused beside another choice.
+    assert_eq!(
+        key(&[
+            ("INPUT_SCCACHE", "true"),
+            ("INPUT_COMPILE_CACHE", "sccache")
+        ])["cache"],
+        "sccache"
+    );
+    r.reset();
+    let both = r.step(
+        "cache-key.sh",
+        &[
+            ("INPUT_MANIFEST_PATH", manifest),
+            ("INPUT_COMPILE_CACHE", "none"),
+            ("INPUT_SCCACHE", "true"),
+        ],
+    );
+    assert_eq!(both.code, 1, "{}", both.stdout);
+    assert!(
+        both.stdout
+            .contains("::error::compile-cache: 'none' and sccache: true disagree"),
+        "{}",
+        both.stdout
+    );
+
+    // A --target-dir among the build's args is the directory the build fills, so the one cached
+    // (both spellings; a relative one from the job's working directory); the key is unchanged.
+    let own = dir.path().join("own-target");
+    let with = key(&[(
+        "INPUT_ARGS",
+        &format!("--locked --target-dir={}", own.display()),
+    )]);
+    assert_eq!(Path::new(&with["path"]), own, "{with:?}");
+    assert_eq!(with["key"], changed["key"]);
+    let with = key(&[("INPUT_ARGS", "--target-dir rel/t --locked")]);
+    assert_eq!(Path::new(&with["path"]), repo().join("rel/t"), "{with:?}");
+
     r.reset();
     let bad = r.step(
         "cache-key.sh",
@@ -871,8 +908,9 @@ fn compile_cache_step_keys_the_target_dir_by_lockfile_toolchain_and_targets() {
     // action.yml wires it: actions/cache on the step's outputs, sccache only when asked.
     let action = std::fs::read_to_string(repo().join("action.yml")).unwrap();
     assert!(
-        action.contains("    default: target\n"),
-        "compile-cache defaults to target"
+        action.contains("  compile-cache:\n")
+            && action.split("  compile-cache:\n").nth(1).unwrap().contains("    default: \"\"\n"),
+        "compile-cache is empty unless given (so that `sccache: true` can be told from an explicit choice)"
     );
     assert!(action.contains("path: |\n          ${{ steps.compile-cache.outputs.path }}\n"));
     assert!(action.contains("!${{ steps.compile-cache.outputs.path }}/tiny/*.tar"));

@@ -196,6 +196,44 @@ fn a_system_only_library_is_dropped_by_the_feature_that_pulls_it_in() {
     fix_and_check("native-system", dir.path());
 }
 
+/// A crate that builds its library from source unless a feature asks the system's (zstd's
+/// `pkg-config`, as rebuilderd declares it): doctor names the feature and the declaration that
+/// turns it on before anything is built, and the fix drops it from that declaration; zstd-sys then
+/// compiles zstd for musl.
+#[test]
+#[ignore = "slow: builds zstd from source for musl; CI runs it (.ci/run)"]
+fn a_feature_that_asks_for_the_system_library_is_dropped() {
+    let dir = copy("native-pkg-config");
+    let graph = doctor(dir.path(), &["--locked", "--format", "json"]);
+    assert_eq!(graph.code, 1, "{}{}", graph.stdout, graph.stderr);
+    let f = finding(&graph, "native-static");
+    let msg = f["message"].as_str().unwrap();
+    assert!(
+        msg.contains("zstd-sys v2.1.3+zstd.1.5.7 links zstd from the system because its `pkg-config` feature is on"),
+        "{msg}"
+    );
+    assert!(msg.contains("fix kind d (the feature that makes it link the system's library, dropped: it builds its own)"), "{msg}");
+    assert_eq!(
+        f["path"],
+        serde_json::json!([
+            "app",
+            "zstd [pkg-config]",
+            "zstd-safe [pkg-config]",
+            "zstd-sys"
+        ])
+    );
+    assert_eq!(
+        f["fix"],
+        "in app: zstd = { version = \"0.13\", features = [] } (without `pkg-config`, which makes zstd-sys link the system's library; it builds its own)"
+    );
+    fix_and_check("native-pkg-config", dir.path());
+    let manifest = std::fs::read_to_string(dir.path().join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("zstd = { version = \"0.13\", features = [] }"),
+        "{manifest}"
+    );
+}
+
 /// The same fix for a program that plays sound: `cargo check` refutes it (the code needs
 /// `rodio::OutputStreamBuilder`), no other fix exists, nothing is written, and doctor says why.
 #[test]

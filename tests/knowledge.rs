@@ -116,7 +116,7 @@ fn crate_lists_name_real_crates_and_features() {
         // Every locked version (the fixture declares the newest; others come through other crates)
         // has the features that build the library from source, and is no older than `static_since`.
         for p in packages.get(&n.name).into_iter().flatten() {
-            for f in &n.static_features {
+            for f in n.static_features.iter().chain(&n.system_features) {
                 if !p.features.contains(f) {
                     problems.push(format!("{} {}: no feature `{f}`", n.name, p.version));
                 }

@@ -5,6 +5,9 @@
 //!   fine, given the tools it needs (`toolchain-cmake`, `toolchain-cxx`, see [`needs`]);
 //! - links the system's library (no musl build of it exists): an error, fixed by the feature of the
 //!   **locked** version that builds it from source, read from its feature table (`native-static`);
+//!   a crate that builds its own but has a feature on that makes it ask the system instead
+//!   (zstd-sys's `pkg-config`, turned on by a declaration `zstd = { features = ["pkg-config"] }`):
+//!   the same error, fixed by dropping that feature where the workspace asks for it;
 //! - a library a FROM-scratch image cannot have (ALSA, D-Bus, udev, X11, …): an error, fixed only
 //!   by the package feature that drops it (`native-system`);
 //! - a crate the knowledge does not know that may link a system library: a warning that says why
@@ -44,6 +47,8 @@ pub enum IssueKind {
     },
     /// A library a FROM-scratch image cannot have.
     SystemOnly,
+    /// Builds its library from source, but these features of it, on, make it link the system's.
+    SystemRequested { features: Vec<String> },
     /// Not known: may link a system library; these of its features look like a build from source.
     Unknown { features: Vec<String> },
 }
@@ -122,6 +127,35 @@ pub fn feature_on(g: &Graph, name: &str, f: &str) -> bool {
     })
 }
 
+/// The features of `pkg` that make it link the system's library and that the graph turns on: the
+/// knowledge's list, and names that read so ([`looks_system`]).
+pub fn system_features_on(g: &Graph, pkg: &Package, known: &Native) -> Vec<String> {
+    let name = pkg.name.as_str();
+    pkg.features
+        .keys()
+        .filter(|f| known.system_features.contains(f) || looks_system(f))
+        .filter(|f| feature_on(g, name, f))
+        .cloned()
+        .collect()
+}
+
+/// Feature names that read as "link the system's library": ask pkg-config, or link a shared one.
+pub fn looks_system(f: &str) -> bool {
+    let f = f.to_ascii_lowercase().replace('_', "-");
+    [
+        "pkg-config",
+        "pkgconfig",
+        "use-pkg-config",
+        "system",
+        "system-lib",
+        "system-libs",
+        "use-system-lib",
+        "use-system-libs",
+        "dynamic-linking",
+    ]
+    .contains(&f.as_str())
+}
+
 /// Feature names that read as "build the library from source".
 pub fn looks_static(f: &str) -> bool {
     let f = f.to_ascii_lowercase();
@@ -148,7 +182,21 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<(Finding, NativeIssue)> {
         let (name, version) = (c.pkg.name.to_string(), c.pkg.version.to_string());
         let has = |f: &String| c.pkg.features.contains_key(f);
         let (kind, severity, what) = match c.known {
-            Some(k) if k.default == NativeDefault::Source => continue,
+            Some(k) if k.default == NativeDefault::Source => {
+                let on = system_features_on(g, c.pkg, k);
+                let Some(first) = on.first() else {
+                    continue;
+                };
+                let what = format!(
+                    "links {} from the system because its `{first}` feature is on (without it, it builds its own), and the system's has no build for musl: the build fails",
+                    k.library
+                );
+                (
+                    IssueKind::SystemRequested { features: on },
+                    Severity::Error,
+                    what,
+                )
+            }
             Some(k) if k.default == NativeDefault::System => {
                 if k.static_features.iter().any(|f| feature_on(g, &name, f)) {
                     continue;
@@ -211,7 +259,7 @@ pub fn check(ws: &Workspace, g: &Graph) -> Vec<(Finding, NativeIssue)> {
         let fix = advice(&name, &version, &kind);
         let finding = Finding {
             code: match kind {
-                IssueKind::Static { .. } => "native-static",
+                IssueKind::Static { .. } | IssueKind::SystemRequested { .. } => "native-static",
                 IssueKind::SystemOnly => "native-system",
                 IssueKind::Unknown { .. } => "native-unknown",
             },
@@ -253,6 +301,10 @@ fn advice(name: &str, version: &str, kind: &IssueKind) -> Option<String> {
         IssueKind::SystemOnly => format!(
             "turn off the feature that pulls in {name}, or leave this binary out of the image"
         ),
+        IssueKind::SystemRequested { features } => format!(
+            "drop `{}` where the workspace turns it on (a dependency's `features` list): {name} then builds its own",
+            features.join("`, `")
+        ),
         IssueKind::Unknown { features } if !features.is_empty() => format!(
             "if the build fails, enable its `{}` feature",
             features[0]
@@ -292,7 +344,7 @@ pub fn needs(ws: &Workspace, g: &Graph) -> Vec<(String, &'static str)> {
         let name = c.pkg.name.to_string();
         let builds = match c.known {
             Some(k) => match k.default {
-                NativeDefault::Source => true,
+                NativeDefault::Source => system_features_on(g, c.pkg, k).is_empty(),
                 NativeDefault::System => k.static_features.iter().any(|f| feature_on(g, &name, f)),
                 NativeDefault::SystemOnly => false,
             },
@@ -337,6 +389,25 @@ mod tests {
         }
         for f in ["default", "staticx", "unbundled2", "tls", "dynamic-linking"] {
             assert!(!looks_static(f), "{f}");
+        }
+        for f in [
+            "pkg-config",
+            "use-pkg-config",
+            "use_pkg_config",
+            "system",
+            "dynamic-linking",
+        ] {
+            assert!(looks_system(f), "{f}");
+            assert!(!looks_static(f), "{f}");
+        }
+        for f in [
+            "bundled",
+            "default",
+            "systemd",
+            "pkg-config-cross",
+            "static",
+        ] {
+            assert!(!looks_system(f), "{f}");
         }
     }
 }

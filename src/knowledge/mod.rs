@@ -193,6 +193,11 @@ pub struct Native {
     /// The first version with one of them.
     #[serde(default)]
     pub static_since: Option<String>,
+    /// Features that make a crate which builds its library from source link the system's instead
+    /// (zstd-sys's `pkg-config`): on for a musl target, the build script asks pkg-config, which
+    /// does not answer for another target.
+    #[serde(default, rename = "system")]
+    pub system_features: Vec<String>,
     /// Tools a build from source needs besides a musl C compiler: `cmake`, `c++`.
     #[serde(default)]
     pub needs: Vec<String>,

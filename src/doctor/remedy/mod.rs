@@ -13,7 +13,8 @@
 //! - c. a feature of the user's own package that selects rustls, vendored OpenSSL, or a library
 //!   built from source;
 //! - d. a feature that builds the library from source: the crate's own (vendored OpenSSL, `bundled`)
-//!   or a dependency's that turns it on, else a direct dependency on the crate with it;
+//!   or a dependency's that turns it on, else a direct dependency on the crate with it; or, for a
+//!   crate that builds its own unless asked not to, the feature that asks (`pkg-config`) dropped;
 //! - e. the feature that pulls a system-only library in, turned off.
 //!
 //! Within a problem, a candidate that certainly needs code changes (the code calls an OpenSSL-only
@@ -49,6 +50,7 @@ pub enum Kind {
     OpensslSys,
     Forwarded,
     BuildFromSource,
+    DropSystemRequest,
     DropOwn,
     DropDependency,
 }
@@ -68,6 +70,9 @@ impl Kind {
             Kind::OpensslSys => "d (direct openssl-sys with `vendored`)",
             Kind::Forwarded => "d (a dependency's feature that builds it from source)",
             Kind::BuildFromSource => "d (the crate's feature that builds it from source)",
+            Kind::DropSystemRequest => {
+                "d (the feature that makes it link the system's library, dropped: it builds its own)"
+            }
             Kind::DropOwn => "e (the package's own feature that pulls it in, turned off)",
             Kind::DropDependency => "e (the dependency's feature that pulls it in, turned off)",
         }

@@ -2,6 +2,8 @@
 //! the package's own (diesel_cli's `postgres-bundled`), one of the declared dependency that turns it
 //! on (rusqlite's `bundled`), or the crate's own, through a direct dependency (features unify) —
 //! then, for a library that cannot be built or had, the feature that pulls the crate in, turned off.
+//! Before those: a feature that makes the crate link the system's library instead of building its
+//! own (zstd's `pkg-config`), dropped from the workspace declaration that turns it on.
 //! Feature names come from the locked versions' feature tables (cargo metadata).
 
 use std::collections::BTreeSet;
@@ -35,8 +37,11 @@ pub fn candidates(ws: &Workspace, g: &Graph, i: &NativeIssue) -> Vec<Candidate> 
         IssueKind::Static { features, .. } | IssueKind::Unknown { features } => {
             (features.clone(), None)
         }
-        IssueKind::SystemOnly => (Vec::new(), None),
+        IssueKind::SystemOnly | IssueKind::SystemRequested { .. } => (Vec::new(), None),
     };
+    if i.kind != IssueKind::SystemOnly {
+        out.extend(drop_system_request(ws, g, i));
+    }
     if upgrade.is_none() {
         for f in &features {
             out.extend(own_feature(ws, r, &i.krate, f));
@@ -53,6 +58,128 @@ pub fn candidates(ws: &Workspace, g: &Graph, i: &NativeIssue) -> Vec<Candidate> 
     let mut seen = BTreeSet::new();
     out.retain(|c| seen.insert((c.file.clone(), format!("{:?}", c.edit))));
     out
+}
+
+/// d: the features of the crate that make it link the system's library (the knowledge's list, or
+/// names that read so), on in the graph because a declaration of the workspace turns them on —
+/// directly or through the declared crate's own features (`zstd = { features = ["pkg-config"] }`
+/// → zstd-safe/pkg-config → zstd-sys/pkg-config): each such declaration without them.
+fn drop_system_request(ws: &Workspace, g: &Graph, i: &NativeIssue) -> Vec<Candidate> {
+    let Some(p) = package(ws, &i.krate, &i.version) else {
+        return Vec::new();
+    };
+    let known = crate::knowledge::get().crates.native(&i.krate);
+    let on: Vec<&String> = p
+        .features
+        .keys()
+        .filter(|f| {
+            known.is_some_and(|k| k.system_features.contains(f))
+                || crate::doctor::native::looks_system(f)
+        })
+        .filter(|f| crate::doctor::native::feature_on(g, &i.krate, f))
+        .collect();
+    if on.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for lp in tls::local_packages(ws) {
+        for d in &lp.dependencies {
+            if d.kind == cargo_metadata::DependencyKind::Development {
+                continue;
+            }
+            let Some(dp) = resolved(ws, lp, &d.name) else {
+                continue;
+            };
+            let asks = |f: &String| {
+                on.iter()
+                    .any(|sf| turns_on_feature(ws, g, dp, f, &i.krate, sf, 0))
+            };
+            let dropped: Vec<String> = d.features.iter().filter(|f| asks(f)).cloned().collect();
+            if dropped.is_empty() {
+                continue;
+            }
+            let feats: Vec<String> = d.features.iter().filter(|f| !asks(f)).cloned().collect();
+            let value = declaration(
+                &tls::shown_req(&d.req.to_string(), &dp.version.to_string()),
+                !d.uses_default_features,
+                &feats,
+            );
+            let key = d.rename.clone().unwrap_or_else(|| d.name.clone());
+            let (file, line, edit, fix) =
+                tls::dependency_edit(ws, lp.manifest_path.as_str(), d, &key, &value);
+            let shown: Vec<String> = dropped.iter().map(|f| format!("`{f}`")).collect();
+            out.push(Candidate {
+                kind: Kind::DropSystemRequest,
+                file,
+                line,
+                edit,
+                fix: format!(
+                    "in {}: {fix} (without {}, which makes {} link the system's library; it builds its own)",
+                    lp.name,
+                    shown.join(", "),
+                    i.krate
+                ),
+                risky: false,
+                code_change: None,
+            });
+        }
+    }
+    out
+}
+
+/// The package a local package's dependency on `name` resolved to.
+fn resolved<'a>(ws: &'a Workspace, lp: &Package, name: &str) -> Option<&'a Package> {
+    ws.node(&lp.id)?
+        .deps
+        .iter()
+        .map(|d| ws.package(&d.pkg))
+        .find(|p| p.name.as_str() == name)
+}
+
+/// Whether feature `f` of package `p` turns on feature `kf` of `krate`: itself (when `p` is the
+/// crate), or through `p`'s feature table and the features of its dependencies it turns on.
+fn turns_on_feature(
+    ws: &Workspace,
+    g: &Graph,
+    p: &Package,
+    f: &str,
+    krate: &str,
+    kf: &str,
+    depth: usize,
+) -> bool {
+    if depth > 5 {
+        return false;
+    }
+    let mut own: BTreeSet<&str> = BTreeSet::new();
+    let mut stack = vec![f];
+    while let Some(x) = stack.pop() {
+        if own.insert(x) {
+            stack.extend(p.features.get(x).into_iter().flatten().map(String::as_str));
+        }
+    }
+    if p.name.as_str() == krate {
+        return own.contains(kf);
+    }
+    own.iter().any(|v| {
+        let Some((key, sub)) = v.split_once('/') else {
+            return false;
+        };
+        let key = key.trim_end_matches('?');
+        let Some(d) = p
+            .dependencies
+            .iter()
+            .find(|d| d.rename.as_deref().unwrap_or(&d.name) == key)
+        else {
+            return false;
+        };
+        let version = g.nodes.iter().find_map(|n| match n {
+            Node::Package { name, version } if *name == d.name => Some(version.clone()),
+            _ => None,
+        });
+        version
+            .and_then(|ver| package(ws, &d.name, &ver))
+            .is_some_and(|dp| turns_on_feature(ws, g, dp, sub, krate, kf, depth + 1))
+    })
 }
 
 /// Whether feature value `v` of a package turns on feature `f` of its dependency `key`.
