@@ -68,11 +68,22 @@ fn provenance() -> serde_json::Value {
             commit: "0123456789abcdef0123456789abcdef01234567".into(),
         }),
         cargo_lock_sha256: Some("ab".repeat(32)),
-        tools: [
-            ("rustc".to_string(), "1.95.0".to_string()),
-            ("cargo-auditable".to_string(), "0.7.2".to_string()),
-        ]
-        .into(),
+        // As a build writes them (src/compile/toolchain.rs): digests and annotations too.
+        tools: vec![
+            provenance::Tool {
+                digest: [("gitCommit", "59807616e1fa2540724bfbac14d7976d7e4a3860".into())].into(),
+                annotations: [
+                    ("version", "1.95.0 (59807616e 2026-04-14)".into()),
+                    ("host", "x86_64-unknown-linux-gnu".into()),
+                ]
+                .into(),
+                ..provenance::Tool::new("rustc", "pkg:generic/rustc@1.95.0".into())
+            },
+            provenance::Tool {
+                digest: [("sha256", "cd".repeat(32))].into(),
+                ..provenance::Tool::new("cargo-auditable", "pkg:cargo/cargo-auditable@0.7.7".into())
+            },
+        ],
         ..Default::default()
     }
     .predicate()
@@ -748,6 +759,57 @@ fn verify_accepts_a_signed_tarball_and_names_what_fails() {
         r.stderr
     );
 
+    // The provenance names the toolchain that compiled, as this machine's tools print it.
+    let digest = v["manifest_digest"].as_str().unwrap();
+    let expected = this_toolchain();
+    let prov = provenance_in(&tarball, digest);
+    let deps = prov["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap();
+    let dep = |name: &str| {
+        deps.iter()
+            .find(|d| d["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {prov}"))
+    };
+    for tool in ["rustc", "cargo"] {
+        let (line, commit, host) = &expected[tool];
+        let d = dep(tool);
+        assert_eq!(
+            format!("{tool} {}", d["annotations"]["version"].as_str().unwrap()),
+            *line,
+            "{d}"
+        );
+        assert_eq!(d["digest"]["gitCommit"], commit.as_str(), "{d}");
+        assert_eq!(d["annotations"]["host"], host.as_str(), "{d}");
+    }
+    let (auditable_version, auditable_sha256, _) = &expected["cargo-auditable"];
+    let d = dep("cargo-auditable");
+    assert_eq!(
+        d["uri"],
+        format!("pkg:cargo/cargo-auditable@{auditable_version}"),
+        "{d}"
+    );
+    assert_eq!(d["digest"]["sha256"], auditable_sha256.as_str(), "{d}");
+    assert_eq!(
+        dep("cargo-tiny")["annotations"]["version"],
+        env!("CARGO_PKG_VERSION")
+    );
+    // verify shows them.
+    let rustc = expected["rustc"].0.trim_start_matches("rustc ");
+    assert_eq!(v["toolchain"]["rustc"], rustc, "{v}");
+    assert_eq!(
+        v["toolchain"]["cargo-auditable"],
+        auditable_version.as_str(),
+        "{v}"
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            " with rustc {rustc}, cargo-auditable {auditable_version}; "
+        )),
+        "{}",
+        r.stderr
+    );
+
     // Another key: the first bundle does not verify.
     let other = tempfile::tempdir().unwrap();
     let (_, other_public) = key_pair(other.path());
@@ -788,6 +850,70 @@ fn verify_accepts_a_signed_tarball_and_names_what_fails() {
     );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     assert!(r.stdout.is_empty(), "nothing verified: {}", r.stdout);
+}
+
+/// What this machine's tools say of themselves, as a build run from the tests runs them:
+/// `rustc`/`cargo` → (the first line of `-vV`, its commit-hash, its host); `cargo-auditable` →
+/// (the version `cargo install --list` names, the binary's sha256, "").
+fn this_toolchain() -> std::collections::BTreeMap<&'static str, (String, String, String)> {
+    let capture = |program: &str, args: &[&str]| {
+        let out = Command::new(program).args(args).output().unwrap();
+        assert!(out.status.success(), "{program} {args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let verbose = |program: &str| {
+        let text = capture(program, &["-vV"]);
+        let field = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+                .unwrap()
+                .to_string()
+        };
+        (
+            text.lines().next().unwrap().to_string(),
+            field("commit-hash"),
+            field("host"),
+        )
+    };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // `cargo auditable --version` prints cargo's own version: cargo's list of what it installed
+    // names cargo-auditable's.
+    let listed = capture(&cargo, &["install", "--list"]);
+    let version = listed
+        .lines()
+        .find_map(|l| l.strip_prefix("cargo-auditable v"))
+        .and_then(|l| l.strip_suffix(':'))
+        .expect("cargo-auditable installed by cargo install")
+        .to_string();
+    let path = capture("sh", &["-c", "command -v cargo-auditable"]);
+    let sha = cargo_tiny::image::sha256(&std::fs::read(path.trim()).unwrap());
+    std::collections::BTreeMap::from([
+        ("rustc", verbose("rustc")),
+        ("cargo", verbose(&cargo)),
+        (
+            "cargo-auditable",
+            (version, sha.trim_start_matches("sha256:").to_string(), String::new()),
+        ),
+    ])
+}
+
+/// The SLSA provenance statement's predicate attached to `digest` in a tarball.
+fn provenance_in(tarball: &Path, digest: &str) -> serde_json::Value {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (_, _, bundle) = layout_referrers(tarball, digest)
+        .into_iter()
+        .find(|(_, m, _)| {
+            m["annotations"]["dev.sigstore.bundle.predicateType"]
+                == "https://slsa.dev/provenance/v1"
+        })
+        .expect("a provenance bundle");
+    let v: serde_json::Value = serde_json::from_slice(&bundle).unwrap();
+    let st: serde_json::Value = serde_json::from_slice(
+        &b64.decode(v["dsseEnvelope"]["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    st["predicate"].clone()
 }
 
 /// `cargo tiny verify TARBALL ARGS… --message-format json`.
