@@ -289,6 +289,8 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
             .as_array()
             .into_iter()
             .flatten()
+            // The source's entry (`git+…`), not a tool's (rustc's has its own gitCommit).
+            .filter(|d| d["uri"].as_str().is_some_and(|u| u.starts_with("git+")))
             .find_map(|d| d["digest"]["gitCommit"].as_str())
             .map(str::to_owned);
         let msg = VerifiedMessage {

@@ -71,7 +71,11 @@ fn provenance() -> serde_json::Value {
         // As a build writes them (src/compile/toolchain.rs): digests and annotations too.
         tools: vec![
             provenance::Tool {
-                digest: [("gitCommit", "59807616e1fa2540724bfbac14d7976d7e4a3860".into())].into(),
+                digest: [(
+                    "gitCommit",
+                    "59807616e1fa2540724bfbac14d7976d7e4a3860".into(),
+                )]
+                .into(),
                 annotations: [
                     ("version", "1.95.0 (59807616e 2026-04-14)".into()),
                     ("host", "x86_64-unknown-linux-gnu".into()),
@@ -892,7 +896,11 @@ fn this_toolchain() -> std::collections::BTreeMap<&'static str, (String, String,
         ("cargo", verbose(&cargo)),
         (
             "cargo-auditable",
-            (version, sha.trim_start_matches("sha256:").to_string(), String::new()),
+            (
+                version,
+                sha.trim_start_matches("sha256:").to_string(),
+                String::new(),
+            ),
         ),
     ])
 }
@@ -1465,4 +1473,107 @@ fn action_build_step_with_sign_signs_keylessly_and_outputs_the_bundle_digests() 
     let r = common::run(&mut cmd);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("id-token: write"), "{}", r.stderr);
+}
+
+/// tests/fixtures/phantom: the binary's audit data lists `opt`, which cargo never compiles (reached
+/// only through mid's weak feature `opt?/fancy` of an optional dependency that is off — the class of
+/// hexyl's `errno 0.3.9`, which rustix's `std` feature names as `libc_errno?/std`). The SBOM leaves
+/// it out; the signed provenance says so (`internalParameters.auditDataNotCompiled`), and verify
+/// exempts exactly that, from the signed provenance only: the same image with a provenance that
+/// does not say so, signed by the same key, fails.
+#[test]
+fn verify_exempts_only_what_the_signed_provenance_names_as_never_compiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(dir.path());
+    let root = dir.path().join("phantom");
+    common::copy_tree(&common::repo().join("tests/fixtures/phantom"), &root);
+    let tarball = dir.path().join("out/phantom.tar");
+    let r = common::run(
+        common::cargo_tiny()
+            .args(["build", "--message-format", "json", "--manifest-path"])
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(common::fixture_target_dir().join("phantom"))
+            .arg("--output")
+            .arg(&tarball)
+            .args(["--sbom", "cyclonedx,spdx", "--sign-key"])
+            .arg(&private),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let key = ["--key", public.to_str().unwrap()];
+
+    // As built: verified, `opt` exempted because the signed provenance names it.
+    let r = verify_run(&tarball, &key);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(v["not_compiled"], 1, "{v}");
+    assert_eq!(v["packages"], 3, "phantom-app, mid, gen: {v}");
+    // Not a git checkout: no commit (rustc's own gitCommit is not the source's).
+    assert_eq!(v["commit"], serde_json::Value::Null, "{v}");
+    assert!(
+        r.stderr
+            .contains("= the binary's 3 audited packages, 1 more never compiled)"),
+        "{}",
+        r.stderr
+    );
+    let digest = v["manifest_digest"].as_str().unwrap().to_string();
+    let predicate = provenance_in(&tarball, &digest);
+    assert_eq!(
+        predicate["buildDefinition"]["internalParameters"]["auditDataNotCompiled"],
+        serde_json::json!({"linux/amd64": ["opt@0.1.0"]})
+    );
+
+    // The same image and SBOMs, its provenance replaced by one without the exemption, signed by
+    // the same key: every signature verifies, and the SBOM no longer equals the audit data.
+    let mut built = cargo_tiny::publish::layout::read(&tarball).unwrap().built;
+    let is_provenance = |r: &cargo_tiny::image::Referrer| {
+        serde_json::from_slice::<serde_json::Value>(&r.manifest.data).unwrap()["annotations"]
+            ["dev.sigstore.bundle.predicateType"]
+            == provenance::PREDICATE_TYPE
+    };
+    let before = built.referrers.len();
+    built.referrers.retain(|r| !is_provenance(r));
+    assert_eq!(built.referrers.len(), before - 1);
+    let mut without = predicate.clone();
+    without["buildDefinition"]["internalParameters"] = serde_json::json!({});
+    let image = built.images[0].manifest.clone();
+    let signer = Signer::Key(keys::SigningKey::from_file(&private).unwrap());
+    let signed = sign::sign(
+        &signer,
+        &[Request {
+            subject: &image,
+            name: String::new(),
+            provenance: Some(without),
+            documents: Vec::new(),
+        }],
+    )
+    .unwrap();
+    for r in signed.into_iter().flat_map(|s| s.referrers) {
+        built
+            .attach(cargo_tiny::image::Referrer {
+                artifact_type: r.artifact_type.to_string(),
+                subject: r.subject,
+                manifest: r.manifest,
+                config: r.empty,
+                document: r.bundle,
+            })
+            .unwrap();
+    }
+    let resigned = dir.path().join("resigned.tar");
+    std::fs::write(
+        &resigned,
+        cargo_tiny::publish::tarball::tarball(&built, 0).unwrap(),
+    )
+    .unwrap();
+    let r = verify_run(&resigned, &key);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let first = r.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "error: phantom-app:0.1.0 (linux/amd64, {digest}): the "
+        )) && first.contains("misses opt@0.1.0 of the binary's audit data"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
 }

@@ -213,11 +213,11 @@ mod tests {
         assert_eq!(t.annotations["host"], "x86_64-unknown-linux-gnu");
         assert!(VerboseVersion::parse("rustc 1.95.0\n").is_none());
         // A build without a commit (a distro's rustc) keeps its release.
-        let distro = RUSTC.replace(
-            "59807616e1fa2540724bfbac14d7976d7e4a3860",
-            "unknown",
-        );
-        assert!(VerboseVersion::parse(&distro).unwrap().commit_hash.is_none());
+        let distro = RUSTC.replace("59807616e1fa2540724bfbac14d7976d7e4a3860", "unknown");
+        assert!(VerboseVersion::parse(&distro)
+            .unwrap()
+            .commit_hash
+            .is_none());
         let a = Auditable {
             version: None,
             sha256: "ab".repeat(32),
@@ -235,11 +235,8 @@ mod tests {
             panic!("no rustc in the test binary's .comment");
         };
         let mut tc = Toolchain {
-            rustc: VerboseVersion::parse(&RUSTC.replace(
-                "1.95.0 (59807616e 2026-04-14)",
-                &found,
-            ))
-            .unwrap(),
+            rustc: VerboseVersion::parse(&RUSTC.replace("1.95.0 (59807616e 2026-04-14)", &found))
+                .unwrap(),
             cargo: VerboseVersion::parse(RUSTC).unwrap(),
             auditable: Auditable {
                 version: None,
@@ -249,6 +246,9 @@ mod tests {
         tc.check_compiled_by(&this).unwrap();
         tc.rustc.line = "rustc 1.0.0 (000000000 2015-05-15)".into();
         let err = format!("{:#}", tc.check_compiled_by(&this).unwrap_err());
-        assert!(err.contains("the provenance would name the wrong compiler"), "{err}");
+        assert!(
+            err.contains("the provenance would name the wrong compiler"),
+            "{err}"
+        );
     }
 }

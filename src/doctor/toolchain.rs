@@ -284,7 +284,10 @@ mod tests {
             Some("cargo-auditable 0.7.7")
         );
         assert_eq!(tools::recorded_package(crates2, "cargo-tiny"), None);
-        assert_eq!(tools::recorded_package(b"not json", "cargo-auditable"), None);
+        assert_eq!(
+            tools::recorded_package(b"not json", "cargo-auditable"),
+            None
+        );
         let home = tempfile::tempdir().unwrap();
         std::fs::create_dir(home.path().join("bin")).unwrap();
         std::fs::write(home.path().join(".crates2.json"), crates2).unwrap();
