@@ -1577,3 +1577,116 @@ fn verify_exempts_only_what_the_signed_provenance_names_as_never_compiled() {
     );
     assert!(r.stdout.is_empty(), "{}", r.stdout);
 }
+
+/// `--fulcio-url`, `--rekor-url` and `--timestamp-server-url` win over CARGO_TINY_FULCIO_URL /
+/// _REKOR_URL / _TSA_URL: with the variables pointing at a closed port and the flags at the
+/// stand-ins the build signs (and verify accepts it); the other way round it fails naming the
+/// flag's URL. A flag is refused without keyless signing, and a plain-http URL to another host.
+#[test]
+fn sigstore_endpoint_flags_win_over_the_environment() {
+    let Some(js) = sigstore_js() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let st = start_standins(&js, dir.path());
+    // Nothing listens on port 1.
+    let closed = "http://127.0.0.1:1";
+    let token = [
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/token?api-version=2.0", st.url),
+        ),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", st.request_token.clone()),
+    ];
+    let build = |extra: &[&str], env: &[(&str, String)]| {
+        let root = dir.path().join("hello");
+        if !root.exists() {
+            common::copy_tree(&common::repo().join("examples/hello"), &root);
+        }
+        let mut cmd = common::cargo_tiny();
+        cmd.args(["build", "--message-format", "json", "--manifest-path"])
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(common::fixture_target_dir())
+            .arg("--output")
+            .arg(dir.path().join("out/hello.tar"))
+            .args(extra)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .env_remove("SIGSTORE_ID_TOKEN");
+        for (k, v) in token.iter().chain(env) {
+            cmd.env(k, v);
+        }
+        common::run(&mut cmd)
+    };
+    let tsa = format!("{}/api/v1/timestamp", st.url);
+    let env_closed = [
+        ("CARGO_TINY_FULCIO_URL", closed.to_string()),
+        ("CARGO_TINY_REKOR_URL", closed.to_string()),
+        ("CARGO_TINY_TSA_URL", format!("{closed}/api/v1/timestamp")),
+    ];
+    let r = build(
+        &[
+            "--sign",
+            "--fulcio-url",
+            &st.url,
+            "--rekor-url",
+            &st.url,
+            "--timestamp-server-url",
+            &tsa,
+        ],
+        &env_closed,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("(3 Sigstore bundles keyless as "),
+        "{}",
+        r.stderr
+    );
+    let trusted = st.trusted_root.to_str().unwrap();
+    let r = verify_run(
+        &dir.path().join("out/hello.tar"),
+        &[
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            &st.url,
+            "--trusted-root",
+            trusted,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert!(v["signed_at"].is_string(), "timestamped: {v}");
+
+    // The variables at the stand-ins, the Fulcio flag at the closed port: the flag is used.
+    let env_good = [
+        ("CARGO_TINY_FULCIO_URL", st.url.clone()),
+        ("CARGO_TINY_REKOR_URL", st.url.clone()),
+    ];
+    let r = build(&["--sign", "--fulcio-url", closed], &env_good);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let error = r.stderr.lines().find(|l| l.starts_with("error:")).unwrap();
+    assert!(
+        error.starts_with("error: Fulcio at http://127.0.0.1:1: could not connect"),
+        "{}",
+        r.stderr
+    );
+
+    // Named as the flag when wrong; refused without keyless signing; both before compiling.
+    let r = build(&["--sign", "--rekor-url", "http://rekor.internal"], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: --rekor-url: `http://rekor.internal` is plain http"),
+        "{}",
+        r.stderr
+    );
+    let r = build(&["--fulcio-url", &st.url], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(
+            "error: --fulcio-url is for keyless signing, and this build does not sign keylessly"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
+}

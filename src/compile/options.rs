@@ -183,7 +183,7 @@ impl BuildOptions {
                         })?;
                         Some(crate::sign::Mode::Key(path))
                     }
-                    None if args.sign => Some(crate::sign::Mode::keyless_from_env()?),
+                    None if args.sign => Some(crate::sign::Mode::keyless(&args.endpoints())?),
                     None => None,
                 },
             })
