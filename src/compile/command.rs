@@ -92,6 +92,9 @@ pub fn build(args: &BuildArgs, shell: &Shell, over_budget: OverBudget) -> Result
         Some(io) => image_plan::plan(&ws, &opts, io)?,
         None => Vec::new(),
     };
+    if let Some(io) = opts.image.as_mut() {
+        io.nightly = plan.size_max.as_ref().map(|n| n.toolchain.clone());
+    }
     // `sign = true` without --sign/--sign-key (and without --no-sign): keyless, the token's
     // availability checked now.
     if let Some(io) = opts.image.as_mut() {

@@ -347,7 +347,8 @@ pub fn run_with(
     // What compiled, for the provenance: probed once, and checked against each signed binary.
     let toolchain = match &signer {
         Some(_) => {
-            let t = super::toolchain::Toolchain::probe(ws.root().as_std_path())?;
+            let t =
+                super::toolchain::Toolchain::probe(ws.root().as_std_path(), io.nightly.as_deref())?;
             for b in binaries
                 .iter()
                 .filter(|b| plans.iter().any(|p| p.target == b.target && signs(io, p)))

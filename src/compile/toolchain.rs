@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::Command;
 
 use anyhow::Result;
 use object::{Object as _, ObjectSection as _};
@@ -102,10 +103,24 @@ pub struct Toolchain {
 const MAX_TOOL: u64 = 256 << 20;
 
 impl Toolchain {
-    /// Runs `rustc -vV` and `cargo -vV` in `dir` and reads the cargo-auditable binary.
-    pub fn probe(dir: &Path) -> Result<Toolchain> {
+    /// Runs `rustc -vV` and `cargo -vV` in `dir` as the build ran them — with `--size max`,
+    /// through `rustup run NIGHTLY` (`nightly`), as src/compile/cargo.rs runs cargo — and reads the
+    /// cargo-auditable binary.
+    pub fn probe(dir: &Path, nightly: Option<&str>) -> Result<Toolchain> {
         let verbose = |program: &Path| -> Result<VerboseVersion> {
-            let text = tools::capture(program, &["-vV"], dir)?;
+            let mut cmd = match nightly {
+                Some(toolchain) => {
+                    let mut c = Command::new("rustup");
+                    c.args(["run", toolchain]).arg(program).env_remove("RUSTC");
+                    c
+                }
+                None => Command::new(program),
+            };
+            cmd.arg("-vV").current_dir(dir);
+            let text = crate::process::capture(
+                &mut cmd,
+                "install Rust with rustup (https://rustup.rs) and make sure it is on PATH",
+            )?;
             VerboseVersion::parse(&text).ok_or_else(|| {
                 Failure::new(format!(
                     "`{} -vV` printed no release and host: {}",
@@ -115,8 +130,10 @@ impl Toolchain {
                 .into()
             })
         };
-        let rustc = verbose(&tools::rustc())?;
-        let cargo = verbose(&tools::cargo())?;
+        let (rustc, cargo) = match nightly {
+            Some(_) => (verbose(Path::new("rustc"))?, verbose(Path::new("cargo"))?),
+            None => (verbose(&tools::rustc())?, verbose(&tools::cargo())?),
+        };
         let bin = tools::check_cargo_auditable()?;
         let bytes = crate::fsutil::read_regular(&bin, MAX_TOOL)
             .map_err(|e| Failure::new(format!("{}: {e}", bin.display())))?;
