@@ -379,9 +379,33 @@ pub struct BuildArgs {
     /// Do not sign, whatever `sign = true` in [*.metadata.tiny] says (a local build without an OIDC token)
     #[arg(long, conflicts_with_all = ["sign", "sign_key"], help_heading = "Image")]
     pub no_sign: bool,
+    /// Keyless: the Fulcio instance that certifies the signing key [env: CARGO_TINY_FULCIO_URL] [default: https://fulcio.sigstore.dev]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["sign_key", "no_sign", "no_image"], help_heading = "Image")]
+    pub fulcio_url: Option<String>,
+    /// Keyless: the Rekor log that records each signature [env: CARGO_TINY_REKOR_URL] [default: https://rekor.sigstore.dev]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["sign_key", "no_sign", "no_image"], help_heading = "Image")]
+    pub rekor_url: Option<String>,
+    /// Keyless: an RFC 3161 timestamp authority (…/api/v1/timestamp) that timestamps each signature [env: CARGO_TINY_TSA_URL]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["sign_key", "no_sign", "no_image"], help_heading = "Image")]
+    pub timestamp_server_url: Option<String>,
+    /// Keyless: trust this PEM CA for the Sigstore services' TLS, besides the system roots [env: CARGO_TINY_SIGSTORE_CA]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["sign_key", "no_sign", "no_image"], help_heading = "Image")]
+    pub sigstore_ca: Option<PathBuf>,
     /// Fail past these sizes: layer=SIZE,binary=SIZE (e.g. layer=2MiB; over `size-budget` in [package.metadata.tiny])
     #[arg(long, value_name = "LIMITS", value_parser = crate::settings::SizeBudget::from_flag, help_heading = "Image")]
     pub size_budget: Option<crate::settings::SizeBudget>,
+}
+
+impl BuildArgs {
+    /// The Sigstore endpoints the command line names.
+    pub fn endpoints(&self) -> crate::sign::keyless::Endpoints {
+        crate::sign::keyless::Endpoints {
+            fulcio: self.fulcio_url.clone(),
+            rekor: self.rekor_url.clone(),
+            tsa: self.timestamp_server_url.clone(),
+            ca: self.sigstore_ca.clone(),
+        }
+    }
 }
 
 /// doctor's report formats (defined with the report renderers).

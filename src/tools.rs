@@ -75,6 +75,40 @@ pub fn find_cargo_auditable() -> Option<PathBuf> {
     })
 }
 
+/// `name version` of the package `cargo install` recorded for the binary at `bin`
+/// (`<home>/bin/NAME`: `<home>/.crates2.json` lists the package and version that installed each
+/// binary), when it did.
+pub fn installed_package(bin: &Path) -> Option<String> {
+    let name = bin.file_name()?.to_str()?;
+    let bytes = bin
+        .parent()
+        .and_then(Path::parent)
+        .map(|home| home.join(".crates2.json"))
+        .and_then(|f| crate::fsutil::read_regular(&f, 16 << 20).ok())?;
+    recorded_package(&bytes, name)
+}
+
+/// The version alone of [`installed_package`].
+pub fn installed_version(bin: &Path) -> Option<String> {
+    installed_package(bin)?
+        .rsplit_once(' ')
+        .map(|(_, v)| v.to_string())
+}
+
+/// `name version` of the `cargo install` record (`.crates2.json`) whose binaries include `bin`.
+pub fn recorded_package(crates2: &[u8], bin: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(crates2).ok()?;
+    v.get("installs")?
+        .as_object()?
+        .iter()
+        .find_map(|(key, entry)| {
+            let bins = entry.get("bins")?.as_array()?;
+            bins.iter()
+                .any(|b| b == bin)
+                .then(|| key.split(" (").next().unwrap_or(key).to_string())
+        })
+}
+
 pub fn check_cargo_auditable() -> Result<PathBuf> {
     find_cargo_auditable().ok_or_else(|| {
         Failure::new("cargo-auditable is not installed")

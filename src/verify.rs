@@ -90,6 +90,9 @@ pub struct VerifiedMessage {
     /// The provenance's builder id and source commit (when it names one).
     pub builder: String,
     pub commit: Option<String>,
+    /// The tools the provenance says ran, by name (`rustc`, `cargo`, `cargo-auditable`,
+    /// `cargo-tiny`) → version as each prints it (`1.95.0 (59807616e 2026-04-14)`, `0.7.7`).
+    pub toolchain: std::collections::BTreeMap<String, String>,
     /// The predicate types verified, in the order found.
     pub predicates: Vec<String>,
     /// The SBOM documents whose attestation matched them (`CycloneDX 1.6`, `SPDX 2.3`), each
@@ -286,6 +289,8 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
             .as_array()
             .into_iter()
             .flatten()
+            // The source's entry (`git+…`), not a tool's (rustc's has its own gitCommit).
+            .filter(|d| d["uri"].as_str().is_some_and(|u| u.starts_with("git+")))
             .find_map(|d| d["digest"]["gitCommit"].as_str())
             .map(str::to_owned);
         let msg = VerifiedMessage {
@@ -298,6 +303,7 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
             signed_at: sig.signed_at.map(crate::source_date::rfc3339),
             builder,
             commit,
+            toolchain: provenance::tools_of(&prov.predicate),
             predicates: found.iter().map(|v| v.predicate_type.clone()).collect(),
             sboms,
             packages: packages.as_ref().map(|p| p.len()),
@@ -306,7 +312,7 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
         shell.status(
             "Verified",
             format!(
-                "{} {} {}: signed by {}{}{}, built by {}{}; {} attestation{} ({})",
+                "{} {} {}: signed by {}{}{}, built by {}{}{}; {} attestation{} ({})",
                 msg.image,
                 msg.platform,
                 msg.manifest_digest,
@@ -324,6 +330,7 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
                     .as_deref()
                     .map(|c| format!(" from commit {c}"))
                     .unwrap_or_default(),
+                built_with(&msg.toolchain),
                 msg.predicates.len(),
                 if msg.predicates.len() == 1 { "" } else { "s" },
                 match (msg.sboms.is_empty(), msg.packages) {
@@ -346,4 +353,16 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// ` with rustc 1.95.0 (59807616e 2026-04-14), cargo-auditable 0.7.7`, or nothing.
+fn built_with(toolchain: &std::collections::BTreeMap<String, String>) -> String {
+    let named: Vec<String> = ["rustc", "cargo-auditable"]
+        .iter()
+        .filter_map(|t| toolchain.get(*t).map(|v| format!("{t} {v}")))
+        .collect();
+    match named.is_empty() {
+        true => String::new(),
+        false => format!(" with {}", crate::shell::escape(&named.join(", "))),
+    }
 }

@@ -68,11 +68,26 @@ fn provenance() -> serde_json::Value {
             commit: "0123456789abcdef0123456789abcdef01234567".into(),
         }),
         cargo_lock_sha256: Some("ab".repeat(32)),
-        tools: [
-            ("rustc".to_string(), "1.95.0".to_string()),
-            ("cargo-auditable".to_string(), "0.7.2".to_string()),
-        ]
-        .into(),
+        // As a build writes them (src/compile/toolchain.rs): digests and annotations too.
+        tools: vec![
+            provenance::Tool {
+                digest: [(
+                    "gitCommit",
+                    "59807616e1fa2540724bfbac14d7976d7e4a3860".into(),
+                )]
+                .into(),
+                annotations: [
+                    ("version", "1.95.0 (59807616e 2026-04-14)".into()),
+                    ("host", "x86_64-unknown-linux-gnu".into()),
+                ]
+                .into(),
+                ..provenance::Tool::new("rustc", "pkg:generic/rustc@1.95.0".into())
+            },
+            provenance::Tool {
+                digest: [("sha256", "cd".repeat(32))].into(),
+                ..provenance::Tool::new("cargo-auditable", "pkg:cargo/cargo-auditable@0.7.7".into())
+            },
+        ],
         ..Default::default()
     }
     .predicate()
@@ -748,6 +763,57 @@ fn verify_accepts_a_signed_tarball_and_names_what_fails() {
         r.stderr
     );
 
+    // The provenance names the toolchain that compiled, as this machine's tools print it.
+    let digest = v["manifest_digest"].as_str().unwrap();
+    let expected = this_toolchain();
+    let prov = provenance_in(&tarball, digest);
+    let deps = prov["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap();
+    let dep = |name: &str| {
+        deps.iter()
+            .find(|d| d["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {prov}"))
+    };
+    for tool in ["rustc", "cargo"] {
+        let (line, commit, host) = &expected[tool];
+        let d = dep(tool);
+        assert_eq!(
+            format!("{tool} {}", d["annotations"]["version"].as_str().unwrap()),
+            *line,
+            "{d}"
+        );
+        assert_eq!(d["digest"]["gitCommit"], commit.as_str(), "{d}");
+        assert_eq!(d["annotations"]["host"], host.as_str(), "{d}");
+    }
+    let (auditable_version, auditable_sha256, _) = &expected["cargo-auditable"];
+    let d = dep("cargo-auditable");
+    assert_eq!(
+        d["uri"],
+        format!("pkg:cargo/cargo-auditable@{auditable_version}"),
+        "{d}"
+    );
+    assert_eq!(d["digest"]["sha256"], auditable_sha256.as_str(), "{d}");
+    assert_eq!(
+        dep("cargo-tiny")["annotations"]["version"],
+        env!("CARGO_PKG_VERSION")
+    );
+    // verify shows them.
+    let rustc = expected["rustc"].0.trim_start_matches("rustc ");
+    assert_eq!(v["toolchain"]["rustc"], rustc, "{v}");
+    assert_eq!(
+        v["toolchain"]["cargo-auditable"],
+        auditable_version.as_str(),
+        "{v}"
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            " with rustc {rustc}, cargo-auditable {auditable_version}; "
+        )),
+        "{}",
+        r.stderr
+    );
+
     // Another key: the first bundle does not verify.
     let other = tempfile::tempdir().unwrap();
     let (_, other_public) = key_pair(other.path());
@@ -788,6 +854,74 @@ fn verify_accepts_a_signed_tarball_and_names_what_fails() {
     );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     assert!(r.stdout.is_empty(), "nothing verified: {}", r.stdout);
+}
+
+/// What this machine's tools say of themselves, as a build run from the tests runs them:
+/// `rustc`/`cargo` → (the first line of `-vV`, its commit-hash, its host); `cargo-auditable` →
+/// (the version `cargo install --list` names, the binary's sha256, "").
+fn this_toolchain() -> std::collections::BTreeMap<&'static str, (String, String, String)> {
+    let capture = |program: &str, args: &[&str]| {
+        let out = Command::new(program).args(args).output().unwrap();
+        assert!(out.status.success(), "{program} {args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let verbose = |program: &str| {
+        let text = capture(program, &["-vV"]);
+        let field = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+                .unwrap()
+                .to_string()
+        };
+        (
+            text.lines().next().unwrap().to_string(),
+            field("commit-hash"),
+            field("host"),
+        )
+    };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // `cargo auditable --version` prints cargo's own version: cargo's list of what it installed
+    // names cargo-auditable's.
+    let listed = capture(&cargo, &["install", "--list"]);
+    let version = listed
+        .lines()
+        .find_map(|l| l.strip_prefix("cargo-auditable v"))
+        .and_then(|l| l.strip_suffix(':'))
+        .expect("cargo-auditable installed by cargo install")
+        .to_string();
+    let path = capture("sh", &["-c", "command -v cargo-auditable"]);
+    let sha = cargo_tiny::image::sha256(&std::fs::read(path.trim()).unwrap());
+    std::collections::BTreeMap::from([
+        ("rustc", verbose("rustc")),
+        ("cargo", verbose(&cargo)),
+        (
+            "cargo-auditable",
+            (
+                version,
+                sha.trim_start_matches("sha256:").to_string(),
+                String::new(),
+            ),
+        ),
+    ])
+}
+
+/// The SLSA provenance statement's predicate attached to `digest` in a tarball.
+fn provenance_in(tarball: &Path, digest: &str) -> serde_json::Value {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (_, _, bundle) = layout_referrers(tarball, digest)
+        .into_iter()
+        .find(|(_, m, _)| {
+            m["annotations"]["dev.sigstore.bundle.predicateType"]
+                == "https://slsa.dev/provenance/v1"
+        })
+        .expect("a provenance bundle");
+    let v: serde_json::Value = serde_json::from_slice(&bundle).unwrap();
+    let st: serde_json::Value = serde_json::from_slice(
+        &b64.decode(v["dsseEnvelope"]["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    st["predicate"].clone()
 }
 
 /// `cargo tiny verify TARBALL ARGS… --message-format json`.
@@ -1339,4 +1473,220 @@ fn action_build_step_with_sign_signs_keylessly_and_outputs_the_bundle_digests() 
     let r = common::run(&mut cmd);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("id-token: write"), "{}", r.stderr);
+}
+
+/// tests/fixtures/phantom: the binary's audit data lists `opt`, which cargo never compiles (reached
+/// only through mid's weak feature `opt?/fancy` of an optional dependency that is off — the class of
+/// hexyl's `errno 0.3.9`, which rustix's `std` feature names as `libc_errno?/std`). The SBOM leaves
+/// it out; the signed provenance says so (`internalParameters.auditDataNotCompiled`), and verify
+/// exempts exactly that, from the signed provenance only: the same image with a provenance that
+/// does not say so, signed by the same key, fails.
+#[test]
+fn verify_exempts_only_what_the_signed_provenance_names_as_never_compiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(dir.path());
+    let root = dir.path().join("phantom");
+    common::copy_tree(&common::repo().join("tests/fixtures/phantom"), &root);
+    let tarball = dir.path().join("out/phantom.tar");
+    let r = common::run(
+        common::cargo_tiny()
+            .args(["build", "--message-format", "json", "--manifest-path"])
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(common::fixture_target_dir().join("phantom"))
+            .arg("--output")
+            .arg(&tarball)
+            .args(["--sbom", "cyclonedx,spdx", "--sign-key"])
+            .arg(&private),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let key = ["--key", public.to_str().unwrap()];
+
+    // As built: verified, `opt` exempted because the signed provenance names it.
+    let r = verify_run(&tarball, &key);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(v["not_compiled"], 1, "{v}");
+    assert_eq!(v["packages"], 3, "phantom-app, mid, gen: {v}");
+    // Not a git checkout: no commit (rustc's own gitCommit is not the source's).
+    assert_eq!(v["commit"], serde_json::Value::Null, "{v}");
+    assert!(
+        r.stderr
+            .contains("= the binary's 3 audited packages, 1 more never compiled)"),
+        "{}",
+        r.stderr
+    );
+    let digest = v["manifest_digest"].as_str().unwrap().to_string();
+    let predicate = provenance_in(&tarball, &digest);
+    assert_eq!(
+        predicate["buildDefinition"]["internalParameters"]["auditDataNotCompiled"],
+        serde_json::json!({"linux/amd64": ["opt@0.1.0"]})
+    );
+
+    // The same image and SBOMs, its provenance replaced by one without the exemption, signed by
+    // the same key: every signature verifies, and the SBOM no longer equals the audit data.
+    let mut built = cargo_tiny::publish::layout::read(&tarball).unwrap().built;
+    let is_provenance = |r: &cargo_tiny::image::Referrer| {
+        serde_json::from_slice::<serde_json::Value>(&r.manifest.data).unwrap()["annotations"]
+            ["dev.sigstore.bundle.predicateType"]
+            == provenance::PREDICATE_TYPE
+    };
+    let before = built.referrers.len();
+    built.referrers.retain(|r| !is_provenance(r));
+    assert_eq!(built.referrers.len(), before - 1);
+    let mut without = predicate.clone();
+    without["buildDefinition"]["internalParameters"] = serde_json::json!({});
+    let image = built.images[0].manifest.clone();
+    let signer = Signer::Key(keys::SigningKey::from_file(&private).unwrap());
+    let signed = sign::sign(
+        &signer,
+        &[Request {
+            subject: &image,
+            name: String::new(),
+            provenance: Some(without),
+            documents: Vec::new(),
+        }],
+    )
+    .unwrap();
+    for r in signed.into_iter().flat_map(|s| s.referrers) {
+        built
+            .attach(cargo_tiny::image::Referrer {
+                artifact_type: r.artifact_type.to_string(),
+                subject: r.subject,
+                manifest: r.manifest,
+                config: r.empty,
+                document: r.bundle,
+            })
+            .unwrap();
+    }
+    let resigned = dir.path().join("resigned.tar");
+    std::fs::write(
+        &resigned,
+        cargo_tiny::publish::tarball::tarball(&built, 0).unwrap(),
+    )
+    .unwrap();
+    let r = verify_run(&resigned, &key);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let first = r.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "error: phantom-app:0.1.0 (linux/amd64, {digest}): the "
+        )) && first.contains("misses opt@0.1.0 of the binary's audit data"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+}
+
+/// `--fulcio-url`, `--rekor-url` and `--timestamp-server-url` win over CARGO_TINY_FULCIO_URL /
+/// _REKOR_URL / _TSA_URL: with the variables pointing at a closed port and the flags at the
+/// stand-ins the build signs (and verify accepts it); the other way round it fails naming the
+/// flag's URL. A flag is refused without keyless signing, and a plain-http URL to another host.
+#[test]
+fn sigstore_endpoint_flags_win_over_the_environment() {
+    let Some(js) = sigstore_js() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let st = start_standins(&js, dir.path());
+    // Nothing listens on port 1.
+    let closed = "http://127.0.0.1:1";
+    let token = [
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/token?api-version=2.0", st.url),
+        ),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", st.request_token.clone()),
+    ];
+    let build = |extra: &[&str], env: &[(&str, String)]| {
+        let root = dir.path().join("hello");
+        if !root.exists() {
+            common::copy_tree(&common::repo().join("examples/hello"), &root);
+        }
+        let mut cmd = common::cargo_tiny();
+        cmd.args(["build", "--message-format", "json", "--manifest-path"])
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(common::fixture_target_dir())
+            .arg("--output")
+            .arg(dir.path().join("out/hello.tar"))
+            .args(extra)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .env_remove("SIGSTORE_ID_TOKEN");
+        for (k, v) in token.iter().chain(env) {
+            cmd.env(k, v);
+        }
+        common::run(&mut cmd)
+    };
+    let tsa = format!("{}/api/v1/timestamp", st.url);
+    let env_closed = [
+        ("CARGO_TINY_FULCIO_URL", closed.to_string()),
+        ("CARGO_TINY_REKOR_URL", closed.to_string()),
+        ("CARGO_TINY_TSA_URL", format!("{closed}/api/v1/timestamp")),
+    ];
+    let r = build(
+        &[
+            "--sign",
+            "--fulcio-url",
+            &st.url,
+            "--rekor-url",
+            &st.url,
+            "--timestamp-server-url",
+            &tsa,
+        ],
+        &env_closed,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("(3 Sigstore bundles keyless as "),
+        "{}",
+        r.stderr
+    );
+    let trusted = st.trusted_root.to_str().unwrap();
+    let r = verify_run(
+        &dir.path().join("out/hello.tar"),
+        &[
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            &st.url,
+            "--trusted-root",
+            trusted,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert!(v["signed_at"].is_string(), "timestamped: {v}");
+
+    // The variables at the stand-ins, the Fulcio flag at the closed port: the flag is used.
+    let env_good = [
+        ("CARGO_TINY_FULCIO_URL", st.url.clone()),
+        ("CARGO_TINY_REKOR_URL", st.url.clone()),
+    ];
+    let r = build(&["--sign", "--fulcio-url", closed], &env_good);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let error = r.stderr.lines().find(|l| l.starts_with("error:")).unwrap();
+    assert!(
+        error.starts_with("error: Fulcio at http://127.0.0.1:1: could not connect"),
+        "{}",
+        r.stderr
+    );
+
+    // Named as the flag when wrong; refused without keyless signing; both before compiling.
+    let r = build(&["--sign", "--rekor-url", "http://rekor.internal"], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: --rekor-url: `http://rekor.internal` is plain http"),
+        "{}",
+        r.stderr
+    );
+    let r = build(&["--fulcio-url", &st.url], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(
+            "error: --fulcio-url is for keyless signing, and this build does not sign keylessly"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
 }

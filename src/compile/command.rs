@@ -92,12 +92,27 @@ pub fn build(args: &BuildArgs, shell: &Shell, over_budget: OverBudget) -> Result
         Some(io) => image_plan::plan(&ws, &opts, io)?,
         None => Vec::new(),
     };
+    if let Some(io) = opts.image.as_mut() {
+        io.nightly = plan.size_max.as_ref().map(|n| n.toolchain.clone());
+    }
     // `sign = true` without --sign/--sign-key (and without --no-sign): keyless, the token's
     // availability checked now.
     if let Some(io) = opts.image.as_mut() {
         if io.sign.is_none() && !args.no_sign && images.iter().any(|p| p.config.sign) {
-            io.sign = Some(crate::sign::Mode::keyless_from_env()?);
+            io.sign = Some(crate::sign::Mode::keyless(&args.endpoints())?);
         }
+    }
+    // The Sigstore endpoint flags only with keyless signing (never silently unused).
+    let endpoints = args.endpoints();
+    let keyless = opts
+        .image
+        .as_ref()
+        .is_some_and(|io| matches!(io.sign, Some(crate::sign::Mode::Keyless(_))));
+    if let (Some(flag), false) = (endpoints.given().first(), keyless) {
+        crate::fail!(
+            hint = "add --sign, or `sign = true` in [package.metadata.tiny]",
+            "{flag} is for keyless signing, and this build does not sign keylessly"
+        );
     }
     // One session per registry host, its credential files read now.
     let registries = match opts.image.as_ref().and_then(|io| io.push.as_ref()) {

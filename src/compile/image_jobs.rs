@@ -344,6 +344,21 @@ pub fn run_with(
         }
         _ => None,
     };
+    // What compiled, for the provenance: probed once, and checked against each signed binary.
+    let toolchain = match &signer {
+        Some(_) => {
+            let t =
+                super::toolchain::Toolchain::probe(ws.root().as_std_path(), io.nightly.as_deref())?;
+            for b in binaries
+                .iter()
+                .filter(|b| plans.iter().any(|p| p.target == b.target && signs(io, p)))
+            {
+                t.check_compiled_by(b.path.as_std_path())?;
+            }
+            t.tools()
+        }
+        None => Vec::new(),
+    };
     let mut results = Vec::new();
     for mut job in jobs {
         let p = job.plan;
@@ -394,6 +409,7 @@ pub fn run_with(
                                     (b.platform.platform(), names.collect())
                                 })
                                 .collect(),
+                            tools: &toolchain,
                         },
                     );
                     to_sign = Some((predicate, layers.clone()));

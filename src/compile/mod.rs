@@ -16,6 +16,7 @@ mod output_lock;
 pub mod plan;
 pub mod rustflags;
 pub mod signing;
+pub mod toolchain;
 pub mod verify;
 
 pub use command::run;

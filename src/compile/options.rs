@@ -84,6 +84,9 @@ pub struct ImageOptions {
     pub sign_all: bool,
     /// The Cargo profile (the provenance names it).
     pub profile: String,
+    /// With `--size max`: the nightly toolchain cargo runs under (`rustup run NAME`), for the
+    /// provenance's toolchain (set once the plan has it).
+    pub nightly: Option<String>,
 }
 
 impl BuildOptions {
@@ -167,6 +170,7 @@ impl BuildOptions {
                 )?,
                 revision: source_date::git_revision(root),
                 profile: args.profile.clone(),
+                nightly: None,
                 sign_all: args.sign || args.sign_key.is_some(),
                 sign: match &args.sign_key {
                     Some(k) => {
@@ -183,7 +187,7 @@ impl BuildOptions {
                         })?;
                         Some(crate::sign::Mode::Key(path))
                     }
-                    None if args.sign => Some(crate::sign::Mode::keyless_from_env()?),
+                    None if args.sign => Some(crate::sign::Mode::keyless(&args.endpoints())?),
                     None => None,
                 },
             })

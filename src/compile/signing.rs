@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::image_plan::ImagePlan;
 use crate::image::{Built, Kind, Referrer};
 use crate::sbom::Format;
-use crate::sign::provenance::{Builder, Provenance, Source};
+use crate::sign::provenance::{Builder, Provenance, Source, Tool};
 use crate::sign::statement::DocumentKind;
 use crate::sign::{self, Request, Signer};
 
@@ -25,6 +25,8 @@ pub struct Facts<'a> {
     /// that the build never compiled (left out of the SBOM): the provenance says so, signed, so that
     /// `cargo tiny verify` can tell them from an SBOM that lies.
     pub not_compiled: BTreeMap<String, Vec<String>>,
+    /// The tools that ran (see [`super::toolchain::Toolchain::tools`]).
+    pub tools: &'a [Tool],
 }
 
 /// The provenance's key for [`Facts::not_compiled`].
@@ -76,7 +78,7 @@ pub fn provenance(p: &ImagePlan, facts: &Facts<'_>) -> Value {
                 .trim_start_matches("sha256:")
                 .to_string()
         }),
-        tools: BTreeMap::from([("cargo-tiny".into(), env!("CARGO_PKG_VERSION").into())]),
+        tools: facts.tools.to_vec(),
         builder: Builder::from_env(|k| std::env::var(k).ok()),
         internal_parameters: if facts.not_compiled.values().all(Vec::is_empty) {
             BTreeMap::new()

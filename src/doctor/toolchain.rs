@@ -208,38 +208,16 @@ pub fn report(shell: &Shell, target: &str, dir: &Path) {
     }
 }
 
-/// What `cargo install` recorded for the `cargo-auditable` at `bin` (`<home>/bin/cargo-auditable`:
-/// `<home>/.crates2.json` lists the package and version that installed each binary), else its path.
+/// What `cargo install` recorded for the `cargo-auditable` at `bin`, else its path.
 /// Running it tells nothing: `cargo-auditable --version` is cargo's own version, passed through.
 fn auditable_version(bin: &Path) -> String {
-    let recorded = bin
-        .parent()
-        .and_then(Path::parent)
-        .map(|home| home.join(".crates2.json"))
-        .filter(|f| std::fs::metadata(f).is_ok_and(|m| m.is_file() && m.len() < 16 << 20))
-        .and_then(|f| std::fs::read(f).ok())
-        .and_then(|bytes| installed_package(&bytes, "cargo-auditable"));
-    match recorded {
+    match tools::installed_package(bin) {
         Some(v) => format!("{v} ({})", bin.display()),
         None => format!(
             "{} (version unknown: not installed by `cargo install`)",
             bin.display()
         ),
     }
-}
-
-/// `name version` of the `cargo install` record (`.crates2.json`) whose binaries include `bin`.
-fn installed_package(crates2: &[u8], bin: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(crates2).ok()?;
-    v.get("installs")?
-        .as_object()?
-        .iter()
-        .find_map(|(key, entry)| {
-            let bins = entry.get("bins")?.as_array()?;
-            bins.iter()
-                .any(|b| b == bin)
-                .then(|| key.split(" (").next().unwrap_or(key).to_string())
-        })
 }
 
 fn versions(shell: &Shell, target: &str, dir: &Path, cc: Option<&tools::CCompiler>) {
@@ -302,11 +280,14 @@ mod tests {
             "cargo-edit 0.13.0 (registry+https://github.com/rust-lang/crates.io-index)":{"bins":["cargo-add","cargo-rm"]},
             "cargo-auditable 0.7.7 (registry+https://github.com/rust-lang/crates.io-index)":{"bins":["cargo-auditable"]}}}"#;
         assert_eq!(
-            installed_package(crates2, "cargo-auditable").as_deref(),
+            tools::recorded_package(crates2, "cargo-auditable").as_deref(),
             Some("cargo-auditable 0.7.7")
         );
-        assert_eq!(installed_package(crates2, "cargo-tiny"), None);
-        assert_eq!(installed_package(b"not json", "cargo-auditable"), None);
+        assert_eq!(tools::recorded_package(crates2, "cargo-tiny"), None);
+        assert_eq!(
+            tools::recorded_package(b"not json", "cargo-auditable"),
+            None
+        );
         let home = tempfile::tempdir().unwrap();
         std::fs::create_dir(home.path().join("bin")).unwrap();
         std::fs::write(home.path().join(".crates2.json"), crates2).unwrap();

@@ -57,25 +57,72 @@ pub const REKOR_VAR: &str = "CARGO_TINY_REKOR_URL";
 pub const TSA_VAR: &str = "CARGO_TINY_TSA_URL";
 pub const CA_VAR: &str = "CARGO_TINY_SIGSTORE_CA";
 
+/// The command line's Sigstore endpoints (`--fulcio-url`, `--rekor-url`, `--timestamp-server-url`,
+/// `--sigstore-ca`); each, when given, wins over its environment variable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Endpoints {
+    pub fulcio: Option<String>,
+    pub rekor: Option<String>,
+    pub tsa: Option<String>,
+    pub ca: Option<std::path::PathBuf>,
+}
+
+impl Endpoints {
+    /// The flags given, by name (for "only with keyless signing").
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            ("--fulcio-url", self.fulcio.is_some()),
+            ("--rekor-url", self.rekor.is_some()),
+            ("--timestamp-server-url", self.tsa.is_some()),
+            ("--sigstore-ca", self.ca.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+}
+
 impl Services {
     /// Sigstore's public-good instance, each URL replaced by its variable when set. `var` reads
     /// an environment variable.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Services> {
+        Services::resolve(&Endpoints::default(), var)
+    }
+
+    /// Sigstore's public-good instance, each URL replaced by its flag in `flags`, else by its
+    /// environment variable (`var` reads one); each checked under the name it came from.
+    pub fn resolve(flags: &Endpoints, var: impl Fn(&str) -> Option<String>) -> Result<Services> {
         let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        // (flag name, flag value, variable name): the flag first.
+        let pick = |flag: &'static str, given: &Option<String>, env: &'static str| match given {
+            Some(v) => Some((flag, v.clone())),
+            None => var(env).map(|v| (env, v)),
+        };
         let mut s = Services::public_good();
-        for (name, slot) in [(FULCIO_VAR, &mut s.fulcio), (REKOR_VAR, &mut s.rekor)] {
-            if let Some(url) = var(name) {
+        for (flag, given, env, slot) in [
+            ("--fulcio-url", &flags.fulcio, FULCIO_VAR, &mut s.fulcio),
+            ("--rekor-url", &flags.rekor, REKOR_VAR, &mut s.rekor),
+        ] {
+            if let Some((name, url)) = pick(flag, given, env) {
                 *slot = checked_url(name, &url)?;
             }
         }
-        if let Some(url) = var(TSA_VAR) {
-            s.tsa = Some(checked_url(TSA_VAR, &url)?);
+        if let Some((name, url)) = pick("--timestamp-server-url", &flags.tsa, TSA_VAR) {
+            s.tsa = Some(checked_url(name, &url)?);
         }
-        if let Some(path) = var(CA_VAR) {
+        let ca = match &flags.ca {
+            Some(path) => Some(("--sigstore-ca", path.display().to_string())),
+            None => var(CA_VAR).map(|p| (CA_VAR, p)),
+        };
+        if let Some((name, path)) = ca {
             let pem =
                 crate::fsutil::read_regular(std::path::Path::new(&path), 4 << 20).map_err(|e| {
-                    Failure::new(format!("{CA_VAR}={path}: {e}"))
-                        .hint("point it at a PEM file of CA certificates")
+                    let shown = super::http::printable(path.as_bytes());
+                    Failure::new(match name.starts_with("--") {
+                        true => format!("{name} {shown}: {e}"),
+                        false => format!("{name}={shown}: {e}"),
+                    })
+                    .hint("point it at a PEM file of CA certificates")
                 })?;
             s.ca_pem.push(pem);
         }
@@ -216,7 +263,9 @@ impl Keyless {
             "{}/api/v2/signingCert",
             services.fulcio.trim_end_matches('/')
         );
-        let body = http.send("Fulcio", http.post_json(&url, &request)).await?;
+        // Named with its URL: it may come from a flag or a variable.
+        let service = format!("Fulcio at {}", services.fulcio);
+        let body = http.send(&service, http.post_json(&url, &request)).await?;
         let certificate = leaf_certificate(&body)?;
         Ok(Keyless {
             http,
@@ -251,7 +300,7 @@ impl Keyless {
         let body = self
             .http
             .send(
-                "Rekor",
+                &format!("Rekor at {}", self.services.rekor),
                 self.http.post_json(&url, &serde_json::to_value(&entry)?),
             )
             .await?;
@@ -343,6 +392,43 @@ mod tests {
                 .to_string();
             assert!(e.contains("CARGO_TINY_FULCIO_URL"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_flag_wins_over_its_variable_and_is_named_when_wrong() {
+        let env = |name: &str| match name {
+            FULCIO_VAR => Some("https://fulcio.from-env.example".to_string()),
+            REKOR_VAR => Some("https://rekor.from-env.example".to_string()),
+            _ => None,
+        };
+        let flags = Endpoints {
+            fulcio: Some("http://127.0.0.1:9/".into()),
+            tsa: Some("https://tsa.example/api/v1/timestamp".into()),
+            ..Default::default()
+        };
+        let s = Services::resolve(&flags, env).unwrap();
+        assert_eq!(s.fulcio, "http://127.0.0.1:9");
+        assert_eq!(s.rekor, "https://rekor.from-env.example");
+        assert_eq!(
+            s.tsa.as_deref(),
+            Some("https://tsa.example/api/v1/timestamp")
+        );
+        assert_eq!(flags.given(), ["--fulcio-url", "--timestamp-server-url"]);
+        let bad = Endpoints {
+            rekor: Some("http://rekor.internal".into()),
+            ..Default::default()
+        };
+        let e = format!("{:#}", Services::resolve(&bad, env).unwrap_err());
+        assert!(
+            e.starts_with("--rekor-url: `http://rekor.internal` is plain http"),
+            "{e}"
+        );
+        let missing = Endpoints {
+            ca: Some("/no/such/ca.pem".into()),
+            ..Default::default()
+        };
+        let e = format!("{:#}", Services::resolve(&missing, env).unwrap_err());
+        assert!(e.starts_with("--sigstore-ca /no/such/ca.pem: "), "{e}");
     }
 
     #[test]

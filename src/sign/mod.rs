@@ -42,12 +42,12 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// Keyless against the services the environment names (Sigstore's public-good instance by
-    /// default), with a token available: checked before compiling.
-    pub fn keyless_from_env() -> Result<Mode> {
+    /// Keyless against the services the flags, else the environment, name (Sigstore's
+    /// public-good instance by default), with a token available: checked before compiling.
+    pub fn keyless(flags: &keyless::Endpoints) -> Result<Mode> {
         let var = |k: &str| std::env::var(k).ok();
         keyless::token_available(var)?;
-        Ok(Mode::Keyless(keyless::Services::from_env(var)?))
+        Ok(Mode::Keyless(keyless::Services::resolve(flags, var)?))
     }
 }
 

@@ -26,8 +26,9 @@ pub struct Provenance {
     pub source: Option<Source>,
     /// sha256 hex of Cargo.lock, when there is one.
     pub cargo_lock_sha256: Option<String>,
-    /// Tools and their versions (`rustc` → `1.95.0`, `cargo-auditable` → `0.7.2`).
-    pub tools: BTreeMap<String, String>,
+    /// The tools that ran (rustc, cargo, cargo-auditable, cargo-tiny), each a resource descriptor
+    /// in `resolvedDependencies`.
+    pub tools: Vec<Tool>,
     pub builder: Builder,
     /// `buildDefinition.internalParameters`: what the build decided itself, e.g.
     /// `auditDataNotCompiled` (per platform, the `name@version` of packages the binary's audit data
@@ -36,6 +37,62 @@ pub struct Provenance {
     /// RFC 3339 times, when known (left out otherwise: they would change every build's bytes).
     pub started_on: Option<String>,
     pub finished_on: Option<String>,
+}
+
+/// A tool that ran in the build, as an in-toto ResourceDescriptor: its name, a purl naming its
+/// version when known, the digests that pin it (`gitCommit` of rustc's source, `sha256` of a
+/// binary), and annotations (`version` as the tool prints it, `host`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tool {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub digest: BTreeMap<&'static str, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<&'static str, String>,
+}
+
+impl Tool {
+    pub fn new(name: &str, uri: String) -> Tool {
+        Tool {
+            uri: Some(uri),
+            ..Tool::named(name)
+        }
+    }
+
+    pub fn named(name: &str) -> Tool {
+        Tool {
+            name: name.into(),
+            uri: None,
+            digest: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+        }
+    }
+}
+
+/// The names of the tool entries `resolvedDependencies` may hold, in the order they are written.
+pub const TOOL_NAMES: &[&str] = &["rustc", "cargo", "cargo-auditable", "cargo-tiny"];
+
+/// `name` → `annotations.version` (else the purl's version) of each tool entry of a predicate's
+/// `resolvedDependencies`: what `cargo tiny verify` shows.
+pub fn tools_of(predicate: &Value) -> BTreeMap<String, String> {
+    predicate["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            let name = d["name"].as_str().filter(|n| TOOL_NAMES.contains(n))?;
+            let version = d["annotations"]["version"].as_str().or_else(|| {
+                d["uri"]
+                    .as_str()
+                    .and_then(|u| u.strip_prefix("pkg:"))
+                    .and_then(|u| u.rsplit_once('@'))
+                    .map(|(_, v)| v)
+            })?;
+            Some((name.to_string(), version.to_string()))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +210,8 @@ struct ResourceDescriptor {
     uri: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     digest: BTreeMap<&'static str, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: BTreeMap<&'static str, String>,
 }
 
 #[derive(Serialize)]
@@ -178,6 +237,7 @@ impl Provenance {
                 name: None,
                 uri: Some(source.uri.clone()),
                 digest: BTreeMap::from([("gitCommit", source.commit.clone())]),
+                annotations: BTreeMap::new(),
             });
         }
         if let Some(lock) = &self.cargo_lock_sha256 {
@@ -185,14 +245,17 @@ impl Provenance {
                 name: Some("Cargo.lock".into()),
                 uri: None,
                 digest: BTreeMap::from([("sha256", lock.clone())]),
+                annotations: BTreeMap::new(),
             });
         }
-        // Tools have a version and no digest: a purl names both.
-        for (tool, version) in &self.tools {
+        // The tools that ran in the build and shaped its bytes: dependencies of the build, not
+        // of the builder (`builderDependencies` are for what runs outside the build's workload).
+        for t in &self.tools {
             deps.push(ResourceDescriptor {
-                name: Some(tool.clone()),
-                uri: Some(format!("pkg:generic/{tool}@{version}")),
-                digest: BTreeMap::new(),
+                name: Some(t.name.clone()),
+                uri: t.uri.clone(),
+                digest: t.digest.clone(),
+                annotations: t.annotations.clone(),
             });
         }
         let mut metadata = Map::new();
@@ -294,7 +357,10 @@ mod tests {
                 commit: "0123456789012345678901234567890123456789".into(),
             }),
             cargo_lock_sha256: Some("ab".repeat(32)),
-            tools: BTreeMap::from([("rustc".into(), "1.95.0".into())]),
+            tools: vec![Tool {
+                annotations: BTreeMap::from([("version", "1.95.0 (59807616e 2026-04-14)".into())]),
+                ..Tool::new("rustc", "pkg:generic/rustc@1.95.0".into())
+            }],
             ..Default::default()
         };
         let v = p.predicate();
@@ -310,6 +376,10 @@ mod tests {
         );
         assert_eq!(deps[1]["name"], "Cargo.lock");
         assert_eq!(deps[2]["uri"], "pkg:generic/rustc@1.95.0");
+        assert_eq!(
+            tools_of(&v),
+            BTreeMap::from([("rustc".into(), "1.95.0 (59807616e 2026-04-14)".into())])
+        );
         assert_eq!(v["runDetails"]["builder"]["id"], LOCAL_BUILDER);
         assert!(v["runDetails"].get("metadata").is_none());
     }
