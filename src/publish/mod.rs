@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod daemon;
 pub mod layout;
 pub mod progress;
+pub mod pull;
 pub mod push;
 pub mod registry;
 mod registry_errors;
