@@ -286,3 +286,42 @@ fn the_referrers_api_is_read_and_each_lie_of_a_registry_is_named() {
     );
     let _ = first_tag;
 }
+
+#[test]
+fn a_pushed_signed_index_verifies_each_platform_and_the_index() {
+    if !common::require_tool("docker-registry", &["--version"]) {
+        return;
+    }
+    let reg = Registry::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(dir.path(), "tiny");
+    let root = dir.path().join("hello");
+    common::copy_tree(&common::repo().join("examples/hello"), &root);
+    let tarball = dir.path().join("out/hello.tar");
+    let image = format!("{}/multi:0.1.0", reg.host());
+    let r = common::run(
+        common::cargo_tiny()
+            .args(["build", "--message-format", "json", "--manifest-path"])
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(common::fixture_target_dir())
+            .arg("--output")
+            .arg(&tarball)
+            .args(["--platform", "linux/amd64,linux/arm64"])
+            .args(["--image", &image, "--push", "--sign-key"])
+            .arg(&private)
+            .env("SOURCE_DATE_EPOCH", "1700000000"),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let offline = verify(tarball.to_str().unwrap(), &public);
+    assert_eq!(offline.code, 0, "{}", offline.stderr);
+    let r = verify(&image, &public);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines = verified(&r);
+    let platforms: Vec<&str> = lines
+        .iter()
+        .map(|v| v["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64", "index"]);
+    assert_eq!(lines, verified(&offline));
+}
