@@ -96,7 +96,11 @@ fn error_line(r: &common::Run) -> &str {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stdout.is_empty(), "nothing verified: {}", r.stdout);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
     assert_eq!(errors.len(), 1, "{}", r.stderr);
     errors[0]
 }
@@ -114,7 +118,12 @@ fn a_pushed_signed_image_verifies_by_tag_and_digest_as_its_tarball_does() {
         dir.path(),
         &image,
         "hello",
-        &["--sbom", "cyclonedx,spdx", "--sign-key", private.to_str().unwrap()],
+        &[
+            "--sbom",
+            "cyclonedx,spdx",
+            "--sign-key",
+            private.to_str().unwrap(),
+        ],
     );
     let offline = verify(tarball.to_str().unwrap(), &public);
     assert_eq!(offline.code, 0, "{}", offline.stderr);
@@ -128,8 +137,9 @@ fn a_pushed_signed_image_verifies_by_tag_and_digest_as_its_tarball_does() {
     assert_eq!(v["manifest_digest"], digest);
     assert_eq!(v["predicates"].as_array().unwrap().len(), 4, "{v}");
     assert!(
-        r.stderr
-            .contains(&format!("Verified {image} linux/amd64 {digest}: signed by key ")),
+        r.stderr.contains(&format!(
+            "Verified {image} linux/amd64 {digest}: signed by key "
+        )),
         "{}",
         r.stderr
     );
@@ -142,7 +152,10 @@ fn a_pushed_signed_image_verifies_by_tag_and_digest_as_its_tarball_does() {
     // Another key: refused, naming the bundle.
     let (_, other) = key_pair(dir.path(), "other");
     let line = error_line(&verify(&image, &other)).to_string();
-    assert!(line.contains(": the bundle sha256:") && line.contains("does not verify"), "{line}");
+    assert!(
+        line.contains(": the bundle sha256:") && line.contains("does not verify"),
+        "{line}"
+    );
 
     // Pushed without signatures: no signature.
     let unsigned = format!("{}/plain:0.1.0", reg.host());
@@ -262,7 +275,9 @@ fn the_referrers_api_is_read_and_each_lie_of_a_registry_is_named() {
     *mode.lock().unwrap() = Mode::ChangedBlob(layer);
     let line = error_line(&verify(&image, &public)).to_string();
     assert!(
-        line.starts_with(&format!("error: {image}: the registry's blob {layer} is not it")),
+        line.starts_with(&format!(
+            "error: {image}: the registry's blob {layer} is not it"
+        )),
         "{line}"
     );
 
@@ -324,4 +339,104 @@ fn a_pushed_signed_index_verifies_each_platform_and_the_index() {
         .collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64", "index"]);
     assert_eq!(lines, verified(&offline));
+}
+
+/// The credentials of the registry's host (docker's config.json): a pull-scoped token from the
+/// realm; the token goes to the registry, not along a redirect to another host; the password is in
+/// no output. A realm on another host over plain HTTP gets nothing.
+#[test]
+fn credentials_are_push_rules_with_a_pull_scope() {
+    use std::os::unix::fs::PermissionsExt;
+    const PASSWORD: &str = "pw-SECRET-5e1d";
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"));
+    let other = Fake::start("127.0.0.2", |_, _| Reply::With(404, vec![], vec![]));
+    let elsewhere = other.host.clone();
+    let want = format!("Basic {basic}");
+    let reg = Fake::start("127.0.0.1", move |req, me| {
+        let t = req.target.as_str();
+        if t == "/v2/" {
+            let h = format!("WWW-Authenticate: Bearer realm=\"http://{me}/token\",service=\"reg\"");
+            return Reply::With(401, vec![h], vec![]);
+        }
+        if t.starts_with("/token") {
+            return if req.header("authorization") == Some(want.as_str()) {
+                Reply::With(200, vec![], br#"{"token":"tok-42"}"#.to_vec())
+            } else {
+                Reply::With(401, vec![], vec![])
+            };
+        }
+        if req.header("authorization") != Some("Bearer tok-42") {
+            return Reply::With(401, vec![], vec![]);
+        }
+        Reply::With(
+            307,
+            vec![format!("Location: http://{elsewhere}{t}")],
+            vec![],
+        )
+    });
+    let home = tempfile::tempdir().unwrap();
+    let docker = home.path().join(".docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let write_config = |host: &str| {
+        let cfg = docker.join("config.json");
+        std::fs::write(
+            &cfg,
+            serde_json::json!({"auths": {host: {"auth": basic}}}).to_string(),
+        )
+        .unwrap();
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    write_config(&reg.host);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, public) = key_pair(dir.path(), "tiny");
+    let run = |image: &str| {
+        common::run(
+            common::cargo_tiny()
+                .args(["verify", image, "--key"])
+                .arg(&public)
+                .env("HOME", home.path()),
+        )
+    };
+    let image = format!("{}/hello:1", reg.host);
+    let r = run(&image);
+    let line = error_line(&r).to_string();
+    assert!(line.contains("/hello:1: not found on "), "{line}");
+    let token = reg
+        .requests()
+        .into_iter()
+        .find(|q| q.target.starts_with("/token"))
+        .expect("a token was asked for");
+    assert!(
+        token.target.contains("scope=repository%3Ahello%3Apull&")
+            || token.target.ends_with("scope=repository%3Ahello%3Apull"),
+        "{}",
+        token.target
+    );
+    assert!(
+        reg.requests()
+            .iter()
+            .any(|q| q.header("authorization") == Some("Bearer tok-42")),
+        "the registry got the token (else this test proves nothing)"
+    );
+    assert!(!other.requests().is_empty(), "the redirect was followed");
+    for q in other.requests() {
+        assert!(q.header("authorization").is_none(), "{q:?}");
+    }
+    assert!(!r.stderr.contains(PASSWORD) && !r.stdout.contains(PASSWORD));
+
+    // A token realm on another host over plain HTTP: nothing sent there.
+    let thief = Fake::start("127.0.0.2", |_, _| {
+        Reply::With(200, vec![], br#"{"token":"t"}"#.to_vec())
+    });
+    let realm = format!("http://{}/token", thief.host);
+    let reg = Fake::start("127.0.0.1", move |_, _| {
+        let h = format!("WWW-Authenticate: Bearer realm=\"{realm}\",service=\"x\"");
+        Reply::With(401, vec![h], vec![])
+    });
+    write_config(&reg.host);
+    let r = run(&format!("{}/hello:1", reg.host));
+    let line = error_line(&r).to_string();
+    assert!(line.contains("not https"), "{line}");
+    assert!(thief.requests().is_empty(), "the other host was asked");
+    assert!(!r.stderr.contains(PASSWORD));
 }
