@@ -357,7 +357,12 @@ mod tests {
         let s = parse_source(&format!("ghcr.io/acme/api:1@sha256:{hex}")).unwrap();
         assert_eq!(s.manifest_reference(), format!("sha256:{hex}"));
         assert_eq!(s.to_string(), format!("ghcr.io/acme/api:1@sha256:{hex}"));
-        assert_eq!(parse_source("ghcr.io/acme/api").unwrap().manifest_reference(), "latest");
+        assert_eq!(
+            parse_source("ghcr.io/acme/api")
+                .unwrap()
+                .manifest_reference(),
+            "latest"
+        );
         for not in [
             "target/tiny/api.tar",
             "api.tar",

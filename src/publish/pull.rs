@@ -86,7 +86,9 @@ impl Remote {
             runtime,
             session,
             authz: Authz::None,
-            dir: tempfile::Builder::new().prefix("cargo-tiny-verify").tempdir()?,
+            dir: tempfile::Builder::new()
+                .prefix("cargo-tiny-verify")
+                .tempdir()?,
         };
         let scope = format!("repository:{}:pull", source.repository);
         remote.authz = remote
@@ -104,8 +106,12 @@ impl Remote {
         let doc: Value = serde_json::from_slice(&image.manifest.data)?;
         let mut layers = Vec::new();
         for l in doc["layers"].as_array().into_iter().flatten() {
-            let (digest, media_type, size) = descriptor(l)
-                .ok_or_else(|| self.lie(format!("the manifest {} names a layer without a digest, media type or size", image.manifest.digest)))?;
+            let (digest, media_type, size) = descriptor(l).ok_or_else(|| {
+                self.lie(format!(
+                    "the manifest {} names a layer without a digest, media type or size",
+                    image.manifest.digest
+                ))
+            })?;
             layers.push(self.blob(&digest, &media_type, size, u64::MAX)?);
         }
         Ok(Image {
@@ -148,7 +154,9 @@ impl Remote {
                     continue;
                 }
                 let Some((d, media_type, _)) = descriptor(entry) else {
-                    return Err(self.lie(format!("the index {digest} lists an entry without a digest, media type or size")));
+                    return Err(self.lie(format!(
+                        "the index {digest} lists an entry without a digest, media type or size"
+                    )));
                 };
                 let bytes = self.manifest_by_digest(&d, &media_type)?;
                 let m: Value = serde_json::from_slice(&bytes)
@@ -292,7 +300,9 @@ impl Remote {
                     .unwrap_or(0);
                 self.blob(digest, media_type, size, wanted.max_document)
             };
-            if let Some(r) = Referrer::read(&manifest, fetch).map_err(|e| self.lie(format!("{e:#}")))? {
+            if let Some(r) =
+                Referrer::read(&manifest, fetch).map_err(|e| self.lie(format!("{e:#}")))?
+            {
                 out.push(r);
             }
         }
@@ -300,7 +310,11 @@ impl Remote {
     }
 
     /// A manifest by tag or digest and the digest the registry named for it.
-    fn manifest_named(&self, reference: &str, accept: &str) -> Result<Option<(Vec<u8>, Option<String>)>> {
+    fn manifest_named(
+        &self,
+        reference: &str,
+        accept: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>> {
         let (repo, wire) = (&self.source.repository, &self.session.wire);
         let path = format!("manifests/{reference}");
         self.runtime
@@ -330,9 +344,7 @@ impl Remote {
         };
         let got = sha256(&bytes);
         if got != digest {
-            return Err(self.lie(format!(
-                "the registry's manifest {digest} hashes to {got}"
-            )));
+            return Err(self.lie(format!("the registry's manifest {digest} hashes to {got}")));
         }
         Ok(bytes)
     }
@@ -369,8 +381,7 @@ impl Remote {
             .runtime
             .block_on(async {
                 let Some(mut res) =
-                    retry(|| wire.get(repo, &blob_path, "*/*", size, &self.authz))
-                        .await?
+                    retry(|| wire.get(repo, &blob_path, "*/*", size, &self.authz)).await?
                 else {
                     return Ok::<_, E>(None);
                 };
@@ -383,8 +394,9 @@ impl Remote {
                     }
                     hasher.update(&chunk);
                     if size > IN_MEMORY {
-                        sink.write_all(&chunk)
-                            .map_err(|e| E::SpecViolationError(format!("cannot write a temporary file: {e}")))?;
+                        sink.write_all(&chunk).map_err(|e| {
+                            E::SpecViolationError(format!("cannot write a temporary file: {e}"))
+                        })?;
                     } else {
                         memory.extend_from_slice(&chunk);
                     }
@@ -393,9 +405,12 @@ impl Remote {
             })
             .map_err(|e| self.explain(e, &what))?
             .ok_or_else(|| -> anyhow::Error {
-                Failure::new(format!("{}: the registry has no blob {digest}", self.source))
-                    .hint("the image is incomplete in the registry: push it again")
-                    .into()
+                Failure::new(format!(
+                    "{}: the registry has no blob {digest}",
+                    self.source
+                ))
+                .hint("the image is incomplete in the registry: push it again")
+                .into()
             })?;
         drop(sink);
         if seen != size || hash != digest {
@@ -456,7 +471,6 @@ fn descriptor(v: &Value) -> Option<(String, String, u64)> {
 
 /// `sha256:` and 64 lowercase hex digits (a digest safe to name a file with).
 fn is_sha256(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    })
+    d.strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
