@@ -116,8 +116,8 @@ pub const MAX_DOCUMENT: u64 = 1 << 30;
 
 /// Where the image is.
 enum Source {
-    Tarball(crate::publish::layout::Loaded),
-    Registry(crate::publish::pull::Remote),
+    Tarball(Box<crate::publish::layout::Loaded>),
+    Registry(Box<crate::publish::pull::Remote>),
 }
 
 impl Source {
@@ -154,7 +154,7 @@ fn open(args: &VerifyArgs) -> Result<(Source, String)> {
     if arg.exists() {
         let loaded = crate::publish::layout::read(arg)?;
         let reference = loaded.built.reference();
-        return Ok((Source::Tarball(loaded), reference));
+        return Ok((Source::Tarball(Box::new(loaded)), reference));
     }
     let Some(source) = arg.to_str().and_then(crate::reference::parse_source) else {
         crate::fail!(
@@ -180,7 +180,7 @@ fn open(args: &VerifyArgs) -> Result<(Source, String)> {
             max_document: MAX_DOCUMENT,
         },
     )?;
-    Ok((Source::Registry(remote), source.to_string()))
+    Ok((Source::Registry(Box::new(remote)), source.to_string()))
 }
 
 /// A referrer's document: from memory, or (one over the size a tarball's blobs are read into
