@@ -149,7 +149,7 @@ fn wanted(artifact_type: &str) -> bool {
 }
 
 /// A path that exists is a tarball; else a registry reference with a host.
-fn open(args: &VerifyArgs) -> Result<(Source, String)> {
+fn open(args: &VerifyArgs, shell: &Shell) -> Result<(Source, String)> {
     let arg = &args.image;
     if arg.exists() {
         let loaded = crate::publish::layout::read(arg)?;
@@ -180,6 +180,9 @@ fn open(args: &VerifyArgs) -> Result<(Source, String)> {
             max_document: MAX_DOCUMENT,
         },
     )?;
+    for w in &remote.warnings {
+        shell.warn(w);
+    }
     Ok((Source::Registry(Box::new(remote)), source.to_string()))
 }
 
@@ -255,7 +258,7 @@ fn policy(args: &VerifyArgs) -> Result<(verify::Policy, sigstore_trust_root::Tru
 
 pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
     let (policy, root) = policy(args)?;
-    let (source, reference) = open(args)?;
+    let (source, reference) = open(args, shell)?;
     let built = source.built();
     // Each platform's manifest, then the index of several platforms.
     let mut subjects: Vec<(&crate::image::Blob, String, Option<&crate::image::Image>)> = built

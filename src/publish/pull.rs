@@ -41,6 +41,8 @@ const CONFIG_MAX: u64 = 4 << 20;
 /// documents, as a [`Built`]; the layers on demand ([`Remote::with_layers`]).
 pub struct Remote {
     pub built: Built,
+    /// About the credential files read (ones others may read), as push warns.
+    pub warnings: Vec<String>,
     source: Source,
     runtime: tokio::runtime::Runtime,
     session: Session,
@@ -62,7 +64,9 @@ impl Remote {
     /// (`--registry-ca`, `--insecure-registry`, the credential files).
     pub fn open(source: &Source, settings: &Settings, wanted: &Wanted<'_>) -> Result<Remote> {
         let host = source.host.as_str();
-        let creds = credentials::find(&settings.env, host)?.credentials(host)?;
+        let lookup = credentials::find(&settings.env, host)?;
+        let warnings = lookup.warnings.clone();
+        let creds = lookup.credentials(host)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -82,6 +86,7 @@ impl Remote {
                 Blob::new(INDEX, Vec::new()),
                 0,
             ),
+            warnings,
             source: source.clone(),
             runtime,
             session,
