@@ -273,6 +273,7 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
         let digest = &manifest.digest;
         let at = format!("{reference} ({platform}, {digest})");
         let mut found: Vec<verify::Verified> = Vec::new();
+        let mut rejected: Option<anyhow::Error> = None;
         for r in built
             .referrers_of(digest)
             .filter(|r| r.artifact_type == BUNDLE_MEDIA_TYPE)
@@ -280,13 +281,27 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
             let what = format!("{at}: the bundle {}", r.manifest.digest);
             let bundle =
                 document_bytes(&r.document).map_err(|e| Failure::new(format!("{what}: {e}")))?;
-            found.push(verify::verify(&what, &bundle, digest, &policy, &root)?);
+            // A bundle by another signer (a registry may hold several: cosign's, a second key's)
+            // is not this signer's; the first such failure is what is said when nothing of this
+            // signer is found.
+            match verify::verify(&what, &bundle, digest, &policy, &root) {
+                Ok(v) => found.push(v),
+                Err(e) => {
+                    rejected.get_or_insert(e);
+                }
+            }
         }
         let has = |t: &str| found.iter().find(|v| v.predicate_type == t);
         let Some(sig) = has(SIGN_V1) else {
+            if let Some(e) = rejected {
+                return Err(e);
+            }
             crate::fail!(hint = SIGN_HINT, "{at}: no signature");
         };
         let Some(prov) = has(provenance::PREDICATE_TYPE) else {
+            if let Some(e) = rejected {
+                return Err(e);
+            }
             crate::fail!(hint = SIGN_HINT, "{at}: no SLSA provenance");
         };
         // Every CycloneDX / SPDX 2.3 document attached is attested, with the very same content.
@@ -338,6 +353,9 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
                 .filter(|v| v.predicate_type == kind.predicate_type())
                 .any(|v| v.predicate == doc);
             if !attested {
+                if let Some(e) = rejected {
+                    return Err(e);
+                }
                 crate::fail!(
                     hint = "the document was changed after signing, or was not signed: build and sign again",
                     "{at}: the {} {} has no attestation with its content",

@@ -149,6 +149,32 @@ fn a_pushed_signed_image_verifies_by_tag_and_digest_as_its_tarball_does() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(verified(&r), verified(&offline));
 
+    // A second signer's bundles beside the first's (the same image signed again with another key
+    // and pushed: the fallback tag keeps both): each key finds its own.
+    let (second_private, second) = key_pair(dir.path(), "second");
+    let (_, again) = build_push(
+        dir.path(),
+        &image,
+        "again",
+        &[
+            "--sbom",
+            "cyclonedx,spdx",
+            "--sign-key",
+            second_private.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(again, digest, "signing changes no image byte");
+    let listed = reg.get_json(&format!("/v2/hello/manifests/{}", digest.replace(':', "-")));
+    assert_eq!(
+        listed["manifests"].as_array().unwrap().len(),
+        2 * 4 + 2,
+        "{listed}"
+    );
+    for key in [&public, &second] {
+        let r = verify(&image, key);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+
     // Another key: refused, naming the bundle.
     let (_, other) = key_pair(dir.path(), "other");
     let line = error_line(&verify(&image, &other)).to_string();
