@@ -51,7 +51,7 @@ pub struct Remote {
     dir: tempfile::TempDir,
 }
 
-/// What a referrer's document may weigh.
+/// Which referrers are read, and how large their documents may be.
 pub struct Wanted<'a> {
     /// Whether a referrer of this `artifactType` is read (others are left in the registry).
     pub artifact_type: &'a dyn Fn(&str) -> bool,
