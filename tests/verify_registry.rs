@@ -79,13 +79,20 @@ fn verify(target: &str, key: &Path) -> common::Run {
     )
 }
 
-/// The one `verified` line of a run, without its `image` (which names where it was read).
+/// The `verified` lines of a run, without `image` (which names where it was read), the
+/// predicates sorted.
 fn verified(r: &common::Run) -> Vec<Value> {
     r.stdout
         .lines()
         .map(|l| {
             let mut v: Value = serde_json::from_str(l).unwrap();
             v.as_object_mut().unwrap().remove("image");
+            // The order found: a tarball lists the index's own referrers by digest, a registry
+            // in the order pushed.
+            v["predicates"]
+                .as_array_mut()
+                .unwrap()
+                .sort_by(|a, b| a.to_string().cmp(&b.to_string()));
             v
         })
         .collect()
@@ -246,6 +253,30 @@ fn the_referrers_api_is_read_and_each_lie_of_a_registry_is_named() {
         .to_string()
         .leak();
 
+    // The CycloneDX document's blob and the provenance bundle's, from the fallback tag.
+    let listed = reg.get_json(&format!("/v2/hello/manifests/{}", digest.replace(':', "-")));
+    let document_of = |pick: &dyn Fn(&Value) -> bool| -> &'static str {
+        let entry = listed["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| pick(e))
+            .unwrap();
+        let m = reg.get_json(&format!(
+            "/v2/hello/manifests/{}",
+            entry["digest"].as_str().unwrap()
+        ));
+        m["layers"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+            .leak()
+    };
+    let cyclonedx = document_of(&|e| e["artifactType"] == "application/vnd.cyclonedx+json");
+    let provenance = document_of(&|e| {
+        e["annotations"]["dev.sigstore.bundle.predicateType"] == "https://slsa.dev/provenance/v1"
+    });
+
     let mode = Arc::new(Mutex::new(Mode::ReferrersApi));
     let (m, upstream) = (mode.clone(), reg.clone());
     let (first_tag, second_tag) = (digest.replace(':', "-"), second.replace(':', "-"));
@@ -297,15 +328,18 @@ fn the_referrers_api_is_read_and_each_lie_of_a_registry_is_named() {
         "the referrers API was not asked"
     );
 
-    // A changed layer (read after the signatures verified): named.
-    *mode.lock().unwrap() = Mode::ChangedBlob(layer);
-    let line = error_line(&verify(&image, &public)).to_string();
-    assert!(
-        line.starts_with(&format!(
-            "error: {image}: the registry's blob {layer} is not it"
-        )),
-        "{line}"
-    );
+    // A changed layer (read after the signatures verified), SBOM document or provenance bundle:
+    // named.
+    for blob in [layer, cyclonedx, provenance] {
+        *mode.lock().unwrap() = Mode::ChangedBlob(blob);
+        let line = error_line(&verify(&image, &public)).to_string();
+        assert!(
+            line.starts_with(&format!(
+                "error: {image}: the registry's blob {blob} is not it"
+            )),
+            "{line}"
+        );
+    }
 
     // A changed manifest, asked for by digest: named.
     *mode.lock().unwrap() = Mode::ChangedManifest;

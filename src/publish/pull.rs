@@ -306,7 +306,11 @@ impl Remote {
                 self.blob(digest, media_type, size, wanted.max_document)
             };
             if let Some(r) =
-                Referrer::read(&manifest, fetch).map_err(|e| self.lie(format!("{e:#}")))?
+                Referrer::read(&manifest, fetch).map_err(|e| match e.downcast_ref::<Failure>() {
+                    // A blob's own failure already names the image.
+                    Some(_) => e,
+                    None => self.lie(format!("{e:#}")),
+                })?
             {
                 out.push(r);
             }
