@@ -92,7 +92,7 @@ fn verified(r: &common::Run) -> Vec<Value> {
             v["predicates"]
                 .as_array_mut()
                 .unwrap()
-                .sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+                .sort_by_key(|a| a.to_string());
             v
         })
         .collect()
