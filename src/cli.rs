@@ -43,7 +43,7 @@ pub enum Command {
     /// Push an image tarball written by `cargo tiny build` to a registry, with its SBOM as a referrer
     #[command(after_help = PUSH_EXAMPLES)]
     Push(PushArgs),
-    /// Verify the signature, SLSA provenance and SBOM attestations of an image tarball signed by `build --sign` or `--sign-key`
+    /// Verify the signature, SLSA provenance and SBOM attestations of an image signed by `build --sign` or `--sign-key`, in its tarball or in a registry
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(crate::verify::VerifyArgs),
     /// Build, then show what makes each binary and image big: crates, symbols, files, a treemap page
@@ -74,7 +74,9 @@ const VERIFY_EXAMPLES: &str = "Examples:
   cargo tiny verify target/tiny/api.tar \\
     --certificate-identity https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/heads/main \\
     --certificate-oidc-issuer https://token.actions.githubusercontent.com
-  cargo tiny verify target/tiny/api.tar --key tiny.pub --message-format json";
+  cargo tiny verify target/tiny/api.tar --key tiny.pub --message-format json
+  cargo tiny verify ghcr.io/acme/api:1.2.0 --key tiny.pub        in a registry (by tag or @sha256:…)
+  cargo tiny verify localhost:5000/api:1.2.0 --key tiny.pub --registry-ca ca.pem";
 
 const PUSH_EXAMPLES: &str = "Examples:
   cargo tiny push target/tiny/api.tar                     to the name:tag it was built as

@@ -36,7 +36,10 @@ pub fn binary_packages(image: &Image) -> Result<Packages, String> {
                 .map_err(|e| format!("the layer: {e}"))?,
         );
         let reader: Box<dyn Read + '_> = match layer.media_type.as_str() {
-            LAYER_GZIP => Box::new(flate2::read::GzDecoder::new(data)),
+            // A registry may hold the layer under docker's media type for the same bytes.
+            LAYER_GZIP | "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
+                Box::new(flate2::read::GzDecoder::new(data))
+            }
             LAYER_ZSTD => Box::new(
                 zstd::stream::read::Decoder::with_buffer(data)
                     .map_err(|e| format!("the layer: {e}"))?,

@@ -182,6 +182,77 @@ pub fn parse(reference: &str, default_tag: &str) -> Result<Destination> {
     destination(&name, tag.as_deref().unwrap_or(default_tag))
 }
 
+/// An image in a registry, named by tag or by digest: what `cargo tiny verify REF` reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub host: String,
+    pub repository: String,
+    pub tag: Option<String>,
+    /// `sha256:<hex>`; when given, what is read (a tag beside it is only shown).
+    pub digest: Option<String>,
+}
+
+impl Source {
+    /// The manifest reference to GET: the digest, else the tag.
+    pub fn manifest_reference(&self) -> &str {
+        self.digest
+            .as_deref()
+            .or(self.tag.as_deref())
+            .unwrap_or("latest")
+    }
+
+    /// The [`Destination`] the registry client's messages name (its tag, or the digest).
+    pub fn destination(&self) -> Destination {
+        Destination {
+            host: self.host.clone(),
+            repository: self.repository.clone(),
+            tag: self.manifest_reference().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.host, self.repository)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses `host[:port]/path/name[:tag][@sha256:<hex>]` (the distribution grammar; no tag and no
+/// digest reads `latest`); `None` when it is not such a reference (no registry host, a bad name,
+/// tag or digest).
+pub fn parse_source(r: &str) -> Option<Source> {
+    let (rest, digest) = match r.split_once('@') {
+        Some((rest, d)) => {
+            let hex = d.strip_prefix("sha256:")?;
+            let ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            if !ok {
+                return None;
+            }
+            (rest, Some(d.to_string()))
+        }
+        None => (r, None),
+    };
+    let (name, tag) = split(rest);
+    check_name(&name).ok()?;
+    if let Some(t) = &tag {
+        check_tag(t).ok()?;
+    }
+    let (host, repository) = registry_host(&name)?;
+    Some(Source {
+        host: host.to_string(),
+        repository: repository.to_string(),
+        tag,
+        digest,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +343,39 @@ mod tests {
         assert!(parse("ghcr.io/acme/api@sha256:00", "1").is_err());
         assert!(parse("ghcr.io/acme/api:-x", "1").is_err());
         assert!(parse("ghcr.io/Acme/api:1", "1").is_err());
+    }
+
+    #[test]
+    fn sources_are_references_with_a_host_by_tag_or_digest() {
+        let hex = "ab".repeat(32);
+        let s = parse_source("127.0.0.1:5000/team/app:1.2").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.repository.as_str(), s.tag.as_deref()),
+            ("127.0.0.1:5000", "team/app", Some("1.2"))
+        );
+        assert_eq!(s.manifest_reference(), "1.2");
+        let s = parse_source(&format!("ghcr.io/acme/api:1@sha256:{hex}")).unwrap();
+        assert_eq!(s.manifest_reference(), format!("sha256:{hex}"));
+        assert_eq!(s.to_string(), format!("ghcr.io/acme/api:1@sha256:{hex}"));
+        assert_eq!(
+            parse_source("ghcr.io/acme/api")
+                .unwrap()
+                .manifest_reference(),
+            "latest"
+        );
+        for not in [
+            "target/tiny/api.tar",
+            "api.tar",
+            "./api.tar",
+            "/tmp/api.tar",
+            "acme/api:1",
+            "ghcr.io/acme/api@sha256:00",
+            &format!("ghcr.io/acme/api@sha512:{hex}"),
+            "ghcr.io/Acme/api:1",
+            "ghcr.io/acme/api:-x",
+        ] {
+            assert_eq!(parse_source(not), None, "{not}");
+        }
     }
 
     #[test]

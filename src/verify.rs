@@ -1,5 +1,7 @@
-//! `cargo tiny verify TARBALL`: the signatures and attestations a `build --sign` / `--sign-key`
-//! attached, checked offline against the tarball's own images, with a public key (`--key`) or a
+//! `cargo tiny verify TARBALL|REF`: the signatures and attestations a `build --sign` / `--sign-key`
+//! attached, checked against the image's own manifests — offline in a tarball, or read from a
+//! registry ([`crate::publish::pull`]: by tag or digest, the referrers through the referrers API
+//! and the fallback tag, every answer checked against its digest) —, with a public key (`--key`) or a
 //! keyless signer's identity and OIDC issuer (`--certificate-identity`/`--certificate-oidc-issuer`,
 //! or their `-regexp` variants) under a trust root (`--trusted-root`, else Sigstore's public-good
 //! one). For each image manifest: a signature and an SLSA provenance bundle by that signer and
@@ -9,9 +11,11 @@
 //! naming what failed.
 //!
 //! Each SBOM must list exactly the packages of the audit data cargo-auditable embedded in the
-//! image's binary (read from its layer, see [`crate::image_audit`]).
+//! image's binary (read from its layer, see [`crate::image_audit`]; from a registry, the layers are
+//! fetched only once the image's signature and provenance verified).
 //!
-//! Not yet: a registry reference.
+//! Which one the argument is: a path that exists is a tarball; anything else must be a registry
+//! reference with a host (`HOST[:PORT]/NAME[:TAG][@sha256:HEX]`, the grammar push uses).
 
 use std::path::PathBuf;
 
@@ -32,9 +36,9 @@ use crate::sign::{keys, provenance, verify};
 pub struct VerifyArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The image tarball a `cargo tiny build --sign` or `--sign-key` wrote
-    #[arg(value_name = "TARBALL")]
-    pub tarball: PathBuf,
+    /// The image tarball a `cargo tiny build --sign` or `--sign-key` wrote, or an image in a registry: HOST/NAME[:TAG] or HOST/NAME@sha256:HEX (a path that exists is the tarball)
+    #[arg(value_name = "TARBALL|REF")]
+    pub image: PathBuf,
     /// The public key (PEM) whose private half signed the image
     #[arg(long, value_name = "PUB", help_heading = "Signer")]
     pub key: Option<PathBuf>,
@@ -68,6 +72,12 @@ pub struct VerifyArgs {
         conflicts_with = "key"
     )]
     pub trusted_root: Option<PathBuf>,
+    /// Registry reference: trust this PEM CA for registry TLS, besides the system roots (repeatable)
+    #[arg(long, value_name = "FILE", help_heading = "Registry")]
+    pub registry_ca: Vec<PathBuf>,
+    /// Registry reference: reach this registry host[:port] over plain HTTP (loopback hosts may use HTTP without it)
+    #[arg(long, value_name = "HOST", help_heading = "Registry")]
+    pub insecure_registry: Vec<String>,
     /// Output format for machine-readable results on stdout
     #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
@@ -105,7 +115,79 @@ pub struct VerifiedMessage {
 }
 
 /// Largest bundle or SBOM document read.
-const MAX_DOCUMENT: u64 = 1 << 30;
+pub const MAX_DOCUMENT: u64 = 1 << 30;
+
+/// Where the image is.
+enum Source {
+    Tarball(Box<crate::publish::layout::Loaded>),
+    Registry(Box<crate::publish::pull::Remote>),
+}
+
+impl Source {
+    fn built(&self) -> &crate::image::Built {
+        match self {
+            Source::Tarball(l) => &l.built,
+            Source::Registry(r) => &r.built,
+        }
+    }
+
+    /// The image with its layers (from a registry: fetched now).
+    fn with_layers<'a>(
+        &self,
+        image: &'a crate::image::Image,
+    ) -> Result<std::borrow::Cow<'a, crate::image::Image>> {
+        Ok(match self {
+            Source::Tarball(_) => std::borrow::Cow::Borrowed(image),
+            Source::Registry(r) => std::borrow::Cow::Owned(r.with_layers(image)?),
+        })
+    }
+}
+
+/// The referrers verify reads: signature bundles and SBOM documents.
+fn wanted(artifact_type: &str) -> bool {
+    artifact_type == BUNDLE_MEDIA_TYPE
+        || Format::FILES
+            .into_iter()
+            .any(|f| f.media_type() == artifact_type)
+}
+
+/// A path that exists is a tarball; else a registry reference with a host.
+fn open(args: &VerifyArgs, shell: &Shell) -> Result<(Source, String)> {
+    let arg = &args.image;
+    if arg.exists() {
+        let loaded = crate::publish::layout::read(arg)?;
+        let reference = loaded.built.reference();
+        return Ok((Source::Tarball(Box::new(loaded)), reference));
+    }
+    let Some(source) = arg.to_str().and_then(crate::reference::parse_source) else {
+        crate::fail!(
+            hint = "pass the tarball `cargo tiny build` wrote (target/tiny/NAME.tar), or an image in a registry: HOST/NAME:TAG or HOST/NAME@sha256:HEX",
+            "{}: no such file, and not a registry reference",
+            crate::shell::escape(&arg.to_string_lossy())
+        );
+    };
+    let flags = crate::publish::push::RegistryFlags {
+        tags: Vec::new(),
+        registry_ca: args.registry_ca.clone(),
+        insecure_registry: args.insecure_registry.clone(),
+    };
+    let settings = crate::publish::push::Settings::new(
+        &flags,
+        crate::publish::credentials::Env::from_process(),
+    )?;
+    let remote = crate::publish::pull::Remote::open(
+        &source,
+        &settings,
+        &crate::publish::pull::Wanted {
+            artifact_type: &wanted,
+            max_document: MAX_DOCUMENT,
+        },
+    )?;
+    for w in &remote.warnings {
+        shell.warn(w);
+    }
+    Ok((Source::Registry(Box::new(remote)), source.to_string()))
+}
 
 /// A referrer's document: from memory, or (one over the size a tarball's blobs are read into
 /// memory up to) from the tarball, its bytes checked against its digest on the way; bounded.
@@ -179,9 +261,8 @@ fn policy(args: &VerifyArgs) -> Result<(verify::Policy, sigstore_trust_root::Tru
 
 pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
     let (policy, root) = policy(args)?;
-    let loaded = crate::publish::layout::read(&args.tarball)?;
-    let built = &loaded.built;
-    let reference = built.reference();
+    let (source, reference) = open(args, shell)?;
+    let built = source.built();
     // Each platform's manifest, then the index of several platforms.
     let mut subjects: Vec<(&crate::image::Blob, String, Option<&crate::image::Image>)> = built
         .images
@@ -195,6 +276,7 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
         let digest = &manifest.digest;
         let at = format!("{reference} ({platform}, {digest})");
         let mut found: Vec<verify::Verified> = Vec::new();
+        let mut rejected: Option<anyhow::Error> = None;
         for r in built
             .referrers_of(digest)
             .filter(|r| r.artifact_type == BUNDLE_MEDIA_TYPE)
@@ -202,22 +284,39 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
             let what = format!("{at}: the bundle {}", r.manifest.digest);
             let bundle =
                 document_bytes(&r.document).map_err(|e| Failure::new(format!("{what}: {e}")))?;
-            found.push(verify::verify(&what, &bundle, digest, &policy, &root)?);
+            // A bundle by another signer (a registry may hold several: cosign's, a second key's)
+            // is not this signer's; the first such failure is what is said when nothing of this
+            // signer is found.
+            match verify::verify(&what, &bundle, digest, &policy, &root) {
+                Ok(v) => found.push(v),
+                Err(e) => {
+                    rejected.get_or_insert(e);
+                }
+            }
         }
         let has = |t: &str| found.iter().find(|v| v.predicate_type == t);
         let Some(sig) = has(SIGN_V1) else {
+            if let Some(e) = rejected {
+                return Err(e);
+            }
             crate::fail!(hint = SIGN_HINT, "{at}: no signature");
         };
         let Some(prov) = has(provenance::PREDICATE_TYPE) else {
+            if let Some(e) = rejected {
+                return Err(e);
+            }
             crate::fail!(hint = SIGN_HINT, "{at}: no SLSA provenance");
         };
         // Every CycloneDX / SPDX 2.3 document attached is attested, with the very same content.
         let mut sboms = Vec::new();
         // The packages in the binary's own audit data, which each SBOM must list exactly.
-        let packages = image
-            .map(crate::image_audit::binary_packages)
-            .transpose()
-            .map_err(|why| Failure::new(format!("{at}: {why}")))?;
+        let packages = match image {
+            Some(image) => Some(
+                crate::image_audit::binary_packages(&*source.with_layers(image)?)
+                    .map_err(|why| Failure::new(format!("{at}: {why}")))?,
+            ),
+            None => None,
+        };
         // Less what the signed provenance says this build never compiled (cargo-auditable lists
         // packages of weak features that are off; the SBOM leaves them out).
         let not_compiled = &prov.predicate["buildDefinition"]["internalParameters"]
@@ -257,6 +356,9 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
                 .filter(|v| v.predicate_type == kind.predicate_type())
                 .any(|v| v.predicate == doc);
             if !attested {
+                if let Some(e) = rejected {
+                    return Err(e);
+                }
                 crate::fail!(
                     hint = "the document was changed after signing, or was not signed: build and sign again",
                     "{at}: the {} {} has no attestation with its content",

@@ -1065,6 +1065,42 @@ fn build_sign_keyless_signs_every_platform_and_the_index_and_verify_checks_the_i
         assert!(v["signed_at"].is_string(), "{v}");
     }
     assert_eq!(lines[2]["manifest_digest"], signed_index.as_str());
+    // Pushed as it is (`cargo tiny push`), then verified in the registry: the same lines but
+    // for `image`, the reference given.
+    if common::require_tool("docker-registry", &["--version"]) {
+        let reg = common::registry::Registry::plain();
+        let image = format!("{}/hello:0.1.0", reg.host());
+        let r = common::run(common::cargo_tiny().arg("push").arg(&tarball).arg(&image));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let r = verify_run(
+            Path::new(&image),
+            &[
+                "--certificate-identity",
+                IDENTITY,
+                "--certificate-oidc-issuer",
+                &st.url,
+                "--trusted-root",
+                trusted,
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let pulled: Vec<serde_json::Value> = r
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let without_image = |v: &[serde_json::Value]| -> Vec<serde_json::Value> {
+            v.iter()
+                .cloned()
+                .map(|mut v| {
+                    v.as_object_mut().unwrap().remove("image");
+                    v
+                })
+                .collect()
+        };
+        assert_eq!(without_image(&pulled), without_image(&lines));
+        assert!(pulled.iter().all(|v| v["image"] == image.as_str()));
+    }
     // Regexp variants.
     let r = verify_run(
         &tarball,

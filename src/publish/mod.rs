@@ -5,12 +5,15 @@
 //! and in which order (a list of [`PublishTo`]).
 //!
 //! [`layout::read`] takes a result back out of a tarball an earlier build wrote, with the very bytes
-//! the tarball holds, so what is pushed or loaded from it is what the build wrote.
+//! the tarball holds, so what is pushed or loaded from it is what the build wrote;
+//! [`pull::Remote`] takes one back out of a registry (for `cargo tiny verify REF`), every answer
+//! checked against its digest.
 
 pub mod credentials;
 pub mod daemon;
 pub mod layout;
 pub mod progress;
+pub mod pull;
 pub mod push;
 pub mod registry;
 mod registry_errors;

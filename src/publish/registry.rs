@@ -39,8 +39,8 @@ const ATTEMPTS: u32 = 5;
 
 /// One registry host.
 pub struct Session {
-    wire: Wire,
-    creds: Credentials,
+    pub(super) wire: Wire,
+    pub(super) creds: Credentials,
     /// What the requests to each repository pushed to carry.
     authz: tokio::sync::Mutex<HashMap<String, Authz>>,
 }
@@ -358,23 +358,12 @@ impl<'a> Push<'a> {
         Ok(())
     }
 
-    async fn retry<T, F, Fut>(&self, mut op: F) -> Result<T, E>
+    async fn retry<T, F, Fut>(&self, op: F) -> Result<T, E>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let mut delay = Duration::from_millis(250);
-        let mut attempt = 1;
-        loop {
-            match op().await {
-                Err(e) if attempt < ATTEMPTS && retryable(&e) => {
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        retry(op).await
     }
 
     /// One line saying what failed and how to fix it.
@@ -386,8 +375,30 @@ impl<'a> Push<'a> {
                 dest: self.dest,
                 scheme: self.s.wire.scheme,
                 creds: &self.s.creds,
+                access: "push to",
             },
         )
+    }
+}
+
+/// `op` again after a throttling answer, a server error or a lost connection, up to [`ATTEMPTS`]
+/// times with a doubling back-off.
+pub(super) async fn retry<T, F, Fut>(mut op: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut delay = Duration::from_millis(250);
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Err(e) if attempt < ATTEMPTS && retryable(&e) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -167,6 +167,8 @@ pub(super) struct Context<'a> {
     pub dest: &'a Destination,
     pub scheme: &'a str,
     pub creds: &'a Credentials,
+    /// What the account must be allowed: `push to`, `pull from`.
+    pub access: &'a str,
 }
 
 /// One line saying what failed (while trying to `what`) and how to fix it.
@@ -206,7 +208,8 @@ pub(super) fn explain(e: E, what: &str, cx: &Context<'_>) -> anyhow::Error {
             "unauthorized: {host} refused access to {name} (to {what}; {creds})"
         ))
         .hint(format!(
-            "run `docker login {host}` (or `podman login {host}`) with an account that may push to {name}, or set $DOCKER_CONFIG / $REGISTRY_AUTH_FILE"
+            "run `docker login {host}` (or `podman login {host}`) with an account that may {} {name}, or set $DOCKER_CONFIG / $REGISTRY_AUTH_FILE",
+            cx.access
         ))
     } else if has("NAME_UNKNOWN") || has("NAME_INVALID") {
         Failure::new(format!(

@@ -331,6 +331,34 @@ impl Wire {
     }
 }
 
+impl Wire {
+    /// `GET /v2/<repo>/<what>` (`manifests/<ref>`, `blobs/<digest>`, `referrers/<digest>`): the
+    /// answer when it is a success, `None` on 404, else the failure. Redirects (a blob store) are
+    /// followed without `Authorization` to another host. `size`: the bytes expected (a blob gets
+    /// one more second per MiB).
+    pub async fn get(
+        &self,
+        repo: &str,
+        what: &str,
+        accept: &str,
+        size: u64,
+        authz: &Authz,
+    ) -> Result<Option<Response>, E> {
+        let url = self.url(&format!("/v2/{repo}/{what}"));
+        let res = self
+            .request(Method::GET, &url, authz)?
+            .timeout(self.bounds.for_upload(size))
+            .header(reqwest::header::ACCEPT, accept)
+            .send()
+            .await?;
+        match res.status() {
+            s if s.is_success() => Ok(Some(res)),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(failed(res).await),
+        }
+    }
+}
+
 /// A blob's bytes as a stream of chunks whose sha256 is checked on the way: the last chunk is held
 /// back (an error instead) when the bytes do not add up to `digest` and `size`.
 pub fn verified<I>(
