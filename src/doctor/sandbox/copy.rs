@@ -107,7 +107,8 @@ pub fn outside_packages(ws: &Workspace, root: &Path) -> Result<Vec<PathBuf>> {
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     let mut out = Vec::new();
     while let Some(dir) = todo.pop() {
-        let dir = std::path::absolute(&dir)?;
+        // `path = "../"` in a package outside the root: `dir/..`, read as cargo reads it.
+        let dir = normalize(&std::path::absolute(&dir)?);
         if dir.starts_with(root) || !seen.insert(dir.clone()) || seen.len() > 500 {
             continue;
         }
@@ -120,6 +121,23 @@ pub fn outside_packages(ws: &Workspace, root: &Path) -> Result<Vec<PathBuf>> {
         todo.extend(dependency_paths(&text).into_iter().map(|p| dir.join(p)));
     }
     Ok(out)
+}
+
+/// `path` with `.` and `..` taken out lexically, as cargo resolves a path dependency (cargo's
+/// `paths::normalize_path`): `/ws/codegen/..` is `/ws`.
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `path = "…"` of every dependency table of a manifest (and of `[workspace.dependencies]`).
@@ -165,6 +183,17 @@ fn patch_paths(root_manifest: &Utf8Path) -> Vec<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn paths_are_normalized_as_cargo_does() {
+        assert_eq!(
+            normalize(Path::new("/ws/sea-orm-codegen/../")),
+            PathBuf::from("/ws")
+        );
+        assert_eq!(normalize(Path::new("/ws/./a/../b")), PathBuf::from("/ws/b"));
+        assert_eq!(normalize(Path::new("/ws/a")), PathBuf::from("/ws/a"));
+    }
+
     use super::*;
 
     /// Writes `text` into a fresh file of the copy (for tests of the mapping).
