@@ -261,6 +261,8 @@ fn corpus_causes() {
 
 /// A path dependency outside the workspace root is the user's own package: the fix lands in its
 /// manifest, the printed line has the locked major.minor for the user's `*`, and `--fix` clears it.
+/// A path dependency outside the workspace root, which itself reaches the directory around the
+/// workspace with `path = "../"` (sea-orm-cli's layout): copied and fixed like any other.
 #[test]
 fn path_dependency_outside_the_workspace() {
     let dir = tempfile::tempdir().unwrap();
@@ -287,7 +289,7 @@ fn path_dependency_outside_the_workspace() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("shared/Cargo.toml")).unwrap(),
-        "[package]\nname = \"shared\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nreqwest = { version = \"*\", default-features = false, features = [\"rustls-tls\"] }\n"
+        "[package]\nname = \"shared\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nreqwest = { version = \"*\", default-features = false, features = [\"rustls-tls\"] }\nouter = { path = \"../\" }\n"
     );
     assert_eq!(openssl_left(&dir.path().join("ws")), "");
 }
