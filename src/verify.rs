@@ -419,7 +419,7 @@ pub fn run(args: &VerifyArgs, shell: &Shell) -> Result<i32> {
                 if !sboms.iter().any(|s| s.starts_with(kind.name())) {
                     crate::fail!(
                         hint = "the registry or tarball lost the SBOM the build attached: push or build again",
-                        "{at}: the signed provenance names the {} SBOM ({}), and none with an attestation by this signer is attached",
+                        "{at}: the signed provenance names the {} ({}), and none with an attestation by this signer is attached",
                         kind.name(),
                         crate::shell::escape(name)
                     );

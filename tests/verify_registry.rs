@@ -249,7 +249,7 @@ fn the_referrers_api_is_read_and_each_lie_of_a_registry_is_named() {
     ]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        error_line(&r).ends_with("is a file (a tarball), read offline: no registry is reached"),
+        error_line(&r).contains("is a file (a tarball), read offline: no registry is reached; help: --registry-ca and --insecure-registry are for a registry reference"),
         "{}",
         r.stderr
     );
