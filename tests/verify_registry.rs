@@ -221,6 +221,8 @@ enum Mode {
     ChangedManifest,
     /// The fallback tag of the first image answers the one of the second image.
     OthersReferrers,
+    /// The referrers API, without the SPDX document's entries (the attestation still listed).
+    HiddenSbom,
 }
 
 #[test]
@@ -232,11 +234,24 @@ fn the_referrers_api_is_read_and_each_lie_of_a_registry_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let (private, public) = key_pair(dir.path(), "tiny");
     let key = ["--sign-key", private.to_str().unwrap()];
-    let (_, digest) = build_push(
+    let (tarball, digest) = build_push(
         dir.path(),
         &format!("{}/hello:0.1.0", reg.host()),
         "hello",
         &[&["--sbom", "cyclonedx,spdx"][..], &key].concat(),
+    );
+    // A tarball is read offline: the registry options are refused, not ignored.
+    let r = common::run(common::cargo_tiny().arg("verify").arg(&tarball).args([
+        "--key",
+        public.to_str().unwrap(),
+        "--insecure-registry",
+        "127.0.0.1",
+    ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        error_line(&r).contains("is a file (a tarball), read offline: no registry is reached; help: --registry-ca and --insecure-registry are for a registry reference"),
+        "{}",
+        r.stderr
     );
     // Another signed image of the same repository (other SBOMs: another manifest).
     let (_, second) = build_push(
@@ -291,11 +306,13 @@ fn the_referrers_api_is_read_and_each_lie_of_a_registry_is_named() {
             return Reply::With(200, vec![], b"{}".to_vec());
         }
         if let Some(subject) = target.strip_prefix("/v2/hello/referrers/") {
-            if mode != Mode::ReferrersApi {
+            if !matches!(mode, Mode::ReferrersApi | Mode::HiddenSbom) {
                 return Reply::With(404, vec![], vec![]);
             }
             target = format!("/v2/hello/manifests/{}", subject.replace(':', "-"));
-        } else if mode == Mode::ReferrersApi && target.contains("/manifests/sha256-") {
+        } else if matches!(mode, Mode::ReferrersApi | Mode::HiddenSbom)
+            && target.contains("/manifests/sha256-")
+        {
             return Reply::With(404, vec![], vec![]);
         }
         if mode == Mode::OthersReferrers && target.ends_with(&first_tag_c) {
@@ -308,6 +325,14 @@ fn the_referrers_api_is_read_and_each_lie_of_a_registry_is_named() {
                 body[last] ^= 1;
             }
             Mode::ChangedManifest if target.ends_with(&first_digest) => body.push(b' '),
+            Mode::HiddenSbom if target.contains("/manifests/sha256-") => {
+                let mut listing: Value = serde_json::from_slice(&body).unwrap();
+                listing["manifests"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|e| e["artifactType"] != "application/spdx+json");
+                body = serde_json::to_vec(&listing).unwrap();
+            }
             _ => {}
         }
         let media_type = serde_json::from_slice::<Value>(&body)
@@ -350,6 +375,20 @@ fn the_referrers_api_is_read_and_each_lie_of_a_registry_is_named() {
             "error: {by_digest}: the registry's manifest for {digest} hashes to sha256:"
         )),
         "{line}"
+    );
+
+    // A registry that hides an SBOM the build attached (its attestation still there): the signed
+    // provenance names it, so verify fails, and prints no `verified` line.
+    *mode.lock().unwrap() = Mode::HiddenSbom;
+    let hidden = verify(&image, &public);
+    assert_eq!(hidden.code, 1, "{}", hidden.stderr);
+    assert!(hidden.stdout.is_empty(), "{}", hidden.stdout);
+    assert!(
+        error_line(&hidden).contains(
+            "the signed provenance names the SPDX SBOM (SPDX 2.3), and none with an attestation by this signer is attached"
+        ),
+        "{}",
+        hidden.stderr
     );
 
     // The fallback tag of one image answering another's referrers: named.

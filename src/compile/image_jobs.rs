@@ -337,16 +337,12 @@ pub fn run_with(
         .into_iter()
         .collect::<Result<Vec<Image>>>()?
         .into_iter();
-    // One signer for the run (keyless: one token, one certificate), readied after compiling.
-    let signer = match &io.sign {
-        Some(mode) if plans.iter().any(|p| signs(io, p)) => {
-            Some(crate::sign::signer(mode, |k| std::env::var(k).ok())?)
-        }
-        _ => None,
-    };
-    // What compiled, for the provenance: probed once, and checked against each signed binary.
-    let toolchain = match &signer {
-        Some(_) => {
+    let signing = io.sign.is_some() && plans.iter().any(|p| signs(io, p));
+    // What compiled, for the provenance: probed once, and checked against each signed binary —
+    // before the signer is readied, so that a refused toolchain spends no OIDC token and has no
+    // certificate issued.
+    let toolchain = match signing {
+        true => {
             let t =
                 super::toolchain::Toolchain::probe(ws.root().as_std_path(), io.nightly.as_deref())?;
             for b in binaries
@@ -357,7 +353,12 @@ pub fn run_with(
             }
             t.tools()
         }
-        None => Vec::new(),
+        false => Vec::new(),
+    };
+    // One signer for the run (keyless: one token, one certificate), readied after compiling.
+    let signer = match (&io.sign, signing) {
+        (Some(mode), true) => Some(crate::sign::signer(mode, |k| std::env::var(k).ok())?),
+        _ => None,
     };
     let mut results = Vec::new();
     for mut job in jobs {

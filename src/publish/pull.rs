@@ -36,6 +36,14 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 const IN_MEMORY: u64 = 4 << 20;
 /// An image config (parsed as JSON).
 const CONFIG_MAX: u64 = 4 << 20;
+/// A referrer's config (the empty `{}`, or a small document).
+const MAX_CONFIG: u64 = 64 << 10;
+/// A Sigstore bundle (a certificate, a log entry and a DSSE envelope: a few KiB; an SBOM
+/// attestation holds the SBOM, so some room).
+const MAX_BUNDLE: u64 = 64 << 20;
+/// Referrers read for one subject (signature, provenance and SBOM attestations, SBOMs, VEX: a
+/// handful per signer).
+const MAX_REFERRERS: usize = 256;
 
 /// An image read from a registry: its manifests, configs and the wanted referrers with their
 /// documents, as a [`Built`]; the layers on demand ([`Remote::with_layers`]).
@@ -246,20 +254,40 @@ impl Remote {
         let api = format!("referrers/{subject}");
         let tag = format!("manifests/{}", subject.replace(':', "-"));
         for (what, path) in [("the referrers API", api), ("the referrers tag", tag)] {
-            let body = self
-                .runtime
-                .block_on(async {
-                    let Some(res) = retry(|| wire.get(repo, &path, INDEX, 0, &self.authz)).await?
-                    else {
-                        return Ok::<_, E>(None);
-                    };
-                    read_limited(res, MANIFEST_MAX).await.map(Some)
-                })
-                .map_err(|e| self.explain(e, &format!("read {what} of {subject}")))?;
+            let is_api = path.starts_with("referrers/");
+            let body = self.runtime.block_on(async {
+                let Some(res) = retry(|| wire.get(repo, &path, INDEX, 0, &self.authz)).await?
+                else {
+                    return Ok::<_, E>(None);
+                };
+                read_limited(res, MANIFEST_MAX).await.map(Some)
+            });
+            let body = match body {
+                // A registry without the referrers API may say so with 400, 405 or 501 (the OCI
+                // distribution spec names 404); the fallback tag is read either way.
+                Err(E::ServerError { code, .. }) if is_api && matches!(code, 400 | 405 | 501) => {
+                    None
+                }
+                other => {
+                    other.map_err(|e| self.explain(e, &format!("read {what} of {subject}")))?
+                }
+            };
             let Some(body) = body else { continue };
-            let index: Value = serde_json::from_slice(&body)
-                .map_err(|_| self.lie(format!("{what} of {subject} is not JSON")))?;
+            let index: Value = match serde_json::from_slice(&body) {
+                Ok(v) => v,
+                // An API answer that is not an index (a registry's HTML page): no API.
+                Err(_) if is_api => continue,
+                Err(_) => return Err(self.lie(format!("{what} of {subject} is not JSON"))),
+            };
             listed.extend(index["manifests"].as_array().into_iter().flatten().cloned());
+        }
+        if listed.len() > MAX_REFERRERS {
+            crate::fail!(
+                hint = "verify an image cargo-tiny pushed, or clean the repository's referrers",
+                "{}: {} referrers listed for {subject}, more than the {MAX_REFERRERS} read",
+                self.source,
+                listed.len()
+            );
         }
         let mut seen = std::collections::BTreeSet::new();
         let mut out = Vec::new();
@@ -294,7 +322,15 @@ impl Remote {
                 )));
             }
             let manifest = Blob::new(MANIFEST, bytes);
+            // A referrer's config is the empty `{}` (or a small document); a signature bundle is a
+            // few KiB: neither gets the SBOMs' bound.
+            let max = if artifact_type == crate::sign::bundle::BUNDLE_MEDIA_TYPE {
+                MAX_BUNDLE
+            } else {
+                wanted.max_document
+            };
             let fetch = |digest: &str, media_type: &str| -> Result<Blob> {
+                let config = m["config"]["digest"] == digest;
                 let size = m["layers"]
                     .as_array()
                     .into_iter()
@@ -303,7 +339,12 @@ impl Remote {
                     .find(|l| l["digest"] == digest)
                     .and_then(|l| l["size"].as_u64())
                     .unwrap_or(0);
-                self.blob(digest, media_type, size, wanted.max_document)
+                self.blob(
+                    digest,
+                    media_type,
+                    size,
+                    if config { MAX_CONFIG } else { max },
+                )
             };
             if let Some(r) =
                 Referrer::read(&manifest, fetch).map_err(|e| match e.downcast_ref::<Failure>() {
@@ -469,10 +510,12 @@ impl Remote {
     }
 }
 
-/// A descriptor's digest, media type and size.
+/// A descriptor's digest, media type and size; none for a digest that is not `sha256:` and 64
+/// lowercase hex digits (it goes into a URL path: `../` must never reach one).
 fn descriptor(v: &Value) -> Option<(String, String, u64)> {
+    let digest = v["digest"].as_str().filter(|d| is_sha256(d))?;
     Some((
-        v["digest"].as_str()?.to_string(),
+        digest.to_string(),
         v["mediaType"].as_str()?.to_string(),
         v["size"].as_u64()?,
     ))

@@ -134,6 +134,12 @@ impl Services {
 /// OIDC token and what is signed must not cross a network in the clear.
 fn checked_url(name: &str, url: &str) -> Result<String> {
     match reqwest::Url::parse(url) {
+        // A user name or password in the URL would be printed in every error that names it.
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => Err(Failure::new(format!(
+            "{name}: the URL holds a user name or password, which cargo-tiny would print in its errors"
+        ))
+        .hint("give the Sigstore service's URL without credentials")
+        .into()),
         Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)) => {
             Ok(url.trim_end_matches('/').to_string())
         }
@@ -391,6 +397,14 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("CARGO_TINY_FULCIO_URL"), "{bad}: {e}");
+        }
+        for secret in [
+            "https://ci:s3cr3t@fulcio.internal",
+            "https://token@fulcio.internal",
+        ] {
+            let e = checked_url("--fulcio-url", secret).unwrap_err().to_string();
+            assert!(e.contains("user name or password"), "{e}");
+            assert!(!e.contains("s3cr3t") && !e.contains("token@"), "{e}");
         }
     }
 

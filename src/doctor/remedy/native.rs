@@ -39,7 +39,12 @@ pub fn candidates(ws: &Workspace, g: &Graph, i: &NativeIssue) -> Vec<Candidate> 
         }
         IssueKind::SystemOnly | IssueKind::SystemRequested { .. } => (Vec::new(), None),
     };
-    if i.kind != IssueKind::SystemOnly {
+    // Only where the crate builds its own unless asked not to (the knowledge says so) or is not
+    // known: a crate that links the system's library anyway does not build it without the feature.
+    if matches!(
+        i.kind,
+        IssueKind::SystemRequested { .. } | IssueKind::Unknown { .. }
+    ) {
         out.extend(drop_system_request(ws, g, i));
     }
     if upgrade.is_none() {
