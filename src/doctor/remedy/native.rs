@@ -155,13 +155,7 @@ fn turns_on_feature(
     if depth > 5 {
         return false;
     }
-    let mut own: BTreeSet<&str> = BTreeSet::new();
-    let mut stack = vec![f];
-    while let Some(x) = stack.pop() {
-        if own.insert(x) {
-            stack.extend(p.features.get(x).into_iter().flatten().map(String::as_str));
-        }
-    }
+    let own = own_features(p, f);
     if p.name.as_str() == krate {
         return own.contains(kf);
     }
@@ -177,13 +171,29 @@ fn turns_on_feature(
         else {
             return false;
         };
-        let version = g.nodes.iter().find_map(|n| match n {
-            Node::Package { name, version } if *name == d.name => Some(version.clone()),
-            _ => None,
-        });
-        version
+        version_in_graph(g, &d.name)
             .and_then(|ver| package(ws, &d.name, &ver))
             .is_some_and(|dp| turns_on_feature(ws, g, dp, sub, krate, kf, depth + 1))
+    })
+}
+
+/// The features of `p` that feature `f` turns on, through its feature table (`f` included).
+fn own_features<'a>(p: &'a Package, f: &'a str) -> BTreeSet<&'a str> {
+    let mut own = BTreeSet::new();
+    let mut stack = vec![f];
+    while let Some(x) = stack.pop() {
+        if own.insert(x) {
+            stack.extend(p.features.get(x).into_iter().flatten().map(String::as_str));
+        }
+    }
+    own
+}
+
+/// The version of package `name` in the graph (the first, when several).
+fn version_in_graph(g: &Graph, name: &str) -> Option<String> {
+    g.nodes.iter().find_map(|n| match n {
+        Node::Package { name: m, version } if m == name => Some(version.clone()),
+        _ => None,
     })
 }
 
@@ -429,20 +439,7 @@ fn reaches_depth(
     if depth > 4 {
         return false;
     }
-    // The package's own features `feature` turns on (itself included).
-    let mut own: BTreeSet<&str> = BTreeSet::new();
-    let mut stack = vec![feature];
-    while let Some(f) = stack.pop() {
-        if own.insert(f) {
-            stack.extend(p.features.get(f).into_iter().flatten().map(String::as_str));
-        }
-    }
-    let version_in_graph = |name: &str| {
-        g.nodes.iter().find_map(|n| match n {
-            Node::Package { name: m, version } if m == name => Some(version.clone()),
-            _ => None,
-        })
-    };
+    let own = own_features(p, feature);
     let leads_to_krate = |name: &str| {
         name == krate
             || g.nodes.iter().enumerate().any(|(i, n)| {
@@ -475,7 +472,7 @@ fn reaches_depth(
         if enables && leads_to_krate(&d.name) {
             return true;
         }
-        if let (Some(f), Some(ver)) = (sub, version_in_graph(&d.name)) {
+        if let (Some(f), Some(ver)) = (sub, version_in_graph(g, &d.name)) {
             if let Some(dp) = package(ws, &d.name, &ver) {
                 if reaches_depth(ws, g, dp, f, krate, depth + 1) {
                     return true;
